@@ -1,0 +1,44 @@
+# guplab: the two commands a new user needs are `make demo` and `make test`.
+# Every target installs what is missing first, so a fresh Debian machine works as root.
+
+DEB_PACKAGES := clang cmake ninja-build pkg-config liburcu-dev liburing-dev \
+  libboost-context-dev libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev \
+  libgmock-dev libbenchmark-dev fio
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build demo test test-asan test-tsan bench explore clean
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+build/%/build.ninja: CMakeLists.txt CMakePresets.json | deps
+	cmake --preset $* >/dev/null
+
+build-%: deps build/%/build.ninja
+	cmake --build --preset $*
+
+build: build-release
+
+demo: build-release
+	./build/release/guplab demo
+
+test: build-release
+	ctest --preset release
+
+test-asan: build-asan
+	ctest --preset asan
+
+test-tsan: build-tsan
+	ctest --preset tsan
+
+bench: build-release
+	./build/release/guplab_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+
+clean:
+	rm -rf build

@@ -1,0 +1,70 @@
+// bug.h - BUG_ON and WARN_ON as results, not crashes (DESIGN decision 7).
+//
+// A BUG_ON that fires records an oops (site, task, message, recent events) on the
+// running task's machine, marks the machine halted, and unwinds the task by throwing
+// MachineHalted; the process goes on. Every blocking primitive of a halted machine
+// throws MachineHalted too, so all of its tasks end. A WARN_ON records and counts.
+//
+// Threading: reports go to the running task's BugSink, which must be thread-safe.
+#pragma once
+#include <exception>
+#include <string>
+
+#include "base/compiler.h"
+
+namespace guplab {
+
+/** What one BUG or WARN hit looked like. */
+struct BugReport {
+  const char* kind;  // "BUG" or "WARNING"
+  const char* file;
+  int line;
+  const char* func;
+  const char* cond;
+  std::string message;  // extra detail, e.g. a dump_page() line
+  bool once;            // WARN_ON_ONCE: the sink reports each site once per machine
+};
+
+/** BugSink - where a task's BUGs and WARNs go: its Machine. */
+class BugSink {
+ public:
+  virtual ~BugSink() = default;
+  /** Record an oops and halt. Must not throw. */
+  virtual void record_oops(const BugReport& r) noexcept = 0;
+  virtual void record_warn(const BugReport& r) noexcept = 0;
+  virtual bool halted() const noexcept = 0;
+};
+
+/** Thrown to unwind a task whose machine has oopsed; caught at the task boundary. */
+struct MachineHalted : std::exception {
+  const char* what() const noexcept override { return "machine halted after an oops"; }
+};
+
+[[noreturn]] void bug_hit(const char* file, int line, const char* func, const char* cond,
+                          std::string message = {});
+void warn_hit(const char* file, int line, const char* func, const char* cond, bool once,
+              std::string message = {}) noexcept;
+
+/** throw_if_halted() - unwind the running task if its machine has oopsed. */
+void throw_if_halted();
+
+inline bool warn_on_impl(bool c, const char* file, int line, const char* func, const char* cond,
+                         bool once) noexcept {
+  if (unlikely(c)) warn_hit(file, line, func, cond, once);
+  return c;
+}
+
+}  // namespace guplab
+
+#define BUG() ::guplab::bug_hit(__FILE__, __LINE__, __func__, "BUG()")
+#define BUG_ON(cond)                                                  \
+  do {                                                                \
+    if (unlikely(cond)) ::guplab::bug_hit(__FILE__, __LINE__, __func__, #cond); \
+  } while (0)
+#define BUG_ON_MSG(cond, msg)                                               \
+  do {                                                                      \
+    if (unlikely(cond)) ::guplab::bug_hit(__FILE__, __LINE__, __func__, #cond, (msg)); \
+  } while (0)
+#define WARN_ON(cond) ::guplab::warn_on_impl(!!(cond), __FILE__, __LINE__, __func__, #cond, false)
+#define WARN_ON_ONCE(cond) \
+  ::guplab::warn_on_impl(!!(cond), __FILE__, __LINE__, __func__, #cond, true)

@@ -1,0 +1,113 @@
+// rcu.cc - RCU over liburcu (urcu-memb) natively, or the sim backend's own tracking.
+#include <urcu/urcu-memb.h>
+// liburcu maps the generic names onto its flavour with macros; ours are functions.
+#undef rcu_read_lock
+#undef rcu_read_unlock
+#undef synchronize_rcu
+#undef call_rcu
+#undef rcu_barrier
+#undef rcu_register_thread
+#undef rcu_unregister_thread
+
+#include <cassert>
+
+#include "base/rcu.h"
+#include "base/sched.h"
+#include "base/task.h"
+
+#if defined(GUPLAB_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace guplab {
+
+static_assert(sizeof(::rcu_head) <= sizeof(guplab::rcu_head::backend_storage));
+
+namespace {
+// ThreadSanitizer cannot see liburcu's grace periods (they use membarrier). Readers
+// "release" this address when they leave a section and grace periods "acquire" it,
+// which tells TSan exactly the happens-before that RCU guarantees. Not state: only an
+// address for the annotations.
+#if defined(GUPLAB_TSAN)
+char tsan_rcu_token;
+inline void tsan_reader_exit() { __tsan_release(&tsan_rcu_token); }
+inline void tsan_grace_period_end() { __tsan_acquire(&tsan_rcu_token); }
+#else
+inline void tsan_reader_exit() {}
+inline void tsan_grace_period_end() {}
+#endif
+
+thread_local bool tls_rcu_registered = false;
+thread_local int tls_rcu_nesting = 0;
+
+void urcu_trampoline(::rcu_head* h) {
+  auto* head = reinterpret_cast<guplab::rcu_head*>(h);
+  tsan_grace_period_end();
+  head->func(head);
+}
+}  // namespace
+
+bool rcu_register_thread_once() {
+  if (tls_rcu_registered) return false;
+  urcu_memb_register_thread();
+  tls_rcu_registered = true;
+  return true;
+}
+
+void rcu_unregister_thread_now() {
+  assert(tls_rcu_nesting == 0);
+  if (!tls_rcu_registered) return;
+  urcu_memb_unregister_thread();
+  tls_rcu_registered = false;
+}
+
+void rcu_read_lock() {
+  if (SimHooks* h = sim_hooks()) return h->rcu_read_lock();
+  assert(tls_rcu_registered && "rcu_read_lock on a thread that is not a model task");
+  tls_rcu_nesting++;
+  urcu_memb_read_lock();
+}
+
+void rcu_read_unlock() {
+  if (SimHooks* h = sim_hooks()) return h->rcu_read_unlock();
+  assert(tls_rcu_nesting > 0);
+  tsan_reader_exit();
+  urcu_memb_read_unlock();
+  tls_rcu_nesting--;
+}
+
+bool rcu_read_lock_held() {
+  if (sim_hooks()) {
+    task_struct* t = current();
+    return t && t->rcu_nesting > 0;
+  }
+  return tls_rcu_nesting > 0;
+}
+
+void synchronize_rcu() {
+  if (SimHooks* h = sim_hooks()) return h->synchronize_rcu();
+  assert(tls_rcu_nesting == 0 && "synchronize_rcu inside a read-side section");
+  bool reg = rcu_register_thread_once();
+  urcu_memb_synchronize_rcu();
+  tsan_grace_period_end();
+  if (reg) rcu_unregister_thread_now();
+}
+
+void call_rcu(rcu_head* head, void (*func)(rcu_head*)) {
+  head->func = func;
+  if (SimHooks* h = sim_hooks()) return h->call_rcu(head);
+  tsan_reader_exit();  // the caller's own writes happen before the callback
+  bool reg = rcu_register_thread_once();
+  urcu_memb_call_rcu(reinterpret_cast<::rcu_head*>(head->backend_storage), urcu_trampoline);
+  if (reg) rcu_unregister_thread_now();
+}
+
+void rcu_barrier() {
+  if (SimHooks* h = sim_hooks()) return h->rcu_barrier();
+  bool reg = rcu_register_thread_once();
+  urcu_memb_barrier();
+  tsan_grace_period_end();
+  if (reg) rcu_unregister_thread_now();
+}
+
+}  // namespace guplab

@@ -1,0 +1,6 @@
+// sched.cc - storage for the per-thread backend pointer.
+#include "base/sched.h"
+
+namespace guplab {
+thread_local SimHooks* tls_sim_hooks = nullptr;
+}  // namespace guplab

@@ -1,0 +1,81 @@
+// sched.h - the scheduling-point seam between model code and a backend.
+//
+// Every primitive in base/ (atomics, locks, waits, RCU, clock, random, task spawn)
+// calls sched_point() or one of the SimHooks entry points. A thread that runs model
+// code under the deterministic backend has a non-null tls_sim_hooks; every other
+// thread (the native backend) takes the native path, and the hook costs one
+// thread-local load and a predicted branch.
+//
+// Threading: tls_sim_hooks is per OS thread. The sim backend installs it on the thread
+// that runs its fibers and clears it when the run ends.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+#include "base/compiler.h"
+
+namespace guplab {
+
+struct task_struct;
+struct rcu_head;
+
+/** Why a task reached a scheduling point; recorded in traces and used by strategies. */
+enum class SchedPoint : uint8_t {
+  kAtomicRead,
+  kAtomicWrite,  // store or read-modify-write
+  kLock,
+  kUnlock,
+  kWait,
+  kWake,
+  kRcu,
+  kClock,
+  kRandom,
+  kSpawn,
+  kIo,
+  kYield,  // explicit cond_resched()
+  kSyncPoint,
+};
+
+/**
+ * SimHooks - what a deterministic backend implements. Native code never sees it.
+ * All calls are made on the backend's own thread, from inside a fiber.
+ */
+class SimHooks {
+ public:
+  virtual ~SimHooks() = default;
+  /** A scheduling point: the backend may switch to another runnable fiber. */
+  virtual void point(SchedPoint why, const void* obj) = 0;
+  /** Park the running fiber on @key if *@word still equals @expected. */
+  virtual void futex_wait(const void* key, const uint32_t* word, uint32_t expected,
+                          const char* what) = 0;
+  /** Make up to @n fibers parked on @key runnable. */
+  virtual void futex_wake(const void* key, int n) = 0;
+  virtual uint64_t now_ns() = 0;
+  virtual void sleep_ns(uint64_t ns) = 0;
+  /** Start @task as a new fiber running @fn. */
+  virtual void spawn(task_struct* task, std::function<void()> fn) = 0;
+  /** Block until @task has finished. */
+  virtual void join(task_struct* task) = 0;
+  virtual void rcu_read_lock() = 0;
+  virtual void rcu_read_unlock() = 0;
+  virtual void synchronize_rcu() = 0;
+  virtual void call_rcu(rcu_head* head) = 0;
+  virtual void rcu_barrier() = 0;
+  /** A named sync point reached by the running task (see lab/ scripted interleavings). */
+  virtual void sync_point(const char* name) { point(SchedPoint::kSyncPoint, name); }
+};
+
+extern thread_local SimHooks* tls_sim_hooks;
+
+/** sim_hooks() - the running thread's deterministic backend, or nullptr when native. */
+inline SimHooks* sim_hooks() { return tls_sim_hooks; }
+
+/** sched_point() - give the deterministic backend a chance to switch tasks here. */
+inline void sched_point(SchedPoint why, const void* obj = nullptr) {
+  if (unlikely(tls_sim_hooks != nullptr)) tls_sim_hooks->point(why, obj);
+}
+
+/** cond_resched() - voluntary scheduling point in long loops. */
+inline void cond_resched() { sched_point(SchedPoint::kYield); }
+
+}  // namespace guplab

@@ -1,0 +1,49 @@
+// spinlock.cc - spin-then-sleep mutual exclusion (three-state futex mutex).
+#include "base/spinlock.h"
+
+#include <cassert>
+
+#include "base/futex.h"
+#include "base/sched.h"
+
+namespace guplab {
+
+namespace {
+inline void cpu_relax() { __builtin_ia32_pause(); }
+}  // namespace
+
+void spin_lock(spinlock_t* l) NO_THREAD_SAFETY_ANALYSIS {
+  sched_point(SchedPoint::kLock, l);
+  uint32_t c = 0;
+  if (likely(l->val.compare_exchange_strong(c, 1, std::memory_order_acquire))) return;
+  if (!sim_hooks()) {
+    for (int i = 0; i < 200; i++) {
+      cpu_relax();
+      c = 0;
+      if (l->val.load(std::memory_order_relaxed) == 0 &&
+          l->val.compare_exchange_strong(c, 1, std::memory_order_acquire))
+        return;
+    }
+  }
+  c = l->val.exchange(2, std::memory_order_acquire);
+  while (c != 0) {
+    futex_wait(&l->val, 2, l->name);
+    c = l->val.exchange(2, std::memory_order_acquire);
+  }
+}
+
+bool spin_trylock(spinlock_t* l) NO_THREAD_SAFETY_ANALYSIS {
+  sched_point(SchedPoint::kLock, l);
+  uint32_t c = 0;
+  return l->val.compare_exchange_strong(c, 1, std::memory_order_acquire);
+}
+
+void spin_unlock(spinlock_t* l) NO_THREAD_SAFETY_ANALYSIS {
+  assert(l->val.load(std::memory_order_relaxed) != 0 && "spin_unlock of a free lock");
+  if (l->val.exchange(0, std::memory_order_release) == 2) futex_wake(&l->val, 1);
+  sched_point(SchedPoint::kUnlock, l);
+}
+
+void assert_spin_locked(const spinlock_t* l) { assert(spin_is_locked(l)); (void)l; }
+
+}  // namespace guplab

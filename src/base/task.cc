@@ -1,0 +1,85 @@
+// task.cc - spawning and joining model tasks; current.
+#include "base/task.h"
+
+#include <cassert>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "base/rcu.h"
+#include "base/sched.h"
+
+namespace guplab {
+
+thread_local task_struct* tls_current = nullptr;
+
+namespace {
+void init_task(task_struct* t, const TaskInit& init) {
+  t->pid = init.pid;
+  t->comm = init.comm;
+  t->machine = init.machine;
+  t->bugs = init.bugs;
+  t->mm = init.mm;
+  t->rng.reseed(init.seed ^ (static_cast<uint64_t>(init.pid) << 32));
+}
+}  // namespace
+
+void run_task_body(task_struct* t, const std::function<void()>& fn) noexcept {
+  try {
+    fn();
+  } catch (const MachineHalted&) {
+    // The oops is already on the machine; the task just ends.
+  } catch (const std::exception& e) {
+    if (t->bugs) {
+      BugReport r{"BUG", __FILE__, __LINE__, __func__, "uncaught exception", e.what(), false};
+      t->bugs->record_oops(r);
+    } else {
+      std::fprintf(stderr, "guplab: task %s: uncaught exception: %s\n", t->comm.c_str(), e.what());
+      std::abort();
+    }
+  }
+  t->exited.store(1, std::memory_order_release);
+}
+
+task_struct* task_spawn(const TaskInit& init, std::function<void()> fn) {
+  auto* t = new task_struct;
+  init_task(t, init);
+  sched_point(SchedPoint::kSpawn, t);
+  if (SimHooks* h = sim_hooks()) {
+    h->spawn(t, std::move(fn));
+    return t;
+  }
+  t->backend = new std::thread([t, fn = std::move(fn)] {
+    set_current(t);
+    rcu_register_thread_once();
+    run_task_body(t, fn);
+    rcu_unregister_thread_now();
+    set_current(nullptr);
+  });
+  return t;
+}
+
+void task_join(task_struct* t) {
+  assert(t);
+  if (SimHooks* h = sim_hooks()) {
+    h->join(t);
+  } else {
+    auto* th = static_cast<std::thread*>(t->backend);
+    th->join();
+    delete th;
+  }
+  delete t;
+}
+
+TaskScope::TaskScope(const TaskInit& init) : prev_(current()) {
+  init_task(&task_, init);
+  if (!sim_hooks()) task_.rcu_registered_here = rcu_register_thread_once();
+  set_current(&task_);
+}
+
+TaskScope::~TaskScope() {
+  if (task_.rcu_registered_here) rcu_unregister_thread_now();
+  set_current(prev_);
+}
+
+}  // namespace guplab

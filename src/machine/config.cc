@@ -1,0 +1,67 @@
+// config.cc - names of designs, policies and backends; size parsing.
+#include "machine/config.h"
+
+#include <cctype>
+
+namespace guplab {
+
+const char* to_string(PinDesign d) {
+  switch (d) {
+    case PinDesign::get: return "get";
+    case PinDesign::bias: return "bias";
+    case PinDesign::dma_count: return "dma_count";
+    case PinDesign::fake_vma: return "fake_vma";
+    case PinDesign::folio_pincount: return "folio_pincount";
+  }
+  return "?";
+}
+
+const char* to_string(WritebackPolicy p) {
+  switch (p) {
+    case WritebackPolicy::ignore: return "ignore";
+    case WritebackPolicy::skip: return "skip";
+    case WritebackPolicy::wait: return "wait";
+    case WritebackPolicy::bounce: return "bounce";
+    case WritebackPolicy::keep_dirty: return "keep_dirty";
+    case WritebackPolicy::revoke: return "revoke";
+  }
+  return "?";
+}
+
+const char* to_string(Backend b) { return b == Backend::native ? "native" : "sim"; }
+
+std::optional<PinDesign> parse_pin_design(std::string_view s) {
+  for (PinDesign d : kAllPinDesigns)
+    if (s == to_string(d)) return d;
+  return std::nullopt;
+}
+
+std::optional<WritebackPolicy> parse_writeback_policy(std::string_view s) {
+  for (WritebackPolicy p : kAllWritebackPolicies)
+    if (s == to_string(p)) return p;
+  return std::nullopt;
+}
+
+std::optional<uint64_t> parse_size(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  uint64_t v = 0;
+  size_t i = 0;
+  for (; i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])); i++) {
+    uint64_t nv = v * 10 + static_cast<uint64_t>(s[i] - '0');
+    if (nv / 10 != v) return std::nullopt;
+    v = nv;
+  }
+  if (i == 0) return std::nullopt;
+  std::string_view suf = s.substr(i);
+  unsigned shift = 0;
+  if (suf.empty()) shift = 0;
+  else if (suf == "k" || suf == "K" || suf == "KiB" || suf == "kb" || suf == "KB") shift = 10;
+  else if (suf == "m" || suf == "M" || suf == "MiB" || suf == "mb" || suf == "MB") shift = 20;
+  else if (suf == "g" || suf == "G" || suf == "GiB" || suf == "gb" || suf == "GB") shift = 30;
+  else if (suf == "t" || suf == "T" || suf == "TiB") shift = 40;
+  else return std::nullopt;
+  if (shift && (v >> (64 - shift)) != 0) return std::nullopt;
+  return v << shift;
+}
+
+}  // namespace guplab

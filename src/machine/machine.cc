@@ -1,0 +1,159 @@
+// machine.cc - booting a machine: memory, zones, zero page; logs and tasks.
+#include "machine/machine.h"
+
+#include <fmt/format.h>
+
+#include <cassert>
+#include <cstring>
+
+#include "base/rcu.h"
+#include "mm/page-flags.h"
+#include "mm/page_ref.h"
+
+namespace guplab {
+
+std::string OopsRecord::format() const {
+  std::string out = fmt::format("------------[ cut here ]------------\n{} at {}: {}\n", kind == "BUG" ? "kernel BUG" : "WARNING", site, cond);
+  if (!message.empty()) out += fmt::format("  {}\n", message);
+  out += fmt::format("CPU: 0 PID: {} Comm: {} time: {}.{:06} \n", pid, task, time_ns / 1000000000, (time_ns / 1000) % 1000000);
+  if (!recent_events.empty()) {
+    out += "Recent events (oldest first):\n";
+    for (const auto& e : recent_events) out += fmt::format("  {}\n", e);
+  }
+  out += "---[ end trace ]---\n";
+  return out;
+}
+
+Machine::Machine(const MachineConfig& cfg) : cfg_(cfg), mem_(this, cfg.ram_bytes) {
+  lruvec_init(&lru_);
+  const unsigned long nr = mem_.nr_pages();
+  // ZONE_NORMAL first, ZONE_MOVABLE after, split on a MAX_ORDER block boundary.
+  const unsigned long block = 1ul << (MAX_ORDER - 1);
+  unsigned long normal = (nr * cfg.normal_zone_percent / 100) / block * block;
+  if (normal == 0) normal = block;
+  if (normal > nr) normal = nr;
+  // pfn 0 is the shared zero page, never freed.
+  zero_page_ = mem_.pfn_to_page(0);
+  zone_init(this, &zones_[ZONE_NORMAL], ZONE_NORMAL, "Normal", 0, normal, 0);
+  zone_init(this, &zones_[ZONE_MOVABLE], ZONE_MOVABLE, "Movable", normal, nr - normal, ~0ul);
+  std::memset(page_address(zero_page_), 0, PAGE_SIZE);
+  __SetPageReserved(zero_page_);
+  __SetPageZero(zero_page_);
+  __SetPageUptodate(zero_page_);
+  init_page_count(zero_page_);
+  boot_free_pages_ = nr_free_pages(this);
+  vmstat_.mod(NR_FREE_PAGES, static_cast<int64_t>(boot_free_pages_));
+}
+
+Machine::~Machine() {
+  // Page-table pages of torn-down address spaces are freed through call_rcu(); they
+  // live in this machine's arena, so every callback must have run before it goes.
+  rcu_barrier();
+}
+
+TaskInit Machine::task_init(const std::string& comm, mm_struct* mm) {
+  TaskInit ti;
+  ti.comm = comm;
+  ti.machine = this;
+  ti.bugs = this;
+  ti.mm = mm;
+  ti.pid = next_pid_.fetch_add(1, std::memory_order_relaxed);
+  ti.seed = cfg_.seed;
+  return ti;
+}
+
+task_struct* Machine::spawn(const std::string& comm, std::function<void()> fn, mm_struct* mm) {
+  return task_spawn(task_init(comm, mm), std::move(fn));
+}
+
+void Machine::run(const std::function<void()>& fn, const std::string& comm) {
+  TaskScope scope(task_init(comm));
+  run_task_body(scope.task(), fn);
+}
+
+void Machine::record_oops(const BugReport& r) noexcept {
+  try {
+    OopsRecord o;
+    o.kind = r.kind;
+    o.site = fmt::format("{}:{} ({})", r.file, r.line, r.func);
+    o.cond = r.cond;
+    o.message = r.message;
+    if (task_struct* t = current()) {
+      o.task = t->comm;
+      o.pid = t->pid;
+    }
+    o.time_ns = host_time_ns();
+    o.recent_events = recent_events();
+    RawSpinGuard g(log_lock_);
+    oopses_.push_back(std::move(o));
+  } catch (...) {
+  }
+  halted_.store(true, std::memory_order_release);
+}
+
+void Machine::record_warn(const BugReport& r) noexcept {
+  try {
+    OopsRecord o;
+    o.kind = r.kind;
+    o.site = fmt::format("{}:{} ({})", r.file, r.line, r.func);
+    o.cond = r.cond;
+    o.message = r.message;
+    if (task_struct* t = current()) {
+      o.task = t->comm;
+      o.pid = t->pid;
+    }
+    RawSpinGuard g(log_lock_);
+    if (r.once) {
+      for (const auto& s : warned_once_)
+        if (s == o.site) return;
+      warned_once_.push_back(o.site);
+    }
+    warnings_.push_back(std::move(o));
+  } catch (...) {
+  }
+}
+
+std::vector<OopsRecord> Machine::oopses() const {
+  RawSpinGuard g(log_lock_);
+  return oopses_;
+}
+std::vector<OopsRecord> Machine::warnings() const {
+  RawSpinGuard g(log_lock_);
+  return warnings_;
+}
+size_t Machine::nr_oops() const {
+  RawSpinGuard g(log_lock_);
+  return oopses_.size();
+}
+size_t Machine::nr_warnings() const {
+  RawSpinGuard g(log_lock_);
+  return warnings_.size();
+}
+
+void Machine::trace(std::string line) {
+  if (!cfg_.trace) return;
+  RawSpinGuard g(log_lock_);
+  if (ring_.size() < cfg_.trace_ring) {
+    ring_.push_back(std::move(line));
+  } else {
+    ring_[ring_next_] = std::move(line);
+    ring_next_ = (ring_next_ + 1) % ring_.size();
+  }
+}
+
+std::vector<std::string> Machine::recent_events() const {
+  RawSpinGuard g(log_lock_);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < ring_.size(); i++) out.push_back(ring_[(ring_next_ + i) % ring_.size()]);
+  return out;
+}
+
+Machine* current_machine() {
+  task_struct* t = current();
+  BUG_ON(!t || !t->machine);
+  return t->machine;
+}
+
+void mod_vmstat(vm_stat_item item, int64_t delta) { current_machine()->vmstat().mod(item, delta); }
+
+}  // namespace guplab

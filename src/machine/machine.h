@@ -1,0 +1,115 @@
+// machine.h - Machine: one booted model kernel.
+//
+// Everything a kernel keeps in globals lives here: physical memory and mem_map, zones,
+// the LRU, the page-lock wait table, vmstat counters, the oops and WARN logs, the
+// recent-events ring, the zero page. Many machines can live in one process (one per
+// design, one per explored seed); a task reaches its machine through current().
+//
+// Threading: construction and destruction happen with no task running on the machine.
+// Everything else is safe from any of its tasks.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/bit_wait.h"
+#include "base/bug.h"
+#include "base/raw_spinlock.h"
+#include "base/task.h"
+#include "machine/config.h"
+#include "machine/vmstat.h"
+#include "mm/lru.h"
+#include "mm/memory_model.h"
+#include "mm/page_alloc.h"
+
+namespace guplab {
+
+/** One oops: where, which task, what, and the events that led to it. */
+struct OopsRecord {
+  std::string kind;  // "BUG" / "WARNING"
+  std::string site;  // file:line (function)
+  std::string cond;
+  std::string message;
+  std::string task;
+  int pid = 0;
+  uint64_t time_ns = 0;
+  std::vector<std::string> recent_events;
+  std::string format() const;
+};
+
+class Machine final : public BugSink {
+ public:
+  explicit Machine(const MachineConfig& cfg);
+  ~Machine() override;
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+
+  const MachineConfig& config() const { return cfg_; }
+  PinDesign pin_design() const { return cfg_.pin_design; }
+  WritebackPolicy wb_policy() const { return cfg_.wb_policy; }
+
+  PhysMem& mem() { return mem_; }
+  zone* zones() { return zones_; }
+  lruvec* lru() { return &lru_; }
+  BitWaitTable* bit_wait_table() { return &bit_waits_; }
+  VmStat& vmstat() { return vmstat_; }
+  page* zero_page() const { return zero_page_; }
+  unsigned long boot_free_pages() const { return boot_free_pages_; }
+
+  /** spawn() - start a model task on this machine; join with task_join(). */
+  task_struct* spawn(const std::string& comm, std::function<void()> fn, mm_struct* mm = nullptr);
+  /** task_init() - a TaskInit for a new task of this machine (for TaskScope). */
+  TaskInit task_init(const std::string& comm, mm_struct* mm = nullptr);
+  /**
+   * run() - run @fn as this machine's first task and wait for every task it spawned.
+   * Under the native backend it runs on the calling thread; under sim the machine's
+   * scheduler runs all tasks as fibers on the calling thread.
+   */
+  void run(const std::function<void()>& fn, const std::string& comm = "init");
+
+  // BugSink
+  void record_oops(const BugReport& r) noexcept override;
+  void record_warn(const BugReport& r) noexcept override;
+  bool halted() const noexcept override { return halted_.load(std::memory_order_acquire); }
+
+  std::vector<OopsRecord> oopses() const;
+  std::vector<OopsRecord> warnings() const;
+  size_t nr_oops() const;
+  size_t nr_warnings() const;
+
+  /** trace() - add a line to the recent-events ring (when config().trace). */
+  void trace(std::string line);
+  bool tracing() const { return cfg_.trace; }
+  std::vector<std::string> recent_events() const;
+
+ private:
+  MachineConfig cfg_;
+  PhysMem mem_;
+  zone zones_[MAX_NR_ZONES];
+  lruvec lru_;
+  BitWaitTable bit_waits_;
+  VmStat vmstat_;
+  page* zero_page_ = nullptr;
+  unsigned long boot_free_pages_ = 0;
+  std::atomic<int> next_pid_{1};
+  std::atomic<bool> halted_{false};
+
+  mutable RawSpinlock log_lock_;
+  std::vector<OopsRecord> oopses_ GUARDED_BY(log_lock_);
+  std::vector<OopsRecord> warnings_ GUARDED_BY(log_lock_);
+  std::vector<std::string> warned_once_ GUARDED_BY(log_lock_);
+  std::vector<std::string> ring_ GUARDED_BY(log_lock_);
+  size_t ring_next_ GUARDED_BY(log_lock_) = 0;
+};
+
+/** current_machine() - the running task's machine. REQUIRES: running in a model task. */
+Machine* current_machine();
+
+/** mod_vmstat() / count_vm_event() - counters of the running task's machine. */
+void mod_vmstat(vm_stat_item item, int64_t delta);
+inline void count_vm_event(vm_stat_item item) { mod_vmstat(item, 1); }
+
+}  // namespace guplab

@@ -1,0 +1,77 @@
+// memory_model.h - physical memory: the arena of page frames and the mem_map.
+//
+// RAM is one mmap'ed arena (2 MiB aligned, so THP frames are host-huge-page aligned);
+// a page frame is 4 KiB of it. mem_map, the array of struct page, sits in a separate
+// region aligned to kMemMapAlign, right after a small header; so from any struct page
+// the header (and with it the pfn, the frame address and the owning Machine) is found
+// with one mask, with no global table. pfn <-> page <-> address are O(1).
+//
+// Threading: immutable after construction.
+#pragma once
+#include <cstdint>
+
+#include "mm/mm_types.h"
+
+namespace guplab {
+
+class Machine;
+
+inline constexpr uintptr_t kMemMapAlign = 1ul << 30;  // at most 16M pages (64 GiB) a machine
+
+/** The page at the start of a mem_map region. */
+struct MemMapHeader {
+  Machine* machine;
+  char* arena;
+  page* mem_map;
+  unsigned long nr_pages;
+};
+
+class PhysMem {
+ public:
+  /** REQUIRES: ram_bytes is a multiple of 2 MiB and at most 64 GiB. */
+  PhysMem(Machine* machine, uint64_t ram_bytes);
+  ~PhysMem();
+  PhysMem(const PhysMem&) = delete;
+  PhysMem& operator=(const PhysMem&) = delete;
+
+  page* mem_map() const { return hdr_->mem_map; }
+  char* arena() const { return hdr_->arena; }
+  unsigned long nr_pages() const { return hdr_->nr_pages; }
+  uint64_t bytes() const { return hdr_->nr_pages << PAGE_SHIFT; }
+  bool pfn_valid(unsigned long pfn) const { return pfn < hdr_->nr_pages; }
+  page* pfn_to_page(unsigned long pfn) const { return hdr_->mem_map + pfn; }
+  /** contains() - is @addr inside this machine's RAM? */
+  bool contains(const void* addr) const {
+    auto a = reinterpret_cast<uintptr_t>(addr), b = reinterpret_cast<uintptr_t>(hdr_->arena);
+    return a >= b && a < b + bytes();
+  }
+  unsigned long virt_to_pfn(const void* addr) const {
+    return (reinterpret_cast<uintptr_t>(addr) - reinterpret_cast<uintptr_t>(hdr_->arena)) >> PAGE_SHIFT;
+  }
+
+ private:
+  void* region_ = nullptr;  // the header + mem_map mapping
+  size_t region_len_ = 0;
+  void* arena_map_ = nullptr;
+  size_t arena_len_ = 0;
+  MemMapHeader* hdr_ = nullptr;
+};
+
+inline const MemMapHeader* page_memmap_header(const page* p) {
+  return reinterpret_cast<const MemMapHeader*>(reinterpret_cast<uintptr_t>(p) & ~(kMemMapAlign - 1));
+}
+/** page_to_pfn() - the frame number of @p within its machine. */
+inline unsigned long page_to_pfn(const page* p) {
+  return static_cast<unsigned long>(p - page_memmap_header(p)->mem_map);
+}
+/** page_address() - the frame's bytes in the arena (the kernel's direct map). */
+inline void* page_address(const page* p) {
+  const MemMapHeader* h = page_memmap_header(p);
+  return h->arena + (static_cast<uintptr_t>(p - h->mem_map) << PAGE_SHIFT);
+}
+/** page_machine() - the machine whose RAM holds @p. */
+inline Machine* page_machine(const page* p) { return page_memmap_header(p)->machine; }
+/** virt_to_page() - the struct page of an arena address. */
+inline page* virt_to_page(const void* addr, const PhysMem& mem) { return mem.pfn_to_page(mem.virt_to_pfn(addr)); }
+
+}  // namespace guplab

@@ -66,14 +66,13 @@ bool folio_isolate_lru(folio* f) {
   return true;
 }
 
-void folio_putback_lru(folio* f);
-
-void lruvec_del_folio_if_lru(folio* f) {
+bool lruvec_del_folio_if_lru(folio* f) {
   lruvec* lv = folio_lruvec(f);
   SpinGuard g(&lv->lru_lock);
-  if (!PageLRU(f)) return;
+  if (!PageLRU(f)) return false;
   ClearPageLRU(f);
   del_locked(lv, f);
+  return true;
 }
 
 void folio_mark_accessed(folio* f) {

@@ -33,8 +33,8 @@ void folio_add_lru(folio* f);
 bool folio_isolate_lru(folio* f);
 /** folio_putback_lru() - undo folio_isolate_lru(): back on its list, reference dropped. */
 void folio_putback_lru(folio* f);
-/** lruvec_del_folio_if_lru() - remove @f from its LRU if it is on one (page freeing). */
-void lruvec_del_folio_if_lru(folio* f);
+/** lruvec_del_folio_if_lru() - remove @f from its LRU if it is on one; true if it was. */
+bool lruvec_del_folio_if_lru(folio* f);
 /** folio_mark_accessed() - referenced -> active promotion, as mark_page_accessed(). */
 void folio_mark_accessed(folio* f);
 

@@ -29,7 +29,6 @@ std::string bad_page_reason(const page* p) {
   if (p->mapping) why += " mapping!=NULL";
   uint64_t f = p->flags.load(std::memory_order_relaxed) & kFlagsCheckAtFree;
   if (f) why += fmt::format(" flags={:#x}", f);
-  if (p->dma_pinned_count) why += fmt::format(" dma_pinned_count={}", p->dma_pinned_count);
   if (p->lab_private) why += fmt::format(" fake_mappings={}", p->lab_private);
   return why;
 }

@@ -1,0 +1,77 @@
+// gup_internal.h - pieces shared by the GUP slow path (gup.cc) and fast path
+// (gup_fast.cc): unshare and write rules, vmstat accounting.
+// Threading: stateless helpers; see each function's REQUIRES.
+#pragma once
+#include "mm/gup.h"
+#include "mm/mm_types.h"
+#include "mm/page-flags.h"
+#include "mm/pgtable.h"
+#include "mm/vma.h"
+
+namespace guplab {
+
+/**
+ * gup_must_unshare() - a read-only FOLL_PIN of an anon page that is shared (not
+ * PageAnonExclusive, e.g. after fork) must first break COW (FAULT_FLAG_UNSHARE), or the
+ * pin could end up on a page the process no longer maps after its next write. A
+ * long-term read pin of a private file or zero page in a COW mapping must unshare too.
+ * @vma may be nullptr (GUP-fast), meaning "unknown": then file pages are left alone.
+ */
+inline bool gup_must_unshare(const vm_area_struct* vma, foll_flags flags, const page* p) {
+  if (!any(flags, FOLL_PIN) || any(flags, FOLL_WRITE)) return false;
+  if (!PageAnon(p)) {
+    if (!any(flags, FOLL_LONGTERM)) return false;
+    if (!vma) return true;
+    return is_cow_mapping(vma->vm_flags);
+  }
+  return !PageAnonExclusive(p);
+}
+
+/**
+ * can_follow_write_pte() - may a FOLL_WRITE GUP use this pte? Either it is writable, or
+ * this is FOLL_FORCE on a private read-only mapping and the page is already our own
+ * COW copy (anon and exclusive): the original page is never written.
+ */
+inline bool can_follow_write_pte(pte_t pte, const page* p, const vm_area_struct* vma, foll_flags flags) {
+  if (pte_write(pte)) return true;
+  if (!any(flags, FOLL_FORCE)) return false;
+  if (!any(vma->vm_flags, VM_MAYWRITE)) return false;
+  if (any(vma->vm_flags, VM_WRITE)) return false;  // writable vma: fault to make the pte writable
+  if (!p || !PageAnon(p) || !PageAnonExclusive(p)) return false;
+  return true;
+}
+inline bool can_follow_write_pmd(pmd_t pmd, const page* p, const vm_area_struct* vma, foll_flags flags) {
+  return can_follow_write_pte(pte_t{pmd.val}, p, vma, flags);
+}
+
+/** Add @nr to NR_FOLL_PIN_ACQUIRED of @f's machine. */
+void gup_count_pins(const page* p, long nr);
+
+inline unsigned long pgd_addr_end(unsigned long addr, unsigned long end) {
+  unsigned long b = (addr + PGDIR_SIZE) & ~(PGDIR_SIZE - 1);
+  return (b - 1 < end - 1) ? b : end;
+}
+inline unsigned long pud_addr_end(unsigned long addr, unsigned long end) {
+  unsigned long b = (addr + PUD_SIZE) & PUD_MASK;
+  return (b - 1 < end - 1) ? b : end;
+}
+inline unsigned long pmd_addr_end(unsigned long addr, unsigned long end) {
+  unsigned long b = (addr + PMD_SIZE) & PMD_MASK;
+  return (b - 1 < end - 1) ? b : end;
+}
+
+/**
+ * gup_prepare_flags() - upstream's is_valid_gup_args(): refuse internal flags from
+ * callers and impossible mixes (WARN + -EINVAL), then add what the entry point implies.
+ */
+int gup_prepare_flags(foll_flags* flags, foll_flags to_set, page** pages, const int* locked);
+
+/**
+ * __get_user_pages_locked() - the slow path with the *locked protocol; shared by every
+ * entry point. If @locked is non-null and *@locked == 0 it takes mmap_lock itself and
+ * releases it before returning.
+ */
+long __get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long nr_pages, page** pages,
+                             int* locked, foll_flags flags);
+
+}  // namespace guplab

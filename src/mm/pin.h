@@ -1,0 +1,195 @@
+// pin.h - the pin-tracking designs (DESIGN decision 5), one type per design.
+//
+// A design says how a FOLL_PIN pin is recorded on a folio, how it is released, and how
+// page_maybe_dma_pinned() answers. GUP code is templated on the design type and
+// dispatches once per call (pin_dispatch()), so the per-page loop has no switch.
+//
+//   PinGet          plain references; nothing tracked (the pre-2019 kernel)
+//   PinBias         seed 000: GUP_PIN_COUNTING_BIAS added to _refcount per pin
+//   PinDmaCount     seed 002: dma_pinned_count in the lru field, PG_dma_pinned, the
+//                   page off its LRU while pinned, all under the zone's gup_lock
+//   PinFolioCount   upstream: bias for small folios, exact _pincount for large ones
+//
+// Every grab is of @refs pins on a folio (a huge mapping pins its head once for all the
+// subpages it returns). Grabs return 0 or a negative errno; the *_fast form may be
+// called on a folio that is being freed concurrently (GUP-fast) and fails cleanly then.
+// The zero page is never pin-accounted (upstream's rule): pins on it are no-ops.
+//
+// Threading: any task. Pin state is atomic or under zone->gup_lock (PinDmaCount).
+#pragma once
+#include <atomic>
+#include <climits>
+
+#include "machine/config.h"
+#include "mm/gup.h"
+#include "mm/mm_types.h"
+#include "mm/page-flags.h"
+#include "mm/page_ref.h"
+#include "mm/swap.h"
+
+namespace guplab {
+
+/** seed 000: a pin adds this much to _refcount. */
+inline constexpr int GUP_PIN_COUNTING_BIAS = 1 << 10;
+
+/** Bits of dma_pinned_flags (seed 002 keeps bit 0 clear: it would read as PageTail). */
+inline constexpr uintptr_t DMA_PINNED_WAS_LRU = 1u << 1;
+
+namespace pin_detail {
+/** Add @add to the refcount unless it is zero; -EOVERFLOW (no change) if it would overflow. */
+inline int ref_add_unless_zero_checked(folio* f, int add, bool* got) {
+  int c = atomic_read(&f->_refcount);
+  do {
+    if (c == 0) {
+      *got = false;
+      return 0;
+    }
+    if (c > INT_MAX - add) return -EOVERFLOW;
+  } while (!atomic_try_cmpxchg(&f->_refcount, &c, c + add));
+  *got = true;
+  return 0;
+}
+inline int ref_add_checked(folio* f, int add) {
+  bool got;
+  int ret = ref_add_unless_zero_checked(f, add, &got);
+  if (ret == 0 && !got) return -EFAULT;  // REQUIRES was violated: the folio is being freed
+  return ret;
+}
+inline std::atomic_ref<int> pincount_ref(folio* f) { return std::atomic_ref<int>(folio_page(f, 1)->_pincount); }
+inline int folio_pincount_read(const folio* f) {
+  return std::atomic_ref<int>(const_cast<page*>(folio_page(const_cast<folio*>(f), 1))->_pincount).load(std::memory_order_relaxed);
+}
+void overflow_warn(folio* f);
+}  // namespace pin_detail
+
+struct PinGet {
+  static constexpr PinDesign kDesign = PinDesign::get;
+  /** grab() - @refs pins on @f. REQUIRES: the caller keeps @f alive (PTL or a ref). */
+  static int grab(folio* f, int refs) {
+    int ret = pin_detail::ref_add_checked(f, refs);
+    if (ret == -EOVERFLOW) pin_detail::overflow_warn(f);
+    return ret;
+  }
+  /** grab_fast() - speculative: 1 got, 0 folio is being freed (retry/fallback), <0 errno. */
+  static int grab_fast(folio* f, int refs) {
+    bool got;
+    int ret = pin_detail::ref_add_unless_zero_checked(f, refs, &got);
+    return ret ? ret : got;
+  }
+  static void unpin(folio* f, int refs) { folio_put_refs(f, refs); }
+  static bool maybe_dma_pinned(const folio*) { return false; }
+};
+
+struct PinBias {
+  static constexpr PinDesign kDesign = PinDesign::bias;
+  static int grab(folio* f, int refs) {
+    int ret = pin_detail::ref_add_checked(f, refs * GUP_PIN_COUNTING_BIAS);
+    if (ret == -EOVERFLOW) pin_detail::overflow_warn(f);
+    return ret;
+  }
+  static int grab_fast(folio* f, int refs) {
+    bool got;
+    int ret = pin_detail::ref_add_unless_zero_checked(f, refs * GUP_PIN_COUNTING_BIAS, &got);
+    return ret ? ret : got;
+  }
+  static void unpin(folio* f, int refs);
+  /** Seed 000 wrote `> BIAS`; a page whose only reference is the pin has exactly BIAS. */
+  static bool maybe_dma_pinned(const folio* f) { return page_ref_count(f) >= GUP_PIN_COUNTING_BIAS; }
+};
+
+struct PinFolioCount {
+  static constexpr PinDesign kDesign = PinDesign::folio_pincount;
+  static int grab(folio* f, int refs) {
+    if (!folio_test_large(f)) return PinBias::grab(f, refs);
+    int ret = pin_detail::ref_add_checked(f, refs);
+    if (ret == -EOVERFLOW) pin_detail::overflow_warn(f);
+    if (ret == 0) {
+      sched_point(SchedPoint::kAtomicWrite, f);
+      pin_detail::pincount_ref(f).fetch_add(refs, std::memory_order_seq_cst);
+    }
+    return ret;
+  }
+  static int grab_fast(folio* f, int refs) {
+    if (!folio_test_large(f)) return PinBias::grab_fast(f, refs);
+    bool got;
+    int ret = pin_detail::ref_add_unless_zero_checked(f, refs, &got);
+    if (ret || !got) return ret ? ret : 0;
+    // The folio may have been split or freed and reused since we looked; the caller
+    // re-checks the page table entry and undoes through unpin() if it changed.
+    sched_point(SchedPoint::kAtomicWrite, f);
+    pin_detail::pincount_ref(f).fetch_add(refs, std::memory_order_seq_cst);
+    return 1;
+  }
+  static void unpin(folio* f, int refs);
+  static bool maybe_dma_pinned(const folio* f) {
+    if (folio_test_large(f)) return pin_detail::folio_pincount_read(f) > 0;
+    return page_ref_count(f) >= GUP_PIN_COUNTING_BIAS;
+  }
+};
+
+struct PinDmaCount {
+  static constexpr PinDesign kDesign = PinDesign::dma_count;
+  static int grab(folio* f, int refs);
+  static int grab_fast(folio* f, int refs);
+  static void unpin(folio* f, int refs);
+  static bool maybe_dma_pinned(const folio* f) { return PageDmaPinned(f); }
+  /** dma_pinned_count() - seed 002's counter (0 when not pinned). */
+  static unsigned long count(const folio* f);
+};
+
+/**
+ * pin_dispatch() - call @fn with the design type of machine design @d, once.
+ * Usage: pin_dispatch(d, [&](auto design) { using D = decltype(design); ... });
+ * (fake_vma arrives with rmap; until then it is refused at boot by the caller.)
+ */
+template <typename Fn>
+decltype(auto) pin_dispatch(PinDesign d, Fn&& fn) {
+  switch (d) {
+    case PinDesign::get: return fn(PinGet{});
+    case PinDesign::bias: return fn(PinBias{});
+    case PinDesign::dma_count: return fn(PinDmaCount{});
+    case PinDesign::folio_pincount: return fn(PinFolioCount{});
+    case PinDesign::fake_vma: break;
+  }
+  return fn(PinFolioCount{});
+}
+
+/** is_zero_folio() - the machine's shared zero page (never pin-accounted). */
+inline bool is_zero_folio(const folio* f) { return PageZero(f); }
+
+/**
+ * try_grab_folio() - take @refs references (FOLL_GET) or pins (FOLL_PIN) on @f for a
+ * GUP that holds the page-table lock. Returns 0 or -errno (-EOVERFLOW, -ENOMEM).
+ */
+template <typename D>
+inline int try_grab_folio(folio* f, int refs, foll_flags flags) {
+  if (any(flags, FOLL_PIN)) {
+    if (is_zero_folio(f)) return 0;
+    return D::grab(f, refs);
+  }
+  int ret = pin_detail::ref_add_checked(f, refs);  // FOLL_GET: an ordinary reference
+  if (ret == -EOVERFLOW) pin_detail::overflow_warn(f);
+  return ret;
+}
+
+/** try_grab_folio_fast() - as try_grab_folio() from GUP-fast: 1 got, 0 lost a race, <0 errno. */
+template <typename D>
+inline int try_grab_folio_fast(folio* f, int refs, foll_flags flags) {
+  if (any(flags, FOLL_PIN)) {
+    if (is_zero_folio(f)) return 1;
+    return D::grab_fast(f, refs);
+  }
+  return PinGet::grab_fast(f, refs);
+}
+
+/** gup_put_folio() - undo try_grab_folio() / try_grab_folio_fast(). */
+template <typename D>
+inline void gup_put_folio(folio* f, int refs, foll_flags flags) {
+  if (any(flags, FOLL_PIN)) {
+    if (!is_zero_folio(f)) D::unpin(f, refs);
+  } else {
+    folio_put_refs(f, refs);
+  }
+}
+
+}  // namespace guplab

@@ -20,6 +20,7 @@
 #include "base/raw_spinlock.h"
 #include "base/task.h"
 #include "machine/config.h"
+#include "machine/sync_point.h"
 #include "machine/vmstat.h"
 #include "mm/lru.h"
 #include "mm/memory_model.h"
@@ -56,6 +57,7 @@ class Machine final : public BugSink {
   lruvec* lru() { return &lru_; }
   BitWaitTable* bit_wait_table() { return &bit_waits_; }
   VmStat& vmstat() { return vmstat_; }
+  SyncPoints& sync_points() { return sync_points_; }
   page* zero_page() const { return zero_page_; }
   unsigned long boot_free_pages() const { return boot_free_pages_; }
 
@@ -92,6 +94,7 @@ class Machine final : public BugSink {
   lruvec lru_;
   BitWaitTable bit_waits_;
   VmStat vmstat_;
+  SyncPoints sync_points_;
   page* zero_page_ = nullptr;
   unsigned long boot_free_pages_ = 0;
   std::atomic<int> next_pid_{1};

@@ -1,0 +1,69 @@
+// sync_point.cc - waiting for predecessors and running callbacks.
+#include "machine/sync_point.h"
+
+#include "base/sched.h"
+#include "base/task.h"
+#include "machine/machine.h"
+
+namespace guplab {
+
+void SyncPoints::load_dependency(const std::vector<std::pair<std::string, std::string>>& deps) {
+  SpinGuard g(&lock_);
+  for (const auto& [pred, succ] : deps) predecessors_[succ].push_back(pred);
+}
+
+void SyncPoints::set_callback(const std::string& name, std::function<void()> fn) {
+  SpinGuard g(&lock_);
+  callbacks_[name] = std::move(fn);
+}
+
+void SyncPoints::clear_all() {
+  SpinGuard g(&lock_);
+  predecessors_.clear();
+  callbacks_.clear();
+  passed_.clear();
+}
+
+bool SyncPoints::reached(const std::string& name) { return hits(name) > 0; }
+
+unsigned long SyncPoints::hits(const std::string& name) {
+  SpinGuard g(&lock_);
+  auto it = passed_.find(name);
+  return it == passed_.end() ? 0 : it->second;
+}
+
+void SyncPoints::process(const char* name) {
+  if (!enabled()) return;
+  if (SimHooks* h = sim_hooks()) h->sync_point(name);
+  const std::string n(name);
+  std::function<void()> cb;
+  wait_event(&wq_, [&] {
+    SpinGuard g(&lock_);
+    auto it = predecessors_.find(n);
+    if (it == predecessors_.end()) return true;
+    for (const auto& p : it->second)
+      if (passed_.find(p) == passed_.end()) return false;
+    return true;
+  });
+  {
+    SpinGuard g(&lock_);
+    auto it = callbacks_.find(n);
+    if (it != callbacks_.end()) cb = it->second;
+  }
+  if (cb) cb();
+  {
+    SpinGuard g(&lock_);
+    passed_[n]++;
+  }
+  wake_up_all(&wq_);
+}
+
+void sync_point(const char* name) {
+  task_struct* t = current();
+  if (!t || !t->machine) return;
+  SyncPoints& sp = t->machine->sync_points();
+  if (!sp.enabled()) return;
+  sp.process(name);
+}
+
+}  // namespace guplab

@@ -1,0 +1,55 @@
+// sync_point.h - named sync points for scripted interleavings (RocksDB's SyncPoint).
+//
+// Model code marks places with TEST_SYNC_POINT("rmap:try_to_unmap:start"). A test or
+// scenario loads dependencies {("A", "B")}: a task reaching "B" waits until some task
+// has passed "A". Callbacks run when a point is reached (to inject DMA, reclaim, ...).
+// Disabled (the default) a sync point costs one relaxed load. Under the sim backend a
+// sync point is also a scheduling point that traces record.
+//
+// Threading: any task. Configure before the tasks run; process() from any task.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/spinlock.h"
+#include "base/wait.h"
+
+namespace guplab {
+
+class SyncPoints {
+ public:
+  /** load_dependency() - each (predecessor, successor): successor waits for predecessor. */
+  void load_dependency(const std::vector<std::pair<std::string, std::string>>& deps);
+  /** set_callback() - run @fn (in the reaching task) each time @name is reached. */
+  void set_callback(const std::string& name, std::function<void()> fn);
+  void clear_all();
+  void enable() { enabled_.store(true, std::memory_order_release); }
+  void disable() { enabled_.store(false, std::memory_order_release); }
+  bool enabled() const { return enabled_.load(std::memory_order_relaxed); }
+  /** process() - the running task reached @name. */
+  void process(const char* name);
+  /** reached() - has @name been passed at least once? */
+  bool reached(const std::string& name);
+  /** hits() - how many times @name was passed. */
+  unsigned long hits(const std::string& name);
+
+ private:
+  std::atomic<bool> enabled_{false};
+  spinlock_t lock_;
+  std::map<std::string, std::vector<std::string>> predecessors_ GUARDED_BY(lock_);
+  std::map<std::string, std::function<void()>> callbacks_ GUARDED_BY(lock_);
+  std::map<std::string, unsigned long> passed_ GUARDED_BY(lock_);
+  wait_queue_head_t wq_;
+};
+
+/** sync_point() - process @name on the running task's machine, if it has sync points on. */
+void sync_point(const char* name);
+
+}  // namespace guplab
+
+#define TEST_SYNC_POINT(name) ::guplab::sync_point(name)

@@ -20,6 +20,7 @@ namespace guplab {
 
 class Machine;
 struct mm_struct;
+struct blk_plug;
 
 struct task_struct {
   int pid = 0;
@@ -33,6 +34,7 @@ struct task_struct {
   bool rcu_registered_here = false;  // native: this task registered its thread with RCU
   int rcu_nesting = 0;               // read-side nesting depth (debug checks, sim)
   void* backend = nullptr;           // backend-private (native thread, sim fiber)
+  blk_plug* plug = nullptr;          // block layer: the task's open plug (blk_start_plug())
 };
 
 /** What a new task starts with. */

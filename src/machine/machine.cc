@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "base/rcu.h"
+#include "block/genhd.h"
 #include "mm/page-flags.h"
 #include "mm/page_ref.h"
 
@@ -43,9 +44,11 @@ Machine::Machine(const MachineConfig& cfg) : cfg_(cfg), mem_(this, cfg.ram_bytes
   init_page_count(zero_page_);
   boot_free_pages_ = nr_free_pages(this);
   vmstat_.mod(NR_FREE_PAGES, static_cast<int64_t>(boot_free_pages_));
+  block_ = std::make_unique<BlockLayer>(this);
 }
 
 Machine::~Machine() {
+  block_.reset();  // devices end their I/O and completion tasks while RAM is still here
   // Page-table pages of torn-down address spaces are freed through call_rcu(); they
   // live in this machine's arena, so every callback must have run before it goes.
   rcu_barrier();

@@ -28,6 +28,8 @@
 
 namespace guplab {
 
+class BlockLayer;  // block/genhd.h
+
 /** One oops: where, which task, what, and the events that led to it. */
 struct OopsRecord {
   std::string kind;  // "BUG" / "WARNING"
@@ -60,6 +62,8 @@ class Machine final : public BugSink {
   SyncPoints& sync_points() { return sync_points_; }
   page* zero_page() const { return zero_page_; }
   unsigned long boot_free_pages() const { return boot_free_pages_; }
+  /** block() - the machine's block devices by name (block/genhd.h). */
+  BlockLayer& block() { return *block_; }
 
   /** spawn() - start a model task on this machine; join with task_join(). */
   task_struct* spawn(const std::string& comm, std::function<void()> fn, mm_struct* mm = nullptr);
@@ -106,6 +110,10 @@ class Machine final : public BugSink {
   std::vector<std::string> warned_once_ GUARDED_BY(log_lock_);
   std::vector<std::string> ring_ GUARDED_BY(log_lock_);
   size_t ring_next_ GUARDED_BY(log_lock_) = 0;
+
+  // Block devices: their completion tasks and in-flight I/O use the RAM above, so
+  // ~Machine stops them first.
+  std::unique_ptr<BlockLayer> block_;
 };
 
 /** current_machine() - the running task's machine. REQUIRES: running in a model task. */

@@ -1,0 +1,198 @@
+// bio_test.cc - building bios (limits, the GUP bit), splitting and chaining, completing,
+// and releasing pages the way they were taken.
+#include "block/bio.h"
+
+#include <gtest/gtest.h>
+
+#include <climits>
+
+#include "base/errno.h"
+#include "tests/block/block_test_util.h"
+#include "mm/page-flags.h"
+
+namespace guplab {
+namespace {
+
+using BioTest = testing::BlockTest;
+using testing::end_record;
+using testing::record_end_io;
+
+TEST_F(BioTest, AllocLimits) {
+  EXPECT_EQ(bio_alloc(nullptr, BIO_MAX_VECS + 1, REQ_OP_READ), nullptr);
+  bio* b = bio_alloc(nullptr, BIO_MAX_VECS, REQ_OP_WRITE | REQ_SYNC);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->bi_max_vecs, BIO_MAX_VECS);
+  EXPECT_EQ(b->bi_vcnt, 0);
+  EXPECT_EQ(b->bi_iter.bi_size, 0u);
+  EXPECT_EQ(bio_op(b), REQ_OP_WRITE);
+  EXPECT_TRUE(bio_is_write(b));
+  EXPECT_TRUE(any(b->bi_opf, REQ_SYNC));
+  EXPECT_EQ(atomic_read(&b->__bi_cnt), 1);
+  bio_put(b);
+  b = bio_alloc(nullptr, 0, REQ_OP_FLUSH);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->bi_io_vec, nullptr);
+  bio_put(b);
+}
+
+TEST_F(BioTest, AddPageFillsUntilFullThenReturnsZero) {
+  page* p = kpage();
+  bio* b = bio_alloc(nullptr, 3, REQ_OP_READ);
+  for (unsigned i = 0; i < 3; i++) {
+    get_page(p);
+    EXPECT_EQ(bio_add_page(b, p, 1024, 1024 * i, false), 1024u);
+  }
+  EXPECT_EQ(b->bi_vcnt, 3);
+  EXPECT_EQ(b->bi_iter.bi_size, 3072u);
+  EXPECT_EQ(bio_add_page(b, p, 512, 0, false), 0u) << "full: bi_max_vecs";
+  EXPECT_EQ(b->bi_vcnt, 3);
+  EXPECT_EQ(bio_segments(b), 3u);
+  EXPECT_EQ(m().nr_warnings(), 0u) << "a full bio is not misuse";
+  bio_release_pages(b, false);
+  bio_put(b);
+  EXPECT_EQ(page_ref_count(p), 1);
+}
+
+TEST_F(BioTest, AddPageRefusesToPassFourGigabytes) {
+  page* p = kpage();
+  bio* b = bio_alloc(nullptr, 2, REQ_OP_READ);
+  b->bi_iter.bi_size = UINT_MAX - 100;  // as if it held ~4 GiB already
+  EXPECT_EQ(bio_add_page(b, p, 512, 0, false), 0u);
+  EXPECT_EQ(b->bi_vcnt, 0);
+  b->bi_iter.bi_size = 0;
+  bio_put(b);
+}
+
+TEST_F(BioTest, AddPageMisuseWarnsAndAddsNothing) {
+  page* p = kpage();
+  bio* b = bio_alloc(nullptr, 4, REQ_OP_READ);
+  EXPECT_EQ(bio_add_page(b, nullptr, 512, 0, false), 0u);
+  EXPECT_EQ(bio_add_page(b, p, 0, 0, false), 0u);
+  EXPECT_EQ(bio_add_page(b, p, 1024, PAGE_SIZE - 512, false), 0u) << "crosses the page end";
+  EXPECT_EQ(bio_add_page(b, p, 512, PAGE_SIZE, false), 0u);
+  EXPECT_EQ(b->bi_vcnt, 0);
+  EXPECT_GE(m().nr_warnings(), 1u);
+  bio_put(b);
+}
+
+TEST_F(BioTest, AddPageOfAFreePageWarns) {
+  page* p = alloc_page(gfp_t::GFP_KERNEL);
+  __free_page(p);
+  bio* b = bio_alloc(nullptr, 1, REQ_OP_READ);
+  EXPECT_EQ(bio_add_page(b, p, PAGE_SIZE, 0, false), 0u);
+  EXPECT_EQ(m().nr_warnings(), 1u);
+  bio_put(b);
+}
+
+TEST_F(BioTest, ReleaseGivesKernelPagesBackTheirReference) {
+  page* a = kpage(1);
+  page* c = kpage(2);
+  const int ra = page_ref_count(a), rc = page_ref_count(c);
+  bio* b = page_bio(nullptr, REQ_OP_READ, 0, {a, c, a});
+  EXPECT_EQ(page_ref_count(a), ra + 2);
+  EXPECT_EQ(page_ref_count(c), rc + 1);
+  bio_release_pages(b, /*mark_dirty=*/true);
+  EXPECT_EQ(page_ref_count(a), ra);
+  EXPECT_EQ(page_ref_count(c), rc);
+  EXPECT_FALSE(PageDirty(a)) << "kernel pages are never dirtied by the release";
+  EXPECT_FALSE(PageDirty(c));
+  bio_put(b);
+  EXPECT_EQ(m().nr_warnings(), 0u);
+}
+
+TEST_F(BioTest, ReleasingTwiceWarnsAndReleasesOnce) {
+  page* a = kpage();
+  const int ra = page_ref_count(a);
+  bio* b = page_bio(nullptr, REQ_OP_WRITE, 0, {a});
+  bio_release_pages(b, false);
+  bio_release_pages(b, false);
+  EXPECT_EQ(page_ref_count(a), ra);
+  EXPECT_EQ(m().nr_warnings(), 1u);
+  bio_put(b);
+}
+
+TEST_F(BioTest, SplitSharesVecsAndAdvancesTheParent) {
+  page* p[3] = {kpage(), kpage(), kpage()};
+  bio* b = page_bio(nullptr, REQ_OP_WRITE, 100, {p[0], p[1], p[2]});
+  bio* s = bio_split(b, 12);  // 6 KiB: page 0 and half of page 1
+  ASSERT_FALSE(IS_ERR(s));
+  EXPECT_TRUE(bio_flagged(s, BIO_CLONED));
+  EXPECT_EQ(s->bi_io_vec, b->bi_io_vec);
+  EXPECT_EQ(s->bi_iter.bi_sector, 100u);
+  EXPECT_EQ(s->bi_iter.bi_size, 12u * 512);
+  EXPECT_EQ(bio_segments(s), 2u);
+  EXPECT_EQ(b->bi_iter.bi_sector, 112u);
+  EXPECT_EQ(b->bi_iter.bi_size, 3 * PAGE_SIZE - 12 * 512);
+  EXPECT_EQ(bio_segments(b), 2u);
+  bio_vec first = bio_iter_iovec(b, b->bi_iter);
+  EXPECT_EQ(bvec_page(&first), p[1]);
+  EXPECT_EQ(first.bv_offset, 2048u);
+  EXPECT_EQ(first.bv_len, 2048u);
+
+  // A clone owns no pages and cannot take more.
+  EXPECT_EQ(bio_add_page(s, p[0], 512, 0, false), 0u);
+  bio_release_pages(s, false);
+  EXPECT_EQ(m().nr_warnings(), 2u);
+  bio_put(s);
+
+  // Out-of-range splits are refused.
+  EXPECT_EQ(PTR_ERR(bio_split(b, 0)), -EINVAL);
+  EXPECT_EQ(PTR_ERR(bio_split(b, static_cast<int>(bio_sectors(b)))), -EINVAL);
+  bio_release_pages(b, false);  // the parent still releases all three pages
+  bio_put(b);
+}
+
+TEST_F(BioTest, ChainCompletesParentLastWithTheFirstError) {
+  end_record rec;
+  bio* parent = bio_alloc(nullptr, 0, REQ_OP_READ);
+  parent->bi_end_io = record_end_io;
+  parent->bi_private = &rec;
+  bio* c1 = bio_alloc(nullptr, 0, REQ_OP_READ);
+  bio* c2 = bio_alloc(nullptr, 0, REQ_OP_READ);
+  ASSERT_EQ(bio_chain(c1, parent), 0);
+  ASSERT_EQ(bio_chain(c2, parent), 0);
+  EXPECT_EQ(bio_chain(c1, parent), -EINVAL) << "already chained";
+  EXPECT_EQ(m().nr_warnings(), 1u);
+
+  bio_endio(parent);  // the parent's own part: children still due
+  EXPECT_EQ(rec.calls.load(), 0);
+  c1->bi_status = BLK_STS_MEDIUM;
+  bio_endio(c1);
+  EXPECT_EQ(rec.calls.load(), 0);
+  c2->bi_status = BLK_STS_IOERR;
+  bio_endio(c2);  // the last one completes the parent
+  EXPECT_EQ(rec.calls.load(), 1);
+  EXPECT_EQ(rec.status, BLK_STS_MEDIUM) << "the first error wins";
+}
+
+TEST_F(BioTest, PutOfABioInFlightWarnsAndDoesNotFree) {
+  bio* b = bio_alloc(nullptr, 0, REQ_OP_READ);
+  bio_set_flag(b, BIO_INFLIGHT);
+  bio_get(b);
+  bio_put(b);
+  EXPECT_EQ(m().nr_warnings(), 0u);
+  bio_put(b);  // last reference while in flight: leak rather than free
+  EXPECT_EQ(m().nr_warnings(), 1u);
+  // Complete it properly and free it for real.
+  bio_clear_flag(b, BIO_INFLIGHT);
+  atomic_set(&b->__bi_cnt, 1);
+  bio_put(b);
+}
+
+TEST(BlkStatus, ErrnoMapping) {
+  EXPECT_EQ(blk_status_to_errno(BLK_STS_OK), 0);
+  EXPECT_EQ(blk_status_to_errno(BLK_STS_IOERR), -EIO);
+  EXPECT_EQ(blk_status_to_errno(BLK_STS_NOTSUPP), -EOPNOTSUPP);
+  EXPECT_EQ(blk_status_to_errno(BLK_STS_AGAIN), -EAGAIN);
+  EXPECT_EQ(blk_status_to_errno(BLK_STS_INVAL), -EINVAL);
+  EXPECT_EQ(blk_status_to_errno(BLK_STS_OFFLINE), -ENODEV);
+  EXPECT_EQ(blk_status_to_errno(static_cast<blk_status_t>(200)), -EIO);
+  EXPECT_EQ(errno_to_blk_status(-ENOSPC), BLK_STS_NOSPC);
+  EXPECT_EQ(errno_to_blk_status(-EIO), BLK_STS_IOERR);
+  EXPECT_EQ(errno_to_blk_status(-E2BIG), BLK_STS_IOERR);
+  EXPECT_STREQ(blk_status_name(BLK_STS_IOERR), "BLK_STS_IOERR");
+  EXPECT_STREQ(op_name(REQ_OP_WRITE | REQ_FUA), "WRITE");
+}
+
+}  // namespace
+}  // namespace guplab

@@ -1,0 +1,163 @@
+// ramdisk_test.cc - the in-memory device: data round trips, the oracle hooks and the
+// per-sector write generations, latency, configuration checks.
+#include "block/ramdisk.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "base/clock.h"
+#include "base/errno.h"
+#include "tests/block/block_test_util.h"
+
+namespace guplab {
+namespace {
+
+using RamdiskTest = testing::BlockTest;
+using testing::page_has;
+
+constexpr unsigned kPageSectors = PAGE_SIZE >> SECTOR_SHIFT;
+
+TEST_F(RamdiskTest, WriteThenReadReturnsEqualData) {
+  ramdisk* rd = ram("ram0");
+  std::vector<page*> out, in;
+  for (unsigned i = 0; i < 8; i++) out.push_back(kpage(100 + i));
+  for (unsigned i = 0; i < 8; i++) in.push_back(kpage(0));
+  ASSERT_EQ(rw_sync(rd, REQ_OP_WRITE, 64, out), 0);
+  ASSERT_EQ(rw_sync(rd, REQ_OP_READ, 64, in), 0);
+  for (unsigned i = 0; i < 8; i++) EXPECT_TRUE(page_has(in[i], 100 + i)) << "page " << i;
+  // The oracle hook sees the same bytes.
+  std::vector<char> buf(PAGE_SIZE);
+  ASSERT_EQ(rd->read_sectors(64 + 3 * kPageSectors, kPageSectors, buf.data()), 0);
+  EXPECT_EQ(std::memcmp(buf.data(), page_address(out[3]), PAGE_SIZE), 0);
+}
+
+TEST_F(RamdiskTest, PartialPagesAndOffsetsLandOnTheRightSectors) {
+  ramdisk* rd = ram("ram0");
+  page* src = kpage(7);
+  bio* b = bio_alloc(rd, 1, REQ_OP_WRITE);
+  b->bi_iter.bi_sector = 10;
+  get_page(src);
+  ASSERT_EQ(bio_add_page(b, src, 1024, 2048, false), 1024u);  // bytes 2048..3071 of the page
+  ASSERT_EQ(submit_bio_wait(b), 0);
+  bio_release_pages(b, false);
+  bio_put(b);
+  char buf[1024];
+  ASSERT_EQ(rd->read_sectors(10, 2, buf), 0);
+  EXPECT_EQ(std::memcmp(buf, static_cast<char*>(page_address(src)) + 2048, 1024), 0);
+  EXPECT_EQ(rd->sector_generation(9), 0u);
+  EXPECT_EQ(rd->sector_generation(10), 1u);
+  EXPECT_EQ(rd->sector_generation(11), 1u);
+  EXPECT_EQ(rd->sector_generation(12), 0u);
+}
+
+TEST_F(RamdiskTest, UnwrittenSectorsReadAsZero) {
+  ramdisk* rd = ram("ram0");
+  page* in = kpage(55);
+  ASSERT_EQ(rw_sync(rd, REQ_OP_READ, 1000, {in}), 0);
+  auto* w = static_cast<uint64_t*>(page_address(in));
+  for (unsigned i = 0; i < PAGE_SIZE / 8; i++) ASSERT_EQ(w[i], 0u);
+}
+
+TEST_F(RamdiskTest, GenerationsRecordTheLastWritePerSector) {
+  ramdisk* rd = ram("ram0");
+  EXPECT_EQ(rd->write_generation(), 0u);
+  ASSERT_EQ(rw_sync(rd, REQ_OP_WRITE, 0, {kpage(1)}), 0);  // sectors 0..7: gen 1
+  ASSERT_EQ(rw_sync(rd, REQ_OP_WRITE, 4, {kpage(2)}), 0);  // sectors 4..11: gen 2
+  ASSERT_EQ(rw_sync(rd, REQ_OP_READ, 0, {kpage(0)}), 0);   // reads are not generations
+  EXPECT_EQ(rd->write_generation(), 2u);
+  uint64_t gens[13];
+  std::vector<char> buf(13 * SECTOR_SIZE);
+  ASSERT_EQ(rd->read_sectors(0, 13, buf.data(), gens), 0);
+  for (unsigned s = 0; s < 4; s++) EXPECT_EQ(gens[s], 1u) << s;
+  for (unsigned s = 4; s < 12; s++) EXPECT_EQ(gens[s], 2u) << s;
+  EXPECT_EQ(gens[12], 0u);
+
+  // A write that fails never reaches the medium: no new generation, old data kept.
+  rd->set_fault_inject({.fail_nth = 1});
+  page* lost = kpage(3);
+  EXPECT_EQ(rw_sync(rd, REQ_OP_WRITE, 0, {lost}), -EIO);
+  EXPECT_EQ(rd->write_generation(), 2u);
+  EXPECT_EQ(rd->sector_generation(0), 1u);
+  std::vector<char> sec(SECTOR_SIZE);
+  ASSERT_EQ(rd->read_sectors(0, 1, sec.data()), 0);
+  EXPECT_NE(std::memcmp(sec.data(), page_address(lost), SECTOR_SIZE), 0);
+}
+
+TEST_F(RamdiskTest, WriteSectorsHookIsWhatBiosRead) {
+  ramdisk* rd = ram("ram0");
+  page* pattern = kpage(9);
+  ASSERT_EQ(rd->write_sectors(80, kPageSectors, page_address(pattern)), 0);
+  EXPECT_EQ(rd->write_generation(), 1u);
+  EXPECT_EQ(rd->sector_generation(80 + kPageSectors - 1), 1u);
+  page* in = kpage(0);
+  ASSERT_EQ(rw_sync(rd, REQ_OP_READ, 80, {in}), 0);
+  EXPECT_TRUE(page_has(in, 9));
+  // Out of range.
+  EXPECT_EQ(rd->write_sectors(rd->nr_sectors() - 1, 2, page_address(pattern)), -EINVAL);
+  EXPECT_EQ(rd->read_sectors(rd->nr_sectors(), 1, page_address(in)), -EINVAL);
+  EXPECT_EQ(rd->sector_generation(rd->nr_sectors()), 0u);
+}
+
+TEST_F(RamdiskTest, GenerationTrackingCanBeOff) {
+  ramdisk_config cfg;
+  cfg.track_generations = false;
+  ramdisk* rd = ram("ram0", cfg);
+  ASSERT_EQ(rw_sync(rd, REQ_OP_WRITE, 0, {kpage(1)}), 0);
+  EXPECT_EQ(rd->sector_generation(0), 0u);
+  EXPECT_EQ(rd->write_generation(), 1u) << "writes are still counted";
+  uint64_t gens[2] = {9, 9};
+  char buf[2 * SECTOR_SIZE];
+  ASSERT_EQ(rd->read_sectors(0, 2, buf, gens), 0);
+  EXPECT_EQ(gens[0], 0u);
+  EXPECT_EQ(gens[1], 0u);
+}
+
+TEST_F(RamdiskTest, LatencyDelaysEachRequest) {
+  ramdisk_config cfg;
+  cfg.latency_ns = 20 * NSEC_PER_MSEC;
+  ramdisk* rd = ram("ram0", cfg);
+  const uint64_t t0 = ktime_get_ns();
+  ASSERT_EQ(rw_sync(rd, REQ_OP_WRITE, 0, {kpage(1)}), 0);
+  EXPECT_GE(ktime_get_ns() - t0, 20 * NSEC_PER_MSEC);
+}
+
+TEST_F(RamdiskTest, SmallDmaChunksStillCopyEverything) {
+  ramdisk_config cfg;
+  cfg.dma_chunk = 8;
+  ramdisk* rd = ram("ram0", cfg);
+  page* in = kpage(0);
+  ASSERT_EQ(rw_sync(rd, REQ_OP_WRITE, 16, {kpage(77)}), 0);
+  ASSERT_EQ(rw_sync(rd, REQ_OP_READ, 16, {in}), 0);
+  EXPECT_TRUE(page_has(in, 77));
+}
+
+TEST_F(RamdiskTest, CreateRejectsBadConfigs) {
+  std::unique_ptr<ramdisk> rd;
+  auto bad = [&](auto edit) {
+    ramdisk_config cfg;
+    edit(cfg);
+    return ramdisk::create(&m(), "ramX", cfg, &rd);
+  };
+  EXPECT_EQ(bad([](ramdisk_config& c) { c.size_bytes = 0; }), -EINVAL);
+  EXPECT_EQ(bad([](ramdisk_config& c) { c.size_bytes = 1000; }), -EINVAL);
+  EXPECT_EQ(bad([](ramdisk_config& c) { c.queue_depth = 0; }), -EINVAL);
+  EXPECT_EQ(bad([](ramdisk_config& c) { c.limits.logical_block_size = 1000; }), -EINVAL);
+  EXPECT_EQ(bad([](ramdisk_config& c) { c.limits.dma_alignment = 3; }), -EINVAL);
+  EXPECT_EQ(bad([](ramdisk_config& c) { c.limits.max_sectors = 0; }), -EINVAL);
+  EXPECT_EQ(bad([](ramdisk_config& c) { c.dma_chunk = 12; }), -EINVAL);
+  EXPECT_EQ(rd, nullptr);
+  EXPECT_EQ(bad([](ramdisk_config& c) { c.size_bytes = 1 << 20; }), 0);
+  EXPECT_EQ(rd->nr_sectors(), (1u << 20) / SECTOR_SIZE);
+}
+
+TEST_F(RamdiskTest, DescribeNamesTheSettings) {
+  ramdisk_config cfg;
+  cfg.latency_ns = 20 * NSEC_PER_USEC;
+  cfg.queue_depth = 8;
+  ramdisk* rd = ram("ram3", cfg);
+  EXPECT_EQ(rd->describe(), "ram3: ramdisk 64 MiB, lbs 512, depth 8, latency 20us, generations on");
+}
+
+}  // namespace
+}  // namespace guplab

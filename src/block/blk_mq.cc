@@ -9,7 +9,7 @@
 namespace guplab {
 
 namespace {
-bool is_pow2(unsigned x) { return x && !(x & (x - 1)); }
+[[maybe_unused]] bool is_pow2(unsigned x) { return x && !(x & (x - 1)); }
 }  // namespace
 
 block_device::block_device(Machine* m, std::string name, sector_t nr_sectors, const queue_limits& lim,

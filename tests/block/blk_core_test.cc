@@ -26,7 +26,7 @@ TEST_F(BlkCoreTest, EndIoRunsInTheDevicesCompletionTask) {
   b->bi_private = &rec;
   rec.release = true;
   submit_bio(b);
-  wait_for_completion(&rec.done);
+  rec.wait();
   EXPECT_EQ(rec.status, BLK_STS_OK);
   EXPECT_EQ(rec.comm, "irq/ram0");
   ASSERT_NE(rd->completion_task(), nullptr);
@@ -153,7 +153,7 @@ TEST_F(BlkCoreTest, InjectedNthErrorIsEIOAndReleasesTheSameWay) {
     b->bi_private = &recs[i];
     recs[i].release = true;
     submit_bio(b);
-    wait_for_completion(&recs[i].done);
+    recs[i].wait();
   }
   EXPECT_EQ(recs[0].status, BLK_STS_OK);
   EXPECT_EQ(recs[1].status, BLK_STS_IOERR);
@@ -208,7 +208,7 @@ TEST_F(BlkCoreTest, NowaitOnAFullQueueFailsWithEAGAIN) {
   const int r0 = page_ref_count(p);
   EXPECT_EQ(rw_sync(rd, REQ_OP_READ | REQ_NOWAIT, 8, {p}), -EAGAIN);
   EXPECT_EQ(page_ref_count(p), r0);
-  wait_for_completion(&busy.done);
+  busy.wait();
   EXPECT_EQ(busy.status, BLK_STS_OK);
 }
 
@@ -226,10 +226,10 @@ TEST_F(BlkCoreTest, SubmitBioWaitFromTheCompletionTaskIsRefused) {
     auto* c = static_cast<ctx*>(b->bi_private);
     c->inner = submit_bio_wait(c->second);  // would wait on ourselves
     bio_put(b);
-    complete(&c->rec.done);
+    c->rec.signal();
   };
   submit_bio(b);
-  wait_for_completion(&c.rec.done);
+  c.rec.wait();
   EXPECT_EQ(c.inner, -EDEADLK);
   EXPECT_EQ(m().nr_warnings(), 1u);
   bio_put(c.second);
@@ -252,11 +252,11 @@ TEST_F(BlkCoreTest, EndIoMaySubmitMoreIo) {
     auto* c = static_cast<ctx*>(b->bi_private);
     submit_bio(c->next);  // the slot is already free again
     bio_put(b);
-    complete(&c->first.done);
+    c->first.signal();
   };
   submit_bio(b);
-  wait_for_completion(&c.first.done);
-  wait_for_completion(&c.second.done);
+  c.first.wait();
+  c.second.wait();
   EXPECT_EQ(c.second.status, BLK_STS_OK);
   EXPECT_EQ(m().nr_warnings(), 0u);
 }
@@ -273,7 +273,7 @@ TEST_F(BlkCoreTest, SubmittingABioTwiceWarns) {
   submit_bio(b);
   submit_bio(b);  // still in flight
   EXPECT_EQ(m().nr_warnings(), 1u);
-  wait_for_completion(&rec.done);
+  rec.wait();
   EXPECT_EQ(rec.calls.load(), 1);
   EXPECT_EQ(rd->stats().reads, 1u);
 }
@@ -302,7 +302,7 @@ TEST_F(BlkCoreTest, PluggedBiosAllCompleteEvenPastTheQueueDepth) {
   blk_finish_plug(&plug);
   EXPECT_EQ(current()->plug, nullptr);
   for (auto& r : recs) {
-    wait_for_completion(&r.done);
+    r.wait();
     EXPECT_EQ(r.status, BLK_STS_OK);
   }
   EXPECT_LE(rd->stats().max_inflight, 4u);

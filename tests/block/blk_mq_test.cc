@@ -44,7 +44,7 @@ TEST_F(BlkMqTest, QueueDepthIsHonouredUnderManySubmitters) {
   }
   for (task_struct* t : tasks) task_join(t);
   for (auto& r : recs) {
-    wait_for_completion(&r.done);
+    r.wait();
     EXPECT_EQ(r.status, BLK_STS_OK);
     if (r.pid != rd->completion_task()->pid) wrong_context++;
   }
@@ -80,7 +80,7 @@ TEST_F(BlkMqTest, SubmitterSleepsWhileTheQueueIsFull) {
   EXPECT_LT(took[0], kLatency / 2);
   EXPECT_LT(took[1], kLatency / 2);
   EXPECT_GE(took[2], kLatency * 3 / 4);
-  for (auto& r : recs) wait_for_completion(&r.done);
+  for (auto& r : recs) r.wait();
   EXPECT_EQ(rd->stats().max_inflight, 2u);
 }
 

@@ -23,7 +23,12 @@
 
 namespace guplab::testing {
 
-/** What a bio's completion saw. */
+/**
+ * What a bio's completion saw. Wait with wait(), not on `done` alone: complete() still
+ * touches the completion after a waiter can see it done, so a waiter that returned on
+ * `done` and freed the record would race it; `calls`, bumped last, says the completer
+ * is gone.
+ */
 struct end_record {
   completion done;
   std::atomic<int> calls{0};
@@ -32,6 +37,17 @@ struct end_record {
   std::string comm;
   bool release = false;     // bio_release_pages() in the end_io
   bool mark_dirty = false;  // ... with this
+
+  /** signal() - the completer's last touch of the record. */
+  void signal() {
+    complete(&done);
+    calls.fetch_add(1, std::memory_order_release);
+  }
+  /** wait() - until signal() has returned. */
+  void wait() {
+    wait_for_completion(&done);
+    while (calls.load(std::memory_order_acquire) == 0) cond_resched();
+  }
 };
 
 /** An end_io that records into the end_record in bi_private and puts the bio. */
@@ -44,8 +60,7 @@ inline void record_end_io(bio* b) {
   }
   if (r->release) bio_release_pages(b, r->mark_dirty);
   bio_put(b);
-  r->calls.fetch_add(1);
-  complete(&r->done);
+  r->signal();
 }
 
 /** fill_page() - a recognisable pattern: @seed in every 8-byte word, plus the word index. */

@@ -105,7 +105,7 @@ TEST_F(UringTest, WriteReadRoundTripWithManyInFlight) {
     }
     blk_finish_plug(&plug);
     for (auto& r : recs) {
-      wait_for_completion(&r.done);
+      r.wait();
       ASSERT_EQ(r.status, BLK_STS_OK);
       EXPECT_EQ(r.pid, d->completion_task()->pid);
     }
@@ -174,7 +174,7 @@ TEST_F(UringTest, InjectedErrorsAreEIOAndReleasePages) {
   b->bi_private = &rec;
   rec.release = true;
   submit_bio(b);
-  wait_for_completion(&rec.done);
+  rec.wait();
   EXPECT_EQ(rec.status, BLK_STS_IOERR);
   EXPECT_EQ(rec.pid, d->completion_task()->pid);
   EXPECT_EQ(page_ref_count(p), r0);

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "base/errno.h"
+#include "block/blkdev.h"
 #include "machine/machine.h"
 #include "mm/gup.h"
 #include "mm/page-flags.h"
@@ -97,6 +98,8 @@ unsigned bio_add_page(bio* b, page* p, unsigned len, unsigned off, bool is_gup) 
   if (WARN_ON_ONCE(bio_flagged(b, BIO_CLONED) || bio_flagged(b, BIO_INFLIGHT))) return 0;
   // The caller hands over a reference or a pin, so the page cannot be free.
   if (WARN_ON_ONCE(page_ref_count(compound_head(p)) <= 0)) return 0;
+  // A device DMAs into its own machine's RAM only.
+  if (WARN_ON_ONCE(b->bi_bdev && page_machine(p) != b->bi_bdev->machine())) return 0;
   if (b->bi_vcnt >= b->bi_max_vecs) return 0;
   if (b->bi_iter.bi_size > UINT_MAX - len) return 0;
   // A page said to come from GUP must look pinned to every design that tracks pins

@@ -98,7 +98,7 @@ void bio_get(bio* bio);
  * bio_release_pages()). A bio still in flight is not freed: WARN, and it leaks.
  */
 void bio_put(bio* bio);
-/** bio_set_dev() - aim @bio at @bdev. REQUIRES: not submitted. */
+/** bio_set_dev() - aim @bio at @bdev. REQUIRES: not in flight (else WARN). */
 void bio_set_dev(bio* bio, block_device* bdev);
 
 /**
@@ -106,8 +106,9 @@ void bio_set_dev(bio* bio, block_device* bdev);
  * @is_gup: the page comes from GUP; the caller hands the bio that pin (BVEC_PFN_GUP).
  *          Otherwise the caller hands it one page reference.
  * Returns @len, or 0 if the bio is full (bi_max_vecs bio_vecs, or 4 GiB). Misuse
- * (no page, @len 0, crossing the page end, a free page, a clone, a submitted bio)
- * returns 0 with a WARN.
+ * (no page, @len 0, crossing the page end, a free page, a page of another machine than
+ * the bio's device, a clone, a submitted bio) returns 0 with a WARN; so does is_gup for
+ * a page that does not look pinned under a design that tracks pins (the page is added).
  */
 unsigned bio_add_page(bio* bio, page* page, unsigned len, unsigned off, bool is_gup);
 

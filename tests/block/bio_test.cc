@@ -179,6 +179,110 @@ TEST_F(BioTest, PutOfABioInFlightWarnsAndDoesNotFree) {
   bio_put(b);
 }
 
+// Under the `get` design a GUP pin is a plain page reference (the pre-2019 kernel), so
+// these tests can make one with get_page() and still see which way the bio releases
+// each page: unpin_user_page() counts nr_foll_pin_released, put_page() does not.
+class BioGetDesignTest : public testing::BlockTest {
+ protected:
+  void SetUp() override { boot(testing::small_config(PinDesign::get)); }
+  int64_t released() { return m().vmstat().read(NR_FOLL_PIN_RELEASED); }
+};
+
+TEST_F(BioGetDesignTest, GupBitIsSetPerPageKeptAndRoutesTheRelease) {
+  page* user = kpage(1);
+  page* kern = kpage(2);
+  const int ru = page_ref_count(user), rk = page_ref_count(kern);
+  bio* b = bio_alloc(nullptr, 4, REQ_OP_READ);
+  get_page(user);  // the "pin" under `get`
+  ASSERT_EQ(bio_add_page(b, user, PAGE_SIZE, 0, true), PAGE_SIZE);
+  get_page(kern);
+  ASSERT_EQ(bio_add_page(b, kern, PAGE_SIZE, 0, false), PAGE_SIZE);
+  get_page(user);
+  ASSERT_EQ(bio_add_page(b, user, 512, 512, true), 512u);
+  EXPECT_TRUE(bvec_is_gup(&b->bi_io_vec[0]));
+  EXPECT_FALSE(bvec_is_gup(&b->bi_io_vec[1]));
+  EXPECT_TRUE(bvec_is_gup(&b->bi_io_vec[2]));
+  EXPECT_EQ(bvec_page(&b->bi_io_vec[0]), user);
+  EXPECT_EQ(bvec_page(&b->bi_io_vec[2]), user);
+
+  // Splitting keeps the bits: a clone sees the same bio_vecs.
+  bio* s = bio_split(b, 8);
+  ASSERT_FALSE(IS_ERR(s));
+  bio_vec seg = bio_iter_iovec(s, s->bi_iter);
+  EXPECT_TRUE(bvec_is_gup(&seg));
+  seg = bio_iter_iovec(b, b->bi_iter);
+  EXPECT_FALSE(bvec_is_gup(&seg));
+  bio_put(s);
+
+  const int64_t r0 = released();
+  bio_release_pages(b, false);
+  EXPECT_EQ(released() - r0, 2) << "both GUP bio_vecs went through unpin_user_page()";
+  EXPECT_EQ(page_ref_count(user), ru);
+  EXPECT_EQ(page_ref_count(kern), rk);
+  bio_put(b);
+  EXPECT_EQ(m().nr_warnings(), 0u);
+}
+
+TEST_F(BioGetDesignTest, MarkDirtyDirtiesOnlyGupPagesAndOnlyWhenAsked) {
+  page* user = kpage(1);
+  page* kern = kpage(2);
+  for (bool mark : {false, true}) {
+    ClearPageDirty(user);
+    ClearPageDirty(kern);
+    bio* b = bio_alloc(nullptr, 2, REQ_OP_READ);
+    get_page(user);
+    bio_add_page(b, user, PAGE_SIZE, 0, true);
+    get_page(kern);
+    bio_add_page(b, kern, PAGE_SIZE, 0, false);
+    bio_release_pages(b, mark);
+    bio_put(b);
+    EXPECT_EQ(PageDirty(user), mark) << "mark_dirty=" << mark;
+    EXPECT_FALSE(PageDirty(kern)) << "mark_dirty=" << mark;
+  }
+}
+
+TEST_F(BioGetDesignTest, BioPagePinnedReleasesEveryPageAsAPin) {
+  page* a = kpage(1);
+  page* c = kpage(2);
+  const int ra = page_ref_count(a), rc = page_ref_count(c);
+  bio* b = page_bio(nullptr, REQ_OP_READ, 0, {a, c});  // added with is_gup false
+  bio_set_flag(b, BIO_PAGE_PINNED);
+  EXPECT_FALSE(bvec_is_gup(&b->bi_io_vec[0]));
+  const int64_t r0 = released();
+  bio_release_pages(b, true);
+  EXPECT_EQ(released() - r0, 2) << "upstream's flag covers the whole bio";
+  EXPECT_TRUE(PageDirty(a));
+  EXPECT_TRUE(PageDirty(c));
+  EXPECT_EQ(page_ref_count(a), ra);
+  EXPECT_EQ(page_ref_count(c), rc);
+  bio_put(b);
+}
+
+TEST_F(BioTest, AddPageOfAnotherMachinesPageWarns) {
+  ramdisk* rd = ram("ram0");
+  Machine other(testing::small_config());
+  page* foreign = alloc_pages_on(&other, gfp_t::GFP_KERNEL, 0);
+  ASSERT_NE(foreign, nullptr);
+  bio* b = bio_alloc(rd, 1, REQ_OP_READ);
+  EXPECT_EQ(bio_add_page(b, foreign, PAGE_SIZE, 0, false), 0u);
+  EXPECT_EQ(m().nr_warnings(), 1u);
+  EXPECT_EQ(b->bi_vcnt, 0);
+  bio_put(b);
+  __free_page(foreign);
+}
+
+TEST_F(BioTest, AddPageClaimingGupForAnUnpinnedPageWarns) {
+  page* p = kpage();
+  bio* b = bio_alloc(nullptr, 1, REQ_OP_READ);
+  get_page(p);
+  EXPECT_EQ(bio_add_page(b, p, PAGE_SIZE, 0, true), PAGE_SIZE) << "added, but noticed";
+  EXPECT_EQ(m().nr_warnings(), 1u);
+  // Release it as the reference it really is, not through unpin.
+  bio_set_flag(b, BIO_PAGES_RELEASED);
+  put_page(p);
+  bio_put(b);
+}
+
 TEST(BlkStatus, ErrnoMapping) {
   EXPECT_EQ(blk_status_to_errno(BLK_STS_OK), 0);
   EXPECT_EQ(blk_status_to_errno(BLK_STS_IOERR), -EIO);

@@ -173,8 +173,10 @@ void blk_mq_submit_bio(block_device* bdev, bio* b, blk_status_t preset) {
       st.writes.fetch_add(1, std::memory_order_relaxed);
       st.write_bytes.fetch_add(rq->bytes, std::memory_order_relaxed);
       break;
-    default:
+    case REQ_OP_FLUSH:
       st.flushes.fetch_add(1, std::memory_order_relaxed);
+      break;
+    default:  // refused (BLK_STS_NOTSUPP); counted only as completed and failed
       break;
   }
 

@@ -18,7 +18,9 @@
 //
 // Threading: submit from any task of the device's machine. end_request() only from the
 // completion task. Accessors are safe from any thread. A driver's factory calls start()
-// once the object is complete; its destructor calls stop() first.
+// once the object is complete; its destructor calls stop() first. The completion task is
+// a task like any other: under the sim backend, create and remove devices inside the
+// machine's run, so that the run can end.
 #pragma once
 #include <atomic>
 #include <cstdint>

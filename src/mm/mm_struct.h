@@ -36,6 +36,7 @@ struct mm_struct {
   atomic64_t rss_file;
   unsigned long mmap_base = 0x7f0000000000ul;
   unsigned long total_vm GUARDED_BY(mmap_lock) = 0;
+  int map_count GUARDED_BY(mmap_lock) = 0;  // number of vmas
   /** mm_flags: MMF_HAS_PINNED once anything was ever FOLL_PIN-pinned here (upstream). */
   std::atomic<bool> has_pinned{false};
   /** write_protect_seq: odd while fork() copies page tables (GUP-fast backs off). */

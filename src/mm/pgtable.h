@@ -113,6 +113,18 @@ inline void set_pgd(pgtable_slot* s, pgd_t v) { WRITE_ONCE(*s, v.val); }
 inline pte_t ptep_get_and_clear(pgtable_slot* s) { return {xchg(*s, pteval_t{0})}; }
 inline pmd_t pmdp_get_and_clear(pgtable_slot* s) { return {xchg(*s, pteval_t{0})}; }
 
+/** ptep_set_wrprotect() - atomically clear _PAGE_RW of a live entry (fork, mprotect). */
+inline void ptep_set_wrprotect(pgtable_slot* s) {
+  sched_point(SchedPoint::kAtomicWrite, s);
+  s->fetch_and(~_PAGE_RW, std::memory_order_seq_cst);
+}
+inline void pmdp_set_wrprotect(pgtable_slot* s) { ptep_set_wrprotect(s); }
+/** ptep_set_bits() - atomically set @bits (what the MMU does with _PAGE_ACCESSED/_PAGE_DIRTY). */
+inline void ptep_set_bits(pgtable_slot* s, pteval_t bits) {
+  sched_point(SchedPoint::kAtomicWrite, s);
+  s->fetch_or(bits, std::memory_order_seq_cst);
+}
+
 /** table_slots() - the 512 slots of the page-table page in frame @pfn. */
 inline pgtable_slot* table_slots(const PhysMem& mem, unsigned long pfn) {
   return reinterpret_cast<pgtable_slot*>(page_address(mem.pfn_to_page(pfn)));

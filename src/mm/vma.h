@@ -98,6 +98,7 @@ struct vm_fault {
   pgtable_slot* pmd = nullptr;
   pgtable_slot* pte = nullptr;  // when the fault handler has it
   pte_t orig_pte{0};
+  pmd_t orig_pmd{0};            // the huge PMD a huge-page fault started from
   page* cow_page = nullptr;
   page* page_ = nullptr;  // returned by ->fault, locked or with a reference
 };

@@ -1,0 +1,96 @@
+// mmap.h - the vma tree of an mm: lookup, mmap, munmap, splitting, teardown
+// (mm/mmap.c). Flags and protections take the host's <sys/mman.h> values.
+//
+// vm_mmap() creates private or shared anonymous mappings (shared ones are backed by a
+// small shmem object, mm/shmem.h); vm_mmap_backed() maps a range whose faults go to a
+// given vm_operations_struct, which is what a filesystem's f_op->mmap will install
+// once struct file exists (tests use it with fake backings). Adjacent vmas are never
+// merged: a range split by mprotect()/madvise() stays split, which changes nothing
+// but the vma count.
+//
+// Locking: the tree and every vma field change under mmap_lock held for write; lookups
+// need it for read. Functions taking mm_struct* say which in their annotations;
+// vm_mmap/vm_munmap take it themselves.
+#pragma once
+#include <sys/mman.h>
+
+#include "mm/mm_struct.h"
+#include "mm/vma.h"
+
+namespace guplab {
+
+/** find_vma() - the first vma with vm_end > @addr (it may start above @addr), or nullptr. */
+vm_area_struct* find_vma(mm_struct* mm, unsigned long addr) REQUIRES_SHARED(mm->mmap_lock);
+/** vma_lookup() - the vma containing @addr, or nullptr. */
+vm_area_struct* vma_lookup(mm_struct* mm, unsigned long addr) REQUIRES_SHARED(mm->mmap_lock);
+/** find_vma_intersection() - the first vma overlapping [@start, @end), or nullptr. */
+vm_area_struct* find_vma_intersection(mm_struct* mm, unsigned long start, unsigned long end)
+    REQUIRES_SHARED(mm->mmap_lock);
+/** vma_next() - the vma after @vma in address order, or nullptr. */
+vm_area_struct* vma_next(mm_struct* mm, const vm_area_struct* vma) REQUIRES_SHARED(mm->mmap_lock);
+
+/** calc_vm_prot_bits() - VM_READ/VM_WRITE/VM_EXEC from PROT_* bits. */
+vm_flags_t calc_vm_prot_bits(int prot);
+
+/** mmap_backing - what a non-anonymous mapping's faults go to (f_op->mmap's result). */
+struct mmap_backing {
+  const vm_operations_struct* ops = nullptr;
+  void* private_data = nullptr;  // becomes vma->vm_private_data
+  bool writable = true;          // "opened for writing": MAP_SHARED then gets VM_MAYWRITE
+};
+
+/**
+ * vm_mmap() - map [@addr, @addr + @len) (a hint unless MAP_FIXED) in @mm.
+ * @prot: PROT_READ|PROT_WRITE|PROT_EXEC or PROT_NONE. @flags: MAP_PRIVATE or MAP_SHARED,
+ * with MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_LOCKED,
+ * MAP_NORESERVE. @filp: must be nullptr (MAP_ANONYMOUS): file mappings come with the
+ * filesystem, and until then a non-null @filp gets -ENODEV.
+ * Returns the address, or -EINVAL, -ENOMEM, -EEXIST, -EBADF, -ENODEV, -EOVERFLOW.
+ * MAP_POPULATE and MAP_LOCKED fault the range in (writes for private writable ones).
+ * REQUIRES: mmap_lock not held (takes it for write, then for read to populate).
+ */
+long vm_mmap(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int flags, file* filp, pgoff_t pgoff)
+    EXCLUDES(mm->mmap_lock);
+/**
+ * vm_mmap_backed() - as vm_mmap() for a mapping backed by @b at page offset @pgoff;
+ * MAP_ANONYMOUS is not allowed. b.ops->open() is called for the new vma (and for every
+ * vma later split or forked from it; ->close() when each goes).
+ */
+long vm_mmap_backed(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int flags,
+                    const mmap_backing& b, pgoff_t pgoff) EXCLUDES(mm->mmap_lock);
+
+/**
+ * vm_munmap() - unmap [@start, @start + @len): vmas split at the ends, entries zapped,
+ * emptied page tables freed after RCU, vmas closed. Returns 0 or -EINVAL.
+ */
+int vm_munmap(mm_struct* mm, unsigned long start, unsigned long len) EXCLUDES(mm->mmap_lock);
+/** do_munmap() - vm_munmap() with mmap_lock already held for write. */
+int do_munmap(mm_struct* mm, unsigned long start, unsigned long len) REQUIRES(mm->mmap_lock);
+
+/**
+ * split_vma() - split @vma at @addr into two vmas; with @new_below the new one is the
+ * lower part. A huge PMD straddling @addr is split. Returns 0 or -EINVAL.
+ */
+int split_vma(mm_struct* mm, vm_area_struct* vma, unsigned long addr, bool new_below) REQUIRES(mm->mmap_lock);
+
+/** vm_area_alloc() / vm_area_dup() / vm_area_free() - vma objects (lists initialised). */
+vm_area_struct* vm_area_alloc(mm_struct* mm);
+vm_area_struct* vm_area_dup(const vm_area_struct* orig);
+void vm_area_free(vm_area_struct* vma);
+/** insert_vm_struct() - add @vma (not overlapping any) to @mm's tree. */
+void insert_vm_struct(mm_struct* mm, vm_area_struct* vma) REQUIRES(mm->mmap_lock);
+
+/**
+ * mm_populate() - fault in [@start, @start + @len) as MAP_POPULATE does; holes and
+ * PROT_NONE/VM_IO ranges are skipped. Returns 0 or the first error (-ENOMEM, -EFAULT).
+ * REQUIRES: mmap_lock not held.
+ */
+int mm_populate(mm_struct* mm, unsigned long start, unsigned long len) EXCLUDES(mm->mmap_lock);
+
+/**
+ * exit_mmap() - tear the whole address space down (the last mmput()): every entry
+ * zapped, every table but the pgd freed after RCU, every vma closed and freed.
+ */
+void exit_mmap(mm_struct* mm) EXCLUDES(mm->mmap_lock);
+
+}  // namespace guplab

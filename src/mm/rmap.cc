@@ -1,0 +1,357 @@
+// rmap.cc - anon_vma trees, mapcounts, rmap_walk() and page_vma_mapped_walk().
+#include "mm/rmap.h"
+
+#include "base/bug.h"
+#include "mm/gup.h"
+#include "mm/internal.h"
+#include "mm/page_ref.h"
+#include "mm/pgalloc.h"
+
+namespace guplab {
+
+namespace {
+
+anon_vma* anon_vma_alloc() {
+  auto* av = new anon_vma;
+  av->root = av;
+  init_rwsem(&av->rwsem, "anon_vma->rwsem");
+  atomic_set(&av->refcount, 1);
+  INIT_LIST_HEAD(&av->head);  // not yet visible: no lock needed
+  return av;
+}
+
+void anon_vma_free_rcu(rcu_head* head) { delete container_of(head, anon_vma, rcu); }
+
+// Link @vma and @av. REQUIRES: @av's root locked for write (or @av not yet visible).
+void anon_vma_chain_link(vm_area_struct* vma, anon_vma* av, anon_vma_chain* avc) REQUIRES(av->root->rwsem) {
+  avc->vma = vma;
+  avc->av = av;
+  list_add_tail(&avc->same_vma, &vma->anon_vma_chain);
+  list_add_tail(&avc->same_anon_vma, &av->head);
+}
+
+inline address_space* anon_mapping_of(anon_vma* av) {
+  return reinterpret_cast<address_space*>(reinterpret_cast<uintptr_t>(av) | PAGE_MAPPING_ANON);
+}
+
+// Mapcount transitions. Each returns how many pages became (un)mapped for the first
+// (last) time, the NR_ANON_MAPPED delta.
+int add_pte_mapping(page* p) {
+  folio* f = page_folio(p);
+  if (!atomic_inc_and_test(&p->_mapcount)) return 0;
+  if (!folio_test_large(f)) return 1;
+  return folio_int_add_return(&f[1]._nr_pages_mapped, 1) < COMPOUND_MAPPED ? 1 : 0;
+}
+
+int add_pmd_mapping(folio* f) {
+  if (folio_int_add_return(&f[1]._entire_mapcount, 1) != 0) return 0;
+  int nr = folio_int_add_return(&f[1]._nr_pages_mapped, COMPOUND_MAPPED);
+  if (nr >= 2 * COMPOUND_MAPPED) return 0;
+  int n = static_cast<int>(folio_nr_pages(f)) - (nr & FOLIO_PAGES_MAPPED);
+  return n > 0 ? n : 0;
+}
+
+int remove_pte_mapping(page* p) {
+  folio* f = page_folio(p);
+  int mc = atomic_dec_return(&p->_mapcount);
+  BUG_ON_MSG(mc < -1, "page_remove_rmap: mapcount underflow");
+  if (mc != -1) return 0;
+  if (!folio_test_large(f)) return 1;
+  return folio_int_add_return(&f[1]._nr_pages_mapped, -1) < COMPOUND_MAPPED ? 1 : 0;
+}
+
+int remove_pmd_mapping(folio* f) {
+  int mc = folio_int_add_return(&f[1]._entire_mapcount, -1);
+  BUG_ON_MSG(mc < -1, "page_remove_rmap: entire mapcount underflow");
+  if (mc != -1) return 0;
+  int nr = folio_int_add_return(&f[1]._nr_pages_mapped, -COMPOUND_MAPPED);
+  if (nr >= COMPOUND_MAPPED) return 0;
+  int n = static_cast<int>(folio_nr_pages(f)) - (nr & FOLIO_PAGES_MAPPED);
+  return n > 0 ? n : 0;
+}
+
+inline void mod_anon_mapped(const page* p, int nr) {
+  if (nr) page_machine(p)->vmstat().mod(NR_ANON_MAPPED, nr);
+}
+
+}  // namespace
+
+void put_anon_vma(anon_vma* av) {
+  if (!atomic_dec_and_test(&av->refcount)) return;
+  anon_vma* root = av->root;
+  call_rcu(&av->rcu, anon_vma_free_rcu);
+  if (root != av) put_anon_vma(root);
+}
+
+int anon_vma_prepare(vm_area_struct* vma) {
+  if (likely(vma_anon_vma(vma))) return 0;
+  mm_struct* mm = vma->vm_mm;
+  mmap_assert_locked(mm);
+  anon_vma* av = anon_vma_alloc();
+  auto* avc = new anon_vma_chain;
+  bool used = false;
+  anon_vma_lock_write(av);
+  {
+    SpinGuard g(&mm->page_table_lock);
+    if (!vma->anon_vma_) {
+      anon_vma_chain_link(vma, av, avc);
+      __atomic_store_n(&vma->anon_vma_, av, __ATOMIC_RELEASE);
+      used = true;
+    }
+  }
+  anon_vma_unlock_write(av);
+  if (!used) {  // another fault of this vma won the race; ours was never visible
+    delete avc;
+    delete av;
+  }
+  return 0;
+}
+
+int anon_vma_clone(vm_area_struct* dst, vm_area_struct* src) {
+  for (list_head* e = src->anon_vma_chain.next; e != &src->anon_vma_chain; e = e->next) {
+    anon_vma_chain* pavc = list_entry(e, anon_vma_chain, same_vma);
+    anon_vma* av = pavc->av;
+    auto* avc = new anon_vma_chain;
+    anon_vma_lock_write(av);
+    anon_vma_chain_link(dst, av, avc);
+    anon_vma_unlock_write(av);
+  }
+  return 0;
+}
+
+int anon_vma_fork(vm_area_struct* vma, vm_area_struct* pvma) {
+  anon_vma* pav = vma_anon_vma(pvma);
+  vma->anon_vma_ = nullptr;
+  if (!pav) return 0;
+  if (int err = anon_vma_clone(vma, pvma)) return err;
+  anon_vma* av = anon_vma_alloc();
+  av->root = pav->root;
+  av->parent = pav;
+  atomic_inc(&av->root->refcount);
+  auto* avc = new anon_vma_chain;
+  anon_vma_lock_write(av);
+  anon_vma_chain_link(vma, av, avc);
+  anon_vma_unlock_write(av);
+  __atomic_store_n(&vma->anon_vma_, av, __ATOMIC_RELEASE);
+  return 0;
+}
+
+void unlink_anon_vmas(vm_area_struct* vma) {
+  list_head* e = vma->anon_vma_chain.next;
+  while (e != &vma->anon_vma_chain) {
+    list_head* next = e->next;
+    anon_vma_chain* avc = list_entry(e, anon_vma_chain, same_vma);
+    anon_vma* av = avc->av;
+    bool empty;
+    anon_vma_lock_write(av);
+    list_del(&avc->same_anon_vma);
+    empty = list_empty(&av->head);
+    anon_vma_unlock_write(av);
+    list_del(&avc->same_vma);
+    delete avc;
+    if (empty) put_anon_vma(av);  // the reference its chains held
+    e = next;
+  }
+  __atomic_store_n(&vma->anon_vma_, static_cast<anon_vma*>(nullptr), __ATOMIC_RELEASE);
+}
+
+void folio_add_new_anon_rmap(folio* f, vm_area_struct* vma, unsigned long address) {
+  anon_vma* av = vma_anon_vma(vma);
+  BUG_ON(!av);
+  Machine* m = page_machine(f);
+  __SetPageSwapBacked(f);
+  f->index = linear_page_index(vma, address);
+  int nr;
+  if (!folio_test_large(f)) {
+    atomic_set(&f->_mapcount, 0);
+    nr = 1;
+  } else {
+    __atomic_store_n(&f[1]._entire_mapcount, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&f[1]._nr_pages_mapped, COMPOUND_MAPPED, __ATOMIC_RELAXED);
+    nr = static_cast<int>(folio_nr_pages(f));
+    m->vmstat().mod(NR_ANON_THPS, 1);  // undone by __folio_put() of a large swap-backed folio
+  }
+  __SetPageAnonExclusive(f);
+  folio_mapping_write(f, anon_mapping_of(av));
+  m->vmstat().mod(NR_ANON_MAPPED, nr);
+}
+
+void page_add_anon_rmap(page* p, vm_area_struct* vma, unsigned long address, rmap_t flags) {
+  folio* f = page_folio(p);
+  BUG_ON(!PageAnon(f));
+  int nr = any(flags, RMAP_COMPOUND) ? add_pmd_mapping(f) : add_pte_mapping(p);
+  if (any(flags, RMAP_EXCLUSIVE)) SetPageAnonExclusive(any(flags, RMAP_COMPOUND) ? f : p);
+  mod_anon_mapped(f, nr);
+}
+
+void page_add_file_rmap(page* p, vm_area_struct* vma, bool compound) {
+  if (compound) add_pmd_mapping(page_folio(p));
+  else add_pte_mapping(p);
+}
+
+int page_try_dup_anon_rmap(page* p, bool compound, vm_area_struct* src_vma) {
+  folio* f = page_folio(p);
+  page* ex = compound ? static_cast<page*>(f) : p;
+  if (PageAnonExclusive(ex)) {
+    if (is_cow_mapping(src_vma->vm_flags) && src_vma->vm_mm->has_pinned.load(std::memory_order_acquire) &&
+        page_maybe_dma_pinned(p))
+      return -EBUSY;
+    ClearPageAnonExclusive(ex);
+  }
+  int nr = compound ? add_pmd_mapping(f) : add_pte_mapping(p);
+  mod_anon_mapped(f, nr);
+  return 0;
+}
+
+void page_remove_rmap(page* p, vm_area_struct* vma, bool compound) {
+  folio* f = page_folio(p);
+  int nr = compound ? remove_pmd_mapping(f) : remove_pte_mapping(p);
+  if (PageAnon(f)) mod_anon_mapped(f, -nr);
+}
+
+void folio_move_anon_rmap(folio* f, vm_area_struct* vma) {
+  BUG_ON(!PageLocked(f));
+  anon_vma* av = vma_anon_vma(vma);
+  BUG_ON(!av);
+  folio_mapping_write(f, anon_mapping_of(av));
+}
+
+int folio_entire_mapcount(const folio* f) {
+  if (!folio_test_large(f)) return 0;
+  return folio_int_read(&f[1]._entire_mapcount) + 1;
+}
+
+int page_mapcount(const page* p) {
+  int mc = atomic_read(&p->_mapcount) + 1;
+  const folio* f = page_folio(p);
+  if (folio_test_large(f)) mc += folio_entire_mapcount(f);
+  return mc;
+}
+
+int folio_mapcount(const folio* f) {
+  if (!folio_test_large(f)) return atomic_read(&f->_mapcount) + 1;
+  int mc = folio_entire_mapcount(f);
+  const unsigned long nr = folio_nr_pages(f);
+  for (unsigned long i = 0; i < nr; i++) mc += atomic_read(&f[i]._mapcount) + 1;
+  return mc;
+}
+
+bool folio_mapped(const folio* f) {
+  if (!folio_test_large(f)) return atomic_read(&f->_mapcount) >= 0;
+  return folio_int_read(&f[1]._entire_mapcount) >= 0 || folio_int_read(&f[1]._nr_pages_mapped) != 0;
+}
+
+unsigned long vma_address(const page* p, const vm_area_struct* vma) {
+  const folio* f = page_folio(p);
+  const long pgoff = static_cast<long>(f->index) + (p - static_cast<const page*>(f));
+  const long delta = pgoff - static_cast<long>(vma->vm_pgoff);
+  const unsigned long address = vma->vm_start + (static_cast<unsigned long>(delta) << PAGE_SHIFT);
+  if (delta < 0 || address >= vma->vm_end) return static_cast<unsigned long>(-EFAULT);
+  return address;
+}
+
+void rmap_walk(folio* f, rmap_walk_control* rwc) {
+  BUG_ON(!PageLocked(f));
+  if (!PageAnon(f)) return;
+  anon_vma* av;
+  {
+    RcuReadGuard rcu;
+    uintptr_t m = reinterpret_cast<uintptr_t>(folio_mapping_read(f));
+    av = reinterpret_cast<anon_vma*>(m - PAGE_MAPPING_ANON);
+    // An unmapped folio's anon_vma may already be on its way out: nothing to walk.
+    if (!folio_mapped(f) || !atomic_inc_not_zero(&av->refcount)) return;
+  }
+  const long pgoff = static_cast<long>(f->index);
+  const unsigned long nr = folio_nr_pages(f);
+  anon_vma_lock_read(av);
+  for (list_head* e = av->head.next; e != &av->head; e = e->next) {
+    anon_vma_chain* avc = list_entry(e, anon_vma_chain, same_anon_vma);
+    vm_area_struct* vma = avc->vma;
+    const long delta = pgoff - static_cast<long>(vma->vm_pgoff);
+    const unsigned long address = vma->vm_start + (static_cast<unsigned long>(delta) << PAGE_SHIFT);
+    const unsigned long folio_end = address + (nr << PAGE_SHIFT);
+    if (!(address < vma->vm_end && folio_end > vma->vm_start)) continue;  // (wraps cover delta < 0)
+    if (delta < 0 && static_cast<unsigned long>(-delta) >= nr) continue;
+    if (rwc->invalid_vma && rwc->invalid_vma(vma, rwc->arg)) continue;
+    if (!rwc->rmap_one(f, vma, address, rwc->arg)) break;
+    if (rwc->done && rwc->done(f)) break;
+  }
+  anon_vma_unlock_read(av);
+  put_anon_vma(av);
+}
+
+// The lock is handed from one call to the next (held while returning true), which the
+// analysis cannot follow.
+bool page_vma_mapped_walk(struct page_vma_mapped_walk* pvmw) NO_THREAD_SAFETY_ANALYSIS {
+  vm_area_struct* vma = pvmw->vma;
+  mm_struct* mm = vma->vm_mm;
+  folio* f = pvmw->folio_;
+  const unsigned long pfn0 = page_to_pfn(f);
+  const unsigned long nr = folio_nr_pages(f);
+  unsigned long addr;
+  if (!pvmw->started) {
+    pvmw->started = true;
+    pvmw->base = pvmw->address;
+    unsigned long end = pvmw->base + (nr << PAGE_SHIFT);
+    pvmw->end = end < vma->vm_end ? end : vma->vm_end;
+    addr = pvmw->base > vma->vm_start ? pvmw->base : vma->vm_start;
+    spin_lock(&mm->page_table_lock);
+    pvmw->locked = true;
+  } else {
+    addr = pvmw->pte ? pvmw->address + PAGE_SIZE : (pvmw->address & PMD_MASK) + PMD_SIZE;
+  }
+  while (addr < pvmw->end) {
+    pgtable_slot* pmdp = pmd_walk(mm, addr);
+    const unsigned long next_pmd = (addr & PMD_MASK) + PMD_SIZE;
+    if (!pmdp) {
+      addr = next_pmd;
+      continue;
+    }
+    pmd_t pmd = pmdp_get(pmdp);
+    if (pmd_leaf(pmd)) {
+      if (pmd_pfn(pmd) == pfn0 && folio_test_large(f)) {
+        pvmw->pmd = pmdp;
+        pvmw->pte = nullptr;
+        pvmw->address = addr & PMD_MASK;
+        return true;
+      }
+      addr = next_pmd;
+      continue;
+    }
+    if (!pmd_present(pmd)) {
+      addr = next_pmd;
+      continue;
+    }
+    for (; addr < pvmw->end && addr < next_pmd; addr += PAGE_SIZE) {
+      pgtable_slot* ptep = pte_offset(mm_mem(mm), pmd, addr);
+      pte_t pte = ptep_get(ptep);
+      if (pte_present(pte) && pte_pfn(pte) == pfn0 + ((addr - pvmw->base) >> PAGE_SHIFT)) {
+        pvmw->pmd = pmdp;
+        pvmw->pte = ptep;
+        pvmw->address = addr;
+        return true;
+      }
+    }
+  }
+  page_vma_mapped_walk_done(pvmw);
+  return false;
+}
+
+void page_vma_mapped_walk_done(struct page_vma_mapped_walk* pvmw) NO_THREAD_SAFETY_ANALYSIS {
+  if (pvmw->locked) spin_unlock(&pvmw->vma->vm_mm->page_table_lock);
+  pvmw->locked = false;
+}
+
+unsigned long page_vma_mapped_address(folio* f, vm_area_struct* vma) {
+  const long delta = static_cast<long>(f->index) - static_cast<long>(vma->vm_pgoff);
+  struct page_vma_mapped_walk pvmw;
+  pvmw.folio_ = f;
+  pvmw.vma = vma;
+  pvmw.address = vma->vm_start + (static_cast<unsigned long>(delta) << PAGE_SHIFT);
+  if (!page_vma_mapped_walk(&pvmw)) return 0;
+  unsigned long a = pvmw.address;
+  page_vma_mapped_walk_done(&pvmw);
+  return a;
+}
+
+}  // namespace guplab

@@ -1,0 +1,31 @@
+// shmem.h - what backs MAP_SHARED|MAP_ANONYMOUS: a small in-memory object holding one
+// page per offset (the kernel's shmem_zero_setup() and its shmem file, cut down).
+//
+// All vmas created from one shared anonymous mmap() (by split or fork) reference the
+// same object, so a page first touched by the parent after fork is still the child's
+// page, and MADV_DONTNEED only drops mappings: the data stays in the object. Pages are
+// swap-backed, on the LRU, not anonymous (their mapping is the object's
+// address_space), and counted in NR_FILE_PAGES while the object holds them. The object
+// goes, dropping its references, when its last vma is closed; a page still pinned then
+// stays allocated (mapping cleared, as after truncate) until its last reference.
+//
+// Threading: the page index is guarded by the object's lock; faults run under the
+// vma's mmap_lock for read; open/close under mmap_lock for write.
+#pragma once
+#include "mm/vma.h"
+
+namespace guplab {
+
+/**
+ * shmem_zero_setup() - back the shared anonymous @vma by a new shmem object (sets
+ * vm_ops and vm_private_data). Returns 0.
+ */
+int shmem_zero_setup(vm_area_struct* vma);
+
+/** vma_is_shmem() - is @vma backed by a shmem object? */
+bool vma_is_shmem(const vm_area_struct* vma);
+
+/** shmem_nr_pages() - pages the shmem object behind @vma holds (tests, stats). */
+unsigned long shmem_nr_pages(const vm_area_struct* vma);
+
+}  // namespace guplab

@@ -3,7 +3,6 @@
 
 #include <cxxabi.h>
 
-#include <boost/context/preallocated.hpp>
 #include <cassert>
 #include <utility>
 
@@ -51,33 +50,41 @@ inline void tsan_switch(void*) {}
 #endif
 }  // namespace
 
-Fiber::Fiber(StackPool* pool, Body body) : body_(std::move(body)) {
+Fiber::Fiber(StackPool* pool, Body body) : pool_(pool), body_(std::move(body)) {
   assert(pool && body_);
-  boost::context::stack_context sctx = pool->allocate();
-  stack_size_ = sctx.size;
-  stack_bottom_ = static_cast<char*>(sctx.sp) - sctx.size;
+  stack_ = pool->allocate();
+  stack_size_ = stack_.size;
+  stack_bottom_ = static_cast<char*>(stack_.sp) - stack_.size;
+  ctx_ = boost::context::detail::make_fcontext(stack_.sp, stack_.size, &Fiber::entry);
   tsan_fiber_ = tsan_create();
-  ctx_ = boost::context::fiber(
-      std::allocator_arg, boost::context::preallocated(sctx.sp, sctx.size, sctx), PooledStack{pool},
-      [this](boost::context::fiber&& back) {
-        back_ = std::move(back);
-        asan_finish(nullptr, &sched_bottom_, &sched_size_);
-        {
-          // Run and destroy the body here, so whatever it captured dies inside the fiber.
-          Body body = std::move(body_);
-          body();
-        }
-        finished_ = true;
-        // Last switch away: a null save slot tells ASan this fiber's fake stack dies.
-        asan_start(nullptr, sched_bottom_, sched_size_);
-        tsan_switch(tsan_sched_);
-        return std::move(back_);
-      });
 }
 
 Fiber::~Fiber() {
-  assert(finished_ && !ctx_ && "destroying a fiber that has not finished");
+  assert((finished_ || !started_) && "destroying a suspended fiber");
+  if (!finished_) pool_->deallocate(stack_);  // never started: nothing ran on it
   if (tsan_fiber_) tsan_destroy(tsan_fiber_);
+}
+
+void Fiber::entry(transfer_t from) noexcept {
+  Fiber* self = static_cast<Fiber*>(from.data);
+  self->back_ = from.fctx;
+  asan_finish(nullptr, &self->sched_bottom_, &self->sched_size_);
+  {
+    // Run and destroy the body here, so whatever it captured dies inside the fiber.
+    Body body = std::move(self->body_);
+    body();
+  }
+  self->finished_ = true;
+  exit_to_scheduler(self);
+}
+
+// Not instrumented by ASan: once the fiber's fake stack is released below, nothing may
+// touch a frame on it, and this function's own frame is on the real stack.
+__attribute__((no_sanitize("address"), noinline)) void Fiber::exit_to_scheduler(Fiber* self) noexcept {
+  asan_start(nullptr, self->sched_bottom_, self->sched_size_);  // null: the fake stack dies
+  tsan_switch(self->tsan_sched_);
+  boost::context::detail::jump_fcontext(self->back_, nullptr);
+  __builtin_unreachable();  // the scheduler never resumes a finished fiber
 }
 
 void Fiber::resume() {
@@ -90,19 +97,26 @@ void Fiber::resume() {
   void* sched_fake = nullptr;
   asan_start(&sched_fake, stack_bottom_, stack_size_);
   tsan_switch(tsan_fiber_);
-  ctx_ = std::move(ctx_).resume();
+  transfer_t t = boost::context::detail::jump_fcontext(ctx_, this);
   asan_finish(sched_fake, nullptr, nullptr);
   eh = eh_globals();
   eh_caught_ = eh->caught_exceptions;
   eh_uncaught_ = eh->uncaught_exceptions;
   *eh = sched_eh;
+  if (finished_) {
+    ctx_ = nullptr;
+    pool_->deallocate(stack_);  // nothing runs on it any more
+  } else {
+    ctx_ = t.fctx;
+  }
 }
 
 void Fiber::suspend() {
   assert(back_ && "suspend() outside this fiber");
   asan_start(&fake_stack_, sched_bottom_, sched_size_);
   tsan_switch(tsan_sched_);
-  back_ = std::move(back_).resume();
+  transfer_t t = boost::context::detail::jump_fcontext(back_, nullptr);
+  back_ = t.fctx;
   asan_finish(fake_stack_, &sched_bottom_, &sched_size_);
 }
 

@@ -1,5 +1,11 @@
-// fiber.h - one execution context of the sim backend: a Boost.Context fiber on a pooled,
-// guarded stack, and the two switches (scheduler -> fiber, fiber -> scheduler).
+// fiber.h - one execution context of the sim backend: a Boost.Context fcontext on a
+// pooled, guarded stack, and the two switches (scheduler -> fiber, fiber -> scheduler).
+//
+// It uses Boost.Context's low-level make_fcontext/jump_fcontext rather than
+// boost::context::fiber so that the last switch out of a finished fiber is ours: ASan's
+// fake stack of the fiber must be released at that very switch, after which no frame of
+// the fiber may be touched (boost::context::fiber still writes its entry function's
+// result into such a frame, which crashes under detect_stack_use_after_return).
 //
 // The scheduler calls resume(); the body runs until it calls suspend() or returns. Every
 // switch is announced to AddressSanitizer (__sanitizer_start/finish_switch_fiber) in
@@ -13,7 +19,8 @@
 // Threading: single OS thread. A Fiber must finish before it is destroyed: its stack
 // goes back to the pool when the body returns.
 #pragma once
-#include <boost/context/fiber.hpp>
+#include <boost/context/detail/fcontext.hpp>
+#include <boost/context/stack_context.hpp>
 #include <cstddef>
 #include <functional>
 
@@ -28,7 +35,7 @@ class Fiber {
 
   /** Create a fiber that will run @body on a stack from @pool. Does not start it. */
   Fiber(StackPool* pool, Body body);
-  /** REQUIRES: finished(). */
+  /** REQUIRES: finished() or !started(). */
   ~Fiber();
   Fiber(const Fiber&) = delete;
   Fiber& operator=(const Fiber&) = delete;
@@ -38,13 +45,21 @@ class Fiber {
   void resume();
   /** suspend() - return to the scheduler. REQUIRES: called from inside this fiber. */
   void suspend();
-  /** finished() - the body has returned and the stack is back in the pool. */
+  /** finished() - the body has returned; the stack went back to the pool. */
   bool finished() const { return finished_; }
   bool started() const { return started_; }
 
  private:
-  boost::context::fiber ctx_;   // this fiber while it is suspended
-  boost::context::fiber back_;  // the scheduler while this fiber runs
+  using fcontext_t = boost::context::detail::fcontext_t;
+  using transfer_t = boost::context::detail::transfer_t;
+
+  static void entry(transfer_t from) noexcept;
+  [[noreturn]] static void exit_to_scheduler(Fiber* self) noexcept;
+
+  StackPool* pool_;
+  boost::context::stack_context stack_;
+  fcontext_t ctx_ = nullptr;   // this fiber while it is suspended (or not yet started)
+  fcontext_t back_ = nullptr;  // the scheduler while this fiber runs
   Body body_;
   bool started_ = false;
   bool finished_ = false;

@@ -3,8 +3,7 @@
 // Each stack is its own mapping with an inaccessible page below it, so a fiber that
 // overflows its stack faults at once instead of corrupting a neighbour. Freed stacks are
 // kept (up to a bound) for the next fiber: mapping and protecting a stack costs more than
-// a whole small sim run. PooledStack adapts the pool to Boost.Context's StackAllocator
-// concept (it only deallocates: the scheduler allocates and passes `preallocated`).
+// a whole small sim run.
 //
 // Threading: single-threaded; the pool belongs to one scheduler and its OS thread.
 #pragma once
@@ -40,13 +39,6 @@ class StackPool {
   size_t max_cached_;  // free stacks kept for reuse
   size_t outstanding_ = 0;
   std::vector<void*> free_;  // tops (sp) of cached stacks
-};
-
-/** PooledStack - Boost.Context StackAllocator that returns stacks to a StackPool. */
-struct PooledStack {
-  StackPool* pool;
-  boost::context::stack_context allocate() { return pool->allocate(); }
-  void deallocate(boost::context::stack_context& sctx) noexcept { pool->deallocate(sctx); }
 };
 
 }  // namespace guplab

@@ -47,7 +47,7 @@ struct SimOptions {
   /** For strategy == replay: the choices to follow. */
   std::vector<SimChoice> replay;
 
-  /** A run that takes more steps than this ends as SimOutcome::step_limit. */
+  /** A run that reaches this many steps ends as SimOutcome::step_limit (and unwinds). */
   uint64_t max_steps = 10'000'000;
   /** Virtual time that passes at each scheduling point (traces stay readable). */
   uint64_t ns_per_step = 10;

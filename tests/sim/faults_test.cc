@@ -34,6 +34,16 @@ TEST(FaultInjector, AboutAQuarterOfSitesAreEnabledPerRun) {
   EXPECT_GT(differ, 400);  // another seed enables other sites
 }
 
+TEST(FaultInjector, ADisabledSiteNeverFires) {
+  SimOptions o;
+  o.buggify = true;
+  FaultInjector f(3, o);
+  std::string site;
+  for (int i = 0; f.site_enabled((site = "s" + std::to_string(i)).c_str()); i++) {
+  }
+  for (int i = 0; i < 1000; i++) EXPECT_FALSE(f.buggify(site.c_str()));
+}
+
 TEST(FaultInjector, AnEnabledSiteFiresAboutAQuarterOfTheTime) {
   SimOptions o;
   o.buggify = true;

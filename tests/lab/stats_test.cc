@@ -40,6 +40,18 @@ TEST(FioRunningStat, MergeEqualsOneSampleSet) {
   EXPECT_EQ(a.samples(), all.samples());
 }
 
+TEST(FioRunningStat, FromSummary) {
+  RunningStat all;
+  for (uint64_t v : {10, 20, 60}) all.add(v);
+  const RunningStat s = RunningStat::from_summary(3, 10, 60, all.mean(), all.stddev());
+  EXPECT_EQ(s.samples(), 3u);
+  EXPECT_EQ(s.min(), 10u);
+  EXPECT_EQ(s.max(), 60u);
+  EXPECT_DOUBLE_EQ(s.mean(), all.mean());
+  EXPECT_NEAR(s.stddev(), all.stddev(), 1e-9);
+  EXPECT_EQ(RunningStat::from_summary(0, 0, 0, 0, 0).samples(), 0u);
+}
+
 TEST(FioRunningStat, SumAddsLikeGroupReporting) {
   // fio 3.33, numjobs=2 group_reporting, one bw sample each: min=max=sum, samples=2.
   RunningStat a, b;
@@ -55,16 +67,16 @@ TEST(FioRunningStat, SumAddsLikeGroupReporting) {
 
 TEST(FioJobStats, AddIoFillsEverything) {
   JobStats js;
-  js.add_io(Ddir::read, 4096, 500);                  // 500 ns, no slat (sync engine)
-  js.add_io(Ddir::read, 4096, 1500, 2000);           // 1.5 us clat, 2 us slat
-  js.add_io(Ddir::write, 8192, 3'000'000, 1000);     // 3 ms
-  js.add_io(Ddir::write, 8192, 2'500'000'000, 1000); // 2.5 s
+  js.add_io(Ddir::read, 4096, 500, 700);                           // no slat (sync engine)
+  js.add_io(Ddir::read, 4096, 1500, 3500, 2000);                   // 1.5 us clat, 2 us slat
+  js.add_io(Ddir::write, 8192, 3'000'000, 3'001'000, 1000);        // 3 ms
+  js.add_io(Ddir::write, 8192, 2'500'000'000, 2'500'001'000, 1000);  // 2.5 s
   const DirStats& r = js.at(Ddir::read);
   EXPECT_EQ(r.io_bytes, 8192u);
   EXPECT_EQ(r.total_ios, 2u);
   EXPECT_EQ(r.clat_ns.samples(), 2u);
   EXPECT_EQ(r.slat_ns.samples(), 1u);
-  EXPECT_EQ(r.lat_ns.min(), 500u);
+  EXPECT_EQ(r.lat_ns.min(), 700u);
   EXPECT_EQ(r.lat_ns.max(), 3500u);
   EXPECT_EQ(r.clat_hist.total(), 2u);
   EXPECT_EQ(js.lat_ns_map[8], 1u);   // 500..749 ns -> "750="
@@ -83,7 +95,7 @@ TEST(FioJobStats, LatencyBucketEdges) {
   JobStats js;
   for (uint64_t ns : {0ull, 1ull, 2ull, 999ull, 1000ull, 1999ull, 2000ull, 999999ull, 1000000ull,
                       1999999ull, 1999999999ull, 2000000000ull})
-    js.add_io(Ddir::read, 512, ns);
+    js.add_io(Ddir::read, 512, ns, ns);
   EXPECT_EQ(js.lat_ns_map[0], 2u);   // 0, 1
   EXPECT_EQ(js.lat_ns_map[1], 1u);   // 2
   EXPECT_EQ(js.lat_ns_map[9], 1u);   // 999
@@ -117,12 +129,12 @@ TEST(FioJobStats, DepthSubmitCompleteMaps) {
 
 TEST(FioJobStats, MergeLikeGroupReporting) {
   JobStats a, b;
-  a.add_io(Ddir::read, 4096, 1000);
+  a.add_io(Ddir::read, 4096, 1000, 1000);
   a.set_runtime_ms(1000);
   a.add_bw_sample(Ddir::read, 100);
   a.add_cpu({10, 20, 3, 0, 5});
-  b.add_io(Ddir::read, 4096, 3000);
-  b.add_io(Ddir::read, 4096, 5000);
+  b.add_io(Ddir::read, 4096, 3000, 3000);
+  b.add_io(Ddir::read, 4096, 5000, 5000);
   b.set_runtime_ms(1500);
   b.add_bw_sample(Ddir::read, 50);
   b.add_cpu({1, 2, 3, 4, 5});
@@ -163,7 +175,7 @@ TEST(FioIntervalSampler, OneSamplePerFullInterval) {
   JobStats js;
   IntervalSampler smp(500);
   smp.start(1000, js);
-  for (int i = 0; i < 1024; i++) js.add_io(Ddir::read, 1024, 100);  // 1 MiB
+  for (int i = 0; i < 1024; i++) js.add_io(Ddir::read, 1024, 100, 100);  // 1 MiB
   smp.tick(1200, js);  // too early
   EXPECT_EQ(js.at(Ddir::read).bw_kib.samples(), 0u);
   smp.tick(1499, js);  // within fio's 1 ms slack

@@ -50,6 +50,19 @@ const char* ddir_name(Ddir d) {
   return "?";
 }
 
+RunningStat RunningStat::from_summary(uint64_t samples, uint64_t min, uint64_t max, double mean,
+                                      double stddev) {
+  RunningStat s;
+  if (!samples) return s;
+  assert(min <= max);
+  s.samples_ = samples;
+  s.min_ = min;
+  s.max_ = max;
+  s.mean_ = mean;
+  s.s_ = samples > 1 ? stddev * stddev * static_cast<double>(samples - 1) : 0.0;
+  return s;
+}
+
 void RunningStat::add(uint64_t v) {
   max_ = std::max(max_, v);
   min_ = std::min(min_, v);
@@ -107,14 +120,16 @@ CpuUsage rusage_delta(const struct rusage& start, const struct rusage& end) {
   return u;
 }
 
-void JobStats::add_io(Ddir d, uint64_t bytes, uint64_t clat_ns, std::optional<uint64_t> slat_ns) {
+void JobStats::add_io(Ddir d, uint64_t bytes, uint64_t clat_ns, uint64_t lat_ns,
+                      std::optional<uint64_t> slat_ns) {
+  assert(lat_ns >= clat_ns);
   DirStats& s = at(d);
   s.io_bytes += bytes;
   s.total_ios++;
   s.clat_ns.add(clat_ns);
   s.clat_hist.add(clat_ns);
   if (slat_ns) s.slat_ns.add(*slat_ns);
-  s.lat_ns.add(clat_ns + slat_ns.value_or(0));
+  s.lat_ns.add(lat_ns);
   // fio files the I/O's completion latency under ns, us or ms by magnitude.
   if (clat_ns < 1000)
     lat_ns_map[bucket_below(clat_ns, kDecade)]++;

@@ -28,6 +28,10 @@ const char* ddir_name(Ddir d);
 /** RunningStat - fio's io_stat: min, max, mean and sum of squared deviations (Welford). */
 class RunningStat {
  public:
+  /** from_summary() - a RunningStat with these numbers, e.g. read back from a fio JSON report.
+   *  REQUIRES: min <= max when samples > 0. */
+  static RunningStat from_summary(uint64_t samples, uint64_t min, uint64_t max, double mean, double stddev);
+
   void add(uint64_t v);
   /** merge() - become the statistics of both sample sets together (fio's __sum_stat). */
   void merge(const RunningStat& o);
@@ -100,9 +104,13 @@ struct JobStats {
   DirStats& at(Ddir d) { return dir[static_cast<size_t>(d)]; }
   const DirStats& at(Ddir d) const { return dir[static_cast<size_t>(d)]; }
 
-  /** add_io() - one completed I/O of @bytes: counts, clat (and slat if the engine has a
-   *  submission step; lat = slat + clat), the histogram and the latency distribution. */
-  void add_io(Ddir d, uint64_t bytes, uint64_t clat_ns, std::optional<uint64_t> slat_ns = {});
+  /** add_io() - one completed I/O of @bytes. fio's three latencies: slat from queueing to
+   *  issue (only engines with a separate submission step record it: pass none for a
+   *  synchronous engine, as fio does), clat from issue to completion, lat from queueing to
+   *  completion. Counts, the clat histogram and the lat distribution (by clat) follow.
+   *  REQUIRES: lat_ns >= clat_ns. */
+  void add_io(Ddir d, uint64_t bytes, uint64_t clat_ns, uint64_t lat_ns,
+              std::optional<uint64_t> slat_ns = std::nullopt);
   void add_short_io(Ddir d) { at(d).short_ios++; }
   void add_dropped_io(Ddir d) { at(d).drop_ios++; }
   /** add_submit() - one submit call of @nr I/Os that left @depth I/Os in flight.

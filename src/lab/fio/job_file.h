@@ -12,6 +12,7 @@
 //
 // Threading: stateless functions over values; safe from any thread.
 #pragma once
+#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <span>
@@ -37,12 +38,23 @@ class [[nodiscard]] Result {
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
   /** REQUIRES: ok(). */
-  T& value() { return std::get<0>(v_); }
-  const T& value() const { return std::get<0>(v_); }
+  T& value() {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T& operator*() { return value(); }
+  const T& operator*() const { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   /** REQUIRES: !ok(). */
-  const std::string& error() const { return std::get<1>(v_).message; }
+  const std::string& error() const {
+    assert(!ok());
+    return std::get<1>(v_).message;
+  }
 
  private:
   std::variant<T, Error> v_;

@@ -5,6 +5,20 @@
 // issued counts, and the "Run status group 0 (all jobs):" summary. Layouts and number formats
 // are fio 3.33's.
 //
+// How a runner drives the whole of src/lab/fio:
+//   auto file = load_job_file(path);                        // Result: print .error() and stop
+//   file = with_overrides(std::move(file.value()), args);   // "--bs=8k" ...
+//   auto jobs = resolve_jobs(file.value());
+//   fputs(format_preamble(jobs.value()))
+//   per job i: JobStats& js = stats[i]; js.pid = ...; IntervalSampler smp; smp.start(now_ms, js);
+//     per submit: js.add_submit(nr, depth_in_flight);  per reap: js.add_complete(nr);
+//     per I/O: js.add_io(ddir, bytes, clat_ns, lat_ns, slat_ns /* none for sync */);
+//     now and then: smp.tick(now_ms, js);
+//     at the end: js.set_runtime_ms(ms); js.add_cpu(rusage_delta(ru_start, ru_end));
+//   meanwhile, if isatty(1): fputs("\r" + ProgressLine::update(now_ms, progress))  (progress.h)
+//   RunResult r{file->global_options, jobs.value(), stats, system_clock::now(), elapsed_s};
+//   fputs(format_text(r)) or fputs(format_json(r)) (json_report.h)
+//
 // Not printed (nothing here measures them): "Laying out IO file", "Disk stats", steady state.
 // All jobs are in group 0 (no stonewall/new_group).
 //

@@ -14,7 +14,10 @@ uint64_t host_time_ns() {
 }
 
 uint64_t ktime_get_ns() {
-  if (SimHooks* h = sim_hooks()) return h->now_ns();
+  if (SimHooks* h = sim_hooks()) {
+    h->point(SchedPoint::kClock, nullptr);
+    return h->now_ns();
+  }
   return host_time_ns();
 }
 

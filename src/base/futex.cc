@@ -26,6 +26,16 @@ void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, const char* what
   throw_if_halted();
 }
 
+void futex_wait_until(std::atomic<uint32_t>* word, uint32_t expected, uint64_t deadline_ns,
+                      const char* what) {
+  if (SimHooks* h = sim_hooks()) {
+    h->futex_wait_until(word, reinterpret_cast<const uint32_t*>(word), expected, deadline_ns, what);
+    throw_if_halted();
+    return;
+  }
+  futex_wait(word, expected, what);
+}
+
 void futex_wake(std::atomic<uint32_t>* word, int n) {
   if (SimHooks* h = sim_hooks()) {
     h->futex_wake(word, n);

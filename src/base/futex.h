@@ -20,6 +20,14 @@ namespace guplab {
  */
 void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, const char* what);
 
+/**
+ * futex_wait_until() - as futex_wait(), but return by @deadline_ns (ktime_get_ns() time)
+ * at the latest. Natively this is futex_wait() (its bounded sleep lets the caller's loop
+ * re-check the deadline); under sim the fiber also waits on a virtual-time timer.
+ */
+void futex_wait_until(std::atomic<uint32_t>* word, uint32_t expected, uint64_t deadline_ns,
+                      const char* what);
+
 /** futex_wake() - wake up to @n waiters of @word (INT32_MAX for all). */
 void futex_wake(std::atomic<uint32_t>* word, int n);
 

@@ -48,6 +48,14 @@ class SimHooks {
   /** Park the running fiber on @key if *@word still equals @expected. */
   virtual void futex_wait(const void* key, const uint32_t* word, uint32_t expected,
                           const char* what) = 0;
+  /**
+   * As futex_wait(), but the fiber also becomes runnable once (virtual) time reaches
+   * @deadline_ns. The default ignores the deadline (callers re-check it in a loop).
+   */
+  virtual void futex_wait_until(const void* key, const uint32_t* word, uint32_t expected,
+                                uint64_t deadline_ns, const char* what) {
+    futex_wait(key, word, expected, what);
+  }
   /** Make up to @n fibers parked on @key runnable. */
   virtual void futex_wake(const void* key, int n) = 0;
   virtual uint64_t now_ns() = 0;
@@ -63,6 +71,8 @@ class SimHooks {
   virtual void rcu_barrier() = 0;
   /** A named sync point reached by the running task (see lab/ scripted interleavings). */
   virtual void sync_point(const char* name) { point(SchedPoint::kSyncPoint, name); }
+  /** Fault injection at @site (see base/buggify.h). */
+  virtual bool buggify(const char* site) { return false; }
 };
 
 extern thread_local SimHooks* tls_sim_hooks;

@@ -13,8 +13,7 @@ namespace guplab {
 
 thread_local task_struct* tls_current = nullptr;
 
-namespace {
-void init_task(task_struct* t, const TaskInit& init) {
+void task_struct_init(task_struct* t, const TaskInit& init) {
   t->pid = init.pid;
   t->comm = init.comm;
   t->machine = init.machine;
@@ -22,7 +21,6 @@ void init_task(task_struct* t, const TaskInit& init) {
   t->mm = init.mm;
   t->rng.reseed(init.seed ^ (static_cast<uint64_t>(init.pid) << 32));
 }
-}  // namespace
 
 void run_task_body(task_struct* t, const std::function<void()>& fn) noexcept {
   try {
@@ -43,7 +41,7 @@ void run_task_body(task_struct* t, const std::function<void()>& fn) noexcept {
 
 task_struct* task_spawn(const TaskInit& init, std::function<void()> fn) {
   auto* t = new task_struct;
-  init_task(t, init);
+  task_struct_init(t, init);
   sched_point(SchedPoint::kSpawn, t);
   if (SimHooks* h = sim_hooks()) {
     h->spawn(t, std::move(fn));
@@ -72,7 +70,7 @@ void task_join(task_struct* t) {
 }
 
 TaskScope::TaskScope(const TaskInit& init) : prev_(current()) {
-  init_task(&task_, init);
+  task_struct_init(&task_, init);
   if (!sim_hooks()) task_.rcu_registered_here = rcu_register_thread_once();
   set_current(&task_);
 }

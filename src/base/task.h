@@ -89,6 +89,9 @@ class TaskScope {
   task_struct* prev_;
 };
 
+/** task_struct_init() - fill a fresh @t from @init (backends that own their tasks). */
+void task_struct_init(task_struct* t, const TaskInit& init);
+
 /** run_task_body() - run @fn as @t's body, catching what ends a task. Backends use it. */
 void run_task_body(task_struct* t, const std::function<void()>& fn) noexcept;
 

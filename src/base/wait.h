@@ -29,8 +29,10 @@ inline void init_waitqueue_head(wait_queue_head_t* wq, const char* name) { wq->n
 void wake_up_all(wait_queue_head_t* wq);
 inline void wake_up(wait_queue_head_t* wq) { wake_up_all(wq); }
 
-/** __wait_once() - sleep once on @wq if its sequence is still @seq. */
+/** wait_queue_sleep() - sleep once on @wq if its sequence is still @seq. */
 void wait_queue_sleep(wait_queue_head_t* wq, uint32_t seq);
+/** wait_queue_sleep_until() - as wait_queue_sleep(), returning by @deadline_ns at the latest. */
+void wait_queue_sleep_until(wait_queue_head_t* wq, uint32_t seq, uint64_t deadline_ns);
 
 /** wait_event() - sleep until @cond() is true. */
 template <typename Cond>
@@ -64,7 +66,7 @@ bool wait_event_timeout(wait_queue_head_t* wq, Cond cond, uint64_t timeout_ns) {
     const uint32_t s = wq->seq.load(std::memory_order_acquire);
     if (cond()) return true;
     if (ktime_get_ns() >= deadline) return false;
-    wait_queue_sleep(wq, s);
+    wait_queue_sleep_until(wq, s, deadline);
   }
 }
 

@@ -10,6 +10,7 @@
 #include "block/genhd.h"
 #include "mm/page-flags.h"
 #include "mm/page_ref.h"
+#include "sim/scheduler.h"
 
 namespace guplab {
 
@@ -70,9 +71,21 @@ task_struct* Machine::spawn(const std::string& comm, std::function<void()> fn, m
 }
 
 void Machine::run(const std::function<void()>& fn, const std::string& comm) {
+  if (cfg_.backend == Backend::sim) {
+    if (!sim_) sim_ = std::make_unique<SimScheduler>([this](const std::string& c) { return task_init(c); });
+    sim_->run(sim_opts_, cfg_.seed, this, task_init(comm), fn);
+    return;
+  }
   TaskScope scope(task_init(comm));
   run_task_body(scope.task(), fn);
 }
+
+void Machine::set_sim_options(const SimOptions& opts) {
+  assert(!(sim_ && sim_->in_run()) && "set_sim_options() during a sim run");
+  sim_opts_ = opts;
+}
+
+const SimRunResult* Machine::sim_result() const { return sim_ ? &sim_->result() : nullptr; }
 
 void Machine::record_oops(const BugReport& r) noexcept {
   try {
@@ -85,7 +98,8 @@ void Machine::record_oops(const BugReport& r) noexcept {
       o.task = t->comm;
       o.pid = t->pid;
     }
-    o.time_ns = host_time_ns();
+    // Under sim, the virtual time of the oops (reading it is not a scheduling point).
+    o.time_ns = sim_hooks() ? sim_hooks()->now_ns() : host_time_ns();
     o.recent_events = recent_events();
     RawSpinGuard g(log_lock_);
     oopses_.push_back(std::move(o));

@@ -25,9 +25,12 @@
 #include "mm/lru.h"
 #include "mm/memory_model.h"
 #include "mm/page_alloc.h"
+#include "sim/options.h"
+#include "sim/result.h"
 
 namespace guplab {
 
+class SimScheduler;
 class BlockLayer;  // block/genhd.h
 
 /** One oops: where, which task, what, and the events that led to it. */
@@ -72,9 +75,16 @@ class Machine final : public BugSink {
   /**
    * run() - run @fn as this machine's first task and wait for every task it spawned.
    * Under the native backend it runs on the calling thread; under sim the machine's
-   * scheduler runs all tasks as fibers on the calling thread.
+   * scheduler runs all tasks as fibers on the calling thread, with config().seed and
+   * sim_options(), and sim_result() tells how the run went (sim/scheduler.h).
    */
   void run(const std::function<void()>& fn, const std::string& comm = "init");
+
+  /** set_sim_options() - strategy, limits and faults of later sim runs. REQUIRES: not in run(). */
+  void set_sim_options(const SimOptions& opts);
+  const SimOptions& sim_options() const { return sim_opts_; }
+  /** sim_result() - the last sim run's result; null under native or before a run. */
+  const SimRunResult* sim_result() const;
 
   // BugSink
   void record_oops(const BugReport& r) noexcept override;
@@ -103,6 +113,8 @@ class Machine final : public BugSink {
   unsigned long boot_free_pages_ = 0;
   std::atomic<int> next_pid_{1};
   std::atomic<bool> halted_{false};
+  SimOptions sim_opts_;
+  std::unique_ptr<SimScheduler> sim_;  // the sim backend, created by the first sim run()
 
   mutable RawSpinlock log_lock_;
   std::vector<OopsRecord> oopses_ GUARDED_BY(log_lock_);

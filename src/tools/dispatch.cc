@@ -4,17 +4,37 @@
 #include <cstring>
 #include <string>
 
-#include "machine/machine.h"
 #include "tools/commands.h"
+#include "tools/gup_test.h"
 
 namespace guplab::tools {
 
+namespace {
+struct Command {
+  const char* name;
+  const char* help;
+  int (*main)(int argc, char** argv);
+};
+
+constexpr Command kCommands[] = {
+    {"gup_test", "the kernel's gup_test selftest (-u -a -L -U -b -m -n -r -j -t -T -w -W -S -z) on the model",
+     gup_test_main},
+};
+
+int usage(FILE* out) {
+  fmt::print(out, "usage: guplab <command> [options]   (guplab <command> --help for its options)\n\ncommands:\n");
+  for (const auto& c : kCommands) fmt::print(out, "  {:<10} {}\n", c.name, c.help);
+  return out == stderr ? 2 : 0;
+}
+}  // namespace
+
 int main_dispatch(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    fmt::print("usage: guplab <command> [options]\n\ncommands:\n  demo\n");
-    return argc < 2 ? 2 : 0;
-  }
+  if (argc < 2) return usage(stderr);
+  if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) return usage(stdout);
+  for (const auto& c : kCommands)
+    if (!std::strcmp(argv[1], c.name)) return c.main(argc - 1, argv + 1);
   fmt::print(stderr, "guplab: unknown command '{}'\n", argv[1]);
+  usage(stderr);
   return 2;
 }
 

@@ -1,0 +1,286 @@
+// job_file.cc - fio job file parsing, overrides and resolution.
+#include "lab/fio/job_file.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "lab/fio/units.h"
+
+namespace guplab::fio {
+namespace {
+
+enum class Kind : uint8_t { string, size, time, boolean, uint, rw };
+
+/** One option guplab knows: its name, an alias, what its value is, and how it sets a job. */
+struct OptionDef {
+  const char* name;
+  const char* alias;  // nullptr if none
+  Kind kind;
+  uint64_t min = 0;           // for uint
+  uint64_t max = UINT64_MAX;  // for uint
+};
+
+constexpr std::array<OptionDef, 19> kOptions = {{
+    {"name", nullptr, Kind::string},
+    {"filename", nullptr, Kind::string},
+    {"size", nullptr, Kind::size},
+    {"offset", nullptr, Kind::size},
+    {"bs", "blocksize", Kind::size},
+    {"rw", "readwrite", Kind::rw},
+    {"rwmixread", nullptr, Kind::uint, 0, 100},
+    {"rwmixwrite", nullptr, Kind::uint, 0, 100},
+    {"iodepth", nullptr, Kind::uint, 1, 65536},
+    {"numjobs", nullptr, Kind::uint, 1, 4096},
+    {"direct", nullptr, Kind::boolean},
+    {"ioengine", nullptr, Kind::string},
+    {"runtime", nullptr, Kind::time},
+    {"time_based", nullptr, Kind::boolean},
+    {"group_reporting", nullptr, Kind::boolean},
+    {"thread", nullptr, Kind::boolean},
+    {"norandommap", nullptr, Kind::boolean},
+    {"randrepeat", nullptr, Kind::boolean},
+    {"loops", nullptr, Kind::uint, 1, UINT32_MAX},
+}};
+
+const OptionDef* find_option(std::string_view key) {
+  for (const OptionDef& d : kOptions)
+    if (key == d.name || (d.alias && key == d.alias)) return &d;
+  return nullptr;
+}
+
+struct RwName {
+  const char* name;
+  RwMode mode;
+};
+constexpr std::array<RwName, 7> kRwNames = {{{"read", RwMode::read},
+                                             {"write", RwMode::write},
+                                             {"randread", RwMode::randread},
+                                             {"randwrite", RwMode::randwrite},
+                                             {"rw", RwMode::rw},
+                                             {"readwrite", RwMode::rw},
+                                             {"randrw", RwMode::randrw}}};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+/** A comment starts at ';' or '#' at the start of the line or after whitespace. */
+std::string_view strip_comment(std::string_view s) {
+  for (size_t i = 0; i < s.size(); i++) {
+    if ((s[i] == ';' || s[i] == '#') && (i == 0 || std::isspace(static_cast<unsigned char>(s[i - 1]))))
+      return s.substr(0, i);
+  }
+  return s;
+}
+
+std::string where(const std::string& source, int line) {
+  return line > 0 ? fmt::format("{}:{}", source, line) : std::string("command line");
+}
+
+/** check_value() - why @value is not good for @def, or nullopt if it is. */
+std::optional<std::string> check_value(const OptionDef& def, std::string_view value) {
+  const auto bad = [&](std::string_view why) {
+    return fmt::format("bad value '{}' for option '{}': {}", value, def.name, why);
+  };
+  if (value.empty() && def.kind != Kind::boolean) return fmt::format("option '{}' needs a value", def.name);
+  switch (def.kind) {
+    case Kind::string:
+      return std::nullopt;
+    case Kind::size: {
+      const auto v = parse_size(value);
+      if (!v) return bad("expected a size such as 4096, 4k, 1m or 1g");
+      if (std::string_view(def.name) == "bs") {
+        if (*v == 0) return bad("must be greater than 0");
+        if (*v % 512) return bad("must be a multiple of 512");
+      }
+      return std::nullopt;
+    }
+    case Kind::time:
+      if (!parse_time_us(value)) return bad("expected a time such as 10, 10s, 500ms or 1m");
+      return std::nullopt;
+    case Kind::boolean:
+      if (!value.empty() && value != "0" && value != "1") return bad("expected 0 or 1");
+      return std::nullopt;
+    case Kind::uint: {
+      const auto v = parse_uint(value);
+      if (!v) return bad("expected a whole number");
+      if (*v < def.min || *v > def.max) {
+        if (def.max == UINT64_MAX || def.max == UINT32_MAX) return bad(fmt::format("must be at least {}", def.min));
+        return bad(fmt::format("must be between {} and {}", def.min, def.max));
+      }
+      return std::nullopt;
+    }
+    case Kind::rw:
+      for (const RwName& r : kRwNames)
+        if (value == r.name) return std::nullopt;
+      return bad("expected read, write, randread, randwrite, rw, readwrite or randrw");
+  }
+  return std::nullopt;
+}
+
+/** apply() - set @opt on @job. REQUIRES: @opt passed check_value(). */
+void apply(JobSpec& job, const Option& opt) {
+  const std::string_view k = opt.key;
+  const std::string& v = opt.value;
+  const auto size = [&] { return parse_size(v).value(); };
+  const auto uint = [&] { return static_cast<unsigned>(parse_uint(v).value()); };
+  const bool on = v.empty() || v == "1";
+  if (k == "name") job.name = v;
+  else if (k == "filename") job.filename = v;
+  else if (k == "size") job.size = size();
+  else if (k == "offset") job.offset = size();
+  else if (k == "bs") job.bs = size();
+  else if (k == "rw") {
+    for (const RwName& r : kRwNames)
+      if (v == r.name) job.rw = r.mode;
+  } else if (k == "rwmixread") job.rwmixread = uint();
+  else if (k == "rwmixwrite") job.rwmixread = 100 - uint();
+  else if (k == "iodepth") job.iodepth = uint();
+  else if (k == "numjobs") job.numjobs = uint();
+  else if (k == "direct") job.direct = on;
+  else if (k == "ioengine") job.ioengine = v;
+  else if (k == "runtime") job.runtime = std::chrono::microseconds(parse_time_us(v).value());
+  else if (k == "time_based") job.time_based = on;
+  else if (k == "group_reporting") job.group_reporting = on;
+  else if (k == "thread") job.thread = on;
+  else if (k == "norandommap") job.norandommap = on;
+  else if (k == "randrepeat") job.randrepeat = on;
+  else if (k == "loops") job.loops = uint();
+}
+
+/** parse_option() - "key=value" or "key" into a checked, canonical Option. */
+Result<Option> parse_option(std::string_view text, int line, const std::string& source) {
+  const size_t eq = text.find('=');
+  const std::string_view key = trim(text.substr(0, eq));
+  const std::string_view value = eq == std::string_view::npos ? std::string_view{} : trim(text.substr(eq + 1));
+  if (key.empty()) return Error{fmt::format("{}: missing option name in '{}'", where(source, line), text)};
+  const OptionDef* def = find_option(key);
+  if (!def) return Error{fmt::format("{}: unknown option '{}'", where(source, line), key)};
+  if (eq != std::string_view::npos && value.empty())
+    return Error{fmt::format("{}: option '{}' needs a value", where(source, line), key)};
+  if (auto why = check_value(*def, value)) return Error{fmt::format("{}: {}", where(source, line), *why)};
+  return Option{def->name, std::string(value), line};
+}
+
+}  // namespace
+
+const char* to_string(RwMode m) {
+  switch (m) {
+    case RwMode::read: return "read";
+    case RwMode::write: return "write";
+    case RwMode::randread: return "randread";
+    case RwMode::randwrite: return "randwrite";
+    case RwMode::rw: return "rw";
+    case RwMode::randrw: return "randrw";
+  }
+  return "?";
+}
+
+bool is_random(RwMode m) { return m == RwMode::randread || m == RwMode::randwrite || m == RwMode::randrw; }
+bool does_read(RwMode m) {
+  return m == RwMode::read || m == RwMode::randread || m == RwMode::rw || m == RwMode::randrw;
+}
+bool does_write(RwMode m) {
+  return m == RwMode::write || m == RwMode::randwrite || m == RwMode::rw || m == RwMode::randrw;
+}
+
+Result<JobFile> parse_job_text(std::string_view text, std::string source) {
+  JobFile file;
+  file.source = std::move(source);
+  enum class In { nothing, global, job } in = In::nothing;
+  int line_no = 0;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view raw = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    line_no++;
+    const std::string_view line = trim(strip_comment(raw));
+    if (line.empty()) continue;
+    const std::string at = where(file.source, line_no);
+
+    if (line.front() == '[') {
+      if (line.back() != ']') return Error{fmt::format("{}: malformed section header '{}'", at, line)};
+      const std::string_view name = trim(line.substr(1, line.size() - 2));
+      if (name.empty()) return Error{fmt::format("{}: empty section name", at)};
+      if (name.find_first_of("[]") != std::string_view::npos)
+        return Error{fmt::format("{}: malformed section header '{}'", at, line)};
+      if (name == "global") {
+        in = In::global;
+      } else {
+        in = In::job;
+        file.jobs.push_back({std::string(name), line_no, {}, file.global_options.size()});
+      }
+      continue;
+    }
+
+    auto opt = parse_option(line, line_no, file.source);
+    if (!opt) return Error{opt.error()};
+    if (in == In::nothing)
+      return Error{fmt::format("{}: option '{}' outside of any [section]", at, opt->key)};
+    (in == In::global ? file.global_options : file.jobs.back().options).push_back(std::move(opt.value()));
+  }
+  if (file.jobs.empty()) return Error{fmt::format("{}: no jobs defined", file.source)};
+  return file;
+}
+
+Result<JobFile> load_job_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{fmt::format("{}: cannot open: {}", path, std::strerror(errno))};
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Error{fmt::format("{}: read error", path)};
+  return parse_job_text(ss.str(), path);
+}
+
+Result<JobFile> with_overrides(JobFile file, std::span<const std::string> args) {
+  for (const std::string& arg : args) {
+    const std::string_view a = arg;
+    if (a.size() < 3 || a.substr(0, 2) != "--")
+      return Error{fmt::format("command line: '{}' is not of the form --option=value", a)};
+    auto opt = parse_option(a.substr(2), 0, file.source);
+    if (!opt) return Error{opt.error()};
+    file.overrides.push_back(std::move(opt.value()));
+  }
+  return file;
+}
+
+Result<std::vector<JobSpec>> resolve_jobs(const JobFile& file) {
+  std::vector<JobSpec> out;
+  for (const JobFile::Section& sec : file.jobs) {
+    JobSpec job;
+    job.name = sec.name;
+    job.line = sec.line;
+    for (size_t i = 0; i < sec.globals_visible; i++) apply(job, file.global_options[i]);
+    for (const Option& o : sec.options) {
+      apply(job, o);
+      job.options.push_back(o);
+    }
+    for (const Option& o : file.overrides) {
+      apply(job, o);
+      std::erase_if(job.options, [&](const Option& x) { return x.key == o.key; });
+      job.options.push_back(o);
+    }
+    const std::string at = fmt::format("{}:{}: job '{}'", file.source, sec.line, job.name);
+    if (job.size == 0 && !(job.time_based && job.runtime.count() > 0))
+      return Error{fmt::format("{}: size must be set and greater than 0 (or time_based=1 with a runtime)", at)};
+    if (job.size && job.size < job.bs)
+      return Error{fmt::format("{}: size ({}) is smaller than bs ({})", at, job.size, job.bs)};
+    if (job.name.empty()) return Error{fmt::format("{}: name must not be empty", at)};
+    for (unsigned c = 0; c < job.numjobs; c++) {
+      job.clone = c;
+      out.push_back(job);
+    }
+  }
+  return out;
+}
+
+}  // namespace guplab::fio

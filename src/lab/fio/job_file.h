@@ -1,0 +1,130 @@
+// job_file.h - fio job files for guplab's fio path: the ini format, the options guplab runs,
+// [global] inheritance, command-line overrides, numjobs expansion and validation.
+//
+// Format (as fio 3.33 reads it): "[name]" starts a job section, "[global]" a section whose
+// options every later job inherits (a job's own options win); "key=value" or a bare boolean
+// "key"; whole-line and trailing comments start with ';' or '#'; blank lines and surrounding
+// whitespace are ignored. Size values follow fio's units (units.h), runtime is a time value.
+//
+// Every problem is an error naming the place: "seed000.fio:7: unknown option 'blocksise'";
+// nothing is ignored silently. Overrides from the command line ("--bs=8k") apply to every job
+// and win over the file.
+//
+// Threading: stateless functions over values; safe from any thread.
+#pragma once
+#include <cassert>
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace guplab::fio {
+
+/** What went wrong, ready to print: "<file>:<line>: <what>". */
+struct Error {
+  std::string message;
+};
+
+/** Result - a value or an Error. */
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Error e) : v_(std::move(e)) {}      // NOLINT
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  /** REQUIRES: ok(). */
+  T& value() {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T& operator*() { return value(); }
+  const T& operator*() const { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  /** REQUIRES: !ok(). */
+  const std::string& error() const {
+    assert(!ok());
+    return std::get<1>(v_).message;
+  }
+
+ private:
+  std::variant<T, Error> v_;
+};
+
+/** fio's rw= modes guplab runs. "readwrite" is read as rw. */
+enum class RwMode : uint8_t { read, write, randread, randwrite, rw, randrw };
+/** fio's own name of the mode, as its reports print it ("rw" for readwrite). */
+const char* to_string(RwMode m);
+bool is_random(RwMode m);
+bool does_read(RwMode m);
+bool does_write(RwMode m);
+
+/** One option as written. @key is canonical ("bs" for blocksize, "rw" for readwrite); @value
+ *  is trimmed, empty for a bare boolean; @line is 1-based, 0 for the command line. */
+struct Option {
+  std::string key;
+  std::string value;
+  int line = 0;
+};
+
+/** One job to run: every option resolved. Defaults are fio's. */
+struct JobSpec {
+  std::string name;  // the section name, or name=
+  std::string filename;
+  uint64_t size = 0;    // bytes; 0 only for time_based jobs with a runtime
+  uint64_t offset = 0;  // bytes
+  uint64_t bs = 4096;   // bytes, a positive multiple of 512
+  RwMode rw = RwMode::read;
+  unsigned rwmixread = 50;  // percent of reads in rw/randrw
+  unsigned iodepth = 1;
+  unsigned numjobs = 1;
+  bool direct = false;
+  std::string ioengine = "psync";  // recorded and printed; guplab's own I/O path runs
+  std::chrono::microseconds runtime{0};  // 0: no time limit
+  bool time_based = false;
+  bool group_reporting = false;
+  bool thread = false;
+  bool norandommap = false;
+  bool randrepeat = true;
+  unsigned loops = 1;
+  unsigned clone = 0;            // which of the numjobs copies this is, 0-based
+  int line = 0;                  // where the job's section starts
+  std::vector<Option> options;   // the job's own options then overrides (JSON "job options")
+};
+
+/** A parsed job file, before resolution. */
+struct JobFile {
+  struct Section {
+    std::string name;
+    int line = 0;
+    std::vector<Option> options;
+    size_t globals_visible = 0;  // how many global_options preceded this section
+  };
+  std::string source;                 // the name errors use, e.g. "seed000.fio"
+  std::vector<Option> global_options;  // every [global] option, in file order
+  std::vector<Section> jobs;
+  std::vector<Option> overrides;  // from the command line; win over the file
+};
+
+/** parse_job_text() - parse @text, naming it @source in errors. Checks every option name and
+ *  value; cross-option rules wait for resolve_jobs(). */
+Result<JobFile> parse_job_text(std::string_view text, std::string source);
+/** load_job_file() - read and parse @path; errors name @path as given. */
+Result<JobFile> load_job_file(const std::string& path);
+/** with_overrides() - @file with fio-style command-line options ("--bs=8k", "--direct")
+ *  applied to all jobs. Errors name "command line". */
+Result<JobFile> with_overrides(JobFile file, std::span<const std::string> args);
+/** resolve_jobs() - one JobSpec per job process: globals, then the section, then overrides;
+ *  numjobs=N gives N copies (clone 0..N-1) in place. Validates what needs several options. */
+Result<std::vector<JobSpec>> resolve_jobs(const JobFile& file);
+
+}  // namespace guplab::fio

@@ -1,0 +1,386 @@
+// gup.cc - the GUP slow path: walk under mmap_lock and the page-table lock, fault in
+// what is missing, and the *locked protocol that lets a fault drop mmap_lock for I/O
+// (seed 001). Entry points for get_user_pages*() and pin_user_pages*().
+#include <fmt/format.h>
+
+#include "base/bug.h"
+#include "base/clock.h"
+#include "base/errno.h"
+#include "base/task.h"
+#include "machine/machine.h"
+#include "mm/gup_internal.h"
+#include "mm/lru.h"
+#include "mm/memory.h"
+#include "mm/mm_struct.h"
+#include "mm/mmap.h"
+#include "mm/pin.h"
+#include "mm/swap.h"
+
+namespace guplab {
+
+namespace {
+
+struct follow_page_context {
+  unsigned long page_mask = 0;  // HPAGE_PMD_NR - 1 when the page came from a huge pmd
+};
+
+constexpr foll_flags kInternalFlags = FOLL_TOUCH | FOLL_TRIED | FOLL_REMOTE | FOLL_PIN | FOLL_FAST_ONLY |
+                                      FOLL_UNLOCKABLE | FOLL_MADV_POPULATE;
+
+// follow_* return this when the pmd changed under them: walk again from the top.
+page* const kRewalk = ERR_PTR<page>(-MAX_ERRNO);
+
+page* no_page_table(foll_flags flags) {
+  // FOLL_DUMP wants holes reported rather than filled.
+  if (any(flags, FOLL_DUMP)) return ERR_PTR<page>(-EFAULT);
+  return nullptr;
+}
+
+void gup_touch(folio* f, foll_flags flags) {
+  if (!any(flags, FOLL_TOUCH)) return;
+  if (any(flags, FOLL_WRITE) && !PageDirty(f)) folio_mark_dirty(f);
+  folio_mark_accessed(f);
+}
+
+template <typename D>
+page* follow_huge_pmd(vm_area_struct* vma, unsigned long address, pgtable_slot* pmdp, foll_flags flags,
+                      follow_page_context* ctx) {
+  mm_struct* mm = vma->vm_mm;
+  PhysMem& mem = mm->machine->mem();
+  SpinGuard g(&mm->page_table_lock);
+  pmd_t pmd = pmdp_get(pmdp);
+  if (!pmd_leaf(pmd)) return kRewalk;  // split or zapped meanwhile
+  page* head = mem.pfn_to_page(pmd_pfn(pmd));
+  page* p = head + ((address & ~PMD_MASK) >> PAGE_SHIFT);
+  if (any(flags, FOLL_WRITE) && !can_follow_write_pmd(pmd, p, vma, flags)) return nullptr;
+  if (gup_must_unshare(vma, flags, p)) return ERR_PTR<page>(-EMLINK);
+  folio* f = page_folio(p);
+  if (any(flags, FOLL_GET | FOLL_PIN)) {
+    int ret = try_grab_folio<D>(f, 1, flags);
+    if (ret) return ERR_PTR<page>(ret);
+  }
+  if (any(flags, FOLL_TOUCH) && any(flags, FOLL_WRITE) && !pmd_dirty(pmd)) set_pmd(pmdp, pmd_mkyoung(pmd_mkdirty(pmd)));
+  gup_touch(f, flags);
+  ctx->page_mask = HPAGE_PMD_NR - 1;
+  return p;
+}
+
+template <typename D>
+page* follow_page_pte(vm_area_struct* vma, unsigned long address, pgtable_slot* pmdp, foll_flags flags) {
+  mm_struct* mm = vma->vm_mm;
+  PhysMem& mem = mm->machine->mem();
+  SpinGuard g(&mm->page_table_lock);
+  pmd_t pmd = pmdp_get(pmdp);
+  if (!pmd_present(pmd) || pmd_leaf(pmd)) return kRewalk;
+  pgtable_slot* ptep = pte_offset(mem, pmd, address);
+  pte_t pte = ptep_get(ptep);
+  if (!pte_present(pte)) return no_page_table(flags);
+  page* p = mem.pfn_to_page(pte_pfn(pte));
+  if (pte_special(pte) && !PageZero(p)) return ERR_PTR<page>(-EFAULT);  // no struct page to hand out
+  if (any(flags, FOLL_WRITE) && !can_follow_write_pte(pte, p, vma, flags)) return nullptr;
+  if (gup_must_unshare(vma, flags, p)) return ERR_PTR<page>(-EMLINK);
+  folio* f = page_folio(p);
+  if (any(flags, FOLL_GET | FOLL_PIN)) {
+    int ret = try_grab_folio<D>(f, 1, flags);
+    if (ret) return ERR_PTR<page>(ret);
+  }
+  if (any(flags, FOLL_TOUCH) && !PageZero(p)) {
+    if (any(flags, FOLL_WRITE) && !pte_dirty(pte)) set_pte(ptep, pte_mkyoung(pte_mkdirty(pte)));
+    gup_touch(f, flags);
+  }
+  return p;
+}
+
+/** follow_page_mask() - find and grab the page mapped at @address, or nullptr to fault. */
+template <typename D>
+page* follow_page_mask(vm_area_struct* vma, unsigned long address, foll_flags flags, follow_page_context* ctx) {
+  mm_struct* mm = vma->vm_mm;
+  PhysMem& mem = mm->machine->mem();
+  ctx->page_mask = 0;
+  for (;;) {
+    pgd_t pgd = pgdp_get(pgd_offset_pfn(mem, mm->pgd_pfn, address));
+    if (!pgd_present(pgd)) return no_page_table(flags);
+    pud_t pud = pudp_get(pud_offset(mem, pgd, address));
+    if (!pud_present(pud)) return no_page_table(flags);
+    if (pud_leaf(pud)) return ERR_PTR<page>(-EFAULT);  // no PUD-sized folios in the model
+    pgtable_slot* pmdp = pmd_offset(mem, pud, address);
+    pmd_t pmd = pmdp_get(pmdp);
+    if (!pmd_present(pmd)) return no_page_table(flags);
+    page* p = pmd_leaf(pmd) ? follow_huge_pmd<D>(vma, address, pmdp, flags, ctx)
+                            : follow_page_pte<D>(vma, address, pmdp, flags);
+    if (p == kRewalk) continue;
+    return p;
+  }
+}
+
+int vm_fault_to_errno(vm_fault_t ret, foll_flags flags) {
+  if (any(ret, VM_FAULT_OOM)) return -ENOMEM;
+  if (any(ret, VM_FAULT_HWPOISON)) return any(flags, FOLL_HWPOISON) ? -EHWPOISON : -EFAULT;
+  if (any(ret, VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV)) return -EFAULT;
+  return 0;
+}
+
+/**
+ * faultin_page() - fault in @address for GUP. Returns 0 (retry the walk), -EBUSY (the
+ * fault dropped mmap_lock and *locked is now 0, or FOLL_NOWAIT would have to wait),
+ * -EAGAIN (completed with mmap_lock dropped), or -errno.
+ */
+int faultin_page(vm_area_struct* vma, unsigned long address, foll_flags flags, bool unshare, int* locked)
+    NO_THREAD_SAFETY_ANALYSIS /* the fault handler may release mmap_lock (VM_FAULT_RETRY) */ {
+  fault_flag ff = FAULT_FLAG_NONE;
+  if (any(flags, FOLL_WRITE)) ff |= FAULT_FLAG_WRITE;
+  if (any(flags, FOLL_REMOTE)) ff |= FAULT_FLAG_REMOTE;
+  if (any(flags, FOLL_UNLOCKABLE)) ff |= FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
+  if (any(flags, FOLL_INTERRUPTIBLE)) ff |= FAULT_FLAG_INTERRUPTIBLE;
+  if (any(flags, FOLL_NOWAIT)) ff |= FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_RETRY_NOWAIT;
+  if (any(flags, FOLL_TRIED)) ff |= FAULT_FLAG_TRIED;
+  if (unshare) ff |= FAULT_FLAG_UNSHARE;
+  vm_fault_t ret = handle_mm_fault(vma, address, ff);
+  if (any(ret, VM_FAULT_COMPLETED)) {
+    // Handled, and mmap_lock was released on the way.
+    BUG_ON(!locked);
+    *locked = 0;
+    return -EAGAIN;
+  }
+  if (any(ret, VM_FAULT_ERROR)) return vm_fault_to_errno(ret, flags);
+  if (any(ret, VM_FAULT_RETRY)) {
+    if (!any(ff, FAULT_FLAG_RETRY_NOWAIT)) {
+      BUG_ON(!locked);  // a handler may only drop the lock when allowed to
+      *locked = 0;
+    }
+    return -EBUSY;
+  }
+  return 0;
+}
+
+int check_vma_flags(const vm_area_struct* vma, foll_flags flags) {
+  const vm_flags_t vf = vma->vm_flags;
+  if (any(vf, VM_IO | VM_PFNMAP)) return -EFAULT;
+  if (any(flags, FOLL_WRITE)) {
+    if (!any(vf, VM_WRITE)) {
+      if (!any(flags, FOLL_FORCE)) return -EFAULT;
+      // FOLL_FORCE may write a private mapping (through a COW copy), never a shared one.
+      if (!is_cow_mapping(vf)) return -EFAULT;
+    }
+  } else if (!any(vf, VM_READ)) {
+    if (!any(flags, FOLL_FORCE)) return -EFAULT;
+    if (!any(vf, VM_MAYREAD)) return -EFAULT;
+  }
+  return 0;
+}
+
+vm_area_struct* gup_vma_lookup(mm_struct* mm, unsigned long addr) REQUIRES_SHARED(mm->mmap_lock) {
+  vm_area_struct* vma = find_vma(mm, addr);
+  if (!vma || addr < vma->vm_start) return nullptr;
+  return vma;
+}
+
+/** __get_user_pages() - one pass with mmap_lock held; see __get_user_pages_locked(). */
+template <typename D>
+long __get_user_pages(mm_struct* mm, unsigned long start, unsigned long nr_pages, foll_flags flags, page** pages,
+                      int* locked) NO_THREAD_SAFETY_ANALYSIS /* faults may drop mmap_lock */ {
+  long i = 0;
+  long ret = 0;
+  long pinned = 0;
+  vm_area_struct* vma = nullptr;
+  page* first_pinned = nullptr;
+  start &= PAGE_MASK;
+  while (nr_pages) {
+    if (!vma || start >= vma->vm_end) {
+      vma = gup_vma_lookup(mm, start);
+      if (!vma) {
+        ret = -EFAULT;
+        break;
+      }
+      ret = check_vma_flags(vma, flags);
+      if (ret) break;
+    }
+  retry:
+    if (fatal_signal_pending(current())) {
+      ret = -EINTR;
+      break;
+    }
+    cond_resched();
+    follow_page_context ctx;
+    page* p = follow_page_mask<D>(vma, start, flags, &ctx);
+    if (!p || p == ERR_PTR<page>(-EMLINK)) {
+      ret = faultin_page(vma, start, flags, p != nullptr, locked);
+      if (ret == 0) goto retry;
+      if (ret == -EBUSY || ret == -EAGAIN) ret = 0;  // mmap_lock dropped (or NOWAIT): stop here
+      break;
+    }
+    if (p == ERR_PTR<page>(-EAGAIN)) {
+      // dma_count: the page is isolated by reclaim right now; its lru field is taken.
+      sleep_ns(1000);
+      goto retry;
+    }
+    if (IS_ERR(p)) {
+      ret = PTR_ERR(p);
+      break;
+    }
+    unsigned long increm = 1 + (~(start >> PAGE_SHIFT) & ctx.page_mask);
+    if (increm > nr_pages) increm = nr_pages;
+    if (pages) {
+      folio* f = page_folio(p);
+      if (increm > 1 && any(flags, FOLL_GET | FOLL_PIN)) {
+        int r = try_grab_folio<D>(f, static_cast<int>(increm - 1), flags);
+        if (r) {
+          gup_put_folio<D>(f, 1, flags);
+          ret = r;
+          break;
+        }
+      }
+      for (unsigned long j = 0; j < increm; j++) pages[i + static_cast<long>(j)] = p + j;
+      if (any(flags, FOLL_PIN) && !is_zero_folio(f)) {
+        pinned += static_cast<long>(increm);
+        first_pinned = p;
+      }
+    } else if (any(flags, FOLL_GET | FOLL_PIN)) {
+      gup_put_folio<D>(page_folio(p), 1, flags);
+    }
+    i += static_cast<long>(increm);
+    start += increm << PAGE_SHIFT;
+    nr_pages -= increm;
+  }
+  if (pinned) gup_count_pins(first_pinned, pinned);
+  return i ? i : ret;
+}
+
+template <typename D>
+long gup_locked_loop(mm_struct* mm, unsigned long start, unsigned long nr_pages, page** pages, int* locked,
+                     foll_flags flags) NO_THREAD_SAFETY_ANALYSIS /* the *locked protocol */ {
+  long pages_done = 0;
+  for (;;) {
+    long ret = __get_user_pages<D>(mm, start, nr_pages, flags, pages, locked);
+    if (!any(flags, FOLL_UNLOCKABLE)) return ret;
+    if (!*locked) BUG_ON(ret < 0 || static_cast<unsigned long>(ret) >= nr_pages);
+    if (ret > 0) {
+      nr_pages -= static_cast<unsigned long>(ret);
+      pages_done += ret;
+      if (!nr_pages) return pages_done;
+    }
+    if (*locked) {  // no VM_FAULT_RETRY: an error, or FOLL_NOWAIT stopping short
+      return pages_done ? pages_done : ret;
+    }
+    // The fault at this address dropped mmap_lock: retake it and retry that one page
+    // with FOLL_TRIED; it may drop the lock again, in which case we go round.
+    if (pages) pages += ret;
+    start += static_cast<unsigned long>(ret) << PAGE_SHIFT;
+    for (;;) {
+      if (fatal_signal_pending(current())) return pages_done ? pages_done : -EINTR;
+      int r = mmap_read_lock_killable(mm);
+      if (r) return pages_done ? pages_done : r;
+      *locked = 1;
+      ret = __get_user_pages<D>(mm, start, 1, flags | FOLL_TRIED, pages, locked);
+      if (*locked) break;
+      BUG_ON(ret != 0);
+    }
+    if (ret != 1) return pages_done ? pages_done : ret;
+    nr_pages--;
+    pages_done++;
+    if (!nr_pages) return pages_done;
+    if (pages) pages++;
+    start += PAGE_SIZE;
+  }
+}
+
+}  // namespace
+
+void gup_count_pins(const page* p, long nr) { page_machine(p)->vmstat().mod(NR_FOLL_PIN_ACQUIRED, nr); }
+
+int gup_prepare_flags(foll_flags* flags, foll_flags to_set, page** pages, const int* locked) {
+  if (WARN_ON_ONCE(any(*flags, kInternalFlags))) return -EINVAL;
+  foll_flags f = *flags | to_set;
+  if (locked) f |= FOLL_UNLOCKABLE;
+  if (pages && !any(f, FOLL_PIN)) f |= FOLL_GET;
+  if (int r = check_foll_flags(f)) return r;
+  if (WARN_ON_ONCE(any(f, FOLL_PIN) && !pages)) return -EINVAL;  // a pin nobody can release
+  *flags = f;
+  return 0;
+}
+
+long __get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long nr_pages, page** pages,
+                             int* locked, foll_flags flags) NO_THREAD_SAFETY_ANALYSIS {
+  if (nr_pages == 0) return 0;
+  if (start & ~PAGE_MASK) return -EINVAL;
+  if (nr_pages > (TASK_SIZE >> PAGE_SHIFT) || start + (nr_pages << PAGE_SHIFT) > TASK_SIZE) return -EFAULT;
+  bool must_unlock = false;
+  if (locked && !*locked) {
+    if (mmap_read_lock_killable(mm)) return -EAGAIN;
+    must_unlock = true;
+    *locked = 1;
+  } else {
+    mmap_assert_locked(mm);
+  }
+  if (any(flags, FOLL_PIN)) mm->has_pinned.store(true, std::memory_order_relaxed);
+  long ret = pin_dispatch(mm->machine->pin_design(), [&](auto d) {
+    return gup_locked_loop<decltype(d)>(mm, start, nr_pages, pages, locked, flags);
+  });
+  if (must_unlock && *locked) {
+    mmap_read_unlock(mm);
+    *locked = 0;
+  }
+  return ret;
+}
+
+// ---- entry points ------------------------------------------------------------------------
+
+namespace {
+mm_struct* current_mm() {
+  task_struct* t = current();
+  return t ? t->mm : nullptr;
+}
+}  // namespace
+
+long get_user_pages(unsigned long start, unsigned long nr_pages, foll_flags flags, page** pages) {
+  mm_struct* mm = current_mm();
+  if (!mm) return -EFAULT;
+  if (int r = gup_prepare_flags(&flags, FOLL_TOUCH, pages, nullptr)) return r;
+  return __get_user_pages_locked(mm, start, nr_pages, pages, nullptr, flags);
+}
+
+long get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long nr_pages, foll_flags flags,
+                           page** pages, int* locked) {
+  if (WARN_ON_ONCE(!locked || *locked != 1)) return -EINVAL;
+  if (int r = gup_prepare_flags(&flags, FOLL_TOUCH, pages, locked)) return r;
+  return __get_user_pages_locked(mm, start, nr_pages, pages, locked, flags);
+}
+
+long get_user_pages_unlocked(unsigned long start, unsigned long nr_pages, page** pages, foll_flags flags) {
+  mm_struct* mm = current_mm();
+  if (!mm) return -EFAULT;
+  int locked = 0;
+  if (int r = gup_prepare_flags(&flags, FOLL_TOUCH, pages, &locked)) return r;
+  return __get_user_pages_locked(mm, start, nr_pages, pages, &locked, flags);
+}
+
+long get_user_pages_remote(mm_struct* mm, unsigned long start, unsigned long nr_pages, foll_flags flags,
+                           page** pages, int* locked) {
+  if (!mm) return -EFAULT;
+  if (int r = gup_prepare_flags(&flags, FOLL_TOUCH | FOLL_REMOTE, pages, locked)) return r;
+  return __get_user_pages_locked(mm, start, nr_pages, pages, locked, flags);
+}
+
+long pin_user_pages(unsigned long start, unsigned long nr_pages, foll_flags flags, page** pages) {
+  mm_struct* mm = current_mm();
+  if (!mm) return -EFAULT;
+  if (int r = gup_prepare_flags(&flags, FOLL_PIN, pages, nullptr)) return r;
+  return __get_user_pages_locked(mm, start, nr_pages, pages, nullptr, flags);
+}
+
+long pin_user_pages_remote(mm_struct* mm, unsigned long start, unsigned long nr_pages, foll_flags flags,
+                           page** pages, int* locked) {
+  if (!mm) return -EFAULT;
+  if (int r = gup_prepare_flags(&flags, FOLL_PIN | FOLL_TOUCH | FOLL_REMOTE, pages, locked)) return r;
+  return __get_user_pages_locked(mm, start, nr_pages, pages, locked, flags);
+}
+
+long pin_user_pages_unlocked(unsigned long start, unsigned long nr_pages, page** pages, foll_flags flags) {
+  mm_struct* mm = current_mm();
+  if (!mm) return -EFAULT;
+  int locked = 0;
+  if (int r = gup_prepare_flags(&flags, FOLL_PIN | FOLL_TOUCH, pages, &locked)) return r;
+  return __get_user_pages_locked(mm, start, nr_pages, pages, &locked, flags);
+}
+
+}  // namespace guplab

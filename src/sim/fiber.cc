@@ -1,0 +1,123 @@
+// fiber.cc - Boost.Context fibers with sanitizer switch annotations.
+#include "sim/fiber.h"
+
+#include <cxxabi.h>
+
+#include <cassert>
+#include <utility>
+
+#if defined(GUPLAB_ASAN)
+#include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(GUPLAB_TSAN)
+#include <sanitizer/tsan_interface.h>
+#endif
+
+namespace guplab {
+
+namespace {
+// The layout libstdc++ and libc++abi both use for __cxa_eh_globals (opaque in cxxabi.h).
+struct EhGlobals {
+  void* caught_exceptions;
+  unsigned int uncaught_exceptions;
+};
+inline EhGlobals* eh_globals() { return reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals()); }
+
+#if defined(GUPLAB_ASAN)
+inline void asan_start(void** fake_save, const void* bottom, size_t size) {
+  __sanitizer_start_switch_fiber(fake_save, bottom, size);
+}
+inline void asan_finish(void* fake, const void** bottom_old, size_t* size_old) {
+  __sanitizer_finish_switch_fiber(fake, bottom_old, size_old);
+}
+#else
+inline void asan_start(void**, const void*, size_t) {}
+inline void asan_finish(void*, const void**, size_t*) {}
+#endif
+
+#if defined(GUPLAB_TSAN)
+inline void* tsan_create() { return __tsan_create_fiber(0); }
+inline void tsan_destroy(void* f) { __tsan_destroy_fiber(f); }
+inline void* tsan_current() { return __tsan_get_current_fiber(); }
+// Flag 0: the switch synchronizes, so TSan orders everything the fibers do, as the
+// single OS thread really does.
+inline void tsan_switch(void* f) { __tsan_switch_to_fiber(f, 0); }
+#else
+inline void* tsan_create() { return nullptr; }
+inline void tsan_destroy(void*) {}
+inline void* tsan_current() { return nullptr; }
+inline void tsan_switch(void*) {}
+#endif
+}  // namespace
+
+Fiber::Fiber(StackPool* pool, Body body) : pool_(pool), body_(std::move(body)) {
+  assert(pool && body_);
+  stack_ = pool->allocate();
+  stack_size_ = stack_.size;
+  stack_bottom_ = static_cast<char*>(stack_.sp) - stack_.size;
+  ctx_ = boost::context::detail::make_fcontext(stack_.sp, stack_.size, &Fiber::entry);
+  tsan_fiber_ = tsan_create();
+}
+
+Fiber::~Fiber() {
+  assert((finished_ || !started_) && "destroying a suspended fiber");
+  if (!finished_) pool_->deallocate(stack_);  // never started: nothing ran on it
+  if (tsan_fiber_) tsan_destroy(tsan_fiber_);
+}
+
+void Fiber::entry(transfer_t from) noexcept {
+  Fiber* self = static_cast<Fiber*>(from.data);
+  self->back_ = from.fctx;
+  asan_finish(nullptr, &self->sched_bottom_, &self->sched_size_);
+  {
+    // Run and destroy the body here, so whatever it captured dies inside the fiber.
+    Body body = std::move(self->body_);
+    body();
+  }
+  self->finished_ = true;
+  exit_to_scheduler(self);
+}
+
+// Not instrumented by ASan: once the fiber's fake stack is released below, nothing may
+// touch a frame on it, and this function's own frame is on the real stack.
+__attribute__((no_sanitize("address"), noinline)) void Fiber::exit_to_scheduler(Fiber* self) noexcept {
+  asan_start(nullptr, self->sched_bottom_, self->sched_size_);  // null: the fake stack dies
+  tsan_switch(self->tsan_sched_);
+  boost::context::detail::jump_fcontext(self->back_, nullptr);
+  __builtin_unreachable();  // the scheduler never resumes a finished fiber
+}
+
+void Fiber::resume() {
+  assert(!finished_ && ctx_);
+  started_ = true;
+  tsan_sched_ = tsan_current();
+  EhGlobals* eh = eh_globals();
+  const EhGlobals sched_eh = *eh;
+  *eh = {eh_caught_, eh_uncaught_};
+  void* sched_fake = nullptr;
+  asan_start(&sched_fake, stack_bottom_, stack_size_);
+  tsan_switch(tsan_fiber_);
+  transfer_t t = boost::context::detail::jump_fcontext(ctx_, this);
+  asan_finish(sched_fake, nullptr, nullptr);
+  eh = eh_globals();
+  eh_caught_ = eh->caught_exceptions;
+  eh_uncaught_ = eh->uncaught_exceptions;
+  *eh = sched_eh;
+  if (finished_) {
+    ctx_ = nullptr;
+    pool_->deallocate(stack_);  // nothing runs on it any more
+  } else {
+    ctx_ = t.fctx;
+  }
+}
+
+void Fiber::suspend() {
+  assert(back_ && "suspend() outside this fiber");
+  asan_start(&fake_stack_, sched_bottom_, sched_size_);
+  tsan_switch(tsan_sched_);
+  transfer_t t = boost::context::detail::jump_fcontext(back_, nullptr);
+  back_ = t.fctx;
+  asan_finish(fake_stack_, &sched_bottom_, &sched_size_);
+}
+
+}  // namespace guplab

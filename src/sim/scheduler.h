@@ -1,0 +1,190 @@
+// scheduler.h - SimScheduler: the deterministic backend of base/ (DESIGN decision 3).
+//
+// run() makes the calling OS thread the only CPU of a machine: the first task and every
+// task it spawns run as fibers (sim/fiber.h) on that thread, and at every scheduling
+// point of base/ the running fiber asks the run's strategy (sim/strategy.h) who runs
+// next. Blocking is parking: a futex wait parks the fiber on the word's address, a sleep
+// on a virtual-time timer, a join on the target task, synchronize_rcu() on a grace
+// period (sim/sim_rcu.h). When nothing is runnable, virtual time jumps to the next
+// timer; with no timer either, the run is a deadlock, and its result carries the
+// wait-for picture. call_rcu() callbacks run in an "rcuop/0" kthread fiber of the run.
+//
+// A run ends when every task has ended, or early on a deadlock, an oops (the machine
+// halts), or the step limit. Ending early unwinds every remaining fiber: each is resumed
+// in task order and its pending wait throws MachineHalted, which run_task_body() catches,
+// so every stack is released and every destructor has run when run() returns. While
+// unwinding, scheduling points do not switch, so a task that loops forever without
+// blocking cannot be unwound (the process aborts with a message after max_steps more).
+//
+// The same (seed, options) give the same run: tasks are numbered in creation order,
+// choices name tasks by number, and nothing depends on addresses or host time. The run's
+// choices are recorded in its result; SimOptions::replay_of() replays them.
+//
+// Tasks spawned in a run must be joined (task_join) within it or are freed when it ends.
+// A task that a run's task joined must not be used afterwards (task_join freed it).
+//
+// Threading: one OS thread. run() installs this scheduler as the thread's SimHooks for
+// the run's duration; every hook is called from a fiber of the run. Not re-entrant.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/bug.h"
+#include "base/sched.h"
+#include "base/task.h"
+#include "sim/faults.h"
+#include "sim/fiber.h"
+#include "sim/options.h"
+#include "sim/result.h"
+#include "sim/sim_rcu.h"
+#include "sim/stack_pool.h"
+#include "sim/strategy.h"
+
+namespace guplab {
+
+class SimEventSink;
+enum class SimEventKind : uint8_t;
+
+class SimScheduler final : public SimHooks {
+ public:
+  /** Makes the TaskInit of a task the scheduler creates itself (its rcu kthread). */
+  using TaskFactory = std::function<TaskInit(const std::string& comm)>;
+
+  explicit SimScheduler(TaskFactory new_task);
+  ~SimScheduler() override;
+  SimScheduler(const SimScheduler&) = delete;
+  SimScheduler& operator=(const SimScheduler&) = delete;
+
+  /**
+   * run() - run @fn as the task @init, and every task it spawns, until all have ended
+   * or the run stops early (deadlock, @halt->halted(), step limit).
+   * @halt: the machine whose oops ends the run (may be null).
+   * Returns the run's result (also result() until the next run).
+   * REQUIRES: not called from inside a run of this scheduler.
+   */
+  const SimRunResult& run(const SimOptions& opts, uint64_t seed, const BugSink* halt,
+                          const TaskInit& init, const std::function<void()>& fn);
+  const SimRunResult& result() const { return result_; }
+  /** now() - virtual time; it keeps going up across runs of this scheduler. */
+  uint64_t now() const { return now_; }
+  bool in_run() const { return in_run_; }
+
+  // SimHooks (sim/scheduler_hooks.cc).
+  void point(SchedPoint why, const void* obj) override;
+  void futex_wait(const void* key, const uint32_t* word, uint32_t expected,
+                  const char* what) override;
+  void futex_wait_until(const void* key, const uint32_t* word, uint32_t expected,
+                        uint64_t deadline_ns, const char* what) override;
+  void futex_wake(const void* key, int n) override;
+  uint64_t now_ns() override { return now_; }
+  void sleep_ns(uint64_t ns) override;
+  void spawn(task_struct* task, std::function<void()> fn) override;
+  void join(task_struct* task) override;
+  void rcu_read_lock() override;
+  void rcu_read_unlock() override;
+  void synchronize_rcu() override;
+  void call_rcu(rcu_head* head) override;
+  void rcu_barrier() override;
+  void sync_point(const char* name) override;
+  bool buggify(const char* site) override;
+
+ private:
+  enum class State : uint8_t { runnable, blocked, done };
+  enum class Wait : uint8_t { none, futex, sleep, join, rcu_gp, rcu_barrier, rcu_idle };
+  using TimerMap = std::multimap<uint64_t, SimChoice>;
+
+  /** One task of the run: its fiber and what it is doing. */
+  struct SimTask {
+    SimChoice id = 0;
+    int pid = 0;
+    std::string comm;
+    task_struct* task = nullptr;             // null once joined (task_join frees it)
+    std::unique_ptr<task_struct> owned;      // the first task and the rcu kthread
+    bool rcu_kthread = false;
+    bool joined = false;
+    State state = State::runnable;
+    std::function<void()> fn;  // the body, moved into the fiber when it starts
+    std::unique_ptr<Fiber> fiber;
+    // While blocked:
+    Wait wait = Wait::none;
+    const void* key = nullptr;  // futex word, or the joined task_struct
+    SimChoice join_target = 0;
+    const char* what = nullptr;
+    bool has_timer = false;
+    TimerMap::iterator timer;
+    SimRcu::Snapshot gp;          // synchronize_rcu(): the readers it waits for
+    uint64_t barrier_target = 0;  // rcu_barrier(): callbacks that must have run
+    std::vector<SimChoice> joiners;
+  };
+
+  // Run loop and task states (sim/scheduler.cc).
+  void reset_run(const SimOptions& opts, uint64_t seed, const BugSink* halt);
+  void loop();
+  void finish_run();
+  SimTask* add_task(task_struct* task, std::unique_ptr<task_struct> owned,
+                    std::function<void()> fn, bool rcu_kthread);
+  void task_body(SimTask* t);
+  void task_ended(SimTask* t);
+  void resume(SimTask* t);
+  SimTask* running() const;
+  SimTask* choose();
+  SimTask* pick_unwind();
+  void make_runnable(SimTask* t);
+  void park(SimTask* t, Wait wait, const void* key, const char* what);
+  void block(SimTask* t);
+  void unpark(SimTask* t);
+  void add_timer(SimTask* t, uint64_t deadline);
+  void fire_due_timers();
+  bool must_unwind();
+  void begin_unwind(SimOutcome why);
+  void record_deadlock();
+  std::string wait_label(const SimTask* t) const;
+  void emit(SimEventKind k, const SimTask* t, const char* name = nullptr,
+            const void* obj = nullptr, uint64_t arg = 0);
+
+  // RCU glue (sim/scheduler_hooks.cc).
+  void rcu_kthread_body(SimTask* self);
+  void ensure_rcu_kthread();
+  void recheck_rcu();
+  void wake_barrier_waiters();
+  void futex_wait_common(const void* key, const uint32_t* word, uint32_t expected,
+                         uint64_t deadline_ns, const char* what);
+
+  // Across runs.
+  TaskFactory new_task_;
+  std::unique_ptr<StackPool> stacks_;
+  uint64_t now_ = 0;
+  bool in_run_ = false;
+  SimRunResult result_;
+
+  // This run (reset_run()). Tasks are destroyed before the pool that holds their stacks.
+  SimOptions opts_;
+  const BugSink* halt_ = nullptr;
+  SimEventSink* sink_ = nullptr;
+  std::unique_ptr<SchedStrategy> strategy_;
+  std::unique_ptr<FaultInjector> faults_;
+  SimRcu rcu_;
+  std::vector<std::unique_ptr<SimTask>> tasks_;
+  std::vector<SimChoice> runnable_;  // ascending ids; includes the running task
+  std::unordered_map<const void*, std::deque<SimChoice>> futex_q_;  // lookups only
+  TimerMap timers_;
+  std::vector<SimChoice> gp_waiters_;
+  std::vector<SimChoice> barrier_waiters_;
+  SimTask* running_ = nullptr;
+  SimTask* next_ = nullptr;  // picked at a point, resumed by the loop
+  SimTask* rcu_kthread_ = nullptr;
+  bool rcu_kthread_exit_ = false;
+  size_t live_ = 0;  // tasks not done, the rcu kthread not counted
+  uint64_t steps_ = 0;
+  uint64_t unwind_steps_ = 0;
+  bool unwinding_ = false;
+  task_struct* outer_current_ = nullptr;
+};
+
+}  // namespace guplab

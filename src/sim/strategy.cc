@@ -1,0 +1,76 @@
+// strategy.cc - random walk, PCT and replay.
+#include "sim/strategy.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace guplab {
+
+namespace {
+// Initial PCT priorities live above this; lowered ones (d-1 .. 1) below it.
+constexpr uint64_t kInitialBand = 1ull << 32;
+// Salt that separates the strategy's stream from the run's other streams.
+constexpr uint64_t kStrategySalt = 0x9c1f'3a57'00d1'e5a1ull;
+}  // namespace
+
+SimChoice RandomWalk::pick(std::span<const SimChoice> runnable) {
+  assert(runnable.size() >= 2);
+  return runnable[rng_.uniform(runnable.size())];
+}
+
+Pct::Pct(uint64_t seed, unsigned depth, uint64_t steps) : rng_(seed) {
+  assert(depth >= 1 && steps >= 1);
+  // k_i is drawn for i = 1..d-1 and keeps priority value i; apply them in step order.
+  std::vector<std::pair<uint64_t, uint64_t>> points;
+  for (uint64_t i = 1; i < depth; i++) points.emplace_back(1 + rng_.uniform(steps), i);
+  std::stable_sort(points.begin(), points.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [step, value] : points) {
+    change_steps_.push_back(step);
+    change_prio_.push_back(value);
+  }
+}
+
+void Pct::on_task_created(SimChoice id) {
+  assert(id == prio_.size());
+  // Random and (with overwhelming probability) distinct; ties go to the lower id.
+  prio_.push_back(kInitialBand + (rng_.next_u64() >> 1));
+}
+
+void Pct::on_step(SimChoice id, uint64_t step) {
+  while (next_change_ < change_steps_.size() && change_steps_[next_change_] <= step) {
+    prio_.at(id) = change_prio_[next_change_];
+    next_change_++;
+  }
+}
+
+SimChoice Pct::pick(std::span<const SimChoice> runnable) {
+  assert(runnable.size() >= 2);
+  SimChoice best = runnable[0];
+  for (SimChoice id : runnable)
+    if (prio_.at(id) > prio_.at(best)) best = id;
+  return best;
+}
+
+SimChoice Replay::pick(std::span<const SimChoice> runnable) {
+  assert(runnable.size() >= 2);
+  if (pos_ < choices_.size()) {
+    SimChoice want = choices_[pos_++];
+    if (std::binary_search(runnable.begin(), runnable.end(), want)) return want;
+  }
+  diverged_ = true;
+  return runnable[0];
+}
+
+std::unique_ptr<SchedStrategy> make_strategy(const SimOptions& opts, uint64_t seed) {
+  uint64_t x = seed ^ kStrategySalt;
+  const uint64_t s = Random::splitmix64(x);
+  switch (opts.strategy) {
+    case SimStrategy::random: return std::make_unique<RandomWalk>(s);
+    case SimStrategy::pct: return std::make_unique<Pct>(s, opts.pct_depth, opts.pct_steps);
+    case SimStrategy::replay: return std::make_unique<Replay>(opts.replay);
+  }
+  return std::make_unique<RandomWalk>(s);
+}
+
+}  // namespace guplab

@@ -1,0 +1,310 @@
+// gup_test.cc - the gup_test selftest against the model, and its references.
+#include "tools/gup_test.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <atomic>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/errno.h"
+#include "base/task.h"
+#include "machine/machine.h"
+#include "mm/gup.h"
+#include "mm/mm_struct.h"
+#include "mm/fork.h"
+#include "mm/madvise.h"
+#include "mm/mmap.h"
+#include "mm/swap.h"
+#include "mm/uaccess.h"
+#include "tools/host_pin.h"
+
+namespace guplab::tools {
+
+const char* to_string(GupTestCmd c) {
+  switch (c) {
+    case GupTestCmd::GUP_FAST_BENCHMARK: return "GUP_FAST_BENCHMARK";
+    case GupTestCmd::PIN_FAST_BENCHMARK: return "PIN_FAST_BENCHMARK";
+    case GupTestCmd::PIN_LONGTERM_BENCHMARK: return "PIN_LONGTERM_BENCHMARK";
+    case GupTestCmd::GUP_BASIC_TEST: return "GUP_BASIC_TEST";
+    case GupTestCmd::PIN_BASIC_TEST: return "PIN_BASIC_TEST";
+  }
+  return "?";
+}
+
+namespace {
+
+bool is_pin(GupTestCmd c) {
+  return c == GupTestCmd::PIN_FAST_BENCHMARK || c == GupTestCmd::PIN_LONGTERM_BENCHMARK || c == GupTestCmd::PIN_BASIC_TEST;
+}
+bool takes_mmap_lock(GupTestCmd c) {
+  return c == GupTestCmd::PIN_LONGTERM_BENCHMARK || c == GupTestCmd::GUP_BASIC_TEST || c == GupTestCmd::PIN_BASIC_TEST;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// One ioctl of the selftest: get every page of [addr, addr+size) in calls of
+// nr_per_call pages, then release them; timed separately, as mm/gup_test.c does.
+GupTestRun gup_test_once(const GupTestOptions& opt, mm_struct* mm, unsigned long addr, uint64_t size,
+                         std::vector<page*>& pages) NO_THREAD_SAFETY_ANALYSIS {
+  GupTestRun run;
+  const unsigned long end = addr + size;
+  const foll_flags flags = opt.write ? FOLL_WRITE : FOLL_NONE;
+  const long per_call = opt.nr_pages_per_call;
+  long i = 0, nr = per_call;
+  if (takes_mmap_lock(opt.cmd)) mmap_read_lock(mm);
+  const uint64_t t0 = host_time_ns();
+  for (unsigned long a = addr, next; a < end; a = next) {
+    if (nr != per_call) break;
+    next = a + static_cast<unsigned long>(nr) * PAGE_SIZE;
+    if (next > end) {
+      next = end;
+      nr = static_cast<long>((next - a) / PAGE_SIZE);
+    }
+    long got = 0;
+    switch (opt.cmd) {
+      case GupTestCmd::GUP_FAST_BENCHMARK: got = get_user_pages_fast(a, static_cast<int>(nr), flags, &pages[i]); break;
+      case GupTestCmd::PIN_FAST_BENCHMARK: got = pin_user_pages_fast(a, static_cast<int>(nr), flags, &pages[i]); break;
+      case GupTestCmd::PIN_LONGTERM_BENCHMARK: got = pin_user_pages(a, nr, flags | FOLL_LONGTERM, &pages[i]); break;
+      case GupTestCmd::GUP_BASIC_TEST: got = get_user_pages(a, nr, flags, &pages[i]); break;
+      case GupTestCmd::PIN_BASIC_TEST: got = pin_user_pages(a, nr, flags, &pages[i]); break;
+    }
+    if (got <= 0) {
+      run.status = got;
+      break;
+    }
+    nr = got;
+    i += got;
+  }
+  const uint64_t t1 = host_time_ns();
+  if (takes_mmap_lock(opt.cmd)) mmap_read_unlock(mm);
+  // Untimed: every pinned page must say so (no false negatives).
+  if (is_pin(opt.cmd) && opt.design != PinDesign::get)
+    for (long k = 0; k < i; k++)
+      if (!page_maybe_dma_pinned(pages[k])) run.not_pinned++;
+  const uint64_t t2 = host_time_ns();
+  if (is_pin(opt.cmd)) {
+    unpin_user_pages(pages.data(), static_cast<unsigned long>(i));
+  } else {
+    for (long k = 0; k < i; k++) put_page(pages[k]);
+  }
+  const uint64_t t3 = host_time_ns();
+  run.get_ns = t1 - t0;
+  run.put_ns = t3 - t2;
+  run.pages = static_cast<uint64_t>(i);
+  return run;
+}
+
+// The reference: a bare atomic increment, then decrement, of the same mem_map entries.
+void bare_atomic_loop(const std::vector<page*>& pages, uint64_t* inc_ns, uint64_t* dec_ns) {
+  const uint64_t t0 = host_time_ns();
+  for (page* p : pages) p->_refcount.counter.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t t1 = host_time_ns();
+  for (page* p : pages) p->_refcount.counter.fetch_sub(1, std::memory_order_relaxed);
+  const uint64_t t2 = host_time_ns();
+  *inc_ns = t1 - t0;
+  *dec_ns = t2 - t1;
+}
+
+}  // namespace
+
+GupTestReport run_gup_test(const GupTestOptions& opt) {
+  GupTestReport rep;
+  const uint64_t size = opt.size_mb << 20;
+  MachineConfig cfg;
+  cfg.ram_bytes = ((size + size / 16 + (64ull << 20)) + PMD_SIZE - 1) & PMD_MASK;
+  cfg.pin_design = opt.design;
+  cfg.thp = true;
+  Machine m(cfg);
+  std::vector<page*> last_pages;
+  m.run([&] {
+    mm_struct* mm = mm_alloc(&m);
+    current()->mm = mm;
+    const int mflags = (opt.shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
+    long addr = vm_mmap(mm, 0, size, PROT_READ | PROT_WRITE, mflags, nullptr, 0);
+    BUG_ON_MSG(addr < 0, fmt::format("vm_mmap: {}", errname(static_cast<int>(addr))));
+    const auto start = static_cast<unsigned long>(addr);
+    if (opt.thp == 1) do_madvise(mm, start, size, MADV_HUGEPAGE);
+    if (opt.thp == 0) do_madvise(mm, start, size, MADV_NOHUGEPAGE);
+    if (!opt.fault_in_gup) {
+      const char zero = 0;
+      for (unsigned long a = start; a < start + size; a += PAGE_SIZE) BUG_ON(uaccess_write(mm, a, &zero, 1) != 0);
+    }
+    std::vector<std::vector<page*>> pages(static_cast<size_t>(opt.threads), std::vector<page*>(size / PAGE_SIZE));
+    for (int r = 0; r < opt.repeats; r++) {
+      std::vector<GupTestRun> runs(static_cast<size_t>(opt.threads));
+      std::vector<task_struct*> ts;
+      for (int t = 0; t < opt.threads; t++)
+        ts.push_back(m.spawn(fmt::format("gup_test/{}", t),
+                             [&, t] { runs[static_cast<size_t>(t)] = gup_test_once(opt, mm, start, size, pages[static_cast<size_t>(t)]); },
+                             mm));
+      for (auto* t : ts) task_join(t);
+      for (auto& run : runs) rep.runs.push_back(run);
+    }
+    last_pages.assign(pages[0].begin(), pages[0].begin() + static_cast<long>(rep.runs.empty() ? 0 : rep.runs[0].pages));
+    if (opt.baseline && !last_pages.empty()) {
+      std::vector<double> inc, dec;
+      for (int r = 0; r < std::max(opt.repeats, 3); r++) {
+        uint64_t a, b;
+        bare_atomic_loop(last_pages, &a, &b);
+        inc.push_back(static_cast<double>(a) / static_cast<double>(last_pages.size()));
+        dec.push_back(static_cast<double>(b) / static_cast<double>(last_pages.size()));
+      }
+      rep.baseline_get_ns_per_page = median(inc);
+      rep.baseline_put_ns_per_page = median(dec);
+    }
+    vm_munmap(mm, start, size);
+    current()->mm = nullptr;
+    mmput(mm);
+  });
+  std::vector<double> g, p;
+  for (const auto& run : rep.runs)
+    if (run.pages) {
+      g.push_back(static_cast<double>(run.get_ns) / static_cast<double>(run.pages));
+      p.push_back(static_cast<double>(run.put_ns) / static_cast<double>(run.pages));
+    }
+  rep.get_ns_per_page = median(g);
+  rep.put_ns_per_page = median(p);
+  rep.vmstat = m.vmstat().format();
+  if (opt.host_baseline) {
+    HostPinResult h = host_longterm_pin(size, opt.thp == 1, std::max(opt.repeats, 3));
+    rep.host_ok = h.ok;
+    rep.host_error = h.error;
+    rep.host_thp = h.thp;
+    std::vector<double> hg, hp;
+    for (const auto& run : h.runs) {
+      hg.push_back(static_cast<double>(run.get_ns) / static_cast<double>(h.pages));
+      hp.push_back(static_cast<double>(run.put_ns) / static_cast<double>(h.pages));
+    }
+    rep.host_get_ns_per_page = median(hg);
+    rep.host_put_ns_per_page = median(hp);
+  }
+  if (m.nr_oops()) rep.host_error += m.oopses()[0].format();
+  return rep;
+}
+
+int gup_test_main(int argc, char** argv) {
+  CLI::App app{"gup_test: the kernel selftest's benchmark, run on the guplab model", "guplab gup_test"};
+  GupTestOptions opt;
+  int cmds = 0;
+  auto cmd_flag = [&](const char* name, GupTestCmd c, const char* help) {
+    app.add_flag_callback(name, [&, c] { opt.cmd = c; cmds++; }, help);
+  };
+  cmd_flag("-u", GupTestCmd::GUP_FAST_BENCHMARK, "GUP_FAST_BENCHMARK: get_user_pages_fast (default)");
+  cmd_flag("-a", GupTestCmd::PIN_FAST_BENCHMARK, "PIN_FAST_BENCHMARK: pin_user_pages_fast");
+  cmd_flag("-L", GupTestCmd::PIN_LONGTERM_BENCHMARK, "PIN_LONGTERM_BENCHMARK: pin_user_pages(FOLL_LONGTERM)");
+  cmd_flag("-U", GupTestCmd::GUP_BASIC_TEST, "GUP_BASIC_TEST: get_user_pages");
+  cmd_flag("-b", GupTestCmd::PIN_BASIC_TEST, "PIN_BASIC_TEST: pin_user_pages");
+  app.add_option("-m", opt.size_mb, "size of the buffer in MiB (default 128)")->check(CLI::Range(1, 16384));
+  app.add_option("-n", opt.nr_pages_per_call, "pages per call (default 1)")->check(CLI::Range(1, 1 << 20));
+  app.add_option("-r", opt.repeats, "repeats (default 1)")->check(CLI::Range(1, 1000));
+  app.add_option("-j", opt.threads, "threads (default 1)")->check(CLI::Range(1, 64));
+  app.add_flag_callback("-t", [&] { opt.thp = 1; }, "MADV_HUGEPAGE the buffer");
+  app.add_flag_callback("-T", [&] { opt.thp = 0; }, "MADV_NOHUGEPAGE the buffer");
+  app.add_flag_callback("-w", [&] { opt.write = true; }, "FOLL_WRITE (default)");
+  app.add_flag_callback("-W", [&] { opt.write = false; }, "no FOLL_WRITE");
+  app.add_flag("-S", opt.shared, "MAP_SHARED instead of MAP_PRIVATE");
+  app.add_flag("-z", opt.fault_in_gup, "fault pages in through GUP, not by touching them first");
+  std::string design = to_string(opt.design);
+  app.add_option("--design", design, "pin design: get, bias, dma_count, folio_pincount")
+      ->check([](const std::string& s) {
+        auto d = parse_pin_design(s);
+        if (!d) return std::string("unknown design '") + s + "'";
+        if (*d == PinDesign::fake_vma) return std::string("design fake_vma has no GUP-fast path to benchmark");
+        return std::string();
+      });
+  app.add_flag("--baseline", opt.baseline, "also time a bare atomic fetch_add loop over the same mem_map entries");
+  app.add_flag("--host-baseline", opt.host_baseline,
+               "also time the host kernel's FOLL_LONGTERM pin of an equal buffer (io_uring buffer registration)");
+  app.add_flag("--json", opt.json, "print the report as JSON");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (cmds > 1) {
+    fmt::print(stderr, "gup_test: give one of -u -a -L -U -b\n");
+    return 2;
+  }
+  opt.design = *parse_pin_design(design);
+
+  GupTestReport rep = run_gup_test(opt);
+  const bool bench = opt.cmd == GupTestCmd::GUP_FAST_BENCHMARK || opt.cmd == GupTestCmd::PIN_FAST_BENCHMARK ||
+                     opt.cmd == GupTestCmd::PIN_LONGTERM_BENCHMARK;
+  bool all_ok = true;
+  if (opt.json) {
+    nlohmann::json j;
+    j["cmd"] = to_string(opt.cmd);
+    j["design"] = to_string(opt.design);
+    j["size_mb"] = opt.size_mb;
+    j["nr_pages_per_call"] = opt.nr_pages_per_call;
+    j["threads"] = opt.threads;
+    j["thp"] = opt.thp;
+    for (const auto& r : rep.runs) {
+      j["runs"].push_back({{"get_us", r.get_ns / 1000}, {"put_us", r.put_ns / 1000}, {"pages", r.pages},
+                           {"status", r.status}, {"not_pinned", r.not_pinned}});
+      all_ok = all_ok && r.status == 0 && r.not_pinned == 0;
+    }
+    j["model"] = {{"get_ns_per_page", rep.get_ns_per_page}, {"put_ns_per_page", rep.put_ns_per_page}};
+    if (opt.baseline)
+      j["baseline"] = {{"get_ns_per_page", rep.baseline_get_ns_per_page}, {"put_ns_per_page", rep.baseline_put_ns_per_page},
+                       {"model_over_baseline_get", rep.get_ns_per_page / rep.baseline_get_ns_per_page}};
+    if (opt.host_baseline) {
+      if (rep.host_ok)
+        j["host"] = {{"get_ns_per_page", rep.host_get_ns_per_page}, {"put_ns_per_page", rep.host_put_ns_per_page},
+                     {"thp", rep.host_thp}, {"model_over_host_get", rep.get_ns_per_page / rep.host_get_ns_per_page}};
+      else
+        j["host"] = {{"error", rep.host_error}};
+    }
+    fmt::print("{}\n", j.dump(2));
+    return all_ok ? 0 : 1;
+  }
+  fmt::print("TAP version 13\n1..{}\n", opt.threads);
+  for (const auto& r : rep.runs) {
+    if (bench)
+      fmt::print("# {}: Time: get:{} put:{} us", to_string(opt.cmd), r.get_ns / 1000, r.put_ns / 1000);
+    else
+      fmt::print("# {}: done", to_string(opt.cmd));
+    if (r.pages != (opt.size_mb << 20) / PAGE_SIZE) fmt::print(", truncated (size: {})", r.pages * PAGE_SIZE);
+    fmt::print("\n");
+    if (r.not_pinned) fmt::print("# {} pages not reported as dma-pinned\n", r.not_pinned);
+  }
+  int pass = 0, fail = 0;
+  for (int t = 0; t < opt.threads; t++) {
+    const auto& r = rep.runs[rep.runs.size() - static_cast<size_t>(opt.threads) + static_cast<size_t>(t)];
+    const bool ok = r.status == 0 && r.not_pinned == 0;
+    ok ? pass++ : fail++;
+    fmt::print("{} {} ioctl status {}\n", ok ? "ok" : "not ok", t + 1, r.status);
+  }
+  fmt::print("# Totals: pass:{} fail:{} xfail:0 xpass:0 skip:0 error:0\n", pass, fail);
+  const char* pagesz = opt.thp == 1 ? "THP (2 MiB folios)" : "4 KiB pages";
+  fmt::print("# guplab: design={} {} pages x {} repeats x {} threads, {} pages/call, {}\n", to_string(opt.design),
+             (opt.size_mb << 20) / PAGE_SIZE, opt.repeats, opt.threads, opt.nr_pages_per_call, pagesz);
+  fmt::print("#   model     get {:8.2f} ns/page   put {:8.2f} ns/page   (medians)\n", rep.get_ns_per_page, rep.put_ns_per_page);
+  if (opt.baseline)
+    fmt::print("#   baseline  inc {:8.2f} ns/page   dec {:8.2f} ns/page   (bare atomic fetch_add/sub on the same mem_map entries)\n"
+               "#   ratio     model/baseline get {:.2f}x  put {:.2f}x\n",
+               rep.baseline_get_ns_per_page, rep.baseline_put_ns_per_page, rep.get_ns_per_page / rep.baseline_get_ns_per_page,
+               rep.put_ns_per_page / rep.baseline_put_ns_per_page);
+  if (opt.host_baseline) {
+    if (rep.host_ok)
+      fmt::print("#   host      pin {:8.2f} ns/page   unpin {:6.2f} ns/page (io_uring buffer registration, FOLL_LONGTERM, {})\n"
+                 "#   ratio     model/host get {:.2f}x  put {:.2f}x\n",
+                 rep.host_get_ns_per_page, rep.host_put_ns_per_page, rep.host_thp ? "host THP" : "host 4 KiB pages",
+                 rep.get_ns_per_page / rep.host_get_ns_per_page, rep.put_ns_per_page / rep.host_put_ns_per_page);
+    else
+      fmt::print("#   host      refused: {}\n", rep.host_error);
+  }
+  return fail ? 1 : 0;
+}
+
+}  // namespace guplab::tools

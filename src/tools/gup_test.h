@@ -1,0 +1,67 @@
+// gup_test.h - `guplab gup_test`: the kernel selftest tools/testing/selftests/mm/gup_test
+// run against the model, with side-by-side references.
+//
+// The flags are the selftest's (-u GUP_FAST, -a PIN_FAST, -L PIN_LONGTERM, -U/-b basic
+// tests, -m MB, -n pages per call, -r repeats, -j threads, -t/-T THP on/off, -w/-W
+// write or not, -S shared, -z fault in through GUP) plus --design, --baseline (a bare
+// atomic fetch_add over the same mem_map entries) and --host-baseline (the host
+// kernel's FOLL_LONGTERM pin of an equal buffer through io_uring registration).
+// Output: the selftest's TAP lines ("# PIN_FAST_BENCHMARK: Time: get:N put:N us"), then
+// per-page costs and ratios, medians over the repeats.
+//
+// Threading: runs on the calling thread; spawns -j model tasks.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "machine/config.h"
+
+namespace guplab::tools {
+
+enum class GupTestCmd { GUP_FAST_BENCHMARK, PIN_FAST_BENCHMARK, PIN_LONGTERM_BENCHMARK, GUP_BASIC_TEST, PIN_BASIC_TEST };
+const char* to_string(GupTestCmd c);
+
+struct GupTestOptions {
+  GupTestCmd cmd = GupTestCmd::GUP_FAST_BENCHMARK;
+  uint64_t size_mb = 128;
+  int nr_pages_per_call = 1;
+  int repeats = 1;
+  int threads = 1;
+  int thp = -1;  // -1 leave alone, 0 MADV_NOHUGEPAGE, 1 MADV_HUGEPAGE
+  bool write = true;
+  bool shared = false;
+  bool fault_in_gup = false;  // -z
+  PinDesign design = PinDesign::folio_pincount;
+  bool baseline = false;
+  bool host_baseline = false;
+  bool json = false;
+};
+
+/** One repeat of one thread: microseconds, as the selftest reports, plus ns detail. */
+struct GupTestRun {
+  uint64_t get_ns = 0;
+  uint64_t put_ns = 0;
+  uint64_t pages = 0;
+  long status = 0;          // 0, or the first negative errno
+  uint64_t not_pinned = 0;  // pages the pin design failed to report (false negatives)
+};
+
+struct GupTestReport {
+  std::vector<GupTestRun> runs;
+  double get_ns_per_page = 0, put_ns_per_page = 0;  // medians
+  double baseline_get_ns_per_page = 0, baseline_put_ns_per_page = 0;
+  bool host_ok = false;
+  std::string host_error;
+  double host_get_ns_per_page = 0, host_put_ns_per_page = 0;
+  bool host_thp = false;
+  std::string vmstat;
+};
+
+/** run_gup_test() - the whole command, minus printing. */
+GupTestReport run_gup_test(const GupTestOptions& opt);
+
+/** gup_test_main() - parse @argv (after "gup_test"), run, print. Returns the exit code. */
+int gup_test_main(int argc, char** argv);
+
+}  // namespace guplab::tools

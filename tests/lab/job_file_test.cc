@@ -1,0 +1,270 @@
+// job_file_test.cc - fio job files: parsing, inheritance, overrides, numjobs and errors.
+#include "lab/fio/job_file.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+
+namespace guplab::fio {
+namespace {
+
+// A copy of /work/shared/bench/seed000.fio (the job file of seed 000's fio run).
+constexpr const char* kSeed000 =
+    "; The job from seed 000 (the fio run reported with the GUP_PIN_COUNTING_BIAS patch),\n"
+    "; with a filename added so that it runs as it is.\n"
+    "[reader]\n"
+    "direct=1\n"
+    "ioengine=libaio\n"
+    "blocksize=4096\n"
+    "size=1g\n"
+    "numjobs=1\n"
+    "rw=read\n"
+    "iodepth=64\n"
+    "filename=guplab-fio.dat\n";
+
+std::vector<JobSpec> resolve_text(const std::string& text, std::vector<std::string> args = {}) {
+  auto file = parse_job_text(text, "t.fio");
+  EXPECT_TRUE(file.ok()) << (file.ok() ? "" : file.error());
+  if (!file) return {};
+  auto with = with_overrides(std::move(file.value()), args);
+  EXPECT_TRUE(with.ok()) << (with.ok() ? "" : with.error());
+  if (!with) return {};
+  auto jobs = resolve_jobs(with.value());
+  EXPECT_TRUE(jobs.ok()) << (jobs.ok() ? "" : jobs.error());
+  return jobs ? jobs.value() : std::vector<JobSpec>{};
+}
+
+/** The error parsing and resolving @text gives, or "" if none. */
+std::string error_of(const std::string& text, std::vector<std::string> args = {}) {
+  auto file = parse_job_text(text, "seed000.fio");
+  if (!file) return file.error();
+  auto with = with_overrides(std::move(file.value()), args);
+  if (!with) return with.error();
+  auto jobs = resolve_jobs(with.value());
+  return jobs ? "" : jobs.error();
+}
+
+void expect_seed000(const std::vector<JobSpec>& jobs) {
+  ASSERT_EQ(jobs.size(), 1u);
+  const JobSpec& j = jobs[0];
+  EXPECT_EQ(j.name, "reader");
+  EXPECT_TRUE(j.direct);
+  EXPECT_EQ(j.ioengine, "libaio");
+  EXPECT_EQ(j.bs, 4096u);
+  EXPECT_EQ(j.size, 1ull << 30);
+  EXPECT_EQ(j.numjobs, 1u);
+  EXPECT_EQ(j.rw, RwMode::read);
+  EXPECT_EQ(j.iodepth, 64u);
+  EXPECT_EQ(j.filename, "guplab-fio.dat");
+  EXPECT_EQ(j.line, 3);
+  ASSERT_EQ(j.options.size(), 8u);
+  EXPECT_EQ(j.options[2].key, "bs");  // canonical, as fio's JSON prints it
+  EXPECT_EQ(j.options[2].value, "4096");
+  EXPECT_EQ(j.options[2].line, 6);
+}
+
+TEST(FioJobFile, Seed000Embedded) { expect_seed000(resolve_text(kSeed000)); }
+
+TEST(FioJobFile, Seed000FromSharedBench) {
+  // Look for shared/bench/seed000.fio above this source file (the work tree or CI clone).
+  std::filesystem::path dir = std::filesystem::path(__FILE__).parent_path();
+  std::filesystem::path found;
+  for (; !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+    if (std::filesystem::exists(dir / "shared/bench/seed000.fio")) {
+      found = dir / "shared/bench/seed000.fio";
+      break;
+    }
+  }
+  if (found.empty()) GTEST_SKIP() << "shared/bench/seed000.fio not found above " << __FILE__;
+  auto file = load_job_file(found.string());
+  ASSERT_TRUE(file.ok()) << file.error();
+  EXPECT_EQ(file->source, found.string());
+  auto jobs = resolve_jobs(file.value());
+  ASSERT_TRUE(jobs.ok()) << jobs.error();
+  expect_seed000(jobs.value());
+}
+
+TEST(FioJobFile, GlobalInheritanceAndJobOverride) {
+  const auto jobs = resolve_text(
+      "[global]\n"
+      "bs=8k\n"
+      "size=64m\n"
+      "direct=1\n"
+      "ioengine=io_uring\n"
+      "[a]\n"
+      "rw=randread\n"
+      "[b]\n"
+      "rw=write\n"
+      "bs=64k\n"
+      "direct=0\n"
+      "[global]\n"
+      "iodepth=16\n"
+      "[c]\n"
+      "rw=randrw\n"
+      "rwmixread=70\n");
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[0].bs, 8192u);
+  EXPECT_EQ(jobs[0].size, 64u << 20);
+  EXPECT_TRUE(jobs[0].direct);
+  EXPECT_EQ(jobs[0].ioengine, "io_uring");
+  EXPECT_EQ(jobs[0].iodepth, 1u);  // the second [global] comes after a and b
+  EXPECT_EQ(jobs[1].bs, 65536u);
+  EXPECT_FALSE(jobs[1].direct);
+  EXPECT_EQ(jobs[1].rw, RwMode::write);
+  EXPECT_EQ(jobs[2].iodepth, 16u);
+  EXPECT_EQ(jobs[2].rwmixread, 70u);
+  EXPECT_EQ(jobs[2].rw, RwMode::randrw);
+  EXPECT_EQ(jobs[0].options.size(), 1u);  // its own options only; globals are global options
+}
+
+TEST(FioJobFile, NumjobsExpands) {
+  const auto jobs = resolve_text("[w]\nsize=1m\nnumjobs=3\nrw=randwrite\n[r]\nsize=1m\n");
+  ASSERT_EQ(jobs.size(), 4u);
+  for (unsigned i = 0; i < 3; i++) {
+    EXPECT_EQ(jobs[i].name, "w");
+    EXPECT_EQ(jobs[i].clone, i);
+    EXPECT_EQ(jobs[i].numjobs, 3u);
+  }
+  EXPECT_EQ(jobs[3].name, "r");
+  EXPECT_EQ(jobs[3].clone, 0u);
+}
+
+TEST(FioJobFile, ValuesUnitsAndBooleans) {
+  const auto jobs = resolve_text(
+      "[x]\n"
+      "name=renamed\n"
+      "readwrite=readwrite\n"
+      "rwmixwrite=30\n"
+      "size=2g\n"
+      "offset=1MiB\n"
+      "bs=1536\n"
+      "runtime=500ms\n"
+      "time_based\n"
+      "group_reporting\n"
+      "thread=1\n"
+      "norandommap\n"
+      "randrepeat=0\n"
+      "loops=3\n"
+      "[y]\n"
+      "size=0\n"
+      "time_based=1\n"
+      "runtime=1m\n");
+  ASSERT_EQ(jobs.size(), 2u);
+  const JobSpec& x = jobs[0];
+  EXPECT_EQ(x.name, "renamed");
+  EXPECT_EQ(x.rw, RwMode::rw);
+  EXPECT_STREQ(to_string(x.rw), "rw");
+  EXPECT_EQ(x.rwmixread, 70u);
+  EXPECT_EQ(x.size, 2ull << 30);
+  EXPECT_EQ(x.offset, 1000000u);  // fio: KiB/MiB spellings are powers of ten
+  EXPECT_EQ(x.bs, 1536u);
+  EXPECT_EQ(x.runtime, std::chrono::milliseconds(500));
+  EXPECT_TRUE(x.time_based);
+  EXPECT_TRUE(x.group_reporting);
+  EXPECT_TRUE(x.thread);
+  EXPECT_TRUE(x.norandommap);
+  EXPECT_FALSE(x.randrepeat);
+  EXPECT_EQ(x.loops, 3u);
+  EXPECT_EQ(jobs[1].runtime, std::chrono::seconds(60));
+  EXPECT_EQ(jobs[1].size, 0u);  // allowed: time_based with a runtime
+  EXPECT_EQ(jobs[1].ioengine, "psync");
+  EXPECT_TRUE(jobs[1].randrepeat);
+}
+
+TEST(FioJobFile, CommentsAndWhitespace) {
+  const auto jobs = resolve_text(
+      "# leading comment\r\n"
+      "\r\n"
+      "  [ spaced ]  \r\n"
+      "   size = 4m   ; trailing comment\r\n"
+      "bs=4k # another\r\n"
+      "filename=/tmp/a#b\r\n"
+      ";size=1g\n");
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].name, "spaced");
+  EXPECT_EQ(jobs[0].size, 4u << 20);
+  EXPECT_EQ(jobs[0].filename, "/tmp/a#b");  // '#' inside a word is not a comment
+}
+
+TEST(FioJobFile, OverridesApplyToAllJobsAndWin) {
+  const auto jobs = resolve_text("[global]\nsize=16m\n[a]\nbs=4k\n[b]\nnumjobs=2\n",
+                                 {"--bs=8k", "--direct", "--iodepth=32"});
+  ASSERT_EQ(jobs.size(), 3u);
+  for (const JobSpec& j : jobs) {
+    EXPECT_EQ(j.bs, 8192u);
+    EXPECT_TRUE(j.direct);
+    EXPECT_EQ(j.iodepth, 32u);
+  }
+  ASSERT_EQ(jobs[0].options.size(), 3u);  // the job's bs=4k replaced by the override
+  EXPECT_EQ(jobs[0].options[0].key, "bs");
+  EXPECT_EQ(jobs[0].options[0].value, "8k");
+  EXPECT_EQ(jobs[0].options[0].line, 0);
+  EXPECT_EQ(jobs[0].options[1].key, "direct");
+  EXPECT_EQ(jobs[0].options[2].key, "iodepth");
+  // numjobs from the command line expands too.
+  EXPECT_EQ(resolve_text("[a]\nsize=1m\n", {"--numjobs=4"}).size(), 4u);
+}
+
+TEST(FioJobFile, ErrorsNameFileLineAndOption) {
+  const std::string head = "; c\n; c\n[reader]\ndirect=1\nsize=1g\nrw=read\n";
+  EXPECT_EQ(error_of(head + "blocksise=4096\n"), "seed000.fio:7: unknown option 'blocksise'");
+  EXPECT_EQ(error_of(head + "bs=4q\n"),
+            "seed000.fio:7: bad value '4q' for option 'bs': expected a size such as 4096, 4k, 1m or 1g");
+  EXPECT_EQ(error_of(head + "bs=1000\n"),
+            "seed000.fio:7: bad value '1000' for option 'bs': must be a multiple of 512");
+  EXPECT_EQ(error_of(head + "blocksize=0\n"),
+            "seed000.fio:7: bad value '0' for option 'bs': must be greater than 0");
+  EXPECT_EQ(error_of(head + "rw=reed\n"),
+            "seed000.fio:7: bad value 'reed' for option 'rw': expected read, write, randread, "
+            "randwrite, rw, readwrite or randrw");
+  EXPECT_EQ(error_of(head + "rwmixread=101\n"),
+            "seed000.fio:7: bad value '101' for option 'rwmixread': must be between 0 and 100");
+  EXPECT_EQ(error_of(head + "iodepth=0\n"),
+            "seed000.fio:7: bad value '0' for option 'iodepth': must be between 1 and 65536");
+  EXPECT_EQ(error_of(head + "iodepth=many\n"),
+            "seed000.fio:7: bad value 'many' for option 'iodepth': expected a whole number");
+  EXPECT_EQ(error_of(head + "direct=2\n"),
+            "seed000.fio:7: bad value '2' for option 'direct': expected 0 or 1");
+  EXPECT_EQ(error_of(head + "runtime=10sec\n"),
+            "seed000.fio:7: bad value '10sec' for option 'runtime': expected a time such as 10, "
+            "10s, 500ms or 1m");
+  EXPECT_EQ(error_of(head + "loops=0\n"),
+            "seed000.fio:7: bad value '0' for option 'loops': must be at least 1");
+  EXPECT_EQ(error_of(head + "bs=\n"), "seed000.fio:7: option 'bs' needs a value");
+  EXPECT_EQ(error_of(head + "filename\n"), "seed000.fio:7: option 'filename' needs a value");
+  EXPECT_EQ(error_of(head + "=4k\n"), "seed000.fio:7: missing option name in '=4k'");
+}
+
+TEST(FioJobFile, StructuralErrors) {
+  EXPECT_EQ(error_of("; no section yet\nbs=4k\n[x]\n"),
+            "seed000.fio:2: option 'bs' outside of any [section]");
+  EXPECT_EQ(error_of("[reader\nsize=1m\n"), "seed000.fio:1: malformed section header '[reader'");
+  EXPECT_EQ(error_of("[]\n"), "seed000.fio:1: empty section name");
+  EXPECT_EQ(error_of("[global]\nsize=1m\n"), "seed000.fio: no jobs defined");
+  EXPECT_EQ(error_of(""), "seed000.fio: no jobs defined");
+  EXPECT_EQ(error_of("[x]\nrw=read\n"),
+            "seed000.fio:1: job 'x': size must be set and greater than 0 (or time_based=1 with a runtime)");
+  EXPECT_EQ(error_of("[x]\ntime_based\n"),
+            "seed000.fio:1: job 'x': size must be set and greater than 0 (or time_based=1 with a runtime)");
+  EXPECT_EQ(error_of("\n[x]\nsize=1k\nbs=4k\n"), "seed000.fio:2: job 'x': size (1024) is smaller than bs (4096)");
+}
+
+TEST(FioJobFile, OverrideErrors) {
+  const std::string ok = "[x]\nsize=1m\n";
+  EXPECT_EQ(error_of(ok, {"--blocksise=4k"}), "command line: unknown option 'blocksise'");
+  EXPECT_EQ(error_of(ok, {"--bs=513"}), "command line: bad value '513' for option 'bs': must be a multiple of 512");
+  EXPECT_EQ(error_of(ok, {"bs=4k"}), "command line: 'bs=4k' is not of the form --option=value");
+  EXPECT_EQ(error_of(ok, {"--size=0"}),
+            "seed000.fio:1: job 'x': size must be set and greater than 0 (or time_based=1 with a runtime)");
+  EXPECT_EQ(error_of(ok, {"--name="}), "command line: option 'name' needs a value");
+}
+
+TEST(FioJobFile, LoadMissingFile) {
+  auto f = load_job_file("/nonexistent/dir/job.fio");
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error(), "/nonexistent/dir/job.fio: cannot open: No such file or directory");
+}
+
+}  // namespace
+}  // namespace guplab::fio

@@ -1,0 +1,27 @@
+// result_test.cc - the printed form of a run's result.
+#include "sim/result.h"
+
+#include <gtest/gtest.h>
+
+namespace guplab {
+namespace {
+
+TEST(SimRunResult, FormatShowsOutcomeAndWaitForPicture) {
+  SimRunResult r;
+  r.outcome = SimOutcome::deadlock;
+  r.seed = 42;
+  r.strategy = "random";
+  r.steps = 10;
+  r.blocked.push_back({2, "ab", "futex", "lock_b", 0x1000});
+  r.blocked.push_back({3, "ba", "futex", "lock_a", 0x2000});
+  const std::string s = r.format();
+  EXPECT_NE(s.find("deadlock seed=42"), std::string::npos) << s;
+  EXPECT_NE(s.find("pid 2 (ab) blocked in futex on lock_b [key 0x1000]"), std::string::npos) << s;
+  EXPECT_NE(s.find("pid 3 (ba) blocked in futex on lock_a"), std::string::npos) << s;
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(SimRunResult{}.ok());
+  EXPECT_STREQ(to_string(SimOutcome::step_limit), "step_limit");
+}
+
+}  // namespace
+}  // namespace guplab

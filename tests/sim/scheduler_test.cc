@@ -1,0 +1,365 @@
+// scheduler_test.cc - the sim run loop: exact results, determinism and replay, finding
+// races, deadlocks with their wait-for picture, oopses, limits, unwinding, throughput.
+#include "sim/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/completion.h"
+#include "base/rwsem.h"
+#include "base/spinlock.h"
+#include "sim/sim_test_util.h"
+
+namespace guplab {
+namespace {
+
+using testing::sim_machine;
+using testing::UnwindProbe;
+
+// Each of @nr tasks adds 1 to a plain int @iters times under a spinlock, with a
+// scheduling point between the read and the write.
+int locked_counter(uint64_t seed, int nr, int iters, SimOptions opts = {}) {
+  auto m = sim_machine(seed, opts);
+  int counter = 0;
+  spinlock_t lock;
+  spin_lock_init(&lock, "counter_lock");
+  m->run([&] {
+    std::vector<task_struct*> ts;
+    for (int i = 0; i < nr; i++)
+      ts.push_back(m->spawn("inc" + std::to_string(i), [&] {
+        for (int k = 0; k < iters; k++) {
+          SpinGuard g(&lock);
+          int v = counter;
+          sched_point(SchedPoint::kYield);
+          counter = v + 1;
+        }
+      }));
+    for (task_struct* t : ts) task_join(t);
+  });
+  EXPECT_EQ(m->sim_result()->outcome, SimOutcome::completed) << m->sim_result()->format();
+  EXPECT_GT(m->sim_result()->choices.size(), 0u);
+  return counter;
+}
+
+TEST(SimScheduler, SpinlockCounterIsExact) {
+  EXPECT_EQ(locked_counter(1, 2, 500), 1000);
+  EXPECT_EQ(locked_counter(2, 4, 200), 800);
+  SimOptions pct;
+  pct.strategy = SimStrategy::pct;
+  EXPECT_EQ(locked_counter(3, 3, 200, pct), 600);
+}
+
+// The lost update: read, scheduling point, write, no lock. Returns the final value.
+struct RaceRun {
+  int value = 0;
+  SimRunResult result;
+};
+RaceRun lost_update(uint64_t seed, const SimOptions& opts) {
+  auto m = sim_machine(seed, opts);
+  RaceRun r;
+  m->run([&] {
+    auto body = [&] {
+      for (int i = 0; i < 5; i++) cond_resched();  // unrelated work before the window
+      int v = r.value;
+      sched_point(SchedPoint::kYield);
+      r.value = v + 1;
+      for (int i = 0; i < 5; i++) cond_resched();
+    };
+    task_struct* a = m->spawn("a", body);
+    task_struct* b = m->spawn("b", body);
+    task_join(a);
+    task_join(b);
+  });
+  r.result = *m->sim_result();
+  return r;
+}
+
+void expect_race_found_and_replayed(const SimOptions& opts, int max_seeds) {
+  int found = -1;
+  for (int seed = 1; seed <= max_seeds && found < 0; seed++)
+    if (lost_update(seed, opts).value != 2) found = seed;
+  ASSERT_GT(found, 0) << opts.describe() << " did not find the lost update in " << max_seeds << " seeds";
+  std::printf("[ info ] %s found the lost update at seed %d\n", opts.describe().c_str(), found);
+  RaceRun first = lost_update(found, opts);
+  RaceRun again = lost_update(found, opts);
+  EXPECT_EQ(first.value, 1);
+  EXPECT_EQ(again.value, 1);
+  EXPECT_EQ(again.result.choices, first.result.choices);
+  RaceRun replayed = lost_update(found, opts.replay_of(first.result));
+  EXPECT_EQ(replayed.value, 1);
+  EXPECT_FALSE(replayed.result.replay_diverged);
+  EXPECT_EQ(replayed.result.choices, first.result.choices);
+  EXPECT_EQ(replayed.result.steps, first.result.steps);
+}
+
+TEST(SimScheduler, RandomWalkFindsLostUpdateAndReplaysIt) {
+  expect_race_found_and_replayed(SimOptions{}, 50);
+}
+
+TEST(SimScheduler, PctFindsLostUpdateAndReplaysIt) {
+  SimOptions pct;
+  pct.strategy = SimStrategy::pct;
+  pct.pct_depth = 2;
+  pct.pct_steps = lost_update(1, pct).result.steps;  // k from a run of the scenario
+  expect_race_found_and_replayed(pct, 300);  // ~4% of seeds hit it at d=2
+}
+
+TEST(SimScheduler, PctDepthOneNeverPreempts) {
+  // With no change point the higher-priority task runs to completion: no lost update.
+  SimOptions pct;
+  pct.strategy = SimStrategy::pct;
+  pct.pct_depth = 1;
+  for (int seed = 1; seed <= 30; seed++) EXPECT_EQ(lost_update(seed, pct).value, 2) << seed;
+}
+
+// Three tasks log (task, step) pairs: the log is the interleaving.
+std::pair<std::vector<int>, SimRunResult> interleaving(uint64_t seed, const SimOptions& opts) {
+  auto m = sim_machine(seed, opts);
+  std::vector<int> log;
+  m->run([&] {
+    std::vector<task_struct*> ts;
+    for (int i = 0; i < 3; i++)
+      ts.push_back(m->spawn("t" + std::to_string(i), [&, i] {
+        for (int k = 0; k < 10; k++) {
+          log.push_back(i * 100 + k);
+          cond_resched();
+        }
+      }));
+    for (task_struct* t : ts) task_join(t);
+  });
+  return {log, *m->sim_result()};
+}
+
+TEST(SimScheduler, SameSeedSameRunDifferentSeedsDiffer) {
+  for (SimStrategy s : {SimStrategy::random, SimStrategy::pct}) {
+    SimOptions opts;
+    opts.strategy = s;
+    opts.pct_steps = 40;
+    auto [log1, r1] = interleaving(42, opts);
+    auto [log2, r2] = interleaving(42, opts);
+    EXPECT_EQ(log1, log2);
+    EXPECT_EQ(r1.choices, r2.choices);
+    EXPECT_EQ(r1.steps, r2.steps);
+    EXPECT_EQ(r1.switches, r2.switches);
+    EXPECT_EQ(log1.size(), 30u);
+    std::set<std::vector<int>> distinct;
+    for (uint64_t seed = 1; seed <= 20; seed++) distinct.insert(interleaving(seed, opts).first);
+    EXPECT_GE(distinct.size(), 10u) << to_string(s);
+  }
+}
+
+TEST(SimScheduler, ReplayOfAnotherScenarioReportsDivergence) {
+  auto [log, r] = interleaving(7, SimOptions{});
+  SimOptions bogus;
+  bogus.strategy = SimStrategy::replay;
+  bogus.replay = {2, 2, 2};  // too short, and task 2 is not runnable at the first choice
+  auto [log2, r2] = interleaving(7, bogus);
+  EXPECT_TRUE(r2.replay_diverged);
+  EXPECT_EQ(log2.size(), 30u);  // the run still completes deterministically
+}
+
+// ABBA on two locks: run seeds until one deadlocks; check the picture and the unwinding.
+template <typename Lock, typename Unlock>
+void expect_abba_deadlock(const char* name_a, const char* name_b, Lock lock, Unlock unlock,
+                          void* obj_a, void* obj_b) {
+  bool found = false;
+  for (uint64_t seed = 1; seed <= 50 && !found; seed++) {
+    auto m = sim_machine(seed);
+    int unwound = 0, pid1 = 0, pid2 = 0;
+    m->run([&] {
+      auto body = [&](void* first, void* second) {
+        UnwindProbe probe{&unwound};
+        lock(first);
+        cond_resched();
+        lock(second);
+        unlock(second);
+        unlock(first);
+      };
+      task_struct* t1 = m->spawn("ab", [&] { body(obj_a, obj_b); });
+      task_struct* t2 = m->spawn("ba", [&] { body(obj_b, obj_a); });
+      pid1 = t1->pid;
+      pid2 = t2->pid;
+      task_join(t1);
+      task_join(t2);
+    });
+    const SimRunResult& r = *m->sim_result();
+    if (r.outcome == SimOutcome::completed) continue;
+    found = true;
+    ASSERT_EQ(r.outcome, SimOutcome::deadlock) << r.format();
+    std::printf("[ info ] ABBA deadlock at seed %llu:\n%s", static_cast<unsigned long long>(seed),
+                r.format().c_str());
+    auto find = [&](int pid) {
+      return std::find_if(r.blocked.begin(), r.blocked.end(), [&](const BlockedTask& b) { return b.pid == pid; });
+    };
+    ASSERT_NE(find(pid1), r.blocked.end());
+    ASSERT_NE(find(pid2), r.blocked.end());
+    EXPECT_EQ(find(pid1)->what, name_b);
+    EXPECT_EQ(find(pid2)->what, name_a);
+    EXPECT_EQ(find(pid1)->kind, "futex");
+    EXPECT_EQ(find(pid1)->comm, "ab");
+    // The first task waits in task_join; it is in the picture too.
+    EXPECT_EQ(r.blocked.size(), 3u);
+    EXPECT_NE(r.blocked[0].what.find("task_join"), std::string::npos);
+    EXPECT_EQ(unwound, 2);  // both tasks were unwound, their stacks released
+    EXPECT_FALSE(m->halted());
+    EXPECT_EQ(m->nr_oops(), 0u);
+  }
+  EXPECT_TRUE(found) << "no ABBA deadlock in 50 seeds";
+}
+
+TEST(SimScheduler, AbbaDeadlockOnSpinlocks) {
+  spinlock_t a, b;
+  spin_lock_init(&a, "lock_a");
+  spin_lock_init(&b, "lock_b");
+  // Plain lock/unlock calls: on unwinding, the locks stay held (the picture matters here).
+  expect_abba_deadlock(
+      "lock_a", "lock_b", [](void* l) NO_THREAD_SAFETY_ANALYSIS { spin_lock(static_cast<spinlock_t*>(l)); },
+      [](void* l) NO_THREAD_SAFETY_ANALYSIS { spin_unlock(static_cast<spinlock_t*>(l)); }, &a, &b);
+}
+
+TEST(SimScheduler, AbbaDeadlockOnRwsems) {
+  rw_semaphore a, b;
+  init_rwsem(&a, "sem_a");
+  init_rwsem(&b, "sem_b");
+  expect_abba_deadlock(
+      "sem_a", "sem_b", [](void* s) NO_THREAD_SAFETY_ANALYSIS { down_write(static_cast<rw_semaphore*>(s)); },
+      [](void* s) NO_THREAD_SAFETY_ANALYSIS { up_write(static_cast<rw_semaphore*>(s)); }, &a, &b);
+}
+
+TEST(SimScheduler, BugOnHaltsTheRunAndUnwindsTheOthers) {
+  auto m = sim_machine(5);
+  int unwound = 0;
+  completion never;
+  init_completion(&never);
+  m->run([&] {
+    task_struct* w = m->spawn("waiter", [&] {
+      UnwindProbe probe{&unwound};
+      wait_for_completion(&never);
+    });
+    task_struct* s = m->spawn("sleeper", [&] {
+      UnwindProbe probe{&unwound};
+      msleep(1000);
+    });
+    task_struct* b = m->spawn("buggy", [&] {
+      cond_resched();
+      BUG_ON(unwound == 0);
+    });
+    task_join(w);
+    task_join(s);
+    task_join(b);
+  });
+  const SimRunResult& r = *m->sim_result();
+  EXPECT_EQ(r.outcome, SimOutcome::halted) << r.format();
+  EXPECT_TRUE(m->halted());
+  ASSERT_EQ(m->nr_oops(), 1u);
+  EXPECT_EQ(m->oopses()[0].task, "buggy");
+  EXPECT_EQ(m->oopses()[0].cond, std::string("unwound == 0"));
+  EXPECT_EQ(unwound, 2);
+  EXPECT_TRUE(r.blocked.empty());
+}
+
+TEST(SimScheduler, StepLimitEndsARunawayRun) {
+  SimOptions opts;
+  opts.max_steps = 5000;
+  auto m = sim_machine(9, opts);
+  int unwound = 0;
+  m->run([&] {
+    task_struct* t = m->spawn("spinner", [&] {
+      UnwindProbe probe{&unwound};
+      for (;;) {
+        cond_resched();
+        sleep_ns(1);  // blocks, so the task can be unwound
+      }
+    });
+    task_join(t);
+  });
+  EXPECT_EQ(m->sim_result()->outcome, SimOutcome::step_limit);
+  EXPECT_GE(m->sim_result()->steps, 5000u);
+  EXPECT_EQ(unwound, 1);
+}
+
+TEST(SimScheduler, UnjoinedTasksAreWaitedForAndFreed) {
+  auto m = sim_machine(11);
+  int done = 0;
+  m->run([&] {
+    for (int i = 0; i < 3; i++)
+      m->spawn("orphan", [&] {
+        cond_resched();
+        done++;
+      });
+  });
+  EXPECT_EQ(done, 3);
+  EXPECT_EQ(m->sim_result()->outcome, SimOutcome::completed);
+  EXPECT_EQ(m->sim_result()->tasks, 4u);
+}
+
+TEST(SimScheduler, RunsAreRepeatableOnOneMachineAndTimeMovesOn) {
+  auto m = sim_machine(13);
+  m->run([&] { msleep(5); });
+  const uint64_t end1 = m->sim_result()->end_ns;
+  EXPECT_GE(end1, 5 * NSEC_PER_MSEC);
+  m->run([&] { msleep(5); });
+  EXPECT_EQ(m->sim_result()->start_ns, end1);
+  EXPECT_GE(m->sim_result()->end_ns, end1 + 5 * NSEC_PER_MSEC);
+}
+
+TEST(SimScheduler, RunOnTheCallingThreadRestoresTheSeam) {
+  auto m = sim_machine(17);
+  task_struct* inside = nullptr;
+  m->run([&] {
+    inside = current();
+    EXPECT_NE(sim_hooks(), nullptr);
+  });
+  EXPECT_NE(inside, nullptr);
+  EXPECT_EQ(current(), nullptr);
+  EXPECT_EQ(sim_hooks(), nullptr);
+}
+
+TEST(SimScheduler, ThroughputOfSmallRuns) {
+  // Print only: how many 2-task runs (spawn, lock, a few points, join) per second.
+  auto scenario = [](Machine* m) {
+    spinlock_t lock;
+    spin_lock_init(&lock, "l");
+    int x = 0;
+    m->run([&] {
+      auto body = [&] {
+        for (int i = 0; i < 4; i++) {
+          SpinGuard g(&lock);
+          x++;
+        }
+      };
+      task_struct* a = m->spawn("a", body);
+      task_struct* b = m->spawn("b", body);
+      task_join(a);
+      task_join(b);
+    });
+  };
+  auto measure = [&](bool fresh_machine) {
+    auto shared = sim_machine(1);
+    uint64_t runs = 0, steps = 0;
+    const uint64_t start = host_time_ns();
+    while (host_time_ns() - start < 300 * NSEC_PER_MSEC) {
+      std::unique_ptr<Machine> own;
+      Machine* m = shared.get();
+      if (fresh_machine) m = (own = sim_machine(runs + 1)).get();
+      scenario(m);
+      steps += m->sim_result()->steps;
+      runs++;
+    }
+    const double secs = static_cast<double>(host_time_ns() - start) / 1e9;
+    std::printf("[ perf ] %s: %.0f runs/s (%.0f steps/run)\n",
+                fresh_machine ? "fresh 4 MiB machine per run" : "runs on one machine",
+                static_cast<double>(runs) / secs, static_cast<double>(steps) / static_cast<double>(runs));
+  };
+  measure(true);
+  measure(false);
+}
+
+}  // namespace
+}  // namespace guplab

@@ -24,7 +24,8 @@ inline bool gup_must_unshare(const vm_area_struct* vma, foll_flags flags, const 
     if (!vma) return true;
     return is_cow_mapping(vma->vm_flags);
   }
-  return !PageAnonExclusive(p);
+  // Exclusivity is kept per folio (on the head) by the fault and fork code.
+  return !PageAnonExclusive(compound_head(p));
 }
 
 /**
@@ -37,7 +38,7 @@ inline bool can_follow_write_pte(pte_t pte, const page* p, const vm_area_struct*
   if (!any(flags, FOLL_FORCE)) return false;
   if (!any(vma->vm_flags, VM_MAYWRITE)) return false;
   if (any(vma->vm_flags, VM_WRITE)) return false;  // writable vma: fault to make the pte writable
-  if (!p || !PageAnon(p) || !PageAnonExclusive(p)) return false;
+  if (!p || !PageAnon(p) || !PageAnonExclusive(compound_head(p))) return false;
   return true;
 }
 inline bool can_follow_write_pmd(pmd_t pmd, const page* p, const vm_area_struct* vma, foll_flags flags) {

@@ -1,5 +1,8 @@
 // list.h - the kernel's intrusive doubly linked list (struct list_head).
-// Threading: none of its own; callers hold whatever lock guards the list.
+// Threading: none of its own; callers hold whatever lock guards the list. As in the
+// kernel (WRITE_ONCE in __list_add/__list_del), every store to ->next is a single
+// atomic store: struct page overlays compound_head on lru.next, and compound_head() is
+// read locklessly while a neighbour on an LRU or free list is linked or unlinked.
 #pragma once
 #include <cassert>
 
@@ -10,14 +13,20 @@ struct list_head {
   list_head* prev;
 };
 
-inline void INIT_LIST_HEAD(list_head* h) { h->next = h->prev = h; }
+/** list_set_next() - WRITE_ONCE(e->next, n). */
+inline void list_set_next(list_head* e, list_head* n) { __atomic_store_n(&e->next, n, __ATOMIC_RELAXED); }
+
+inline void INIT_LIST_HEAD(list_head* h) {
+  list_set_next(h, h);
+  h->prev = h;
+}
 inline bool list_empty(const list_head* h) { return h->next == h; }
 
 inline void list_add_between(list_head* n, list_head* prev, list_head* next) {
   next->prev = n;
-  n->next = next;
+  list_set_next(n, next);
   n->prev = prev;
-  prev->next = n;
+  list_set_next(prev, n);
 }
 /** list_add() - insert @n right after @head (stack order). */
 inline void list_add(list_head* n, list_head* head) { list_add_between(n, head, head->next); }
@@ -27,18 +36,18 @@ inline void list_add_tail(list_head* n, list_head* head) { list_add_between(n, h
 inline void list_del(list_head* e) {
   assert(e->next && e->prev);
   e->next->prev = e->prev;
-  e->prev->next = e->next;
-  e->next = nullptr;
+  list_set_next(e->prev, e->next);
+  list_set_next(e, nullptr);
   e->prev = nullptr;
 }
 inline void list_del_init(list_head* e) {
   e->next->prev = e->prev;
-  e->prev->next = e->next;
+  list_set_next(e->prev, e->next);
   INIT_LIST_HEAD(e);
 }
 inline void list_move_tail(list_head* e, list_head* head) {
   e->next->prev = e->prev;
-  e->prev->next = e->next;
+  list_set_next(e->prev, e->next);
   list_add_tail(e, head);
 }
 

@@ -2,5 +2,5 @@
 #include "base/sched.h"
 
 namespace guplab {
-thread_local SimHooks* tls_sim_hooks = nullptr;
+constinit thread_local SimHooks* tls_sim_hooks = nullptr;
 }  // namespace guplab

@@ -75,7 +75,7 @@ class SimHooks {
   virtual bool buggify(const char* site) { return false; }
 };
 
-extern thread_local SimHooks* tls_sim_hooks;
+extern constinit thread_local SimHooks* tls_sim_hooks;
 
 /** sim_hooks() - the running thread's deterministic backend, or nullptr when native. */
 inline SimHooks* sim_hooks() { return tls_sim_hooks; }

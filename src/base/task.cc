@@ -11,7 +11,7 @@
 
 namespace guplab {
 
-thread_local task_struct* tls_current = nullptr;
+constinit thread_local task_struct* tls_current = nullptr;
 
 void task_struct_init(task_struct* t, const TaskInit& init) {
   t->pid = init.pid;

@@ -47,7 +47,7 @@ struct TaskInit {
   uint64_t seed = 0;
 };
 
-extern thread_local task_struct* tls_current;
+extern constinit thread_local task_struct* tls_current;
 
 /** current() - the running model task, or nullptr on a thread that is not one. */
 inline task_struct* current() { return tls_current; }

@@ -22,16 +22,18 @@ namespace {
 template <typename D>
 class FastWalk {
  public:
-  FastWalk(const PhysMem& mem, foll_flags flags, page** pages) : mem_(mem), flags_(flags), pages_(pages) {}
+  FastWalk(const PhysMem& mem, foll_flags flags, page** pages)
+      : mem_(mem), mem_map_(mem.mem_map()), flags_(flags), pages_(pages) {}
   long nr() const { return nr_; }
 
   bool pte_range(pmd_t pmd, const pgtable_slot* pmdp, unsigned long addr, unsigned long end) {
     const pgtable_slot* ptep = pte_offset(mem_, pmd, addr);
     do {
       pte_t pte = ptep_get(ptep);
-      if (!pte_present(pte) || pte_special(pte)) return false;
+      // Like pte_access_permitted(): present, user-accessible (not PROT_NONE), not special.
+      if (!pte_present(pte) || !pte_user(pte) || pte_special(pte)) return false;
       if (any(flags_, FOLL_WRITE) && !pte_write(pte)) return false;
-      page* p = mem_.pfn_to_page(pte_pfn(pte));
+      page* p = mem_map_ + pte_pfn(pte);
       folio* f = page_folio(p);
       if (try_grab_folio_fast<D>(f, 1, flags_) <= 0) return false;
       // Re-check: the folio may have been freed and reused, split, or unmapped since.
@@ -47,8 +49,8 @@ class FastWalk {
 
   bool pmd_leaf_range(pmd_t orig, const pgtable_slot* pmdp, unsigned long addr, unsigned long end) {
     if (any(flags_, FOLL_WRITE) && !pmd_write(orig)) return false;
-    if (pmd_special(orig)) return false;
-    page* p = mem_.pfn_to_page(pmd_pfn(orig)) + ((addr & ~PMD_MASK) >> PAGE_SHIFT);
+    if (pmd_special(orig) || !pmd_user(orig)) return false;
+    page* p = mem_map_ + pmd_pfn(orig) + ((addr & ~PMD_MASK) >> PAGE_SHIFT);
     const int refs = static_cast<int>((end - addr) >> PAGE_SHIFT);
     folio* f = page_folio(p);
     if (try_grab_folio_fast<D>(f, refs, flags_) <= 0) return false;
@@ -101,6 +103,7 @@ class FastWalk {
 
  private:
   const PhysMem& mem_;
+  page* const mem_map_;  // cached: the loop must not reload it after every atomic
   const foll_flags flags_;
   page** const pages_;
   long nr_ = 0;

@@ -78,7 +78,7 @@ vm_fault_t do_huge_pmd_wp_page(vm_fault* vmf) {
   if (PageAnon(f)) {
     bool exclusive = PageAnonExclusive(f);
     if (!exclusive && folio_trylock(f)) {
-      if (page_ref_count(f) == 1) {  // our PMD is its only user
+      if (folio_ref_count_acquire(f) == 1) {  // our PMD is its only user
         folio_move_anon_rmap(f, vma);
         SetPageAnonExclusive(f);
         exclusive = true;

@@ -31,6 +31,16 @@ inline address_space* folio_mapping_read(const page* f) {
 }
 inline void folio_mapping_write(page* f, address_space* m) { __atomic_store_n(&f->mapping, m, __ATOMIC_RELEASE); }
 
+/**
+ * folio_ref_count_acquire() - the refcount, read with acquire ordering: a COW reuse
+ * decision ("we hold the only reference") must see everything the holders of the
+ * references just dropped did before dropping them (their reads of ->mapping, say).
+ */
+inline int folio_ref_count_acquire(const page* f) {
+  sched_point(SchedPoint::kAtomicRead, &f->_refcount);
+  return f->_refcount.counter.load(std::memory_order_acquire);
+}
+
 /** COMPOUND_MAPPED - added to _nr_pages_mapped while the folio is PMD-mapped (upstream). */
 inline constexpr int COMPOUND_MAPPED = 1 << 23;
 inline constexpr int FOLIO_PAGES_MAPPED = COMPOUND_MAPPED - 1;

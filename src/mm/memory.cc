@@ -67,9 +67,9 @@ vm_fault_t do_anonymous_page(vm_fault* vmf) {
 // mapping can become exclusive to this vma.
 bool wp_can_reuse_anon_folio(folio* f, vm_area_struct* vma) {
   if (folio_test_large(f)) return false;
-  if (page_ref_count(f) > 1) return false;
+  if (folio_ref_count_acquire(f) > 1) return false;
   if (!folio_trylock(f)) return false;
-  const bool reuse = page_ref_count(f) == 1;
+  const bool reuse = folio_ref_count_acquire(f) == 1;
   if (reuse) folio_move_anon_rmap(f, vma);
   folio_unlock(f);
   return reuse;

@@ -13,6 +13,11 @@
 // drops mmap_lock (allowed with FAULT_FLAG_ALLOW_RETRY) it returns VM_FAULT_RETRY, and
 // handle_mm_fault() returns that at once without touching the vma again.
 //
+// Lock order of the mm core (outermost first):
+//   mmap_lock -> folio lock -> anon_vma root rwsem -> page_table_lock
+//     -> (folio_trylock only) -> lru_lock -> zone->lock
+// Two mms' page_table_locks nest only in fork (child's, then parent's).
+//
 // Threading: any task of the mm's machine; see each function.
 #pragma once
 #include "mm/mm_struct.h"

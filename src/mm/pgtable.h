@@ -57,6 +57,8 @@ inline bool pte_write(pte_t p) { return p.val & _PAGE_RW; }
 inline bool pte_dirty(pte_t p) { return p.val & _PAGE_DIRTY; }
 inline bool pte_young(pte_t p) { return p.val & _PAGE_ACCESSED; }
 inline bool pte_special(pte_t p) { return p.val & _PAGE_SPECIAL; }
+/** pte_user() - user-accessible; PROT_NONE entries stay present without it. */
+inline bool pte_user(pte_t p) { return p.val & _PAGE_USER; }
 inline unsigned long pte_pfn(pte_t p) { return pteval_pfn(p.val); }
 inline pte_t pte_mkwrite(pte_t p) { return {p.val | _PAGE_RW}; }
 inline pte_t pte_wrprotect(pte_t p) { return {p.val & ~_PAGE_RW}; }
@@ -77,6 +79,7 @@ inline bool pmd_trans_huge(pmd_t p) { return pmd_leaf(p); }
 inline bool pmd_write(pmd_t p) { return p.val & _PAGE_RW; }
 inline bool pmd_dirty(pmd_t p) { return p.val & _PAGE_DIRTY; }
 inline bool pmd_special(pmd_t p) { return p.val & _PAGE_SPECIAL; }
+inline bool pmd_user(pmd_t p) { return p.val & _PAGE_USER; }
 inline unsigned long pmd_pfn(pmd_t p) { return pteval_pfn(p.val); }
 inline pmd_t pmd_mkwrite(pmd_t p) { return {p.val | _PAGE_RW}; }
 inline pmd_t pmd_wrprotect(pmd_t p) { return {p.val & ~_PAGE_RW}; }

@@ -37,15 +37,19 @@ inline constexpr uintptr_t DMA_PINNED_WAS_LRU = 1u << 1;
 
 namespace pin_detail {
 /** Add @add to the refcount unless it is zero; -EOVERFLOW (no change) if it would overflow. */
+// One scheduling point, then a plain compare-and-swap loop: this is the per-page cost of
+// every pin, so it must cost what the kernel's page_ref_add_unless() costs.
 inline int ref_add_unless_zero_checked(folio* f, int add, bool* got) {
-  int c = atomic_read(&f->_refcount);
+  sched_point(SchedPoint::kAtomicWrite, &f->_refcount);
+  std::atomic<int>& rc = f->_refcount.counter;
+  int c = rc.load(std::memory_order_relaxed);
   do {
     if (c == 0) {
       *got = false;
       return 0;
     }
     if (c > INT_MAX - add) return -EOVERFLOW;
-  } while (!atomic_try_cmpxchg(&f->_refcount, &c, c + add));
+  } while (!rc.compare_exchange_weak(c, c + add, std::memory_order_seq_cst, std::memory_order_relaxed));
   *got = true;
   return 0;
 }

@@ -75,6 +75,9 @@ class FakeFile {
       f->retries++;
       mm_struct* mm = vmf->vma->vm_mm;
       f->saw_lock_held_on_retry = rwsem_is_locked(&mm->mmap_lock);
+      // RETRY_NOWAIT (FOLL_NOWAIT): the I/O would have to be waited for, so report
+      // that without waiting and without giving up mmap_lock.
+      if (any(vmf->flags, FAULT_FLAG_RETRY_NOWAIT)) return VM_FAULT_RETRY;
       mmap_read_unlock(mm);  // "waiting for I/O"; the vma may be gone after this
       return VM_FAULT_RETRY;
     }

@@ -334,5 +334,22 @@ TEST_F(MemoryTest, ZapPageRangeSingleClearsOnlyTheRange) {
   }
 }
 
+TEST_F(MemoryTest, UnmapVmasZapsEveryOverlappedVma) {
+  unsigned long a = map(8 * PAGE_SIZE);
+  ASSERT_EQ(do_mprotect(mm_, a + 4 * PAGE_SIZE, 4 * PAGE_SIZE, PROT_READ), 0);  // two vmas
+  for (int i = 0; i < 4; i++) put_u64(a + i * PAGE_SIZE, 1);
+  for (int i = 4; i < 8; i++) EXPECT_EQ(get_u64(a + i * PAGE_SIZE), 0u);  // zero page
+  const unsigned long free0 = nr_free_pages(m_.get());
+  mmu_gather tlb;
+  mmap_write_lock(mm_);
+  tlb_gather_mmu(&tlb, mm_);
+  unmap_vmas(&tlb, mm_, a + 2 * PAGE_SIZE, a + 6 * PAGE_SIZE);
+  tlb_finish_mmu(&tlb);
+  mmap_write_unlock(mm_);
+  EXPECT_EQ(nr_free_pages(m_.get()), free0 + 2);
+  for (int i = 0; i < 8; i++) EXPECT_EQ(pte_present(pte_at(a + i * PAGE_SIZE)), i < 2 || i >= 6) << i;
+  EXPECT_EQ(atomic_read(&mm_->rss_anon), 2);
+}
+
 }  // namespace
 }  // namespace guplab::test

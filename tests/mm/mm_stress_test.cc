@@ -1,5 +1,6 @@
-// mm_stress_test.cc - bounded concurrency stress of one mm: tasks faulting (4 KiB and
-// THP), forking, unmapping/remapping, mprotecting and madvising at once, then checking
+// mm_stress_test.cc - bounded concurrency stress of one mm: five tasks faulting (4 KiB
+// and THP, racing on the same entries), forking (with a pinned page now and then),
+// unmapping/remapping, mprotecting and madvising at once, then checking
 // the invariants: every mapped folio's references are exactly its mappings, the
 // counters match the page tables, and, after teardown, no page leaked.
 //
@@ -191,7 +192,28 @@ TEST_F(MmStressTest, FaultForkUnmapMadviseConcurrently) {
     }
   }, mm);
 
-  for (task_struct* t : {a, b, c, d}) task_join(t);
+  // Faults racing the writers' own faults on the same entries (reads map the zero page
+  // or a THP, writes allocate): page-table population and entry re-checks under fire.
+  task_struct* e = m_->spawn("prefaulter", [&] {
+    Random r(seed_ * 4 + 4);
+    while (host_time_ns() < deadline) {
+      const bool thp = r.chance(0.5);
+      const unsigned long base = thp ? r0 : r1, len = thp ? kR0 : kR1;
+      const unsigned long s = base + (r.uniform(len >> PAGE_SHIFT) << PAGE_SHIFT);
+      const unsigned long n = std::min<unsigned long>(1 + r.uniform(32), (base + len - s) >> PAGE_SHIFT);
+      const fault_flag ff = r.chance(0.5) ? FAULT_FLAG_WRITE : FAULT_FLAG_NONE;
+      mmap_read_lock(mm);
+      vm_area_struct* vma = vma_lookup(mm, s);
+      for (unsigned long k = 0; vma && k < n; k++) {
+        vm_fault_t ret = handle_mm_fault(vma, s + (k << PAGE_SHIFT), ff | FAULT_FLAG_USER);
+        EXPECT_FALSE(any(ret, VM_FAULT_ERROR));
+      }
+      mmap_read_unlock(mm);
+      ops++;
+    }
+  }, mm);
+
+  for (task_struct* t : {a, b, c, d, e}) task_join(t);
   std::printf("[ stress   ] %ld ops, %ld forks, %ld remaps, %ld zaps\n", ops.load(), forks.load(), remaps.load(),
               zaps.load());
   ASSERT_EQ(m_->nr_oops(), 0u);

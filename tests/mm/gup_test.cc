@@ -1,0 +1,319 @@
+// gup_test.cc - the get_user_pages()/pin_user_pages() family: semantics, errors, the
+// *locked retry protocol, FOLL_FORCE, THP, and every design's page_maybe_dma_pinned().
+#include "mm/gup.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "mm/fake_vm_ops.h"
+#include "mm/mm_fixture.h"
+#include "mm/pin.h"
+
+namespace guplab {
+namespace {
+
+class GupTest : public test::MmTest, public ::testing::WithParamInterface<PinDesign> {
+ protected:
+  MachineConfig config() override {
+    MachineConfig c = test::small_config();
+    c.pin_design = GetParam();
+    return c;
+  }
+  bool tracking() const { return GetParam() != PinDesign::get; }
+  void expect_pins_balanced() {
+    EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), vs(NR_FOLL_PIN_RELEASED));
+  }
+};
+
+TEST_P(GupTest, GetUserPagesFaultsInAndReferences) {
+  const unsigned long a = map(16 * PAGE_SIZE);
+  put_u64(a + 3 * PAGE_SIZE + 8, 0x1234);
+  page* pages[16];
+  long n;
+  {
+    mmap_read_lock(mm_);
+    n = get_user_pages(a, 16, FOLL_WRITE, pages);
+    mmap_read_unlock(mm_);
+  }
+  ASSERT_EQ(n, 16);
+  uint64_t v;
+  std::memcpy(&v, static_cast<char*>(page_address(pages[3])) + 8, sizeof(v));
+  EXPECT_EQ(v, 0x1234u) << "the page GUP returned is the page the task sees";
+  for (page* p : pages) {
+    EXPECT_EQ(page_ref_count(page_folio(p)), 2) << "mapping + GUP reference";
+    EXPECT_FALSE(page_maybe_dma_pinned(p)) << "FOLL_GET is not a pin";
+    put_page(p);
+  }
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), 0);
+}
+
+TEST_P(GupTest, PinFastPinsAndUnpinRestores) {
+  const unsigned long a = map(64 * PAGE_SIZE);
+  for (unsigned long off = 0; off < 64 * PAGE_SIZE; off += PAGE_SIZE) put_u64(a + off, off);
+  std::vector<page*> pages(64);
+  ASSERT_EQ(pin_user_pages_fast(a, 64, FOLL_WRITE, pages.data()), 64);
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), 64);
+  EXPECT_EQ(vs(GUP_FAST_FALLBACK), 0) << "everything was present and writable";
+  for (page* p : pages) EXPECT_EQ(page_maybe_dma_pinned(p), tracking());
+  unpin_user_pages_dirty_lock(pages.data(), 64, true);
+  for (page* p : pages) {
+    EXPECT_FALSE(page_maybe_dma_pinned(p));
+    EXPECT_TRUE(PageDirty(page_folio(p)));
+  }
+  expect_pins_balanced();
+}
+
+TEST_P(GupTest, FastFallsBackToFaultIn) {
+  const unsigned long a = map(8 * PAGE_SIZE);  // nothing faulted in yet
+  page* pages[8];
+  ASSERT_EQ(pin_user_pages_fast(a, 8, FOLL_WRITE, pages), 8);
+  EXPECT_EQ(vs(GUP_FAST_FALLBACK), 1);
+  EXPECT_EQ(get_u64(a), 0u);
+  unpin_user_pages(pages, 8);
+  expect_pins_balanced();
+  page* only[1];
+  const unsigned long b = map(PAGE_SIZE);
+  EXPECT_EQ(get_user_pages_fast_only(b, 1, FOLL_WRITE, only), 0) << "fast-only never faults";
+}
+
+TEST_P(GupTest, FlagMisuseIsEinvalWithAWarning) {
+  const unsigned long a = map(PAGE_SIZE);
+  page* p[1];
+  mmap_read_lock(mm_);
+  EXPECT_EQ(get_user_pages(a, 1, FOLL_PIN, p), -EINVAL) << "FOLL_PIN is internal";
+  EXPECT_EQ(get_user_pages(a, 1, FOLL_LONGTERM, p), -EINVAL) << "LONGTERM needs PIN";
+  EXPECT_EQ(pin_user_pages(a, 1, FOLL_WRITE, nullptr), -EINVAL) << "a pin nobody can release";
+  EXPECT_EQ(pin_user_pages(a, 1, FOLL_GET, p), -EINVAL) << "GET and PIN are exclusive";
+  mmap_read_unlock(mm_);
+  EXPECT_EQ(pin_user_pages_fast(a, -1, FOLL_WRITE, p), -EINVAL);
+  expected_warnings_ = 4;
+}
+
+TEST_P(GupTest, BadAddressesAreEfault) {
+  const unsigned long a = map(4 * PAGE_SIZE);
+  const unsigned long ro = map(PAGE_SIZE, PROT_READ);
+  page* p[8];
+  EXPECT_EQ(pin_user_pages_fast(0x1000, 1, FOLL_WRITE, p), -EFAULT) << "nothing mapped there";
+  EXPECT_EQ(pin_user_pages_fast(ro, 1, FOLL_WRITE, p), -EFAULT) << "write to a read-only mapping";
+  EXPECT_EQ(pin_user_pages_fast(TASK_SIZE, 1, FOLL_WRITE, p), -EFAULT) << "beyond TASK_SIZE";
+  // A range running into a hole returns the pages before it.
+  vm_munmap(mm_, a + 2 * PAGE_SIZE, 2 * PAGE_SIZE);
+  ASSERT_EQ(pin_user_pages_fast(a, 4, FOLL_WRITE, p), 2);
+  unpin_user_pages(p, 2);
+  // A read pin of a read-only mapping is fine.
+  ASSERT_EQ(pin_user_pages_fast(ro, 1, FOLL_NONE, p), 1);
+  unpin_user_pages(p, 1);
+  expect_pins_balanced();
+}
+
+TEST_P(GupTest, ForceWriteOfPrivateReadOnlyCopiesNeverTheOriginal) {
+  const unsigned long a = map(PAGE_SIZE);
+  put_u64(a, 0xaaaa);
+  // Share the page with a child, then make the parent's mapping read-only.
+  mm_struct* child = dup_mm(mm_);
+  ASSERT_NE(child, nullptr);
+  ASSERT_EQ(do_mprotect(mm_, a, PAGE_SIZE, PROT_READ), 0);
+  page* p[1];
+  long n;
+  {
+    mmap_read_lock(mm_);
+    EXPECT_EQ(get_user_pages(a, 1, FOLL_WRITE, p), -EFAULT) << "no FOLL_FORCE: refused";
+    n = get_user_pages(a, 1, FOLL_WRITE | FOLL_FORCE, p);
+    mmap_read_unlock(mm_);
+  }
+  ASSERT_EQ(n, 1);
+  uint64_t poke = 0xbbbb;
+  std::memcpy(page_address(p[0]), &poke, sizeof(poke));  // what ptrace would write
+  put_page(p[0]);
+  EXPECT_EQ(get_u64(a), 0xbbbbu) << "the parent sees its COW copy";
+  EXPECT_EQ(get_u64(a, child), 0xaaaau) << "the child's original page is untouched";
+  // A shared read-only mapping cannot be force-written at all.
+  const unsigned long s = map(PAGE_SIZE, PROT_READ, MAP_SHARED | MAP_ANONYMOUS);
+  mmap_read_lock(mm_);
+  EXPECT_EQ(get_user_pages(s, 1, FOLL_WRITE | FOLL_FORCE, p), -EFAULT);
+  mmap_read_unlock(mm_);
+  mmput(child);
+}
+
+TEST_P(GupTest, ReadPinOfASharedAnonPageUnsharesIt) {
+  const unsigned long a = map(PAGE_SIZE);
+  put_u64(a, 7);
+  mm_struct* child = dup_mm(mm_);
+  ASSERT_NE(child, nullptr);
+  page* before[1];
+  mmap_read_lock(mm_);
+  long got = get_user_pages(a, 1, FOLL_NONE, before);
+  mmap_read_unlock(mm_);
+  ASSERT_EQ(got, 1);
+  page* pinned[1];
+  ASSERT_EQ(pin_user_pages_fast(a, 1, FOLL_NONE, pinned), 1);
+  EXPECT_NE(pinned[0], before[0]) << "a read pin must not land on the page shared with the child";
+  EXPECT_TRUE(PageAnonExclusive(page_folio(pinned[0])));
+  // The parent's later write lands on the pinned page (no second COW behind the pin).
+  put_u64(a, 8);
+  uint64_t v;
+  std::memcpy(&v, page_address(pinned[0]), sizeof(v));
+  EXPECT_EQ(v, 8u);
+  EXPECT_EQ(get_u64(a, child), 7u);
+  unpin_user_page(pinned[0]);
+  put_page(before[0]);
+  mmput(child);
+  expect_pins_balanced();
+}
+
+TEST_P(GupTest, PinnedPageStaysWithTheParentAcrossFork) {
+  const unsigned long a = map(PAGE_SIZE);
+  put_u64(a, 1);
+  page* p[1];
+  ASSERT_EQ(pin_user_pages_fast(a, 1, FOLL_WRITE, p), 1);
+  mm_struct* child = dup_mm(mm_);
+  ASSERT_NE(child, nullptr);
+  // The device writes into the pinned page; the parent must see it, the child must not.
+  uint64_t dma = 42;
+  std::memcpy(page_address(p[0]), &dma, sizeof(dma));
+  if (tracking()) {
+    EXPECT_EQ(get_u64(a), 42u) << "parent sees the DMA";
+    EXPECT_EQ(get_u64(a, child), 1u) << "child got a copy at fork";
+  }
+  put_u64(a, 2);  // parent writes: under `get` this COWs away from the DMA target
+  uint64_t v;
+  std::memcpy(&v, page_address(p[0]), sizeof(v));
+  if (tracking()) EXPECT_EQ(v, 2u) << "the parent's write lands on the pinned page";
+  unpin_user_page(p[0]);
+  mmput(child);
+  expect_pins_balanced();
+}
+
+TEST_P(GupTest, ThpPinTakesTheHeadOnce) {
+  const unsigned long len = 4 * PMD_SIZE;
+  const unsigned long raw = map(len);
+  const unsigned long a = (raw + PMD_SIZE - 1) & PMD_MASK;
+  ASSERT_EQ(do_madvise(mm_, a, 2 * PMD_SIZE, MADV_HUGEPAGE), 0);
+  put_u64(a, 5);
+  put_u64(a + PMD_SIZE, 6);
+  ASSERT_EQ(vs(NR_ANON_THPS), 2);
+  std::vector<page*> pages(1024);
+  ASSERT_EQ(pin_user_pages_fast(a, 1024, FOLL_WRITE, pages.data()), 1024);
+  folio* f = page_folio(pages[0]);
+  EXPECT_TRUE(folio_test_large(f));
+  for (int i = 0; i < 512; i++) ASSERT_EQ(pages[i], folio_page(f, static_cast<unsigned long>(i)));
+  if (GetParam() == PinDesign::folio_pincount) EXPECT_EQ(folio_page(f, 1)->_pincount, 512);
+  EXPECT_EQ(folio_maybe_dma_pinned(f), tracking());
+  EXPECT_EQ(page_maybe_dma_pinned(pages[700]), tracking());
+  unpin_user_pages(pages.data(), 1024);
+  EXPECT_FALSE(folio_maybe_dma_pinned(f));
+  expect_pins_balanced();
+}
+
+TEST_P(GupTest, LockedProtocolRetriesAfterTheFaultDropsTheLock) NO_THREAD_SAFETY_ANALYSIS {
+  test::FakeFile file(m_.get());
+  file.retry_first = true;
+  long addr = vm_mmap_backed(mm_, 0, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, file.backing(), 0);
+  ASSERT_GT(addr, 0);
+  const auto a = static_cast<unsigned long>(addr);
+  page* p[4];
+  int locked = 1;
+  mmap_read_lock(mm_);
+  long n = get_user_pages_locked(mm_, a, 4, FOLL_NONE, p, &locked);
+  if (locked) mmap_read_unlock(mm_);
+  ASSERT_EQ(n, 4);
+  EXPECT_GE(vs(PGMAJFAULT), 1) << "the retried fault did the I/O";
+  for (page* q : p) put_page(q);
+  // _unlocked takes and drops the lock itself.
+  ASSERT_EQ(get_user_pages_unlocked(a, 4, p, FOLL_NONE), 4);
+  EXPECT_FALSE(rwsem_is_locked(&mm_->mmap_lock));
+  for (page* q : p) put_page(q);
+  // Without *locked the handler may not drop the lock: GUP still gets the pages.
+  file.retry_first = true;
+  vm_munmap(mm_, a, 4 * PAGE_SIZE);
+  drop_mm();
+}
+
+TEST_P(GupTest, NowaitStopsShortInsteadOfWaiting) NO_THREAD_SAFETY_ANALYSIS {
+  test::FakeFile file(m_.get());
+  file.retry_first = true;
+  long addr = vm_mmap_backed(mm_, 0, PAGE_SIZE, PROT_READ, MAP_SHARED, file.backing(), 0);
+  ASSERT_GT(addr, 0);
+  page* p[1];
+  int locked = 1;
+  mmap_read_lock(mm_);
+  long n = get_user_pages_locked(mm_, static_cast<unsigned long>(addr), 1, FOLL_NOWAIT, p, &locked);
+  EXPECT_EQ(locked, 1) << "FOLL_NOWAIT keeps mmap_lock";
+  if (locked) mmap_read_unlock(mm_);
+  EXPECT_EQ(n, 0);
+  drop_mm();
+}
+
+TEST_P(GupTest, RemoteGupOnAnotherMm) {
+  mm_struct* other = mm_alloc(m_.get());
+  const unsigned long a = map(2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, 0, other);
+  put_u64(a, 99, other);
+  page* p[2];
+  mmap_read_lock(other);
+  long n = pin_user_pages_remote(other, a, 2, FOLL_WRITE, p, nullptr);
+  mmap_read_unlock(other);
+  ASSERT_EQ(n, 2);
+  uint64_t v;
+  std::memcpy(&v, page_address(p[0]), sizeof(v));
+  EXPECT_EQ(v, 99u);
+  unpin_user_pages(p, 2);
+  mmput(other);
+  expect_pins_balanced();
+}
+
+TEST_P(GupTest, PinOverflowIsRefused) {
+  const unsigned long a = map(PAGE_SIZE);
+  put_u64(a, 1);
+  page* p[1];
+  ASSERT_EQ(pin_user_pages_fast(a, 1, FOLL_WRITE, p), 1);
+  folio* f = page_folio(p[0]);
+  const int fill = INT_MAX - page_ref_count(f);  // no room for even one more reference
+  page_ref_add(f, fill);
+  page* q[1];
+  EXPECT_EQ(pin_user_pages_fast(a, 1, FOLL_WRITE, q), -EOVERFLOW);
+  EXPECT_GE(vs(GUP_PIN_OVERFLOW), 1);
+  page_ref_sub(f, fill);
+  unpin_user_page(p[0]);
+  expect_pins_balanced();
+  expected_warnings_ = static_cast<int>(m_->nr_warnings());
+  EXPECT_GE(expected_warnings_, 1);
+}
+
+TEST_P(GupTest, ZeroPageReadPinIsNotAccounted) {
+  const unsigned long a = map(PAGE_SIZE);
+  page* p[1];
+  mmap_read_lock(mm_);
+  long got = pin_user_pages(a, 1, FOLL_NONE, p);
+  mmap_read_unlock(mm_);
+  ASSERT_EQ(got, 1);
+  EXPECT_TRUE(PageZero(p[0]));
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), 0);
+  unpin_user_page(p[0]);
+  // A long-term read pin must not sit on the zero page: it gets a page of its own.
+  mmap_read_lock(mm_);
+  got = pin_user_pages(a, 1, FOLL_LONGTERM, p);
+  mmap_read_unlock(mm_);
+  ASSERT_EQ(got, 1);
+  EXPECT_FALSE(PageZero(p[0]));
+  unpin_user_page(p[0]);
+  expect_pins_balanced();
+}
+
+TEST_P(GupTest, ProtNoneIsNotPinnedByTheFastWalk) {
+  const unsigned long a = map(PAGE_SIZE);
+  put_u64(a, 1);
+  ASSERT_EQ(do_mprotect(mm_, a, PAGE_SIZE, PROT_NONE), 0);
+  page* p[1];
+  EXPECT_EQ(pin_user_pages_fast(a, 1, FOLL_NONE, p), -EFAULT);
+  expect_pins_balanced();
+}
+
+INSTANTIATE_TEST_SUITE_P(Designs, GupTest,
+                         ::testing::Values(PinDesign::get, PinDesign::bias, PinDesign::dma_count,
+                                           PinDesign::folio_pincount),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+}  // namespace
+}  // namespace guplab

@@ -8,7 +8,11 @@
 
 #include "base/errno.h"
 #include "tests/block/block_test_util.h"
+#include "mm/fork.h"
+#include "mm/gup.h"
+#include "mm/mmap.h"
 #include "mm/page-flags.h"
+#include "mm/uaccess.h"
 
 namespace guplab {
 namespace {
@@ -282,6 +286,151 @@ TEST_F(BioTest, AddPageClaimingGupForAnUnpinnedPageWarns) {
   put_page(p);
   bio_put(b);
 }
+
+// ---- real FOLL_PIN pins, from pin_user_pages_fast() on a user mapping ----------------
+
+class BioPinTest : public testing::BlockTest, public ::testing::WithParamInterface<PinDesign> {
+ protected:
+  void SetUp() override {
+    boot(testing::small_config(GetParam()));
+    mm_ = mm_alloc(&m());
+    ASSERT_NE(mm_, nullptr);
+    scope_->task()->mm = mm_;
+  }
+  void TearDown() override {
+    if (mm_) {
+      scope_->task()->mm = nullptr;
+      mmput(mm_);
+    }
+    EXPECT_EQ(acquired(), released()) << "nr_foll_pin_acquired != nr_foll_pin_released";
+    BlockTest::TearDown();
+  }
+  /** user_pages() - @n pages of anonymous memory with a pattern, pinned for a device write into them. */
+  unsigned long user_pages(unsigned n, std::vector<page*>* pinned) {
+    long addr = vm_mmap(mm_, 0, n * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
+    EXPECT_GT(addr, 0);
+    std::vector<uint64_t> buf(PAGE_SIZE / 8, 0x5555);
+    for (unsigned i = 0; i < n; i++) EXPECT_EQ(uaccess_write(mm_, addr + i * PAGE_SIZE, buf.data(), PAGE_SIZE), 0);
+    pinned->assign(n, nullptr);
+    EXPECT_EQ(pin_user_pages_fast(static_cast<unsigned long>(addr), static_cast<int>(n), FOLL_WRITE, pinned->data()),
+              static_cast<int>(n));
+    return static_cast<unsigned long>(addr);
+  }
+  bool tracking() const { return GetParam() != PinDesign::get; }
+  int64_t acquired() { return m().vmstat().read(NR_FOLL_PIN_ACQUIRED); }
+  int64_t released() { return m().vmstat().read(NR_FOLL_PIN_RELEASED); }
+  mm_struct* mm_ = nullptr;
+};
+
+TEST_P(BioPinTest, MixedBioReleasesEachPageTheWayItWasTaken) {
+  ramdisk* rd = ram("ram0");
+  // The disk holds a pattern for the device to DMA into the pages.
+  std::vector<char> disk(6 * PAGE_SIZE);
+  for (unsigned i = 0; i < 6; i++) std::memcpy(&disk[i * PAGE_SIZE], page_address(kpage(700 + i)), PAGE_SIZE);
+  ASSERT_EQ(rd->write_sectors(0, 6 * PAGE_SIZE / SECTOR_SIZE, disk.data()), 0);
+
+  std::vector<page*> user;
+  const int64_t acq0 = acquired(), rel0 = released();
+  const unsigned long addr = user_pages(4, &user);
+  EXPECT_EQ(acquired() - acq0, 4);
+  page* k1 = kpage(1);
+  page* k2 = kpage(2);
+  const int rk1 = page_ref_count(k1), rk2 = page_ref_count(k2);
+
+  // user, kernel, user, user, kernel, user
+  bio* b = bio_alloc(rd, 6, REQ_OP_READ);
+  page* order[6] = {user[0], k1, user[1], user[2], k2, user[3]};
+  const bool gup[6] = {true, false, true, true, false, true};
+  for (unsigned i = 0; i < 6; i++) {
+    if (!gup[i]) get_page(order[i]);
+    ASSERT_EQ(bio_add_page(b, order[i], PAGE_SIZE, 0, gup[i]), PAGE_SIZE);
+    EXPECT_EQ(bvec_is_gup(&b->bi_io_vec[i]), gup[i]);
+  }
+  for (page* p : user) EXPECT_EQ(page_maybe_dma_pinned(p), tracking());
+  for (page* p : user) ClearPageDirty(p);
+
+  testing::end_record rec;
+  rec.release = true;
+  rec.mark_dirty = true;  // the device wrote into user memory
+  b->bi_end_io = testing::record_end_io;
+  b->bi_private = &rec;
+  submit_bio(b);
+  rec.wait();
+  ASSERT_EQ(rec.status, BLK_STS_OK);
+
+  for (page* p : user) {
+    EXPECT_FALSE(page_maybe_dma_pinned(p)) << "unpinned";
+    EXPECT_TRUE(PageDirty(p)) << "mark_dirty on a GUP page";
+  }
+  EXPECT_EQ(released() - rel0, 4);
+  EXPECT_EQ(acquired() - acq0, released() - rel0);
+  EXPECT_EQ(page_ref_count(k1), rk1) << "kernel pages back to their reference count";
+  EXPECT_EQ(page_ref_count(k2), rk2);
+  EXPECT_FALSE(PageDirty(k1));
+  // What the device wrote is what the process now reads.
+  std::vector<char> got(PAGE_SIZE);
+  const unsigned disk_page[4] = {0, 2, 3, 5};
+  for (unsigned i = 0; i < 4; i++) {
+    ASSERT_EQ(uaccess_read(mm_, addr + i * PAGE_SIZE, got.data(), PAGE_SIZE), 0);
+    EXPECT_EQ(std::memcmp(got.data(), &disk[disk_page[i] * PAGE_SIZE], PAGE_SIZE), 0) << "user page " << i;
+  }
+  EXPECT_EQ(m().nr_warnings(), 0u);
+}
+
+TEST_P(BioPinTest, AnErrorCompletionReleasesPinsTheSameWay) {
+  ramdisk* rd = ram("ram0");
+  rd->set_fault_inject({.fail_nth = 1});
+  std::vector<page*> user;
+  const unsigned long addr = user_pages(3, &user);
+  page* k = kpage(1);
+  const int rk = page_ref_count(k);
+  bio* b = bio_alloc(rd, 4, REQ_OP_READ);
+  for (page* p : user) ASSERT_EQ(bio_add_page(b, p, PAGE_SIZE, 0, true), PAGE_SIZE);
+  get_page(k);
+  ASSERT_EQ(bio_add_page(b, k, PAGE_SIZE, 0, false), PAGE_SIZE);
+  const int64_t rel0 = released();
+  testing::end_record rec;
+  rec.release = true;
+  rec.mark_dirty = true;
+  b->bi_end_io = testing::record_end_io;
+  b->bi_private = &rec;
+  submit_bio(b);
+  rec.wait();
+  EXPECT_EQ(blk_status_to_errno(rec.status), -EIO);
+  EXPECT_EQ(released() - rel0, 3);
+  for (page* p : user) EXPECT_FALSE(page_maybe_dma_pinned(p));
+  EXPECT_EQ(page_ref_count(k), rk);
+  uint64_t w = 0;
+  ASSERT_EQ(uaccess_read(mm_, addr, &w, sizeof(w)), 0);
+  EXPECT_EQ(w, 0x5555u) << "the failed read never reached user memory";
+}
+
+TEST_P(BioPinTest, BioPagePinnedMarksTheWholeBio) {
+  ramdisk* rd = ram("ram0");
+  std::vector<page*> user;
+  user_pages(3, &user);
+  bio* b = bio_alloc(rd, 3, REQ_OP_WRITE);
+  bio_set_flag(b, BIO_PAGE_PINNED);
+  for (page* p : user) ASSERT_EQ(bio_add_page(b, p, PAGE_SIZE, 0, false), PAGE_SIZE);
+  for (page* p : user) ClearPageDirty(p);
+  const int64_t rel0 = released();
+  ASSERT_EQ(submit_bio_wait(b), 0);
+  bio_release_pages(b, false);  // a write: the device only read user memory
+  bio_put(b);
+  EXPECT_EQ(released() - rel0, 3);
+  for (page* p : user) {
+    EXPECT_FALSE(page_maybe_dma_pinned(p));
+    EXPECT_FALSE(PageDirty(p)) << "mark_dirty was false";
+  }
+  std::vector<char> disk(PAGE_SIZE);
+  ASSERT_EQ(rd->read_sectors(0, PAGE_SIZE / SECTOR_SIZE, disk.data()), 0);
+  EXPECT_EQ(reinterpret_cast<uint64_t*>(disk.data())[0], 0x5555u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Designs, BioPinTest,
+                         ::testing::Values(PinDesign::get, PinDesign::bias, PinDesign::dma_count,
+                                           PinDesign::folio_pincount),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
 
 TEST(BlkStatus, ErrnoMapping) {
   EXPECT_EQ(blk_status_to_errno(BLK_STS_OK), 0);

@@ -13,6 +13,10 @@
 #include <vector>
 
 #include "base/errno.h"
+#include "mm/fork.h"
+#include "mm/gup.h"
+#include "mm/mmap.h"
+#include "mm/uaccess.h"
 #include "tests/block/block_test_util.h"
 
 namespace guplab {
@@ -194,6 +198,40 @@ TEST_F(UringTest, FlushAndFuaWrites) {
   EXPECT_EQ(submit_bio_wait(pf), 0);
   bio_put(pf);
   EXPECT_EQ(rw_sync(d, REQ_OP_READ, d->nr_sectors(), {kpage()}), -EIO) << "past the end";
+}
+
+TEST_F(UringTest, HostDmaStraightIntoAPinnedUserPage) {
+  OPEN_OR_SKIP(d);
+  // What the host file holds at 256 KiB ...
+  page* host = kpage(4321);
+  int fd = ::open(path_.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(pwrite(fd, page_address(host), PAGE_SIZE, 256 << 10), static_cast<ssize_t>(PAGE_SIZE));
+  fsync(fd);
+  ::close(fd);
+  // ... lands, by the host kernel's O_DIRECT read, in a process's pinned page.
+  mm_struct* mm = mm_alloc(&m());
+  ASSERT_NE(mm, nullptr);
+  scope_->task()->mm = mm;
+  const long addr = vm_mmap(mm, 0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
+  ASSERT_GT(addr, 0);
+  uint64_t zero = 0;
+  ASSERT_EQ(uaccess_write(mm, static_cast<unsigned long>(addr), &zero, sizeof(zero)), 0);
+  page* user = nullptr;
+  ASSERT_EQ(pin_user_pages_fast(static_cast<unsigned long>(addr), 1, FOLL_WRITE, &user), 1);
+  bio* b = bio_alloc(d, 1, REQ_OP_READ);
+  b->bi_iter.bi_sector = (256 << 10) / SECTOR_SIZE;
+  ASSERT_EQ(bio_add_page(b, user, PAGE_SIZE, 0, true), PAGE_SIZE);
+  ASSERT_EQ(submit_bio_wait(b), 0);
+  bio_release_pages(b, true);
+  bio_put(b);
+  EXPECT_FALSE(page_maybe_dma_pinned(user));
+  std::vector<char> got(PAGE_SIZE);
+  ASSERT_EQ(uaccess_read(mm, static_cast<unsigned long>(addr), got.data(), PAGE_SIZE), 0);
+  EXPECT_EQ(std::memcmp(got.data(), page_address(host), PAGE_SIZE), 0);
+  EXPECT_EQ(m().vmstat().read(NR_FOLL_PIN_ACQUIRED), m().vmstat().read(NR_FOLL_PIN_RELEASED));
+  scope_->task()->mm = nullptr;
+  mmput(mm);
 }
 
 TEST_F(UringTest, OpenErrorsSayWhy) {

@@ -21,6 +21,7 @@ namespace guplab {
 class Machine;
 struct mm_struct;
 struct blk_plug;
+struct files_struct;
 
 struct task_struct {
   int pid = 0;
@@ -35,6 +36,7 @@ struct task_struct {
   int rcu_nesting = 0;               // read-side nesting depth (debug checks, sim)
   void* backend = nullptr;           // backend-private (native thread, sim fiber)
   blk_plug* plug = nullptr;          // block layer: the task's open plug (blk_start_plug())
+  files_struct* files = nullptr;     // open files (fs/file.h), or nullptr; set by its user
 };
 
 /** What a new task starts with. */

@@ -8,6 +8,8 @@
 
 #include "base/rcu.h"
 #include "block/genhd.h"
+#include "fs/super.h"
+#include "mm/fake_vma.h"
 #include "mm/page-flags.h"
 #include "mm/page_ref.h"
 #include "sim/scheduler.h"
@@ -45,10 +47,13 @@ Machine::Machine(const MachineConfig& cfg) : cfg_(cfg), mem_(this, cfg.ram_bytes
   init_page_count(zero_page_);
   boot_free_pages_ = nr_free_pages(this);
   vmstat_.mod(NR_FREE_PAGES, static_cast<int64_t>(boot_free_pages_));
+  fake_vmas_ = std::make_unique<FakeVmaTable>();
   block_ = std::make_unique<BlockLayer>(this);
+  mounts_ = std::make_unique<MountTable>(this);
 }
 
 Machine::~Machine() {
+  mounts_.reset();  // flushers stop; page caches are dropped, nothing is written back
   block_.reset();  // devices end their I/O and completion tasks while RAM is still here
   // Page-table pages of torn-down address spaces are freed through call_rcu(); they
   // live in this machine's arena, so every callback must have run before it goes.

@@ -31,7 +31,9 @@
 namespace guplab {
 
 class SimScheduler;
-class BlockLayer;  // block/genhd.h
+class BlockLayer;    // block/genhd.h
+class MountTable;    // fs/super.h
+class FakeVmaTable;  // mm/fake_vma.h
 
 /** One oops: where, which task, what, and the events that led to it. */
 struct OopsRecord {
@@ -67,6 +69,10 @@ class Machine final : public BugSink {
   unsigned long boot_free_pages() const { return boot_free_pages_; }
   /** block() - the machine's block devices by name (block/genhd.h). */
   BlockLayer& block() { return *block_; }
+  /** mounts() - the machine's mounted filesystems (fs/super.h). */
+  MountTable& mounts() { return *mounts_; }
+  /** fake_vmas() - which fake vmas hold which pins, design fake_vma (mm/fake_vma.h). */
+  FakeVmaTable& fake_vmas() { return *fake_vmas_; }
 
   /** spawn() - start a model task on this machine; join with task_join(). */
   task_struct* spawn(const std::string& comm, std::function<void()> fn, mm_struct* mm = nullptr);
@@ -123,9 +129,13 @@ class Machine final : public BugSink {
   std::vector<std::string> ring_ GUARDED_BY(log_lock_);
   size_t ring_next_ GUARDED_BY(log_lock_) = 0;
 
+  std::unique_ptr<FakeVmaTable> fake_vmas_;
   // Block devices: their completion tasks and in-flight I/O use the RAM above, so
   // ~Machine stops them first.
   std::unique_ptr<BlockLayer> block_;
+  // Mounted filesystems: their flushers submit to the devices above, so they go first
+  // of all (without writing anything back: a crash).
+  std::unique_ptr<MountTable> mounts_;
 };
 
 /** current_machine() - the running task's machine. REQUIRES: running in a model task. */

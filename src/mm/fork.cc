@@ -3,6 +3,7 @@
 
 #include "base/bug.h"
 #include "base/errno.h"
+#include "fs/fs.h"
 #include "machine/machine.h"
 #include "mm/huge_memory.h"
 #include "mm/internal.h"
@@ -203,8 +204,10 @@ mm_struct* dup_mm(mm_struct* oldmm) {
       vm_area_free(tmp);
       break;
     }
+    if (tmp->vm_file) get_file(tmp->vm_file);
     if (tmp->vm_ops && tmp->vm_ops->open) tmp->vm_ops->open(tmp);
     insert_vm_struct(mm, tmp);
+    if (tmp->vm_file) vma_link_file(tmp);
     if (!wipe) err = copy_page_range(tmp, mpnt);
     if (err) break;
   }

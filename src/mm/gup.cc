@@ -3,11 +3,14 @@
 // (seed 001). Entry points for get_user_pages*() and pin_user_pages*().
 #include <fmt/format.h>
 
+#include <vector>
+
 #include "base/bug.h"
 #include "base/clock.h"
 #include "base/errno.h"
 #include "base/task.h"
 #include "machine/machine.h"
+#include "mm/fake_vma.h"
 #include "mm/gup_internal.h"
 #include "mm/lru.h"
 #include "mm/memory.h"
@@ -175,6 +178,22 @@ vm_area_struct* gup_vma_lookup(mm_struct* mm, unsigned long addr) REQUIRES_SHARE
   return vma;
 }
 
+/**
+ * FakeVmaCall - the fake vmas one __get_user_pages() pass links into rmap (design
+ * fake_vma): one per vma it pins pages of, each dropped (building reference) at the end
+ * of the pass; the pins accounted to them keep them linked.
+ */
+struct FakeVmaCall {
+  std::vector<fake_vma*> made;
+  fake_vma* cur = nullptr;
+  FakeVmaCall() = default;
+  FakeVmaCall(const FakeVmaCall&) = delete;
+  FakeVmaCall& operator=(const FakeVmaCall&) = delete;
+  ~FakeVmaCall() {
+    for (fake_vma* fv : made) fake_vma_put(fv);
+  }
+};
+
 /** __get_user_pages() - one pass with mmap_lock held; see __get_user_pages_locked(). */
 template <typename D>
 long __get_user_pages(mm_struct* mm, unsigned long start, unsigned long nr_pages, foll_flags flags, page** pages,
@@ -184,6 +203,7 @@ long __get_user_pages(mm_struct* mm, unsigned long start, unsigned long nr_pages
   long pinned = 0;
   vm_area_struct* vma = nullptr;
   page* first_pinned = nullptr;
+  [[maybe_unused]] FakeVmaCall fake;
   start &= PAGE_MASK;
   while (nr_pages) {
     if (!vma || start >= vma->vm_end) {
@@ -194,6 +214,20 @@ long __get_user_pages(mm_struct* mm, unsigned long start, unsigned long nr_pages
       }
       ret = check_vma_flags(vma, flags);
       if (ret) break;
+      if constexpr (D::kDesign == PinDesign::fake_vma) {
+        // Seed 003: the pin is a mapping; link it into rmap before taking any pin, so
+        // an rmap walker that can see a pinned page can see its fake vma.
+        if (any(flags, FOLL_PIN) && pages) {
+          unsigned long end = start + (nr_pages << PAGE_SHIFT);
+          if (end > vma->vm_end || end < start) end = vma->vm_end;
+          fake.cur = fake_vma_insert(vma, start, end);
+          if (!fake.cur) {
+            ret = -ENOMEM;
+            break;
+          }
+          fake.made.push_back(fake.cur);
+        }
+      }
     }
   retry:
     if (fatal_signal_pending(current())) {
@@ -234,6 +268,7 @@ long __get_user_pages(mm_struct* mm, unsigned long start, unsigned long nr_pages
       if (any(flags, FOLL_PIN) && !is_zero_folio(f)) {
         pinned += static_cast<long>(increm);
         first_pinned = p;
+        if constexpr (D::kDesign == PinDesign::fake_vma) fake_vma_account(fake.cur, f, static_cast<int>(increm));
       }
     } else if (any(flags, FOLL_GET | FOLL_PIN)) {
       gup_put_folio<D>(page_folio(p), 1, flags);

@@ -7,7 +7,7 @@
 // subpages returned. For FOLL_PIN it also backs off if fork() was copying page tables
 // meanwhile (mm->write_protect_seq), so a pin can't land on a page fork just shared.
 // Whatever the walk can't do (not present, not writable, zero page, must unshare) is
-// left to the slow path.
+// left to the slow path, and so is every FOLL_PIN under the fake_vma design.
 #include "base/rcu.h"
 #include "base/task.h"
 #include "machine/machine.h"
@@ -111,6 +111,14 @@ class FastWalk {
 
 template <typename D>
 long gup_fast(mm_struct* mm, unsigned long start, unsigned long end, foll_flags flags, page** pages) {
+  if constexpr (D::kDesign == PinDesign::fake_vma) {
+    // A fake vma is linked under sleeping locks, which the lockless walk cannot take
+    // (Jan Kara's first objection to seed 003): every pin goes to the slow path.
+    if (any(flags, FOLL_PIN)) {
+      mm->has_pinned.store(true, std::memory_order_relaxed);
+      return 0;
+    }
+  }
   uint32_t seq = 0;
   if (any(flags, FOLL_PIN)) {
     mm->has_pinned.store(true, std::memory_order_relaxed);

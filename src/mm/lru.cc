@@ -94,4 +94,28 @@ void folio_mark_accessed(folio* f) {
   page_machine(f)->vmstat().inc(PGACTIVATE);
 }
 
+unsigned long isolate_lru_folios(lruvec* lv, lru_list l, unsigned long nr, list_head* dst) {
+  unsigned long taken = 0;
+  SpinGuard g(&lv->lru_lock);
+  list_head* head = &lv->lists[l];
+  for (unsigned long scanned = 0; taken < nr && !list_empty(head) && scanned < 4 * nr + 16; scanned++) {
+    folio* f = static_cast<folio*>(list_entry(head->prev, page, lru));
+    if (!get_page_unless_zero(f)) {  // its last reference is going: leave it to __folio_put()
+      list_del(&f->lru);
+      list_add(&f->lru, head);
+      continue;
+    }
+    ClearPageLRU(f);
+    del_locked(lv, f);
+    list_add_tail(&f->lru, dst);
+    taken++;
+  }
+  return taken;
+}
+
+unsigned long lruvec_size(lruvec* lv, lru_list l) {
+  SpinGuard g(&lv->lru_lock);
+  return lv->nr_pages[l];
+}
+
 }  // namespace guplab

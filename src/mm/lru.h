@@ -37,5 +37,13 @@ void folio_putback_lru(folio* f);
 bool lruvec_del_folio_if_lru(folio* f);
 /** folio_mark_accessed() - referenced -> active promotion, as mark_page_accessed(). */
 void folio_mark_accessed(folio* f);
+/**
+ * isolate_lru_folios() - take up to @nr folios off the tail (oldest end) of list @l of
+ * @lv onto @dst (through their lru field), each with a reference and PG_lru cleared,
+ * as folio_isolate_lru() does; folios being freed are skipped. Returns how many.
+ */
+unsigned long isolate_lru_folios(lruvec* lv, lru_list l, unsigned long nr, list_head* dst);
+/** lruvec_size() - pages on list @l. */
+unsigned long lruvec_size(lruvec* lv, lru_list l);
 
 }  // namespace guplab

@@ -5,6 +5,7 @@
 
 #include "base/bug.h"
 #include "base/errno.h"
+#include "fs/fs.h"
 #include "machine/machine.h"
 #include "mm/huge_memory.h"
 #include "mm/internal.h"
@@ -26,6 +27,7 @@ inline unsigned long page_align(unsigned long len) { return (len + PAGE_SIZE - 1
 
 void remove_vma(vm_area_struct* vma) {
   if (vma->vm_ops && vma->vm_ops->close) vma->vm_ops->close(vma);
+  if (vma->vm_file) fput(vma->vm_file);
   vm_area_free(vma);
 }
 
@@ -36,7 +38,10 @@ void unmap_region(mm_struct* mm, std::vector<vm_area_struct*>& vmas, unsigned lo
   tlb_gather_mmu(&tlb, mm, fullmm);
   for (vm_area_struct* vma : vmas) unmap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);
   // Out of rmap before the tables go: a walker can no longer reach them through us.
-  for (vm_area_struct* vma : vmas) unlink_anon_vmas(vma);
+  for (vm_area_struct* vma : vmas) {
+    unlink_anon_vmas(vma);
+    unlink_file_vma(vma);
+  }
   free_pgtables(&tlb, mm, start, end);
   tlb_finish_mmu(&tlb);
   for (vm_area_struct* vma : vmas) remove_vma(vma);
@@ -64,11 +69,11 @@ long get_unmapped_area(mm_struct* mm, unsigned long addr, unsigned long len, uns
 }
 
 long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int flags, const mmap_backing* b,
-                 pgoff_t pgoff) {
+                 pgoff_t pgoff, file* filp) {
   const int type = flags & kMapTypeMask;
   if (type != MAP_SHARED && type != MAP_SHARED_VALIDATE && type != MAP_PRIVATE) return -EINVAL;
   const bool shared = type != MAP_PRIVATE;
-  const bool anon = b == nullptr;
+  const bool anon = b == nullptr && filp == nullptr;
   if (!len) return -EINVAL;
   if (prot & ~kProtAll) return -EINVAL;
   const bool fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE);
@@ -79,7 +84,8 @@ long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot,
   if (fixed && (len > TASK_SIZE || addr < kMmapMinAddr || addr > TASK_SIZE - len)) return -ENOMEM;
 
   vm_flags_t vm_flags = calc_vm_prot_bits(prot) | VM_MAYREAD | VM_MAYEXEC;
-  if (!shared || anon || b->writable) vm_flags |= VM_MAYWRITE;
+  const bool writable = filp ? (filp->f_mode & FMODE_WRITE) != 0 : (anon || b->writable);
+  if (!shared || writable) vm_flags |= VM_MAYWRITE;
   if (shared) vm_flags |= VM_SHARED | VM_MAYSHARE;
   if (flags & MAP_LOCKED) vm_flags |= VM_LOCKED;
   if (flags & MAP_NORESERVE) vm_flags |= VM_NORESERVE;
@@ -104,7 +110,20 @@ long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot,
       vma->vm_start = addr;
       vma->vm_end = addr + len;
       vma->vm_flags = vm_flags;
-      if (!anon) {
+      if (filp) {
+        vma->vm_pgoff = pgoff;
+        vma->vm_file = get_file(filp);
+        int err = filp->f_op->mmap(filp, vma);
+        if (err) {
+          fput(filp);
+          vma->vm_file = nullptr;
+          vm_area_free(vma);
+          vma = nullptr;
+          ret = err;
+        } else if (vma->vm_ops && vma->vm_ops->open) {
+          vma->vm_ops->open(vma);
+        }
+      } else if (!anon) {
         vma->vm_pgoff = pgoff;
         vma->vm_ops = b->ops;
         vma->vm_private_data = b->private_data;
@@ -114,8 +133,11 @@ long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot,
       } else {
         vma->vm_pgoff = addr >> PAGE_SHIFT;
       }
-      vma_set_page_prot(vma);
-      insert_vm_struct(mm, vma);
+      if (vma) {
+        vma_set_page_prot(vma);
+        insert_vm_struct(mm, vma);
+        if (vma->vm_file) vma_link_file(vma);
+      }
     }
     mmap_write_unlock(mm);
   }
@@ -191,7 +213,8 @@ void insert_vm_struct(mm_struct* mm, vm_area_struct* vma) {
   mm->total_vm += vma_pages(vma);
 }
 
-int split_vma(mm_struct* mm, vm_area_struct* vma, unsigned long addr, bool new_below) {
+// i_mmap_rwsem is taken only for file vmas: a conditional lock the analysis cannot follow.
+int split_vma(mm_struct* mm, vm_area_struct* vma, unsigned long addr, bool new_below) NO_THREAD_SAFETY_ANALYSIS {
   mmap_assert_write_locked(mm);
   if (addr <= vma->vm_start || addr >= vma->vm_end || (addr & ~PAGE_MASK)) return -EINVAL;
   vma_adjust_trans_huge(vma, addr, addr);
@@ -207,8 +230,12 @@ int split_vma(mm_struct* mm, vm_area_struct* vma, unsigned long addr, bool new_b
     vm_area_free(nv);
     return err;
   }
+  if (nv->vm_file) get_file(nv->vm_file);
   if (nv->vm_ops && nv->vm_ops->open) nv->vm_ops->open(nv);
   mm->total_vm -= vma_pages(vma);
+  // rmap walkers read vm_start/vm_end/vm_pgoff of vmas in i_mmap under i_mmap_rwsem.
+  address_space* mapping = vma->vm_file ? vma->vm_file->f_mapping : nullptr;
+  if (mapping) i_mmap_lock_write(mapping);
   if (new_below) {
     vma->vm_start = addr;
     vma->vm_pgoff += delta;
@@ -216,6 +243,10 @@ int split_vma(mm_struct* mm, vm_area_struct* vma, unsigned long addr, bool new_b
     mm->mm_mt.erase(vma->vm_end);
     vma->vm_end = addr;
     mm->mm_mt[vma->vm_end] = vma;
+  }
+  if (mapping) {
+    list_add_tail(&nv->shared, &mapping->i_mmap);
+    i_mmap_unlock_write(mapping);
   }
   mm->total_vm += vma_pages(vma);
   insert_vm_struct(mm, nv);
@@ -257,15 +288,33 @@ int vm_munmap(mm_struct* mm, unsigned long start, unsigned long len) {
 }
 
 long vm_mmap(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int flags, file* filp, pgoff_t pgoff) {
-  if (filp) return -ENODEV;
-  if (!(flags & MAP_ANONYMOUS)) return -EBADF;
-  return mmap_region(mm, addr, len, prot, flags, nullptr, pgoff);
+  if (flags & MAP_ANONYMOUS) return mmap_region(mm, addr, len, prot, flags, nullptr, pgoff, nullptr);
+  if (!filp) return -EBADF;
+  if (!filp->f_op || !filp->f_op->mmap) return -ENODEV;
+  if (!(filp->f_mode & FMODE_READ)) return -EACCES;
+  if ((flags & kMapTypeMask) != MAP_PRIVATE && (prot & PROT_WRITE) && !(filp->f_mode & FMODE_WRITE)) return -EACCES;
+  return mmap_region(mm, addr, len, prot, flags, nullptr, pgoff, filp);
 }
 
 long vm_mmap_backed(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int flags, const mmap_backing& b,
                     pgoff_t pgoff) {
   if ((flags & MAP_ANONYMOUS) || !b.ops) return -EINVAL;
-  return mmap_region(mm, addr, len, prot, flags, &b, pgoff);
+  return mmap_region(mm, addr, len, prot, flags, &b, pgoff, nullptr);
+}
+
+void vma_link_file(vm_area_struct* vma) {
+  address_space* mapping = vma->vm_file->f_mapping;
+  i_mmap_lock_write(mapping);
+  list_add_tail(&vma->shared, &mapping->i_mmap);
+  i_mmap_unlock_write(mapping);
+}
+
+void unlink_file_vma(vm_area_struct* vma) {
+  if (!vma->vm_file) return;
+  address_space* mapping = vma->vm_file->f_mapping;
+  i_mmap_lock_write(mapping);
+  list_del_init(&vma->shared);
+  i_mmap_unlock_write(mapping);
 }
 
 int mm_populate(mm_struct* mm, unsigned long start, unsigned long len) {

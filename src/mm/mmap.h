@@ -1,12 +1,12 @@
 // mmap.h - the vma tree of an mm: lookup, mmap, munmap, splitting, teardown
 // (mm/mmap.c). Flags and protections take the host's <sys/mman.h> values.
 //
-// vm_mmap() creates private or shared anonymous mappings (shared ones are backed by a
-// small shmem object, mm/shmem.h); vm_mmap_backed() maps a range whose faults go to a
-// given vm_operations_struct, which is what a filesystem's f_op->mmap will install
-// once struct file exists (tests use it with fake backings). Adjacent vmas are never
-// merged: a range split by mprotect()/madvise() stays split, which changes nothing
-// but the vma count.
+// vm_mmap() creates anonymous mappings (shared ones are backed by a small shmem object,
+// mm/shmem.h) and file mappings (the file's f_op->mmap installs vm_ops; the vma holds a
+// reference to the file and sits in its mapping's i_mmap, so rmap finds it);
+// vm_mmap_backed() maps a range whose faults go to a given vm_operations_struct with
+// no file (tests use it with fake backings). Adjacent vmas are never merged: a range
+// split by mprotect()/madvise() stays split, which changes nothing but the vma count.
 //
 // Locking: the tree and every vma field change under mmap_lock held for write; lookups
 // need it for read. Functions taking mm_struct* say which in their annotations;
@@ -43,9 +43,10 @@ struct mmap_backing {
  * vm_mmap() - map [@addr, @addr + @len) (a hint unless MAP_FIXED) in @mm.
  * @prot: PROT_READ|PROT_WRITE|PROT_EXEC or PROT_NONE. @flags: MAP_PRIVATE or MAP_SHARED,
  * with MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_LOCKED,
- * MAP_NORESERVE. @filp: must be nullptr (MAP_ANONYMOUS): file mappings come with the
- * filesystem, and until then a non-null @filp gets -ENODEV.
- * Returns the address, or -EINVAL, -ENOMEM, -EEXIST, -EBADF, -ENODEV, -EOVERFLOW.
+ * MAP_NORESERVE. @filp: the file to map at page offset @pgoff (ignored with
+ * MAP_ANONYMOUS); it must be open for reading, and for writing too for a writable
+ * MAP_SHARED mapping (-EACCES), and have f_op->mmap (-ENODEV).
+ * Returns the address, or -EINVAL, -ENOMEM, -EEXIST, -EBADF, -EACCES, -ENODEV, -EOVERFLOW.
  * MAP_POPULATE and MAP_LOCKED fault the range in (writes for private writable ones).
  * REQUIRES: mmap_lock not held (takes it for write, then for read to populate).
  */
@@ -79,6 +80,14 @@ vm_area_struct* vm_area_dup(const vm_area_struct* orig);
 void vm_area_free(vm_area_struct* vma);
 /** insert_vm_struct() - add @vma (not overlapping any) to @mm's tree. */
 void insert_vm_struct(mm_struct* mm, vm_area_struct* vma) REQUIRES(mm->mmap_lock);
+
+/**
+ * vma_link_file() - put file-backed @vma into its mapping's i_mmap (rmap).
+ * REQUIRES: @vma->vm_file set; mmap_lock of its mm held for write.
+ */
+void vma_link_file(vm_area_struct* vma);
+/** unlink_file_vma() - take @vma out of i_mmap, before its page tables go. */
+void unlink_file_vma(vm_area_struct* vma);
 
 /**
  * mm_populate() - fault in [@start, @start + @len) as MAP_POPULATE does; holes and

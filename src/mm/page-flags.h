@@ -62,19 +62,21 @@ inline unsigned folio_order(const folio* f) { return compound_order(f); }
 inline unsigned long folio_nr_pages(const folio* f) { return 1ul << folio_order(f); }
 inline bool folio_test_large(const folio* f) { return PageHead(f); }
 
+// page->mapping is read with READ_ONCE: truncate clears it while rmap and dirtying
+// look at it.
 inline bool PageAnon(const page* p) {
   const page* h = compound_head(p);
-  return (reinterpret_cast<uintptr_t>(h->mapping) & PAGE_MAPPING_ANON) != 0;
+  return (reinterpret_cast<uintptr_t>(__atomic_load_n(&h->mapping, __ATOMIC_ACQUIRE)) & PAGE_MAPPING_ANON) != 0;
 }
 inline anon_vma* page_anon_vma(const page* p) {
   const page* h = compound_head(p);
-  uintptr_t m = reinterpret_cast<uintptr_t>(h->mapping);
+  uintptr_t m = reinterpret_cast<uintptr_t>(__atomic_load_n(&h->mapping, __ATOMIC_ACQUIRE));
   return (m & PAGE_MAPPING_ANON) ? reinterpret_cast<anon_vma*>(m - PAGE_MAPPING_ANON) : nullptr;
 }
 /** page_mapping() - the file address_space of @p, or nullptr for anon/unmapped pages. */
 inline address_space* page_mapping(const page* p) {
   const page* h = compound_head(p);
-  uintptr_t m = reinterpret_cast<uintptr_t>(h->mapping);
+  uintptr_t m = reinterpret_cast<uintptr_t>(__atomic_load_n(&h->mapping, __ATOMIC_ACQUIRE));
   return (m & PAGE_MAPPING_ANON) ? nullptr : reinterpret_cast<address_space*>(m);
 }
 

@@ -10,6 +10,7 @@
 #include "mm/memory_model.h"
 #include "mm/page-flags.h"
 #include "mm/page_ref.h"
+#include "mm/vmscan.h"
 
 namespace guplab {
 
@@ -119,17 +120,26 @@ page* alloc_pages_on(Machine* m, gfp_t gfp, unsigned order) {
   zone* zones = m->zones();
   zone* order_of_try[2] = {&zones[ZONE_NORMAL], nullptr};
   if (any(gfp, gfp_t::__GFP_MOVABLE)) order_of_try[0] = &zones[ZONE_MOVABLE], order_of_try[1] = &zones[ZONE_NORMAL];
-  page* p = nullptr;
-  for (zone* z : order_of_try) {
-    if (!z || z->spanned_pages == 0) continue;
-    {
-      SpinGuard g(&z->lock);
-      p = take_from_zone(z, order);
+  auto take = [&]() -> page* {
+    for (zone* z : order_of_try) {
+      if (!z || z->spanned_pages == 0) continue;
+      page* q;
+      {
+        SpinGuard g(&z->lock);
+        q = take_from_zone(z, order);
+      }
+      if (q) {
+        z->free_pages.fetch_sub(1l << order, std::memory_order_relaxed);
+        return q;
+      }
     }
-    if (p) {
-      z->free_pages.fetch_sub(1l << order, std::memory_order_relaxed);
-      break;
-    }
+    return nullptr;
+  };
+  page* p = take();
+  // Direct reclaim: free clean page cache and try again (mm/vmscan.h).
+  for (int tries = 0; !p && tries < 4 && __alloc_pages_may_reclaim(m, gfp); tries++) {
+    if (!try_to_free_pages(m, 32ul << order, gfp)) break;
+    p = take();
   }
   if (!p) return nullptr;
   m->vmstat().mod(NR_FREE_PAGES, -(1l << order));

@@ -5,6 +5,7 @@
 
 #include "base/bug.h"
 #include "base/spinlock.h"
+#include "fs/writeback.h"
 #include "machine/machine.h"
 #include "mm/lru.h"
 #include "mm/memory_model.h"
@@ -113,9 +114,34 @@ unsigned long PinDmaCount::count(const folio* f) {
   return PageDmaPinned(f) ? f->dma_pinned_count : 0;
 }
 
+// ---- waiting for pins to go ----------------------------------------------------------
+
+wait_queue_head_t* folio_pin_waitqueue(const folio* f) {
+  return page_machine(f)->bit_wait_table()->lookup(&f->flags, PG_dma_pinned);
+}
+
+void folio_wake_unpinned(folio* f) { wake_up_all(folio_pin_waitqueue(f)); }
+
 // ---- public API ------------------------------------------------------------------------
 
 namespace {
+// Release @nr pins of @f under design D, with what the writeback policy wants around it:
+// keep_dirty re-dirties a file page (what the device wrote must reach the disk), and
+// sleepers in page_mkclean() are woken once the page is no longer pinned.
+template <typename D>
+void release_pins(Machine* m, folio* f, int nr) {
+  if constexpr (D::kDesign == PinDesign::get) {
+    D::unpin(f, nr);
+  } else {
+    if (wb_effective_policy(m) == WritebackPolicy::keep_dirty && !PageAnon(f) && page_mapping(f))
+      folio_mark_dirty(f);
+    D::unpin(f, nr);
+    if constexpr (D::kDesign != PinDesign::fake_vma) {  // fake_vma_unpin() wakes itself
+      if (!D::maybe_dma_pinned(f)) folio_wake_unpinned(f);
+    }
+  }
+}
+
 // Walk @pages in runs of the same folio, calling @fn(folio, nr) once per run.
 template <typename Fn>
 void for_each_folio_run(page** pages, unsigned long npages, Fn&& fn) {
@@ -144,7 +170,7 @@ void mark_dirty_locked(folio* f) {
 void unpin_folio(folio* f) {
   if (is_zero_folio(f)) return;
   Machine* m = page_machine(f);
-  pin_dispatch(m->pin_design(), [&](auto d) { decltype(d)::unpin(f, 1); });
+  pin_dispatch(m->pin_design(), [&](auto d) { release_pins<decltype(d)>(m, f, 1); });
   m->vmstat().inc(NR_FOLL_PIN_RELEASED);
 }
 
@@ -164,7 +190,7 @@ void unpin_user_pages(page** pages, unsigned long npages) {
     using D = decltype(d);
     for_each_folio_run(pages, npages, [&](folio* f, int nr) {
       if (is_zero_folio(f)) return;
-      D::unpin(f, nr);
+      release_pins<D>(m, f, nr);
       released += nr;
     });
   });
@@ -177,7 +203,7 @@ void unpin_user_pages_dirty_lock(page** pages, unsigned long npages, bool make_d
     if (is_zero_folio(f)) return;
     mark_dirty_locked(f);
     Machine* m = page_machine(f);
-    pin_dispatch(m->pin_design(), [&](auto d) { decltype(d)::unpin(f, nr); });
+    pin_dispatch(m->pin_design(), [&](auto d) { release_pins<decltype(d)>(m, f, nr); });
     m->vmstat().mod(NR_FOLL_PIN_RELEASED, nr);
   });
 }
@@ -190,7 +216,7 @@ void unpin_user_page_range_dirty_lock(page* p, unsigned long npages, bool make_d
     if (!is_zero_folio(f)) {
       if (make_dirty) mark_dirty_locked(f);
       Machine* m = page_machine(f);
-      pin_dispatch(m->pin_design(), [&](auto d) { decltype(d)::unpin(f, static_cast<int>(nr)); });
+      pin_dispatch(m->pin_design(), [&](auto d) { release_pins<decltype(d)>(m, f, static_cast<int>(nr)); });
       m->vmstat().mod(NR_FOLL_PIN_RELEASED, static_cast<int64_t>(nr));
     }
     p += nr;

@@ -8,6 +8,8 @@
 //   PinBias         seed 000: GUP_PIN_COUNTING_BIAS added to _refcount per pin
 //   PinDmaCount     seed 002: dma_pinned_count in the lru field, PG_dma_pinned, the
 //                   page off its LRU while pinned, all under the zone's gup_lock
+//   PinFakeVma      seed 003: a pin is a fake mapping in rmap (mm/fake_vma.h), counted
+//                   in page->lab_private; no GUP-fast (the fake vma needs sleeping locks)
 //   PinFolioCount   upstream: bias for small folios, exact _pincount for large ones
 //
 // Every grab is of @refs pins on a folio (a huge mapping pins its head once for all the
@@ -21,6 +23,8 @@
 #include <climits>
 
 #include "machine/config.h"
+#include "base/wait.h"
+#include "mm/fake_vma.h"
 #include "mm/gup.h"
 #include "mm/mm_types.h"
 #include "mm/page-flags.h"
@@ -141,10 +145,19 @@ struct PinDmaCount {
   static unsigned long count(const folio* f);
 };
 
+struct PinFakeVma {
+  static constexpr PinDesign kDesign = PinDesign::fake_vma;
+  /** grab() - references plus fake mappings; the slow path links the fake vma (gup.cc). */
+  static int grab(folio* f, int refs) { return fake_vma_grab(f, refs); }
+  /** grab_fast() - GUP-fast cannot link a fake vma: always "fall back" (0). */
+  static int grab_fast(folio*, int) { return 0; }
+  static void unpin(folio* f, int refs) { fake_vma_unpin(f, refs); }
+  static bool maybe_dma_pinned(const folio* f) { return folio_fake_mapcount(f) != 0; }
+};
+
 /**
  * pin_dispatch() - call @fn with the design type of machine design @d, once.
  * Usage: pin_dispatch(d, [&](auto design) { using D = decltype(design); ... });
- * (fake_vma arrives with rmap; until then it is refused at boot by the caller.)
  */
 template <typename Fn>
 decltype(auto) pin_dispatch(PinDesign d, Fn&& fn) {
@@ -153,10 +166,18 @@ decltype(auto) pin_dispatch(PinDesign d, Fn&& fn) {
     case PinDesign::bias: return fn(PinBias{});
     case PinDesign::dma_count: return fn(PinDmaCount{});
     case PinDesign::folio_pincount: return fn(PinFolioCount{});
-    case PinDesign::fake_vma: break;
+    case PinDesign::fake_vma: return fn(PinFakeVma{});
   }
   return fn(PinFolioCount{});
 }
+
+/**
+ * folio_pin_waitqueue() - where page_mkclean() sleeps until @f is no longer pinned
+ * (writeback policy `wait`, seed 002's wait_for_dma_pinned_to_clear()).
+ */
+wait_queue_head_t* folio_pin_waitqueue(const folio* f);
+/** folio_wake_unpinned() - a pin of @f was released: wake those sleepers. */
+void folio_wake_unpinned(folio* f);
 
 /** is_zero_folio() - the machine's shared zero page (never pin-accounted). */
 inline bool is_zero_folio(const folio* f) { return PageZero(f); }

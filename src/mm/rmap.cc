@@ -1,11 +1,19 @@
 // rmap.cc - anon_vma trees, mapcounts, rmap_walk() and page_vma_mapped_walk().
 #include "mm/rmap.h"
 
+#include <fmt/format.h>
+
 #include "base/bug.h"
+#include "fs/fs.h"
+#include "fs/writeback.h"
+#include "machine/sync_point.h"
+#include "mm/fake_vma.h"
 #include "mm/gup.h"
 #include "mm/internal.h"
 #include "mm/page_ref.h"
 #include "mm/pgalloc.h"
+#include "mm/pin.h"
+#include "mm/swap.h"
 
 namespace guplab {
 
@@ -225,18 +233,20 @@ int page_mapcount(const page* p) {
   int mc = atomic_read(&p->_mapcount) + 1;
   const folio* f = page_folio(p);
   if (folio_test_large(f)) mc += folio_entire_mapcount(f);
-  return mc;
+  return mc + static_cast<int>(folio_fake_mapcount(f));
 }
 
 int folio_mapcount(const folio* f) {
-  if (!folio_test_large(f)) return atomic_read(&f->_mapcount) + 1;
+  const int fake = static_cast<int>(folio_fake_mapcount(f));
+  if (!folio_test_large(f)) return atomic_read(&f->_mapcount) + 1 + fake;
   int mc = folio_entire_mapcount(f);
   const unsigned long nr = folio_nr_pages(f);
   for (unsigned long i = 0; i < nr; i++) mc += atomic_read(&f[i]._mapcount) + 1;
-  return mc;
+  return mc + fake;
 }
 
 bool folio_mapped(const folio* f) {
+  if (folio_fake_mapcount(f)) return true;
   if (!folio_test_large(f)) return atomic_read(&f->_mapcount) >= 0;
   return folio_int_read(&f[1]._entire_mapcount) >= 0 || folio_int_read(&f[1]._nr_pages_mapped) != 0;
 }
@@ -250,9 +260,36 @@ unsigned long vma_address(const page* p, const vm_area_struct* vma) {
   return address;
 }
 
-void rmap_walk(folio* f, rmap_walk_control* rwc) {
-  BUG_ON(!PageLocked(f));
-  if (!PageAnon(f)) return;
+namespace {
+
+// Where @vma would map the first page of @f (possibly below vm_start for a large folio);
+// false if no page of @f falls inside @vma.
+bool folio_vma_address(const folio* f, const vm_area_struct* vma, unsigned long* address) {
+  const long delta = static_cast<long>(f->index) - static_cast<long>(vma->vm_pgoff);
+  const unsigned long nr = folio_nr_pages(f);
+  const unsigned long a = vma->vm_start + (static_cast<unsigned long>(delta) << PAGE_SHIFT);
+  const unsigned long folio_end = a + (nr << PAGE_SHIFT);
+  if (!(a < vma->vm_end && folio_end > vma->vm_start)) return false;  // (wraps cover delta < 0)
+  if (delta < 0 && static_cast<unsigned long>(-delta) >= nr) return false;
+  *address = a;
+  return true;
+}
+
+// One vma of a walk: false stops the walk.
+bool rmap_visit(folio* f, vm_area_struct* vma, rmap_walk_control* rwc) {
+  unsigned long address;
+  if (!folio_vma_address(f, vma, &address)) return true;
+  if (vma_is_gup_fake(vma)) {
+    if (!rwc->fake_one) return true;
+    if (!rwc->fake_one(f, vma, address, rwc->arg)) return false;
+  } else {
+    if (rwc->invalid_vma && rwc->invalid_vma(vma, rwc->arg)) return true;
+    if (!rwc->rmap_one(f, vma, address, rwc->arg)) return false;
+  }
+  return !(rwc->done && rwc->done(f));
+}
+
+void rmap_walk_anon(folio* f, rmap_walk_control* rwc) {
   anon_vma* av;
   {
     RcuReadGuard rcu;
@@ -261,23 +298,32 @@ void rmap_walk(folio* f, rmap_walk_control* rwc) {
     // An unmapped folio's anon_vma may already be on its way out: nothing to walk.
     if (!folio_mapped(f) || !atomic_inc_not_zero(&av->refcount)) return;
   }
-  const long pgoff = static_cast<long>(f->index);
-  const unsigned long nr = folio_nr_pages(f);
   anon_vma_lock_read(av);
   for (list_head* e = av->head.next; e != &av->head; e = e->next) {
     anon_vma_chain* avc = list_entry(e, anon_vma_chain, same_anon_vma);
-    vm_area_struct* vma = avc->vma;
-    const long delta = pgoff - static_cast<long>(vma->vm_pgoff);
-    const unsigned long address = vma->vm_start + (static_cast<unsigned long>(delta) << PAGE_SHIFT);
-    const unsigned long folio_end = address + (nr << PAGE_SHIFT);
-    if (!(address < vma->vm_end && folio_end > vma->vm_start)) continue;  // (wraps cover delta < 0)
-    if (delta < 0 && static_cast<unsigned long>(-delta) >= nr) continue;
-    if (rwc->invalid_vma && rwc->invalid_vma(vma, rwc->arg)) continue;
-    if (!rwc->rmap_one(f, vma, address, rwc->arg)) break;
-    if (rwc->done && rwc->done(f)) break;
+    if (!rmap_visit(f, avc->vma, rwc)) break;
   }
   anon_vma_unlock_read(av);
   put_anon_vma(av);
+}
+
+void rmap_walk_file(folio* f, rmap_walk_control* rwc) {
+  address_space* mapping = folio_mapping_read(f);
+  if (!mapping) return;  // truncated
+  i_mmap_lock_read(mapping);
+  for (list_head* e = mapping->i_mmap.next; e != &mapping->i_mmap; e = e->next) {
+    vm_area_struct* vma = list_entry(e, vm_area_struct, shared);
+    if (!rmap_visit(f, vma, rwc)) break;
+  }
+  i_mmap_unlock_read(mapping);
+}
+
+}  // namespace
+
+void rmap_walk(folio* f, rmap_walk_control* rwc) {
+  BUG_ON(!PageLocked(f));
+  if (PageAnon(f)) rmap_walk_anon(f, rwc);
+  else rmap_walk_file(f, rwc);
 }
 
 // The lock is handed from one call to the next (held while returning true), which the
@@ -352,6 +398,198 @@ unsigned long page_vma_mapped_address(folio* f, vm_area_struct* vma) {
   unsigned long a = pvmw.address;
   page_vma_mapped_walk_done(&pvmw);
   return a;
+}
+
+// ---- page_mkclean, try_to_unmap, folio_referenced -------------------------------------
+
+namespace {
+
+// How page_mkclean() treats a page that may be DMA-pinned (see fs/writeback.h).
+enum class pin_action { ignore, skip, wait };
+
+pin_action mkclean_pin_action(const Machine* m, bool skip_pinned_pages) {
+  switch (wb_effective_policy(m)) {
+    case WritebackPolicy::ignore: return pin_action::ignore;
+    case WritebackPolicy::bounce: return skip_pinned_pages ? pin_action::skip : pin_action::ignore;
+    case WritebackPolicy::wait: return skip_pinned_pages ? pin_action::skip : pin_action::wait;
+    case WritebackPolicy::skip:
+    case WritebackPolicy::keep_dirty:
+    case WritebackPolicy::revoke: return pin_action::skip;
+  }
+  return pin_action::skip;
+}
+
+// Seed 002 reads PageDmaPinned under the zone's gup lock, which serializes it with GUP.
+bool folio_pinned_now(folio* f) {
+  if (page_machine(f)->pin_design() == PinDesign::dma_count) {
+    SpinGuard g(&page_zone(f)->gup_lock);
+    return PageDmaPinned(f);
+  }
+  return folio_maybe_dma_pinned(f);
+}
+
+// Seed 002's wait_for_dma_pinned_to_clear(), with a wait queue for schedule().
+void wait_for_dma_pinned_to_clear(folio* f) {
+  TEST_SYNC_POINT("writeback:wait_pinned");
+  Machine* m = page_machine(f);
+  if (m->tracing()) m->trace(fmt::format("page_mkclean: pfn {:#x} index {} pinned: waiting", page_to_pfn(f), f->index));
+  wait_event(folio_pin_waitqueue(f), [f] { return !folio_pinned_now(f); });
+}
+
+struct mkclean_info {
+  int cleaned = 0;
+  int skipped = 0;
+  pin_action action = pin_action::ignore;
+  bool fake_design = false;  // pins are found as fake vmas, not by asking the page
+};
+
+// Returns false (stop the walk) when a pinned page is skipped, as seed 002 does.
+bool mkclean_pinned(folio* f, mkclean_info* mi) {
+  if (mi->action == pin_action::skip) {
+    mi->skipped++;
+    return false;
+  }
+  wait_for_dma_pinned_to_clear(f);
+  return true;
+}
+
+bool page_mkclean_one(folio* f, vm_area_struct* vma, unsigned long address, void* arg) {
+  auto* mi = static_cast<mkclean_info*>(arg);
+  if (mi->action != pin_action::ignore && !mi->fake_design && folio_pinned_now(f) && !mkclean_pinned(f, mi))
+    return false;
+  struct page_vma_mapped_walk pvmw;
+  pvmw.folio_ = f;
+  pvmw.vma = vma;
+  pvmw.address = address;
+  while (page_vma_mapped_walk(&pvmw)) {
+    if (!pvmw.pte) continue;  // file folios are never PMD-mapped in the model
+    sched_point(SchedPoint::kAtomicWrite, pvmw.pte);
+    // One atomic step, so a concurrent hardware-style A/D update is never lost.
+    const pteval_t old = pvmw.pte->fetch_and(~(_PAGE_RW | _PAGE_DIRTY), std::memory_order_seq_cst);
+    if (old & (_PAGE_RW | _PAGE_DIRTY)) mi->cleaned++;
+  }
+  return true;
+}
+
+bool page_mkclean_fake(folio* f, vm_area_struct* fake, unsigned long, void* arg) {
+  auto* mi = static_cast<mkclean_info*>(arg);
+  if (mi->action == pin_action::ignore || !folio_fake_mapcount(f)) return true;
+  Machine* m = page_machine(f);
+  if (m->tracing())
+    m->trace(fmt::format("page_mkclean: index {} met fake vma [{:#x}, {:#x})", f->index, fake->vm_start, fake->vm_end));
+  return mkclean_pinned(f, mi);
+}
+
+bool ttu_one(folio* f, vm_area_struct* vma, unsigned long address, void* arg) {
+  auto* pinned = static_cast<bool*>(arg);
+  Machine* m = page_machine(f);
+  const PinDesign d = m->pin_design();
+  // Seed 002: try_to_unmap() leaves a DMA-pinned page mapped. (Under fake_vma the pin
+  // is met as a fake vma, first in i_mmap; under get nothing can be known.)
+  if (d != PinDesign::get && d != PinDesign::fake_vma && folio_pinned_now(f)) {
+    *pinned = true;
+    return false;
+  }
+  mm_struct* mm = vma->vm_mm;
+  struct page_vma_mapped_walk pvmw;
+  pvmw.folio_ = f;
+  pvmw.vma = vma;
+  pvmw.address = address;
+  while (page_vma_mapped_walk(&pvmw)) {
+    if (!pvmw.pte) continue;
+    pte_t pte = ptep_get_and_clear(pvmw.pte);
+    page* p = mm_pfn_page(mm, pte_pfn(pte));
+    if (pte_dirty(pte)) folio_mark_dirty(f);
+    page_remove_rmap(p, vma, false);
+    add_mm_rss(mm, false, -1);
+    page_ref_dec(f);  // the mapping's reference; never the last (the caller holds one)
+  }
+  return true;
+}
+
+bool ttu_fake(folio* f, vm_area_struct*, unsigned long, void* arg) {
+  *static_cast<bool*>(arg) = true;  // a fake mapping cannot be unmapped
+  return false;
+}
+
+bool ttu_done(folio* f) { return !folio_mapped(f); }
+
+bool referenced_one(folio* f, vm_area_struct* vma, unsigned long address, void* arg) {
+  auto* referenced = static_cast<int*>(arg);
+  struct page_vma_mapped_walk pvmw;
+  pvmw.folio_ = f;
+  pvmw.vma = vma;
+  pvmw.address = address;
+  while (page_vma_mapped_walk(&pvmw)) {
+    pgtable_slot* slot = pvmw.pte ? pvmw.pte : pvmw.pmd;
+    sched_point(SchedPoint::kAtomicWrite, slot);
+    if (slot->fetch_and(~_PAGE_ACCESSED, std::memory_order_seq_cst) & _PAGE_ACCESSED) (*referenced)++;
+  }
+  return true;
+}
+
+}  // namespace
+
+int __page_mkclean(page* p, bool skip_pinned_pages, int* skipped) {
+  folio* f = page_folio(p);
+  BUG_ON(!PageLocked(f));
+  *skipped = 0;
+  if (PageAnon(f) || !folio_mapping_read(f)) return 0;
+  Machine* m = page_machine(f);
+  mkclean_info mi;
+  mi.action = mkclean_pin_action(m, skip_pinned_pages);
+  mi.fake_design = m->pin_design() == PinDesign::fake_vma;
+  // A pinned page nobody maps any more is still pinned: ask before the walk, which
+  // would not visit it (the walk asks again at each vma, where seed 002 asks).
+  if (!folio_mapped(f)) {
+    if (mi.action != pin_action::ignore && folio_pinned_now(f)) mkclean_pinned(f, &mi);
+    *skipped = mi.skipped;
+    return 0;
+  }
+  rmap_walk_control rwc;
+  rwc.arg = &mi;
+  rwc.rmap_one = page_mkclean_one;
+  rwc.fake_one = page_mkclean_fake;
+  rmap_walk(f, &rwc);
+  // fake_vma: a pin made without a fake vma in this rmap (a shmem page, or a pin taken
+  // outside GUP) is still a fake mapping of the page; never miss it.
+  if (mi.fake_design && mi.action != pin_action::ignore && !mi.skipped && folio_fake_mapcount(f))
+    mkclean_pinned(f, &mi);
+  *skipped = mi.skipped;
+  return mi.cleaned;
+}
+
+int page_mkclean(page* p, bool skip_pinned_pages) {
+  int skipped = 0;
+  const int cleaned = __page_mkclean(p, skip_pinned_pages, &skipped);
+  return cleaned && !skipped;
+}
+
+bool try_to_unmap(folio* f, ttu_flags flags) {
+  BUG_ON(!PageLocked(f));
+  if (PageAnon(f)) return !folio_mapped(f);  // no swap: anon pages stay mapped
+  bool pinned = false;
+  rmap_walk_control rwc;
+  rwc.arg = &pinned;
+  rwc.rmap_one = ttu_one;
+  rwc.fake_one = ttu_fake;
+  rwc.done = ttu_done;
+  rmap_walk(f, &rwc);
+  Machine* m = page_machine(f);
+  if (pinned && m->tracing())
+    m->trace(fmt::format("try_to_unmap: pfn {:#x} index {} is pinned: left mapped", page_to_pfn(f), f->index));
+  return !folio_mapped(f);
+}
+
+int folio_referenced(folio* f) {
+  BUG_ON(!PageLocked(f));
+  if (!folio_mapped(f)) return 0;
+  int referenced = 0;
+  rmap_walk_control rwc;
+  rwc.arg = &referenced;
+  rwc.rmap_one = referenced_one;
+  rmap_walk(f, &rwc);
+  return referenced;
 }
 
 }  // namespace guplab

@@ -17,8 +17,14 @@
 // while PMD-mapped, on each subpage once PTE-mapped); it is what lets a pinned page
 // survive fork and COW.
 //
-// Where reclaim's try_to_unmap() and writeback's page_mkclean() will live: here, built
-// on rmap_walk() and page_vma_mapped_walk().
+// File folios are found through their mapping's i_mmap list (every vma mapping the file,
+// under i_mmap_rwsem). Under the fake_vma pin design both kinds of rmap also hold fake
+// vmas (mm/fake_vma.h): a pin as a mapping, counted in the mapcounts below through
+// page->lab_private; walkers see them only if they ask (rmap_walk_control::fake_one).
+//
+// Built on rmap_walk() and page_vma_mapped_walk(): page_mkclean() (writeback, seed
+// 002's skip_pinned_pages form), try_to_unmap() (reclaim; pinned pages are skipped)
+// and folio_referenced() (reclaim's aging).
 //
 // Threading: mapcount changes happen under the mapping mm's page_table_lock (and are
 // atomic, so different mms may race). vma->anon_vma is set once (anon_vma_prepare(),
@@ -120,13 +126,16 @@ void page_remove_rmap(page* p, vm_area_struct* vma, bool compound);
  */
 void folio_move_anon_rmap(folio* f, vm_area_struct* vma);
 
-/** page_mapcount() - mappings of this (sub)page, PMD mappings of its folio included. */
+/**
+ * page_mapcount() - mappings of this (sub)page, PMD mappings of its folio included,
+ * and the fake mappings (fake_vma pins) of its folio.
+ */
 int page_mapcount(const page* p);
 /** folio_entire_mapcount() - PMD mappings of a large folio. */
 int folio_entire_mapcount(const folio* f);
-/** folio_mapcount() - all mappings of all pages of @f. */
+/** folio_mapcount() - all mappings of all pages of @f, fake mappings included. */
 int folio_mapcount(const folio* f);
-/** folio_mapped() - is any page of @f mapped anywhere? */
+/** folio_mapped() - is any page of @f mapped anywhere (a fake mapping counts)? */
 bool folio_mapped(const folio* f);
 
 /** vma_address() - where @p would be mapped in @vma, or -EFAULT as unsigned if outside. */
@@ -142,15 +151,53 @@ struct rmap_walk_control {
   bool (*done)(folio* f) = nullptr;
   /** invalid_vma() - optional: true to skip @vma. */
   bool (*invalid_vma)(vm_area_struct* vma, void* arg) = nullptr;
+  /** fake_one() - optional: a fake vma (fake_vma design) covers @f; false stops the walk.
+   * Without it fake vmas are skipped. */
+  bool (*fake_one)(folio* f, vm_area_struct* fake, unsigned long address, void* arg) = nullptr;
 };
 
 /**
- * rmap_walk() - call rwc->rmap_one for every vma of @f's anon_vma tree that covers
- * @f's index. File folios (i_mmap) come with the filesystem: they are not walked.
+ * rmap_walk() - call rwc->rmap_one for every vma that may map @f: an anon folio's
+ * anon_vma tree, or a file folio's i_mmap, each vma covering @f's index.
  * REQUIRES: @f locked (its mapping is then stable); no mmap_lock or page_table_lock
- * held by the caller. Takes the anon_vma root's rwsem for read.
+ * held by the caller. Takes the anon_vma root's rwsem, or i_mmap_rwsem, for read.
  */
 void rmap_walk(folio* f, rmap_walk_control* rwc);
+
+/**
+ * page_mkclean() - write-protect and clean every pte mapping @p's folio, so the next
+ * CPU store faults (->page_mkwrite) and dirties the page again. Seed 002's form: a page
+ * that may be DMA-pinned (the pin design says so; under fake_vma, a fake vma is met) is
+ * skipped when @skip_pinned_pages — its ptes stay as they are and the walk stops — and
+ * otherwise, under the `wait` writeback policy, waited for until unpinned (sync point
+ * "writeback:wait_pinned"). Under `ignore` (and the `get` design) pins are not looked
+ * at; under `bounce` a pinned page is cleaned when !@skip_pinned_pages.
+ * Returns cleaned && !skipped (seed 002): nonzero if a pte was dirty or writable and no
+ * pinned mapping was skipped.
+ * REQUIRES: @p locked; no mmap_lock, i_mmap_rwsem or page_table_lock held.
+ */
+int page_mkclean(page* p, bool skip_pinned_pages);
+/** __page_mkclean() - page_mkclean() that also reports how many pinned mappings it skipped. */
+int __page_mkclean(page* p, bool skip_pinned_pages, int* skipped);
+
+/** ttu_flags - how try_to_unmap() goes about it. */
+enum class ttu_flags : unsigned { TTU_NONE = 0 };
+GUPLAB_ENUM_FLAGS(ttu_flags)
+using enum ttu_flags;
+/**
+ * try_to_unmap() - remove every pte mapping file folio @f, moving pte dirty bits to the
+ * page and dropping the mappings' references. A folio that may be DMA-pinned (seed
+ * 002; under fake_vma: a fake vma is met) is left mapped. Anonymous folios are never
+ * unmapped (there is no swap). Returns true if @f is no longer mapped.
+ * REQUIRES: @f locked; the caller holds a reference; no mmap_lock or page_table_lock.
+ */
+bool try_to_unmap(folio* f, ttu_flags flags);
+
+/**
+ * folio_referenced() - how many ptes mapping @f were young; clears their young bits
+ * (reclaim's aging). Fake vmas are not references. REQUIRES: @f locked.
+ */
+int folio_referenced(folio* f);
 
 /**
  * struct page_vma_mapped_walk - iterate the entries of one vma that map pages of one

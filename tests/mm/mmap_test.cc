@@ -2,6 +2,8 @@
 // MAP_FIXED, MAP_POPULATE, MAP_LOCKED, frames freed by munmap, vm_get_page_prot().
 #include "mm/mmap.h"
 
+#include "fs/fs.h"
+
 #include "mm/fake_vm_ops.h"
 #include "mm/mm_fixture.h"
 
@@ -55,8 +57,9 @@ TEST_F(MmapTest, Errors) {
   EXPECT_EQ(mm(0x500000001ul, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), -EINVAL);
   EXPECT_EQ(mm(TASK_SIZE - PAGE_SIZE, 2 * PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), -ENOMEM);
   EXPECT_EQ(mm(0, ~0ul - 100, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS), -ENOMEM);
-  int fake_file;
-  EXPECT_EQ(vm_mmap(mm_, 0, PAGE_SIZE, PROT_READ, MAP_PRIVATE, reinterpret_cast<file*>(&fake_file), 0), -ENODEV);
+  file no_mmap;  // a file whose filesystem has no ->mmap
+  no_mmap.f_mode = FMODE_READ;
+  EXPECT_EQ(vm_mmap(mm_, 0, PAGE_SIZE, PROT_READ, MAP_PRIVATE, &no_mmap, 0), -ENODEV);
   unsigned long a = map(2 * PAGE_SIZE);
   EXPECT_EQ(mm(a + PAGE_SIZE, PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE), -EEXIST);
   EXPECT_EQ(vm_munmap(mm_, a + 1, PAGE_SIZE), -EINVAL);

@@ -1,0 +1,220 @@
+// ext4_test.cc - the lab's ext4: create/write/fsync/read round trips through the page
+// cache, sizes, holes, many files, unlink, truncate, remount, crash consistency (what
+// was committed survives a power cut exactly; what was not, does not), block sizes.
+#include <gtest/gtest.h>
+
+#include "fs/buffer_head.h"
+#include "mm/filemap.h"
+#include "tests/fs/fs_fixture.h"
+
+namespace guplab::fstest {
+namespace {
+
+class Ext4Test : public FsTest {};
+
+TEST_F(Ext4Test, WriteFsyncReadRoundTrip) {
+  const auto data = pattern(3 * PAGE_SIZE + 123, 1);
+  write_file("/mnt/a", data, true);
+  EXPECT_EQ(read_file("/mnt/a"), data);
+  EXPECT_GT(vs(NR_FILE_PAGES), 0);
+  EXPECT_EQ(vs(NR_FILE_DIRTY), 0) << "fsync wrote everything";
+  EXPECT_GE(ext4_commits(sb()), 1u);
+}
+
+TEST_F(Ext4Test, UnalignedWritesAndReadsAcrossPages) {
+  file* f = open("/mnt/b");
+  ASSERT_NE(f, nullptr);
+  std::vector<char> model(5 * PAGE_SIZE, 0);
+  Random rng(7);
+  for (int i = 0; i < 40; i++) {
+    const size_t off = rng.next_u64() % (4 * PAGE_SIZE);
+    const size_t len = 1 + rng.next_u64() % (PAGE_SIZE + 500);
+    auto chunk = pattern(len, static_cast<unsigned>(i));
+    loff_t pos = static_cast<loff_t>(off);
+    ASSERT_EQ(kernel_write(f, chunk.data(), len, &pos), static_cast<ssize_t>(len));
+    if (off + len > model.size()) model.resize(off + len);
+    std::memcpy(model.data() + off, chunk.data(), len);
+  }
+  model.resize(static_cast<size_t>(vfs_size(f)));
+  std::vector<char> got(model.size());
+  loff_t pos = 0;
+  ASSERT_EQ(kernel_read(f, got.data(), got.size(), &pos), static_cast<ssize_t>(got.size()));
+  EXPECT_EQ(got, model);
+  char c;
+  EXPECT_EQ(kernel_read(f, &c, 1, &pos), 0) << "EOF";
+  filp_close(f);
+}
+
+TEST_F(Ext4Test, SparseFileReadsZeroesInTheHole) {
+  file* f = open("/mnt/sparse");
+  ASSERT_NE(f, nullptr);
+  const char x = 'x';
+  loff_t pos = 100 * PAGE_SIZE;  // past the direct blocks: an indirect block
+  ASSERT_EQ(kernel_write(f, &x, 1, &pos), 1);
+  EXPECT_EQ(vfs_size(f), static_cast<loff_t>(100 * PAGE_SIZE + 1));
+  std::vector<char> buf(PAGE_SIZE, 'z');
+  pos = 50 * PAGE_SIZE;
+  ASSERT_EQ(kernel_read(f, buf.data(), buf.size(), &pos), static_cast<ssize_t>(PAGE_SIZE));
+  EXPECT_EQ(buf, std::vector<char>(PAGE_SIZE, 0));
+  ASSERT_EQ(vfs_fsync(f, 0), 0);
+  filp_close(f);
+}
+
+TEST_F(Ext4Test, LargeFileUsesDoubleIndirectBlocks) {
+  write_file("/mnt/first", {});  // the directory's first block
+  const uint32_t free0 = ext4_free_blocks_count(sb());
+  const size_t n = (12 + 1024 + 10) * PAGE_SIZE;  // into the double indirect range
+  const auto data = pattern(n, 3);
+  write_file("/mnt/big", data, true);
+  EXPECT_EQ(read_file("/mnt/big"), data);
+  // data blocks + 1 indirect + 1 double indirect + 1 of its indirect blocks
+  EXPECT_EQ(free0 - ext4_free_blocks_count(sb()), n / PAGE_SIZE + 3);
+  ASSERT_EQ(vfs_unlink("/mnt/big"), 0);
+  EXPECT_EQ(ext4_free_blocks_count(sb()), free0) << "unlink of a closed file frees every block";
+}
+
+TEST_F(Ext4Test, CreateLookupUnlinkAndDirectoryListing) {
+  for (int i = 0; i < 100; i++) write_file("/mnt/f" + std::to_string(i), pattern(10 + i, i));
+  std::vector<std::string> names;
+  ASSERT_EQ(iterate_dir("/mnt", &names), 0);
+  EXPECT_EQ(names.size(), 100u);
+  EXPECT_TRUE(IS_ERR(filp_open("/mnt/f7", O_RDWR | O_CREAT | O_EXCL, 0644)));
+  EXPECT_EQ(PTR_ERR(filp_open("/mnt/nope", O_RDONLY, 0)), -ENOENT);
+  EXPECT_EQ(PTR_ERR(filp_open("/mnt", O_RDONLY, 0)), -EISDIR);
+  EXPECT_EQ(PTR_ERR(filp_open("/elsewhere/x", O_RDONLY, 0)), -ENOENT);
+  EXPECT_EQ(PTR_ERR(filp_open(("/mnt/" + std::string(56, 'n')).c_str(), O_RDWR | O_CREAT, 0644)), -ENAMETOOLONG);
+  for (int i = 0; i < 100; i += 2) ASSERT_EQ(vfs_unlink(("/mnt/f" + std::to_string(i)).c_str()), 0);
+  EXPECT_EQ(vfs_unlink("/mnt/f0"), -ENOENT);
+  names.clear();
+  ASSERT_EQ(iterate_dir("/mnt", &names), 0);
+  EXPECT_EQ(names.size(), 50u);
+  EXPECT_EQ(read_file("/mnt/f31"), pattern(41, 31));
+}
+
+TEST_F(Ext4Test, UnlinkedOpenFileLivesUntilClosed) {
+  write_file("/mnt/first", {});  // the directory's first block
+  const uint32_t free0 = ext4_free_blocks_count(sb());
+  write_file("/mnt/u", pattern(4 * PAGE_SIZE, 4));
+  file* f = open("/mnt/u", O_RDONLY);
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(vfs_unlink("/mnt/u"), 0);
+  EXPECT_EQ(PTR_ERR(filp_open("/mnt/u", O_RDONLY, 0)), -ENOENT);
+  std::vector<char> buf(4 * PAGE_SIZE);
+  loff_t pos = 0;
+  EXPECT_EQ(kernel_read(f, buf.data(), buf.size(), &pos), static_cast<ssize_t>(buf.size()));
+  EXPECT_EQ(buf, pattern(4 * PAGE_SIZE, 4));
+  EXPECT_LT(ext4_free_blocks_count(sb()), free0);
+  filp_close(f);
+  EXPECT_EQ(ext4_free_blocks_count(sb()), free0);
+}
+
+TEST_F(Ext4Test, TruncateShrinksAndExtendsWithZeroes) {
+  write_file("/mnt/first", {});  // the directory's first block
+  const uint32_t free0 = ext4_free_blocks_count(sb());
+  write_file("/mnt/t", pattern(20 * PAGE_SIZE, 5));
+  file* f = open("/mnt/t");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(vfs_truncate(f, 3 * PAGE_SIZE + 10), 0);
+  EXPECT_EQ(free0 - ext4_free_blocks_count(sb()), 4u) << "blocks past the new size are freed";
+  ASSERT_EQ(vfs_truncate(f, 6 * PAGE_SIZE), 0);
+  std::vector<char> got(6 * PAGE_SIZE);
+  loff_t pos = 0;
+  ASSERT_EQ(kernel_read(f, got.data(), got.size(), &pos), static_cast<ssize_t>(got.size()));
+  auto want = pattern(20 * PAGE_SIZE, 5);
+  want.resize(3 * PAGE_SIZE + 10);
+  want.resize(6 * PAGE_SIZE, 0);
+  EXPECT_EQ(got, want) << "the old tail must not come back";
+  filp_close(f);
+}
+
+TEST_F(Ext4Test, RemountSeesWhatWasWritten) {
+  write_file("/mnt/r1", pattern(7 * PAGE_SIZE + 1, 8));
+  write_file("/mnt/r2", pattern(100, 9));
+  ASSERT_EQ(umount(), 0);  // writes everything back
+  EXPECT_EQ(vs(NR_FILE_PAGES), 0);
+  mount();
+  EXPECT_EQ(read_file("/mnt/r1"), pattern(7 * PAGE_SIZE + 1, 8));
+  EXPECT_EQ(read_file("/mnt/r2"), pattern(100, 9));
+}
+
+TEST_F(Ext4Test, UmountRefusesWhileAFileIsOpen) {
+  file* f = open("/mnt/busy");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(umount(), -EBUSY);
+  filp_close(f);
+  EXPECT_EQ(umount(), 0);
+  mount();
+}
+
+// Crash consistency: a new machine mounting the same device contents sees exactly the
+// last commit (fsync/sync), never data that was only in the page cache.
+TEST_F(Ext4Test, CrashKeepsExactlyWhatWasSynced) {
+  const auto a1 = pattern(9 * PAGE_SIZE + 77, 10);
+  const auto b1 = pattern(2 * PAGE_SIZE, 11);
+  write_file("/mnt/a", a1);
+  write_file("/mnt/b", b1);
+  ksys_sync();
+  // After the sync: a rewrite, an unlink, a new file, a truncate - none synced.
+  write_file("/mnt/a", pattern(PAGE_SIZE, 12));
+  ASSERT_EQ(vfs_unlink("/mnt/b"), 0);
+  write_file("/mnt/c", pattern(PAGE_SIZE, 13));
+  crash_and_reboot();
+  mount();
+  EXPECT_EQ(read_file("/mnt/a"), a1);
+  EXPECT_EQ(read_file("/mnt/b"), b1);
+  EXPECT_EQ(PTR_ERR(filp_open("/mnt/c", O_RDONLY, 0)), -ENOENT);
+  std::vector<std::string> names;
+  ASSERT_EQ(iterate_dir("/mnt", &names), 0);
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST_F(Ext4Test, CrashAfterFsyncKeepsThatFile) {
+  const auto d = pattern(5 * PAGE_SIZE + 3, 14);
+  file* f = open("/mnt/log");
+  ASSERT_NE(f, nullptr);
+  loff_t pos = 0;
+  ASSERT_EQ(kernel_write(f, d.data(), d.size(), &pos), static_cast<ssize_t>(d.size()));
+  ASSERT_EQ(vfs_fsync(f, 0), 0);
+  const char more[] = "not synced";
+  ASSERT_EQ(kernel_write(f, more, sizeof(more), &pos), static_cast<ssize_t>(sizeof(more)));
+  filp_close(f);
+  crash_and_reboot();
+  mount();
+  EXPECT_EQ(read_file("/mnt/log"), d);
+}
+
+class Ext4SmallBlocksTest : public FsTest {
+ protected:
+  FsParams params() override {
+    FsParams p;
+    p.block_size = 1024;
+    return p;
+  }
+};
+
+TEST_F(Ext4SmallBlocksTest, FourBuffersPerPageRoundTrip) {
+  const auto data = pattern(10 * PAGE_SIZE + 1500, 20);
+  write_file("/mnt/s", data, true);
+  ASSERT_EQ(umount(), 0);
+  mount();
+  EXPECT_EQ(read_file("/mnt/s"), data);
+  file* f = open("/mnt/s", O_RDONLY);
+  ASSERT_NE(f, nullptr);
+  folio* pg = filemap_get_folio(f->f_mapping, 0);
+  ASSERT_NE(pg, nullptr);
+  ASSERT_TRUE(PagePrivate(pg));
+  int n = 0;
+  buffer_head* head = reinterpret_cast<buffer_head*>(pg->private_);
+  buffer_head* bh = head;
+  do {
+    n++;
+    EXPECT_TRUE(buffer_mapped(bh));
+    bh = bh->b_this_page;
+  } while (bh != head);
+  EXPECT_EQ(n, 4);
+  folio_put(pg);
+  filp_close(f);
+}
+
+}  // namespace
+}  // namespace guplab::fstest

@@ -166,7 +166,7 @@ bool mapping_ok(const dio_mapping& map, uint64_t lbs_mask) {
 
 }  // namespace
 
-int blkdev_get_block(void* host, uint64_t pos, uint64_t len, bool create, dio_mapping* map) {
+int blkdev_dio_get_block(void* host, uint64_t pos, uint64_t len, bool create, dio_mapping* map) {
   map->sector = pos >> SECTOR_SHIFT;
   map->len = len;
   map->mapped = true;
@@ -177,7 +177,7 @@ dio_file blkdev_dio_file(block_device* bdev) {
   dio_file f;
   f.bdev = bdev;
   f.i_size = bdev ? bdev_nr_sectors(bdev) << SECTOR_SHIFT : 0;
-  f.get_block = blkdev_get_block;
+  f.get_block = blkdev_dio_get_block;
   f.is_blkdev = true;
   return f;
 }

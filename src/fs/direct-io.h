@@ -10,12 +10,14 @@
 // Every pin taken is released exactly once, on every path: nr_foll_pin_acquired ==
 // nr_foll_pin_released once the I/O has completed.
 //
-// Where the bytes go is asked of a get_block_t callback: file offset -> device sector
+// Where the bytes go is asked of a dio_get_block_t callback: file offset -> device sector
 // and how far that extent runs. A raw block device maps identically
-// (blkdev_get_block()); a filesystem passes its own (and its inode as the host), and
-// may report holes: reads of a hole see zeros, writes into one with no allocation get
-// -ENOTBLK (the kernel's "fall back to buffered I/O"). A page that straddles two
-// extents goes into two bios and is pinned once for each, as the kernel does.
+// (blkdev_dio_get_block()); a filesystem passes its own, with its inode as the host - a
+// filesystem whose get_block_t fills a buffer_head wraps it in one (b_size in, BH_Mapped
+// and b_blocknr out) - and may report holes: reads of a hole see zeros, writes into one
+// with no allocation get -ENOTBLK (the kernel's "fall back to buffered I/O"). A page
+// that straddles two extents goes into two bios and is pinned once for each, as the
+// kernel's bio_iov_iter_get_pages() does.
 //
 // Errors, as the kernel's O_DIRECT: a buffer address, length or offset that is not a
 // multiple of the device's logical block size (or misaligned for its DMA) -> -EINVAL;
@@ -59,7 +61,7 @@ struct kiocb;
 /** MAX_RW_COUNT - the most one read or write moves (INT_MAX rounded down to a page). */
 inline constexpr size_t MAX_RW_COUNT = 0x7ffff000;
 
-/** dio_mapping - where a range of a file lives on its device (get_block_t's answer). */
+/** dio_mapping - where a range of a file lives on its device (dio_get_block_t's answer). */
 struct dio_mapping {
   sector_t sector = 0;  // the device sector holding the first byte asked for
   uint64_t len = 0;     // bytes that continue contiguously from there (> 0)
@@ -67,16 +69,16 @@ struct dio_mapping {
 };
 
 /**
- * get_block_t - map file bytes starting at @pos (at most @len of them) for direct I/O.
+ * dio_get_block_t - map file bytes starting at @pos (at most @len of them) for direct I/O.
  * @host: the dio_file's host (a filesystem's inode; unused for a raw device).
  * @create: the I/O is a write: allocate blocks for a hole if the filesystem can.
  * Fills *@map; @pos and the mapped sector are logical-block aligned, map->len is a
  * positive multiple of the logical block size. Returns 0 or -errno (failing the I/O).
  */
-using get_block_t = int (*)(void* host, uint64_t pos, uint64_t len, bool create, dio_mapping* map);
+using dio_get_block_t = int (*)(void* host, uint64_t pos, uint64_t len, bool create, dio_mapping* map);
 
-/** blkdev_get_block() - the raw block device's identity mapping: byte @pos is sector @pos >> 9. */
-int blkdev_get_block(void* host, uint64_t pos, uint64_t len, bool create, dio_mapping* map);
+/** blkdev_dio_get_block() - the raw block device's identity mapping: byte @pos is sector @pos >> 9. */
+int blkdev_dio_get_block(void* host, uint64_t pos, uint64_t len, bool create, dio_mapping* map);
 
 /**
  * struct dio_file - what O_DIRECT needs of an open file: the device, the size, and how
@@ -85,7 +87,7 @@ int blkdev_get_block(void* host, uint64_t pos, uint64_t len, bool create, dio_ma
 struct dio_file {
   block_device* bdev = nullptr;
   uint64_t i_size = 0;                    // reads stop here
-  get_block_t get_block = blkdev_get_block;
+  dio_get_block_t get_block = blkdev_dio_get_block;
   void* host = nullptr;                   // handed to get_block
   bool is_blkdev = true;                  // a raw device: writes past i_size get -ENOSPC
 };

@@ -90,6 +90,14 @@ int get_user_pages_fast_only(unsigned long start, int nr_pages, foll_flags gup_f
 // ---- pinning (FOLL_PIN) ---------------------------------------------------------------
 long pin_user_pages(unsigned long start, unsigned long nr_pages, foll_flags gup_flags, page** pages);
 int pin_user_pages_fast(unsigned long start, int nr_pages, foll_flags gup_flags, page** pages);
+/**
+ * pin_user_pages_fast_only() - pin_user_pages_fast() without the slow path (upstream
+ * 5.9-6.4): the lockless walk pins what it can and stops at the first page it cannot
+ * take; it never sleeps. Returns how many pages it pinned (>= 0). A caller that must not
+ * sleep right now (a task holding plugged I/O) tries this first and falls back to
+ * pin_user_pages_fast() for the rest once it may sleep.
+ */
+int pin_user_pages_fast_only(unsigned long start, int nr_pages, foll_flags gup_flags, page** pages);
 long pin_user_pages_remote(mm_struct* mm, unsigned long start, unsigned long nr_pages, foll_flags gup_flags,
                            page** pages, int* locked);
 long pin_user_pages_unlocked(unsigned long start, unsigned long nr_pages, page** pages, foll_flags gup_flags);

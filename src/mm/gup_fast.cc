@@ -196,4 +196,11 @@ int pin_user_pages_fast(unsigned long start, int nr_pages, foll_flags flags, pag
   return clamp_result(gup_fast_fallback(start, static_cast<unsigned long>(nr_pages), flags | FOLL_PIN, pages));
 }
 
+int pin_user_pages_fast_only(unsigned long start, int nr_pages, foll_flags flags, page** pages) {
+  if (nr_pages < 0) return 0;
+  if (WARN_ON_ONCE(any(flags, FOLL_PIN | FOLL_GET | FOLL_FAST_ONLY))) return 0;
+  long r = gup_fast_fallback(start, static_cast<unsigned long>(nr_pages), flags | FOLL_PIN | FOLL_FAST_ONLY, pages);
+  return r < 0 ? 0 : clamp_result(r);
+}
+
 }  // namespace guplab

@@ -71,7 +71,7 @@ TEST(ScenarioRunnerTest, BugIsAnOopsWithEvents) {
   EXPECT_EQ(r.outcome, Outcome::oops);
   EXPECT_NE(r.oops_report.find("kernel BUG at"), std::string::npos);
   ASSERT_FALSE(r.events.empty());
-  EXPECT_EQ(r.events.back(), "pinned a page");
+  EXPECT_EQ(r.events.back(), "toy-1: pinned a page") << "notes carry the task, as ftrace lines do";
 }
 
 TEST(ScenarioRunnerTest, WorstFindingWins) {

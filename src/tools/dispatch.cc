@@ -6,6 +6,7 @@
 
 #include "tools/commands.h"
 #include "tools/gup_test.h"
+#include "tools/run_cmd.h"
 
 namespace guplab::tools {
 
@@ -19,6 +20,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"gup_test", "the kernel's gup_test selftest (-u -a -L -U -b -m -n -r -j -t -T -w -W -S -z) on the model",
      gup_test_main},
+    {"run", "run the seed scenarios: one (SCENARIO --design D --policy P) or the matrix (--all)", run_main},
 };
 
 int usage(FILE* out) {

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/errno.h"
 #include "machine/machine.h"
+#include "machine/sync_point.h"
 
 namespace guplab {
 
@@ -146,10 +147,12 @@ blk_status_t ramdisk::do_request(request* rq) {
   sector_t sector = b->bi_iter.bi_sector;
   SpinGuard g(&storage_lock_);
   const uint64_t gen = write ? ++write_seq_ : 0;
+  cursor_ = dma_cursor_t{true, write, sector, 0, nullptr};
   bio_vec bv;
   bvec_iter iter;
   bio_for_each_segment(bv, b, iter) {
     char* frame = bvec_virt(&bv);
+    cursor_.page_ = bvec_page(&bv);
     for (unsigned done = 0; done < bv.bv_len;) {
       const unsigned n = std::min(cfg_.dma_chunk, bv.bv_len - done);
       char* disk = storage_ + (sector << SECTOR_SHIFT) + done;
@@ -164,10 +167,13 @@ blk_status_t ramdisk::do_request(request* rq) {
         dma_to_page(frame + done, disk, n);
       }
       done += n;
+      cursor_.bytes_done += n;
+      TEST_SYNC_POINT("ramdisk:dma:chunk");
       cond_resched();  // a CPU store may land between two chunks
     }
     sector += bv.bv_len >> SECTOR_SHIFT;
   }
+  cursor_ = dma_cursor_t{};
   return BLK_STS_OK;
 }
 
@@ -192,6 +198,11 @@ int ramdisk::write_sectors(sector_t sector, unsigned nr, const void* buf) {
   if (gens_)
     for (unsigned i = 0; i < nr; i++) gens_[sector + i] = gen;
   return 0;
+}
+
+ramdisk::dma_cursor_t ramdisk::dma_cursor() const {
+  assert(in_completion_context() && "dma_cursor() belongs to the completion task");
+  return cursor_;
 }
 
 uint64_t ramdisk::sector_generation(sector_t sector) const {

@@ -14,8 +14,15 @@
 // generation of the write that last stored it: write requests are numbered 1, 2, ...
 // in the order the device performs them.
 //
+// Scripting hook: after each chunk of a request's copy the completion task passes the
+// sync point "ramdisk:dma:chunk" (storage lock held), and dma_cursor() tells a callback
+// there which request and how far: so a scenario can land a device's write in a page
+// exactly between two chunks of the block layer's DMA. Callbacks there must not read
+// the storage (read_sectors() would wait for the lock the copy holds).
+//
 // Threading: as block_device. The hooks may be called from any thread; they see each
 // request's storage update whole (the storage lock is held across one request's copy).
+// dma_cursor() is meant for the completion task itself (a "ramdisk:dma:chunk" callback).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -62,6 +69,17 @@ class ramdisk final : public block_device {
   /** write_generation() - the number of writes performed so far (the newest generation). */
   uint64_t write_generation() const;
 
+  /** Where the copy of the request being performed stands (see "ramdisk:dma:chunk"). */
+  struct dma_cursor_t {
+    bool active = false;     // a request's copy is in progress
+    bool write = false;      // to the medium
+    sector_t sector = 0;     // the request's first sector
+    unsigned bytes_done = 0; // bytes of the request copied so far
+    const page* page_ = nullptr;  // the page of the segment being copied
+  };
+  /** dma_cursor() - the current copy's position. REQUIRES: called in the completion task. */
+  dma_cursor_t dma_cursor() const;
+
  private:
   ramdisk(Machine* m, std::string name, const ramdisk_config& cfg, char* storage, uint64_t* gens);
 
@@ -76,6 +94,7 @@ class ramdisk final : public block_device {
   char* const storage_ PT_GUARDED_BY(storage_lock_);   // mmap'ed, cfg_.size_bytes
   uint64_t* const gens_ PT_GUARDED_BY(storage_lock_);  // mmap'ed, one per sector, or nullptr
   uint64_t write_seq_ GUARDED_BY(storage_lock_) = 0;
+  dma_cursor_t cursor_;  // written and read by the completion task only
 
   spinlock_t queue_lock_;
   request* head_ GUARDED_BY(queue_lock_) = nullptr;

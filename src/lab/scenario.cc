@@ -3,8 +3,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cassert>
+
 #include "base/rcu.h"
+#include "base/task.h"
+#include "drivers/dev_trace.h"
 #include "machine/machine.h"
+#include "sim/result.h"
 
 namespace guplab {
 
@@ -22,9 +28,47 @@ const char* to_string(Outcome o) {
   return "?";
 }
 
-void ScenarioContext::found(Outcome o, std::string why) { findings_.emplace_back(o, std::move(why)); }
+ScenarioContext::~ScenarioContext() {
+  assert(tasks_.empty() && "the runner joins every task before the context goes");
+  while (!objects_.empty()) objects_.pop_back();
+}
 
-void ScenarioContext::note(std::string line) { m_.trace(std::move(line)); }
+void ScenarioContext::found(Outcome o, std::string why) {
+  RawSpinGuard g(lock_);
+  findings_.emplace_back(o, std::move(why));
+}
+
+std::vector<std::pair<Outcome, std::string>> ScenarioContext::findings() const {
+  RawSpinGuard g(lock_);
+  return findings_;
+}
+
+void ScenarioContext::note(std::string_view line) { dev_trace(&m_, line); }
+
+task_struct* ScenarioContext::spawn(const std::string& comm, std::function<void()> fn, mm_struct* mm) {
+  task_struct* t = m_.spawn(comm, std::move(fn), mm);
+  tasks_.push_back(t);
+  return t;
+}
+
+void ScenarioContext::join(task_struct* t) {
+  auto it = std::find(tasks_.begin(), tasks_.end(), t);
+  assert(it != tasks_.end() && "join() of a task this context did not spawn, or twice");
+  tasks_.erase(it);
+  task_join(t);
+}
+
+void ScenarioContext::join_all() noexcept {
+  while (!tasks_.empty()) {
+    task_struct* t = tasks_.front();
+    tasks_.erase(tasks_.begin());
+    try {
+      task_join(t);
+    } catch (const MachineHalted&) {
+      // Under sim an unwinding run refuses joins; the scheduler frees the task itself.
+    }
+  }
+}
 
 MachineConfig Scenario::config(const ScenarioParams&) const {
   MachineConfig c;
@@ -45,10 +89,34 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
   Machine m(cfg);
   if (p.scripted) m.sync_points().enable();
   ScenarioContext ctx(m, p);
-  m.run([&] { s.run(ctx); }, s.name());
-  if (!m.halted()) m.run([&] { s.check(ctx); }, "oracle");
+  m.run(
+      [&] {
+        try {
+          s.run(ctx);
+        } catch (...) {
+          ctx.join_all();
+          throw;
+        }
+        ctx.join_all();
+      },
+      s.name());
+  bool deadlocked = false;
+  std::vector<std::pair<Outcome, std::string>> all;
+  if (const SimRunResult* sr = m.sim_result()) {
+    r.steps = sr->steps;
+    if (sr->outcome == SimOutcome::deadlock || sr->outcome == SimOutcome::step_limit) {
+      deadlocked = true;
+      std::string who;
+      for (const BlockedTask& b : sr->blocked) who += fmt::format("{}{}-{} on {}", who.empty() ? "" : ", ", b.comm, b.pid, b.what);
+      all.emplace_back(Outcome::deadlock, sr->outcome == SimOutcome::deadlock
+                                              ? fmt::format("every task blocked: {}", who)
+                                              : fmt::format("no progress within {} scheduling steps", sr->steps));
+      r.deadlock_report = sr->format();
+    }
+  }
+  if (!m.halted() && !deadlocked) m.run([&] { s.check(ctx); }, "oracle");
 
-  std::vector<std::pair<Outcome, std::string>> all = ctx.findings();
+  for (auto& f : ctx.findings()) all.push_back(std::move(f));
   if (m.nr_oops()) {
     OopsRecord o = m.oopses()[0];
     all.emplace_back(Outcome::oops, fmt::format("{} at {}: {}{}", o.kind == "BUG" ? "kernel BUG" : o.kind, o.site, o.cond,
@@ -60,21 +128,23 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
   }
   r.pins_acquired = m.vmstat().read(NR_FOLL_PIN_ACQUIRED);
   r.pins_released = m.vmstat().read(NR_FOLL_PIN_RELEASED);
-  if (!m.halted() && r.pins_acquired != r.pins_released)
+  if (!m.halted() && !deadlocked && r.pins_acquired != r.pins_released)
     all.emplace_back(Outcome::leak, fmt::format("nr_foll_pin_acquired {} != nr_foll_pin_released {}", r.pins_acquired,
                                                 r.pins_released));
   for (const auto& w : m.warnings())
     all.emplace_back(Outcome::warn, fmt::format("WARNING at {}: {}{}", w.site, w.cond, w.message.empty() ? "" : " (" + w.message + ")"));
 
   r.outcome = Outcome::ok;
-  r.reason = "every oracle passed";
+  std::string passed;
   for (const auto& [o, why] : all) {
     r.findings.push_back(fmt::format("{}: {}", to_string(o), why));
+    if (o == Outcome::ok) passed += (passed.empty() ? "" : "; ") + why;
     if (static_cast<int>(o) < static_cast<int>(r.outcome)) {
       r.outcome = o;
       r.reason = why;
     }
   }
+  if (r.outcome == Outcome::ok) r.reason = passed.empty() ? "every oracle passed" : "every oracle passed: " + passed;
   return r;
 }
 

@@ -11,14 +11,22 @@
 // and ScenarioContext.
 #pragma once
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "base/raw_spinlock.h"
+#include "base/thread_annotations.h"
 #include "machine/config.h"
 
 namespace guplab {
 
 class Machine;
+struct mm_struct;
+struct task_struct;
 
 /** What a run ended with, worst first. */
 enum class Outcome : uint8_t { oops, deadlock, false_negative, torn, lost, leak, warn, ok };
@@ -44,26 +52,68 @@ struct ScenarioResult {
   std::vector<std::string> findings;   // every oracle that fired, "outcome: words"
   std::vector<std::string> events;     // recent events (from the oops, or the end of the run)
   std::string oops_report;             // the first oops, formatted as the kernel would
+  std::string deadlock_report;         // sim backend: the wait-for picture of a deadlock
   int64_t pins_acquired = 0, pins_released = 0;
   uint64_t steps = 0;                  // scheduling decisions (sim backend)
 };
 
-/** ScenarioContext - what a running scenario reports its oracles' findings to. */
+/**
+ * ScenarioContext - what a running scenario works with: its machine, the tasks it
+ * spawned, the objects that must outlive them, and the oracles' findings.
+ *
+ * Threading: found()/note()/findings() from any task (findings are under a lock);
+ * spawn()/join()/make() from the scenario's body only.
+ */
 class ScenarioContext {
  public:
   ScenarioContext(Machine& m, const ScenarioParams& p) : m_(m), p_(p) {}
+  /** Destroys what make() built, newest first (after every task has ended). */
+  ~ScenarioContext();
+  ScenarioContext(const ScenarioContext&) = delete;
+  ScenarioContext& operator=(const ScenarioContext&) = delete;
+
   Machine& machine() { return m_; }
   const ScenarioParams& params() const { return p_; }
-  /** found() - an oracle saw @o; the worst finding wins. */
+  /**
+   * found() - an oracle saw @o; the worst finding wins. Outcome::ok records what an
+   * oracle checked and found right, so that a clean cell is explained too.
+   */
   void found(Outcome o, std::string why);
-  /** note() - add a line to the machine's recent-events ring. */
-  void note(std::string line);
-  const std::vector<std::pair<Outcome, std::string>>& findings() const { return findings_; }
+  /** note() - add a line ("comm-pid: line") to the machine's recent-events ring. */
+  void note(std::string_view line);
+  /** findings() - a copy of every finding so far, in order. */
+  std::vector<std::pair<Outcome, std::string>> findings() const;
+
+  /**
+   * spawn() - start a task of the scenario on the machine. The runner joins any task
+   * the body has not joined when the body ends (normally or by an oops), so objects the
+   * task uses may live in make() storage or on the body's stack above the spawn.
+   */
+  task_struct* spawn(const std::string& comm, std::function<void()> fn, mm_struct* mm = nullptr);
+  /** join() - wait for a task from spawn(). REQUIRES: not joined before. */
+  void join(task_struct* t);
+  /** join_all() - join every task not joined yet; an unwinding join is skipped, not thrown. */
+  void join_all() noexcept;
+
+  /**
+   * make() - build a T that lives until the run is over (after every task has ended,
+   * before the machine goes). Returns it.
+   */
+  template <typename T, typename... Args>
+  T* make(Args&&... args) {
+    auto owned = std::make_shared<T>(std::forward<Args>(args)...);
+    T* raw = owned.get();
+    objects_.push_back(std::move(owned));
+    return raw;
+  }
 
  private:
   Machine& m_;
   const ScenarioParams& p_;
-  std::vector<std::pair<Outcome, std::string>> findings_;
+  mutable RawSpinlock lock_;
+  std::vector<std::pair<Outcome, std::string>> findings_ GUARDED_BY(lock_);
+  std::vector<task_struct*> tasks_;          // spawned, not yet joined (body only)
+  std::vector<std::shared_ptr<void>> objects_;  // make(), destroyed newest first
 };
 
 class Scenario {

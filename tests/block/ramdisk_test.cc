@@ -132,6 +132,32 @@ TEST_F(RamdiskTest, SmallDmaChunksStillCopyEverything) {
   EXPECT_TRUE(page_has(in, 77));
 }
 
+TEST_F(RamdiskTest, ChunkSyncPointLandsAStoreBetweenTwoChunks) {
+  ramdisk* rd = ram("ram0");
+  page* a = kpage(1);
+  page* b = kpage(2);
+  std::vector<unsigned> seen;
+  m().sync_points().enable();
+  m().sync_points().set_callback("ramdisk:dma:chunk", [&] {
+    ramdisk::dma_cursor_t c = rd->dma_cursor();
+    ASSERT_TRUE(c.active);
+    EXPECT_TRUE(c.write);
+    EXPECT_EQ(c.sector, 16u);
+    seen.push_back(c.bytes_done);
+    // A store into page a after its first chunk went out: the disk gets a torn page.
+    if (c.page_ == a && c.bytes_done == SECTOR_SIZE) testing::fill_page(a, 3);
+  });
+  ASSERT_EQ(rw_sync(rd, REQ_OP_WRITE, 16, {a, b}), 0);
+  m().sync_points().disable();
+  ASSERT_EQ(seen.size(), 2 * kPageSectors) << "one point per 512-byte chunk";
+  EXPECT_EQ(seen.front(), SECTOR_SIZE);
+  EXPECT_EQ(seen.back(), 2 * PAGE_SIZE);
+  std::vector<uint64_t> disk(PAGE_SIZE / 8);
+  ASSERT_EQ(rd->read_sectors(16, kPageSectors, disk.data()), 0);
+  EXPECT_EQ(disk[0], (1ull << 16) ^ 0) << "chunk 0 went out before the store";
+  EXPECT_EQ(disk[SECTOR_SIZE / 8], (3ull << 16) ^ (SECTOR_SIZE / 8)) << "chunk 1 after it";
+}
+
 TEST_F(RamdiskTest, CreateRejectsBadConfigs) {
   std::unique_ptr<ramdisk> rd;
   auto bad = [&](auto edit) {

@@ -1,0 +1,164 @@
+// rdma_device_test.cc - the long-term device: pin, stamped writes into the frames,
+// records, sync points, seed 002's release, under every pin design.
+#include "drivers/rdma_device.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "base/clock.h"
+#include "lab/oracles.h"
+#include "machine/sync_point.h"
+#include "mm/gup.h"
+#include "mm/page-flags.h"
+#include "tests/mm/mm_fixture.h"
+
+namespace guplab {
+namespace {
+
+class RdmaDeviceTest : public test::MmTest, public ::testing::WithParamInterface<PinDesign> {
+ protected:
+  MachineConfig config() override {
+    MachineConfig c = test::small_config();
+    c.pin_design = GetParam();
+    c.trace = true;
+    return c;
+  }
+  /** user_page() - what the process sees at @addr, as a page image. */
+  PageImage user_page(unsigned long addr) {
+    PageImage img;
+    EXPECT_EQ(uaccess_read(mm_, addr, img.data(), PAGE_SIZE), 0);
+    return img;
+  }
+  int64_t acquired() const { return vs(NR_FOLL_PIN_ACQUIRED); }
+  int64_t released() const { return vs(NR_FOLL_PIN_RELEASED); }
+  StampClock clock_;
+};
+
+TEST_P(RdmaDeviceTest, RegisterWriteDeregister) {
+  const unsigned long a = map(4 * PAGE_SIZE);
+  RdmaDevice dev(m_.get(), &clock_, rdma_config{});
+  ASSERT_EQ(dev.reg_mr(a, 4), 0);
+  EXPECT_TRUE(dev.registered());
+  EXPECT_EQ(dev.nr_pages(), 4u);
+  EXPECT_EQ(acquired(), 4);
+  for (unsigned long i = 0; i < 4; i++) {
+    EXPECT_EQ(dev.pinned_page(i), page_at(a + i * PAGE_SIZE)) << "the device holds the mapped frame";
+    EXPECT_EQ(page_maybe_dma_pinned(dev.pinned_page(i)), GetParam() != PinDesign::get);
+  }
+
+  const dma_stamp s = dev.dma_write(1);
+  EXPECT_EQ(s, (dma_stamp{1, 1, 1}));
+  PageStampScan scan = stamp_scan_page(user_page(a + PAGE_SIZE).data());
+  EXPECT_EQ(scan.verdict, PageVerdict::whole) << "the process sees the device's write";
+  EXPECT_EQ(scan.stamp(), s);
+  EXPECT_EQ(stamp_scan_page(user_page(a).data()).verdict, PageVerdict::unstamped);
+  rdma_write_record rec = dev.last_write(1);
+  EXPECT_EQ(rec.stamp, s);
+  EXPECT_EQ(rec.chunks_done, kStampChunks);
+  EXPECT_EQ(rec.pfn, page_to_pfn(page_at(a + PAGE_SIZE)));
+  EXPECT_EQ(dev.last_write(0).stamp.generation, 0u);
+
+  int pinned = 0;
+  dev.for_each_pinned([&](unsigned long, page*) { pinned++; });
+  EXPECT_EQ(pinned, 4);
+
+  dev.dereg_mr(true);
+  EXPECT_FALSE(dev.registered());
+  EXPECT_EQ(released(), 4);
+  pinned = 0;
+  dev.for_each_pinned([&](unsigned long, page*) { pinned++; });
+  EXPECT_EQ(pinned, 0);
+  EXPECT_EQ(dev.last_write(1).stamp, s) << "records outlive the registration";
+  EXPECT_TRUE(PageDirty(page_at(a + PAGE_SIZE))) << "set_page_dirty_lock() at release";
+}
+
+TEST_P(RdmaDeviceTest, PartialWriteLeavesATornPage) {
+  const unsigned long a = map(PAGE_SIZE);
+  RdmaDevice dev(m_.get(), &clock_, rdma_config{});
+  ASSERT_EQ(dev.reg_mr(a, 1), 0);
+  dev.dma_write(0);
+  const dma_stamp half = dev.dma_write(0, 0, 4);
+  EXPECT_EQ(dev.last_write(0).chunks_done, 4u);
+  EXPECT_EQ(dev.last_write(0).stamp, half);
+  EXPECT_EQ(stamp_scan_page(user_page(a).data()).describe(), "torn: [0..3]=dev1/p0/g2 [4..7]=dev1/p0/g1");
+  dev.dereg_mr(false);
+  EXPECT_EQ(acquired(), released());
+}
+
+TEST_P(RdmaDeviceTest, SyncPointsPlaceEachChunk) {
+  const unsigned long a = map(2 * PAGE_SIZE);
+  rdma_config cfg;
+  cfg.name = "nic";
+  RdmaDevice dev(m_.get(), &clock_, cfg);
+  m_->sync_points().enable();
+  // A CPU store that lands after chunk 3 of the device's write: seen as a torn page.
+  std::atomic<int> chunks{0};
+  m_->sync_points().set_callback("nic:chunk", [&] {
+    if (++chunks == 4) {
+      PageImage img;
+      stamp_fill_page(img.data(), {0, 0, clock_.next()});
+      ASSERT_EQ(uaccess_write(mm_, a, img.data(), PAGE_SIZE), 0);
+    }
+  });
+  ASSERT_EQ(dev.reg_mr(a, 2), 0);
+  dev.dma_write(0);
+  EXPECT_EQ(m_->sync_points().hits("nic:reg_mr:done"), 1u);
+  EXPECT_EQ(m_->sync_points().hits("nic:write:begin"), 1u);
+  EXPECT_EQ(m_->sync_points().hits("nic:chunk"), kStampChunks);
+  EXPECT_EQ(m_->sync_points().hits("nic:write:end"), 1u);
+  EXPECT_EQ(stamp_scan_page(user_page(a).data()).describe(), "torn: [0..3]=task/p0/g2 [4..7]=dev1/p0/g1");
+  dev.dereg_mr(true);
+  EXPECT_EQ(m_->sync_points().hits("nic:dereg:begin"), 1u);
+  EXPECT_EQ(m_->sync_points().hits("nic:dereg:done"), 1u);
+  m_->sync_points().disable();
+}
+
+TEST_P(RdmaDeviceTest, PacedDeviceRunsInItsOwnTask) {
+  const unsigned long a = map(3 * PAGE_SIZE);
+  RdmaDevice dev(m_.get(), &clock_, rdma_config{});
+  dev.start_paced(mm_, a, 3, 2, 100 * NSEC_PER_USEC);
+  EXPECT_EQ(dev.join(), 0);
+  EXPECT_FALSE(dev.registered());
+  EXPECT_EQ(dev.writes(), 6u);
+  for (unsigned long i = 0; i < 3; i++) {
+    rdma_write_record rec = dev.last_write(i);
+    EXPECT_EQ(rec.stamp.generation, 4 + i) << "the second round wrote generations 4..6";
+    EXPECT_EQ(stamp_scan_page(user_page(a + i * PAGE_SIZE).data()).stamp(), rec.stamp);
+  }
+  EXPECT_EQ(acquired(), 3);
+  EXPECT_EQ(released(), 3);
+  bool traced = false;
+  for (const auto& e : m_->recent_events()) traced |= e.find("rdma0-") == 0 && e.find("dma write dev1/p2/g6") != std::string::npos;
+  EXPECT_TRUE(traced) << "each write is a line in the events ring, by the device's task";
+}
+
+TEST_P(RdmaDeviceTest, RegisterOfAHoleFailsAndPinsNothing) {
+  const unsigned long a = map(2 * PAGE_SIZE);
+  ASSERT_EQ(vm_munmap(mm_, a + PAGE_SIZE, PAGE_SIZE), 0);
+  RdmaDevice dev(m_.get(), &clock_, rdma_config{});
+  EXPECT_EQ(dev.reg_mr(a, 2), -EFAULT);
+  EXPECT_FALSE(dev.registered());
+  EXPECT_EQ(acquired(), released());
+}
+
+TEST_P(RdmaDeviceTest, SlowPinPathWorksToo) {
+  const unsigned long a = map(2 * PAGE_SIZE);
+  rdma_config cfg;
+  cfg.fast = false;
+  RdmaDevice dev(m_.get(), &clock_, cfg);
+  ASSERT_EQ(dev.reg_mr(a, 2), 0);
+  dev.dma_write_all();
+  EXPECT_EQ(dev.writes(), 2u);
+  dev.dereg_mr(true);
+  EXPECT_EQ(acquired(), 2);
+  EXPECT_EQ(released(), 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Designs, RdmaDeviceTest,
+                         ::testing::Values(PinDesign::get, PinDesign::bias, PinDesign::dma_count,
+                                           PinDesign::folio_pincount),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
+}  // namespace
+}  // namespace guplab

@@ -5,7 +5,6 @@
 #include <string>
 
 #include "tools/commands.h"
-#include "tools/fio_cmd.h"
 #include "tools/gup_test.h"
 #include "tools/run_cmd.h"
 
@@ -19,7 +18,6 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
-    {"fio", "run a fio job file through the model's O_DIRECT path and print fio's report", fio_main},
     {"gup_test", "the kernel's gup_test selftest (-u -a -L -U -b -m -n -r -j -t -T -w -W -S -z) on the model",
      gup_test_main},
     {"run", "run the seed scenarios: one (SCENARIO --design D --policy P) or the matrix (--all)", run_main},

@@ -17,6 +17,9 @@ deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+# Keep the configured tree: without this, make deletes build.ninja as an intermediate file.
+.PRECIOUS: build/%/build.ninja
+
 build/%/build.ninja: CMakeLists.txt CMakePresets.json | deps
 	cmake --preset $* >/dev/null
 

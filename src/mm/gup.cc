@@ -55,8 +55,8 @@ page* follow_huge_pmd(vm_area_struct* vma, unsigned long address, pgtable_slot* 
   if (!pmd_leaf(pmd)) return kRewalk;  // split or zapped meanwhile
   page* head = mem.pfn_to_page(pmd_pfn(pmd));
   page* p = head + ((address & ~PMD_MASK) >> PAGE_SHIFT);
-  if (any(flags, FOLL_WRITE) && !can_follow_write_pmd(pmd, p, vma, flags)) return nullptr;
-  if (gup_must_unshare(vma, flags, p)) return ERR_PTR<page>(-EMLINK);
+  if (any(flags, FOLL_WRITE) && !can_follow_write_pmd(pmd, head, vma, flags)) return nullptr;
+  if (gup_must_unshare(vma, flags, head)) return ERR_PTR<page>(-EMLINK);
   folio* f = page_folio(p);
   if (any(flags, FOLL_GET | FOLL_PIN)) {
     int ret = try_grab_folio<D>(f, 1, flags);

@@ -54,7 +54,9 @@ class FastWalk {
     const int refs = static_cast<int>((end - addr) >> PAGE_SHIFT);
     folio* f = page_folio(p);
     if (try_grab_folio_fast<D>(f, refs, flags_) <= 0) return false;
-    if (unlikely(page_folio(p) != f || pmdp_get(pmdp).val != orig.val || gup_must_unshare(nullptr, flags_, p))) {
+    // PMD-mapped: exclusivity is the head's.
+    if (unlikely(page_folio(p) != f || pmdp_get(pmdp).val != orig.val ||
+                 gup_must_unshare(nullptr, flags_, mem_map_ + pmd_pfn(orig)))) {
       gup_put_folio<D>(f, refs, flags_);
       return false;
     }

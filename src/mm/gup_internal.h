@@ -16,6 +16,9 @@ namespace guplab {
  * pin could end up on a page the process no longer maps after its next write. A
  * long-term read pin of a private file or zero page in a COW mapping must unshare too.
  * @vma may be nullptr (GUP-fast), meaning "unknown": then file pages are left alone.
+ * REQUIRES: @p is the page that holds the exclusivity: the head of a PMD-mapped THP,
+ * the page itself when pte-mapped (a split hands the head's flag to every subpage, and
+ * fork and COW then change it per subpage).
  */
 inline bool gup_must_unshare(const vm_area_struct* vma, foll_flags flags, const page* p) {
   if (!any(flags, FOLL_PIN) || any(flags, FOLL_WRITE)) return false;
@@ -24,8 +27,7 @@ inline bool gup_must_unshare(const vm_area_struct* vma, foll_flags flags, const 
     if (!vma) return true;
     return is_cow_mapping(vma->vm_flags);
   }
-  // Exclusivity is kept per folio (on the head) by the fault and fork code.
-  return !PageAnonExclusive(compound_head(p));
+  return !PageAnonExclusive(p);
 }
 
 /**
@@ -38,11 +40,12 @@ inline bool can_follow_write_pte(pte_t pte, const page* p, const vm_area_struct*
   if (!any(flags, FOLL_FORCE)) return false;
   if (!any(vma->vm_flags, VM_MAYWRITE)) return false;
   if (any(vma->vm_flags, VM_WRITE)) return false;  // writable vma: fault to make the pte writable
-  if (!p || !PageAnon(p) || !PageAnonExclusive(compound_head(p))) return false;
+  if (!p || !PageAnon(p) || !PageAnonExclusive(p)) return false;
   return true;
 }
-inline bool can_follow_write_pmd(pmd_t pmd, const page* p, const vm_area_struct* vma, foll_flags flags) {
-  return can_follow_write_pte(pte_t{pmd.val}, p, vma, flags);
+/** REQUIRES: @head is the PMD-mapped folio's head (where its exclusivity is kept). */
+inline bool can_follow_write_pmd(pmd_t pmd, const page* head, const vm_area_struct* vma, foll_flags flags) {
+  return can_follow_write_pte(pte_t{pmd.val}, head, vma, flags);
 }
 
 /** Add @nr to NR_FOLL_PIN_ACQUIRED of @f's machine. */

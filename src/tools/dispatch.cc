@@ -5,6 +5,7 @@
 #include <string>
 
 #include "tools/commands.h"
+#include "tools/demo_cmd.h"
 #include "tools/gup_test.h"
 #include "tools/run_cmd.h"
 
@@ -18,6 +19,7 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"demo", "the headline experiment: scenario matrix, pin cost and fio per design (make demo)", demo_main},
     {"gup_test", "the kernel's gup_test selftest (-u -a -L -U -b -m -n -r -j -t -T -w -W -S -z) on the model",
      gup_test_main},
     {"run", "run the seed scenarios: one (SCENARIO --design D --policy P) or the matrix (--all)", run_main},

@@ -207,6 +207,40 @@ TEST_P(GupTest, ThpPinTakesTheHeadOnce) {
   expect_pins_balanced();
 }
 
+// A PTE-mapped THP keeps exclusivity per subpage. A fork that races a pin and an unpin
+// of the folio can leave the head shared (it looked unpinned when fork copied it) and
+// subpage 5 exclusive (pinned when fork got there; the child got a copy). A read pin of
+// subpage 5 must then go straight through. This once looped forever between GUP, which
+// looked at the head, and the unshare fault, which looked at the subpage (seen as a
+// hang of GupRaceTest in CI).
+TEST_P(GupTest, ReadPinOfAnExclusiveSubpageOfASharedThpDoesNotLoop) {
+  const unsigned long raw = map(2 * PMD_SIZE);
+  const unsigned long a = (raw + PMD_SIZE - 1) & PMD_MASK;
+  ASSERT_EQ(do_madvise(mm_, a, PMD_SIZE, MADV_HUGEPAGE), 0);
+  put_u64(a, 1);
+  ASSERT_EQ(vs(NR_ANON_THPS), 1);
+  // Split the PMD mapping (the folio stays large, now pte-mapped).
+  ASSERT_EQ(do_mprotect(mm_, a + 100 * PAGE_SIZE, PAGE_SIZE, PROT_READ), 0);
+  ASSERT_EQ(do_mprotect(mm_, a + 100 * PAGE_SIZE, PAGE_SIZE, PROT_READ | PROT_WRITE), 0);
+  const unsigned long sub = a + 5 * PAGE_SIZE;
+  page* w[1];
+  ASSERT_EQ(pin_user_pages_fast(sub, 1, FOLL_WRITE, w), 1);
+  EXPECT_TRUE(folio_test_large(page_folio(w[0])));
+  mm_struct* child = dup_mm(mm_);
+  ASSERT_NE(child, nullptr);
+  // What the racing fork would have left: the head shared with the child.
+  page* head = compound_head(w[0]);
+  if (tracking()) ClearPageAnonExclusive(head);
+  page* r[1];
+  ASSERT_EQ(pin_user_pages_fast(sub, 1, FOLL_NONE, r), 1);
+  EXPECT_TRUE(PageAnonExclusive(r[0]));
+  if (tracking()) EXPECT_EQ(r[0], w[0]) << "the pinned subpage stayed with the parent";
+  unpin_user_page(r[0]);
+  unpin_user_page(w[0]);
+  mmput(child);
+  expect_pins_balanced();
+}
+
 TEST_P(GupTest, LockedProtocolRetriesAfterTheFaultDropsTheLock) NO_THREAD_SAFETY_ANALYSIS {
   test::FakeFile file(m_.get());
   file.retry_first = true;

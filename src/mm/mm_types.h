@@ -66,6 +66,7 @@ enum pageflags : unsigned {
   PG_pgtable,         // a page-table page
   PG_zero,            // the shared zero page
   PG_bounce,          // lab: a stable copy made for writeback (policy bounce)
+  PG_pin_waiters,     // someone sleeps until this folio is unpinned (like PG_waiters)
   __NR_PAGEFLAGS,
 };
 

@@ -36,6 +36,7 @@ GUPLAB_PAGEFLAG(Buddy, PG_buddy)
 GUPLAB_PAGEFLAG(Table, PG_pgtable)
 GUPLAB_PAGEFLAG(Zero, PG_zero)
 GUPLAB_PAGEFLAG(Bounce, PG_bounce)
+GUPLAB_PAGEFLAG(PinWaiters, PG_pin_waiters)
 #undef GUPLAB_PAGEFLAG
 
 /** PageTail() - is @p a tail page of a compound page? */

@@ -211,7 +211,7 @@ void __free_pages(page* p, unsigned order) {
   if (PageHead(p)) destroy_compound_page(p);
   p->flags.fetch_and(~((1ull << PG_dirty) | (1ull << PG_uptodate) | (1ull << PG_referenced) |
                        (1ull << PG_swapbacked) | (1ull << PG_anon_exclusive) | (1ull << PG_workingset) |
-                       (1ull << PG_error) | (1ull << PG_bounce)),
+                       (1ull << PG_error) | (1ull << PG_bounce) | (1ull << PG_pin_waiters)),
                      std::memory_order_relaxed);
   free_pages_prepared(p, order);
 }

@@ -120,7 +120,13 @@ wait_queue_head_t* folio_pin_waitqueue(const folio* f) {
   return page_machine(f)->bit_wait_table()->lookup(&f->flags, PG_dma_pinned);
 }
 
-void folio_wake_unpinned(folio* f) { wake_up_all(folio_pin_waitqueue(f)); }
+// The unpinner's last RMW on the pin count and the sleeper's SetPagePinWaiters() are
+// both seq_cst, and each side then looks at the other's word: either the unpinner sees
+// the bit, or the sleeper sees the folio unpinned. Without a sleeper the unpin never
+// touches the (shared, hashed) wait queue.
+void folio_wake_unpinned(folio* f) {
+  if (PagePinWaiters(f) && TestClearPagePinWaiters(f)) wake_up_all(folio_pin_waitqueue(f));
+}
 
 // ---- public API ------------------------------------------------------------------------
 

@@ -433,7 +433,11 @@ void wait_for_dma_pinned_to_clear(folio* f) {
   TEST_SYNC_POINT("writeback:wait_pinned");
   Machine* m = page_machine(f);
   if (m->tracing()) m->trace(fmt::format("page_mkclean: pfn {:#x} index {} pinned: waiting", page_to_pfn(f), f->index));
-  wait_event(folio_pin_waitqueue(f), [f] { return !folio_pinned_now(f); });
+  // Announce the sleeper before each look (an unpin clears the bit when it wakes us).
+  wait_event(folio_pin_waitqueue(f), [f] {
+    SetPagePinWaiters(f);
+    return !folio_pinned_now(f);
+  });
 }
 
 struct mkclean_info {

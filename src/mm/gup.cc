@@ -3,6 +3,7 @@
 // (seed 001). Entry points for get_user_pages*() and pin_user_pages*().
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "base/bug.h"
@@ -25,6 +26,14 @@ namespace {
 
 struct follow_page_context {
   unsigned long page_mask = 0;  // HPAGE_PMD_NR - 1 when the page came from a huge pmd
+  // Batching (pte level): follow_page_pte() may also grab the pages of the next ptes of
+  // the same table, under the same page-table lock, into more[0..max_more); it says how
+  // many in nr_more. Each is checked exactly as a walk of its own would check it; the
+  // batch stops at the first that needs anything else (a fault, an unshare, the zero
+  // page), which the caller's next step then handles alone.
+  page** more = nullptr;
+  unsigned long max_more = 0;
+  unsigned long nr_more = 0;
 };
 
 constexpr foll_flags kInternalFlags = FOLL_TOUCH | FOLL_TRIED | FOLL_REMOTE | FOLL_PIN | FOLL_FAST_ONLY |
@@ -68,8 +77,26 @@ page* follow_huge_pmd(vm_area_struct* vma, unsigned long address, pgtable_slot* 
   return p;
 }
 
+// One pte of a batch: the checks and the grab of follow_page_pte(), nullptr to stop.
 template <typename D>
-page* follow_page_pte(vm_area_struct* vma, unsigned long address, pgtable_slot* pmdp, foll_flags flags) {
+page* follow_pte_more(vm_area_struct* vma, const PhysMem& mem, pgtable_slot* ptep, foll_flags flags) {
+  pte_t pte = ptep_get(ptep);
+  if (!pte_present(pte) || pte_special(pte)) return nullptr;
+  page* p = mem.pfn_to_page(pte_pfn(pte));
+  if (any(flags, FOLL_WRITE) && !can_follow_write_pte(pte, p, vma, flags)) return nullptr;
+  if (gup_must_unshare(vma, flags, p)) return nullptr;
+  folio* f = page_folio(p);
+  if (try_grab_folio<D>(f, 1, flags)) return nullptr;
+  if (any(flags, FOLL_TOUCH)) {
+    if (any(flags, FOLL_WRITE) && !pte_dirty(pte)) set_pte(ptep, pte_mkyoung(pte_mkdirty(pte)));
+    gup_touch(f, flags);
+  }
+  return p;
+}
+
+template <typename D>
+page* follow_page_pte(vm_area_struct* vma, unsigned long address, pgtable_slot* pmdp, foll_flags flags,
+                      follow_page_context* ctx) {
   mm_struct* mm = vma->vm_mm;
   PhysMem& mem = mm->machine->mem();
   SpinGuard g(&mm->page_table_lock);
@@ -91,6 +118,22 @@ page* follow_page_pte(vm_area_struct* vma, unsigned long address, pgtable_slot* 
     if (any(flags, FOLL_WRITE) && !pte_dirty(pte)) set_pte(ptep, pte_mkyoung(pte_mkdirty(pte)));
     gup_touch(f, flags);
   }
+  if (ctx->max_more && !PageZero(p)) {
+    // The rest of this table, as far as the caller wants.
+    const unsigned long left_in_table = (PMD_SIZE - (address & ~PMD_MASK)) / PAGE_SIZE - 1;
+    const unsigned long n = std::min(ctx->max_more, left_in_table);
+    unsigned long k = 0;
+    for (; k < n; k++) {
+      page* q = follow_pte_more<D>(vma, mem, ptep + 1 + k, flags);
+      if (!q) break;
+      if (PageZero(q)) {  // never pin-accounted: leave it to a step of its own
+        gup_put_folio<D>(page_folio(q), 1, flags);
+        break;
+      }
+      ctx->more[k] = q;
+    }
+    ctx->nr_more = k;
+  }
   return p;
 }
 
@@ -110,7 +153,7 @@ page* follow_page_mask(vm_area_struct* vma, unsigned long address, foll_flags fl
     pmd_t pmd = pmdp_get(pmdp);
     if (!pmd_present(pmd)) return no_page_table(flags);
     page* p = pmd_leaf(pmd) ? follow_huge_pmd<D>(vma, address, pmdp, flags, ctx)
-                            : follow_page_pte<D>(vma, address, pmdp, flags);
+                            : follow_page_pte<D>(vma, address, pmdp, flags, ctx);
     if (p == kRewalk) continue;
     return p;
   }
@@ -236,6 +279,11 @@ long __get_user_pages(mm_struct* mm, unsigned long start, unsigned long nr_pages
     }
     cond_resched();
     follow_page_context ctx;
+    // Batch the ptes after this one (not under fake_vma, which accounts per folio).
+    if (D::kDesign != PinDesign::fake_vma && pages && nr_pages > 1 && any(flags, FOLL_GET | FOLL_PIN)) {
+      ctx.more = pages + i + 1;
+      ctx.max_more = std::min(nr_pages, (vma->vm_end - start) >> PAGE_SHIFT) - 1;
+    }
     page* p = follow_page_mask<D>(vma, start, flags, &ctx);
     if (!p || p == ERR_PTR<page>(-EMLINK)) {
       ret = faultin_page(vma, start, flags, p != nullptr, locked);
@@ -265,6 +313,7 @@ long __get_user_pages(mm_struct* mm, unsigned long start, unsigned long nr_pages
         }
       }
       for (unsigned long j = 0; j < increm; j++) pages[i + static_cast<long>(j)] = p + j;
+      increm += ctx.nr_more;  // already in pages[], grabbed, never the zero page
       if (any(flags, FOLL_PIN) && !is_zero_folio(f)) {
         pinned += static_cast<long>(increm);
         first_pinned = p;

@@ -241,6 +241,42 @@ TEST_P(GupTest, ReadPinOfAnExclusiveSubpageOfASharedThpDoesNotLoop) {
   expect_pins_balanced();
 }
 
+// The slow path grabs the ptes after a found page in one go (one page-table lock per
+// table); each must still be checked as if walked alone: a hole is faulted in, the zero
+// page is never pin-accounted, a read-only pte under FOLL_WRITE is COW-faulted.
+TEST_P(GupTest, SlowPathBatchStopsWhereAPageNeedsMoreThanAGrab) {
+  constexpr unsigned long kN = 16;
+  const unsigned long a = map(kN * PAGE_SIZE);
+  for (unsigned long k = 0; k < kN; k++)
+    if (k != 4 && k != 9) put_u64(a + k * PAGE_SIZE, k);
+  (void)get_u64(a + 9 * PAGE_SIZE);  // page 9 maps the zero page; page 4 is a hole
+  std::vector<page*> ro(kN);
+  mmap_read_lock(mm_);
+  const long got_ro = pin_user_pages(a, kN, FOLL_NONE, ro.data());
+  mmap_read_unlock(mm_);
+  ASSERT_EQ(got_ro, static_cast<long>(kN));
+  EXPECT_TRUE(PageZero(ro[9])) << "a read pin of the zero page is the zero page";
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), static_cast<long>(kN - 2)) << "zero page (4 and 9) never accounted";
+  for (unsigned long k = 0; k < kN; k++) {
+    if (PageZero(ro[k])) continue;
+    EXPECT_EQ(page_maybe_dma_pinned(ro[k]), tracking()) << k;
+  }
+  unpin_user_pages(ro.data(), kN);
+  std::vector<page*> rw(kN);
+  mmap_read_lock(mm_);
+  const long got_rw = pin_user_pages(a, kN, FOLL_WRITE, rw.data());
+  mmap_read_unlock(mm_);
+  ASSERT_EQ(got_rw, static_cast<long>(kN));
+  for (unsigned long k = 0; k < kN; k++) {
+    EXPECT_FALSE(PageZero(rw[k])) << k;
+    uint64_t v;
+    std::memcpy(&v, page_address(rw[k]), sizeof(v));
+    EXPECT_EQ(v, (k == 4 || k == 9) ? 0u : k) << k;
+  }
+  unpin_user_pages(rw.data(), kN);
+  expect_pins_balanced();
+}
+
 TEST_P(GupTest, LockedProtocolRetriesAfterTheFaultDropsTheLock) NO_THREAD_SAFETY_ANALYSIS {
   test::FakeFile file(m_.get());
   file.retry_first = true;

@@ -22,6 +22,16 @@ inline void clear_bit(unsigned nr, bitword_t* w) {
   sched_point(SchedPoint::kAtomicWrite, w);
   w->fetch_and(~(uint64_t{1} << nr), std::memory_order_relaxed);
 }
+/** test_bit_acquire() - test_bit(), ordered before the loads that follow it. */
+inline bool test_bit_acquire(unsigned nr, const bitword_t* w) {
+  sched_point(SchedPoint::kAtomicRead, w);
+  return (w->load(std::memory_order_acquire) >> nr) & 1;
+}
+/** set_bit_release() - set_bit(), ordered after the stores that precede it. */
+inline void set_bit_release(unsigned nr, bitword_t* w) {
+  sched_point(SchedPoint::kAtomicWrite, w);
+  w->fetch_or(uint64_t{1} << nr, std::memory_order_release);
+}
 inline bool test_and_set_bit(unsigned nr, bitword_t* w) {
   sched_point(SchedPoint::kAtomicWrite, w);
   return (w->fetch_or(uint64_t{1} << nr, std::memory_order_seq_cst) >> nr) & 1;

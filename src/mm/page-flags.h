@@ -17,7 +17,6 @@ namespace guplab {
 GUPLAB_PAGEFLAG(Locked, PG_locked)
 GUPLAB_PAGEFLAG(Writeback, PG_writeback)
 GUPLAB_PAGEFLAG(Referenced, PG_referenced)
-GUPLAB_PAGEFLAG(Uptodate, PG_uptodate)
 GUPLAB_PAGEFLAG(Dirty, PG_dirty)
 GUPLAB_PAGEFLAG(LRU, PG_lru)
 GUPLAB_PAGEFLAG(Head, PG_head)
@@ -38,6 +37,20 @@ GUPLAB_PAGEFLAG(Zero, PG_zero)
 GUPLAB_PAGEFLAG(Bounce, PG_bounce)
 GUPLAB_PAGEFLAG(PinWaiters, PG_pin_waiters)
 #undef GUPLAB_PAGEFLAG
+
+// PG_uptodate publishes the page's contents (read I/O, a zeroed or copied page): the
+// setter's stores to the data come before it, the tester's loads of the data after it
+// (the kernel's smp_wmb()/smp_rmb() in folio_mark_uptodate()/folio_test_uptodate()).
+inline bool PageUptodate(const page* p) { return test_bit_acquire(PG_uptodate, &p->flags); }
+inline void SetPageUptodate(page* p) { set_bit_release(PG_uptodate, &p->flags); }
+inline void ClearPageUptodate(page* p) { clear_bit(PG_uptodate, &p->flags); }
+inline bool TestSetPageUptodate(page* p) { return test_and_set_bit(PG_uptodate, &p->flags); }
+inline bool TestClearPageUptodate(page* p) { return test_and_clear_bit(PG_uptodate, &p->flags); }
+inline void __SetPageUptodate(page* p) {
+  std::atomic_thread_fence(std::memory_order_release);
+  __set_bit(PG_uptodate, &p->flags);
+}
+inline void __ClearPageUptodate(page* p) { __clear_bit(PG_uptodate, &p->flags); }
 
 /** PageTail() - is @p a tail page of a compound page? */
 inline bool PageTail(const page* p) {

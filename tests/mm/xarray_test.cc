@@ -8,6 +8,7 @@
 #include <atomic>
 #include <map>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "base/rcu.h"
@@ -139,6 +140,9 @@ TEST_F(XarrayTest, LocklessReadersRaceAWriter) {
       }
     }));
   }
+  // The readers must actually race the writer: wait until both are running (under a
+  // sanitizer on a busy machine a thread may start only after the writer is done).
+  while (lookups.load() < 2) std::this_thread::yield();
   std::mt19937_64 rng(42);
   for (int round = 0; round < 20000; round++) {
     unsigned long i = rng() % kN;

@@ -77,6 +77,12 @@ void block_device::stop() {
   if (task_struct* t = completion_task_.exchange(nullptr, std::memory_order_acq_rel)) task_join(t);
 }
 
+void block_device::sim_run_ended() {
+  SpinGuard g(&tag_lock_);
+  offline_ = true;
+  completion_task_.store(nullptr, std::memory_order_release);
+}
+
 request* block_device::get_request(bool nowait, bool* offline) {
   *offline = false;
   for (;;) {

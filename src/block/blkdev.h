@@ -104,6 +104,12 @@ class block_device {
   task_struct* completion_task() const { return completion_task_.load(std::memory_order_acquire); }
   /** in_completion_context() - is the running task this device's completion task? */
   bool in_completion_context() const;
+  /**
+   * sim_run_ended() - the sim run that started the completion task is over, and every
+   * task of it has ended with it: the device is offline, with no completion task to stop.
+   * REQUIRES: outside any run of the machine.
+   */
+  void sim_run_ended();
 
   /** nr_inflight() - requests holding a tag now. */
   unsigned nr_inflight() const;

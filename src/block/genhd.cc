@@ -190,6 +190,11 @@ int BlockLayer::add_disk(std::unique_ptr<block_device> disk) {
   return -EEXIST;  // @disk goes here, outside the lock
 }
 
+void BlockLayer::sim_run_ended() {
+  RawSpinGuard g(lock_);
+  for (auto& [name, disk] : disks_) disk->sim_run_ended();
+}
+
 int BlockLayer::del_gendisk(std::string_view name) {
   std::unique_ptr<block_device> victim;
   {

@@ -51,6 +51,8 @@ class BlockLayer {
   block_device* lookup(std::string_view name) const;
   /** names() - registered device names, sorted. */
   std::vector<std::string> names() const;
+  /** sim_run_ended() - block_device::sim_run_ended() for every device (Machine::run()). */
+  void sim_run_ended();
 
  private:
   Machine* const machine_;

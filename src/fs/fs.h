@@ -32,6 +32,7 @@
 #include "base/spinlock.h"
 #include "base/thread_annotations.h"
 #include "base/wait.h"
+#include "block/blk_types.h"
 #include "mm/gfp.h"
 #include "mm/mm_types.h"
 #include "mm/xarray.h"
@@ -87,6 +88,8 @@ struct address_space_operations {
   int (*write_begin)(file* filp, address_space* mapping, loff_t pos, unsigned len, page** pagep) = nullptr;
   /** write_end() - @copied bytes were copied in: dirty, extend i_size, unlock, put. Returns @copied or -errno. */
   int (*write_end)(file* filp, address_space* mapping, loff_t pos, unsigned len, unsigned copied, page* p) = nullptr;
+  /** bmap() - the device block holding file block @block (0: a hole); never allocates. */
+  sector_t (*bmap)(address_space* mapping, sector_t block) = nullptr;
 };
 
 /**
@@ -219,6 +222,12 @@ inline file* get_file(file* f) {
 }
 /** fput() - drop a reference; the last one releases the file and its inode reference. */
 void fput(file* f);
+/**
+ * file_abandon() - fput() for a halted machine: the last reference frees the struct
+ * and leaves its inode to the mount table's crash teardown (no release, no iput).
+ * REQUIRES: no task of the machine runs any more.
+ */
+void file_abandon(file* f);
 inline inode* file_inode(const file* f) { return f->f_inode; }
 
 // ---- superblocks and writeback state ----------------------------------------------
@@ -299,6 +308,12 @@ void iput(inode* i);
  * being evicted).
  */
 inode* ilookup(super_block* sb, unsigned long ino);
+/**
+ * bmap() - FIBMAP: replace *@block, a block number of file @i (in units of its
+ * filesystem's block size), by the device block that holds it (0: a hole).
+ * Returns 0, or -EINVAL if the filesystem cannot tell.
+ */
+int bmap(inode* i, sector_t* block);
 /** insert_inode_hash() - make @i findable by ilookup() and clear I_NEW. */
 void insert_inode_hash(inode* i);
 /**

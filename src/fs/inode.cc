@@ -1,6 +1,7 @@
 // inode.cc - in-memory inodes and files: construction, the per-superblock inode hash,
 // iput() and eviction, fput().
 #include <cassert>
+#include <cerrno>
 
 #include "base/bug.h"
 #include "fs/fs.h"
@@ -30,6 +31,13 @@ super_block::super_block() NO_THREAD_SAFETY_ANALYSIS {
 }
 
 super_block::~super_block() NO_THREAD_SAFETY_ANALYSIS { assert(list_empty(&s_inodes)); }
+
+int bmap(inode* i, sector_t* block) {
+  const address_space_operations* ops = i->i_mapping->a_ops;
+  if (!ops || !ops->bmap) return -EINVAL;
+  *block = ops->bmap(i->i_mapping, *block);
+  return 0;
+}
 
 inode* new_inode(super_block* sb) {
   inode* i = sb->s_op->alloc_inode(sb);
@@ -115,6 +123,11 @@ void fput(file* f) {
   if (f->f_op && f->f_op->release) f->f_op->release(i, f);
   delete f;
   iput(i);
+}
+
+void file_abandon(file* f) {
+  if (atomic_sub_return(1, &f->f_count) != 0) return;
+  delete f;
 }
 
 }  // namespace guplab

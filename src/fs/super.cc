@@ -211,6 +211,14 @@ void MountTable::teardown(super_block* sb, bool clean) NO_THREAD_SAFETY_ANALYSIS
   delete sb;
 }
 
+void MountTable::sim_run_ended() {
+  SpinGuard g(&lock_);
+  for (Mount& mnt : mounts_) {
+    mnt.sb->s_wb.stopping.store(true, std::memory_order_release);
+    mnt.sb->s_wb.task.store(nullptr, std::memory_order_release);
+  }
+}
+
 super_block* MountTable::grab_path(std::string_view path, std::string* name) {
   SpinGuard g(&lock_);
   for (const Mount& mnt : mounts_) {

@@ -63,6 +63,11 @@ class MountTable {
   std::vector<super_block*> supers();
   /** drop_super() - release an active reference. */
   void drop_super(super_block* sb);
+  /**
+   * sim_run_ended() - the sim run that started the mounts' flushers is over, and the
+   * flushers with it: forget them (a later umount or teardown must not join them).
+   */
+  void sim_run_ended();
 
  private:
   struct Mount {

@@ -14,9 +14,13 @@
 //               without it; wbc->pages_skipped counts it). Written once unpinned.
 //   wait        seed 002: WB_SYNC_NONE skips it as above; WB_SYNC_ALL waits for the
 //               pin to go (page_mkclean(page, false) sleeps), then writes it.
-//   bounce      a stable copy (a bounce page, PG_bounce) is taken and written; the
-//               page is cleaned as usual, so a CPU write faults and re-dirties it, and
-//               the device may keep writing the original.
+//   bounce      a stable copy (a bounce page, PG_bounce) is taken and written, and the
+//               page stays dirty while it may be pinned (what the device writes after
+//               the copy is written by a later pass; the first pass after the unpin
+//               writes the page itself). Its ptes are cleaned as usual, so a CPU write
+//               faults. A copy taken while the device is half-way through a write of
+//               its own is as torn as that write: bounce makes the I/O stable, not the
+//               device's stores atomic.
 //   keep_dirty  as skip, and unpinning a page of a file re-dirties it, so what the device
 //               wrote is written even if the pinner does not dirty it.
 //   revoke      refused at mount (-EOPNOTSUPP): revoking long-term pins is not built.
@@ -100,7 +104,9 @@ void folio_redirty_for_writepage(writeback_control* wbc, folio* f);
 void folio_wait_stable(folio* f);
 /**
  * folio_bounce_for_write() - policy bounce: if @f may be pinned, a new page holding a
- * copy of it (PG_bounce) to write instead; nullptr to write @f itself.
+ * copy of it (PG_bounce) to write instead, and @f dirtied again (its buffers too); nullptr
+ * to write @f itself. REQUIRES: @f locked, its dirty buffers already collected for this
+ * write (so the re-dirtying is for the next one).
  */
 page* folio_bounce_for_write(folio* f, writeback_control* wbc);
 /** bounce_page_free() - the write of a bounce page completed. */

@@ -1,11 +1,15 @@
 // registry.cc - the list of scenarios `guplab run` knows, in the order they print.
-// Each scenario file provides an accessor; add a line here to register a new one.
+// Each scenario file provides an accessor (lab/scenarios/common.h); add a line here to
+// register a new one.
 #include "lab/scenario.h"
+#include "lab/scenarios/common.h"
 
 namespace guplab {
 
 const std::vector<const Scenario*>& all_scenarios() {
-  static const std::vector<const Scenario*> kAll = {};
+  static const std::vector<const Scenario*> kAll = {
+      ext4_bug_scenario(),
+  };
   return kAll;
 }
 

@@ -87,7 +87,9 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
   r.scenario = s.name();
   r.params = p;
   Machine m(cfg);
-  if (p.scripted) m.sync_points().enable();
+  // Sync points are where the oracles look and where scripts order things; an
+  // unscripted run keeps the oracles and loads no ordering.
+  m.sync_points().enable();
   ScenarioContext ctx(m, p);
   m.run(
       [&] {
@@ -112,6 +114,7 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
                                               ? fmt::format("every task blocked: {}", who)
                                               : fmt::format("no progress within {} scheduling steps", sr->steps));
       r.deadlock_report = sr->format();
+      m.halt();  // unwound tasks may have left locks held: tear down as after a crash
     }
   }
   if (!m.halted() && !deadlocked) m.run([&] { s.check(ctx); }, "oracle");

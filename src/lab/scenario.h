@@ -39,7 +39,8 @@ struct ScenarioParams {
   PinDesign design = PinDesign::folio_pincount;
   WritebackPolicy policy = WritebackPolicy::skip;
   uint64_t seed = 1;
-  bool scripted = true;           // follow the scenario's sync points (false: scheduler decides)
+  bool scripted = true;           // the scenario orders its tasks through sync points (false: the
+                                  // scheduler alone decides; the oracles still look at the points)
   Backend backend = Backend::native;
   bool trace = true;              // keep the recent-events ring for oops reports
 };
@@ -129,6 +130,13 @@ class Scenario {
   virtual void check(ScenarioContext& ctx) const {}
   /** expected() - the outcome the design and the seeds predict, for the matrix verdicts. */
   virtual Outcome expected(PinDesign d, WritebackPolicy p) const = 0;
+  /**
+   * expected_unscripted() - the same for a run without the script, where the scheduler
+   * alone orders the tasks: Outcome::ok means no schedule may fail; anything else is a
+   * failure some schedules reach (an explorer should find it). By default the scripted
+   * prediction; a scenario says where the two differ.
+   */
+  virtual Outcome expected_unscripted(PinDesign d, WritebackPolicy p) const { return expected(d, p); }
   /** designs() - which designs the scenario applies to (all by default). */
   virtual bool applies(PinDesign d, WritebackPolicy p) const { return true; }
 };

@@ -79,6 +79,9 @@ void Machine::run(const std::function<void()>& fn, const std::string& comm) {
   if (cfg_.backend == Backend::sim) {
     if (!sim_) sim_ = std::make_unique<SimScheduler>([this](const std::string& c) { return task_init(c); });
     sim_->run(sim_opts_, cfg_.seed, this, task_init(comm), fn);
+    // Every task of the run is gone with it, devices' completion tasks and flushers too.
+    block_->sim_run_ended();
+    mounts_->sim_run_ended();
     return;
   }
   TaskScope scope(task_init(comm));

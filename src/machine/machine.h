@@ -82,7 +82,10 @@ class Machine final : public BugSink {
    * run() - run @fn as this machine's first task and wait for every task it spawned.
    * Under the native backend it runs on the calling thread; under sim the machine's
    * scheduler runs all tasks as fibers on the calling thread, with config().seed and
-   * sim_options(), and sim_result() tells how the run went (sim/scheduler.h).
+   * sim_options(), and sim_result() tells how the run went (sim/scheduler.h). A sim
+   * run ends once every task has ended, so devices and mounts made in it must be removed
+   * and unmounted in it (a waiting completion task or flusher would be a deadlock);
+   * after it, those still there are offline, their tasks gone.
    */
   void run(const std::function<void()>& fn, const std::string& comm = "init");
 
@@ -96,6 +99,12 @@ class Machine final : public BugSink {
   void record_oops(const BugReport& r) noexcept override;
   void record_warn(const BugReport& r) noexcept override;
   bool halted() const noexcept override { return halted_.load(std::memory_order_acquire); }
+  /**
+   * halt() - declare the machine dead without an oops (a sim run that ended in a
+   * deadlock or at its step limit: tasks were unwound holding locks). Everything that
+   * tears it down afterwards takes the crash path. REQUIRES: not in run().
+   */
+  void halt() { halted_.store(true, std::memory_order_release); }
 
   std::vector<OopsRecord> oopses() const;
   std::vector<OopsRecord> warnings() const;

@@ -122,6 +122,19 @@ mm_struct* mm_alloc(Machine* m) {
   return mm;
 }
 
+void mm_abandon(mm_struct* mm) NO_THREAD_SAFETY_ANALYSIS {
+  for (auto& [end, vma] : mm->mm_mt) {
+    unlink_anon_vmas_abandoned(vma);
+    if (vma->vm_file) {
+      list_del_init(&vma->shared);
+      file_abandon(vma->vm_file);
+    }
+    delete vma;
+  }
+  mm->mm_mt.clear();
+  delete mm;
+}
+
 void mmget(mm_struct* mm) {
   WARN_ON(atomic_read(&mm->mm_users) <= 0);
   atomic_inc(&mm->mm_users);

@@ -46,6 +46,15 @@ void mmgrab(mm_struct* mm);
 void mmdrop(mm_struct* mm);
 
 /**
+ * mm_abandon() - after an oops (or a run that ended in a deadlock) the machine's locks
+ * and waits are unusable, so an address space cannot be torn down: free its host-side
+ * objects (vmas, anon_vma chains, file references via file_abandon()) without locking
+ * or touching a page, and leave its page tables and pages to the arena, which goes with
+ * the machine. REQUIRES: no task of the machine runs any more; @mm is not used again.
+ */
+void mm_abandon(mm_struct* mm);
+
+/**
  * dup_mm() - fork's copy of @oldmm (see above).
  * Returns the child mm (mm_users 1), or nullptr on -ENOMEM (nothing leaked).
  * REQUIRES: @oldmm's mmap_lock not held by the caller.

@@ -146,7 +146,12 @@ page* folio_bounce_for_write(folio* f, writeback_control* wbc) {
   std::memcpy(page_address(b), page_address(f), PAGE_SIZE);
   SetPageBounce(b);
   wbc->pages_bounced++;
-  if (m->tracing()) m->trace(fmt::format("writeback: index {} pinned, writing a bounce copy", f->index));
+  // The copy is what this write makes durable; whatever the device stores after it
+  // must reach the disk too, so the page stays dirty (its buffers as well) while it
+  // may be pinned: the next writeback takes a new copy, the first one after the unpin
+  // writes the page itself.
+  folio_mark_dirty(f);
+  if (m->tracing()) m->trace(fmt::format("writeback: index {} pinned, writing a bounce copy, kept dirty", f->index));
   return b;
 }
 

@@ -91,6 +91,31 @@ void put_anon_vma(anon_vma* av) {
   if (root != av) put_anon_vma(root);
 }
 
+namespace {
+void put_anon_vma_abandoned(anon_vma* av) {
+  if (!atomic_dec_and_test(&av->refcount)) return;
+  anon_vma* root = av->root;
+  delete av;
+  if (root != av) put_anon_vma_abandoned(root);
+}
+}  // namespace
+
+void unlink_anon_vmas_abandoned(vm_area_struct* vma) NO_THREAD_SAFETY_ANALYSIS {
+  list_head* e = vma->anon_vma_chain.next;
+  while (e != &vma->anon_vma_chain) {
+    list_head* next = e->next;
+    anon_vma_chain* avc = list_entry(e, anon_vma_chain, same_vma);
+    anon_vma* av = avc->av;
+    list_del(&avc->same_anon_vma);
+    const bool empty = list_empty(&av->head);
+    list_del(&avc->same_vma);
+    delete avc;
+    if (empty) put_anon_vma_abandoned(av);
+    e = next;
+  }
+  vma->anon_vma_ = nullptr;
+}
+
 int anon_vma_prepare(vm_area_struct* vma) {
   if (likely(vma_anon_vma(vma))) return 0;
   mm_struct* mm = vma->vm_mm;
@@ -245,11 +270,12 @@ int folio_mapcount(const folio* f) {
   return mc + fake;
 }
 
-bool folio_mapped(const folio* f) {
-  if (folio_fake_mapcount(f)) return true;
+bool folio_pte_mapped(const folio* f) {
   if (!folio_test_large(f)) return atomic_read(&f->_mapcount) >= 0;
   return folio_int_read(&f[1]._entire_mapcount) >= 0 || folio_int_read(&f[1]._nr_pages_mapped) != 0;
 }
+
+bool folio_mapped(const folio* f) { return folio_fake_mapcount(f) || folio_pte_mapped(f); }
 
 unsigned long vma_address(const page* p, const vm_area_struct* vma) {
   const folio* f = page_folio(p);
@@ -489,8 +515,10 @@ bool ttu_one(folio* f, vm_area_struct* vma, unsigned long address, void* arg) {
   Machine* m = page_machine(f);
   const PinDesign d = m->pin_design();
   // Seed 002: try_to_unmap() leaves a DMA-pinned page mapped. (Under fake_vma the pin
-  // is met as a fake vma, first in i_mmap; under get nothing can be known.)
-  if (d != PinDesign::get && d != PinDesign::fake_vma && folio_pinned_now(f)) {
+  // is met as a fake vma, first in i_mmap; under get nothing can be known; under the
+  // policy ignore the machine takes no notice of pins, as the old kernel.)
+  if (d != PinDesign::get && d != PinDesign::fake_vma && wb_effective_policy(m) != WritebackPolicy::ignore &&
+      folio_pinned_now(f)) {
     *pinned = true;
     return false;
   }
@@ -512,11 +540,19 @@ bool ttu_one(folio* f, vm_area_struct* vma, unsigned long address, void* arg) {
 }
 
 bool ttu_fake(folio* f, vm_area_struct*, unsigned long, void* arg) {
-  *static_cast<bool*>(arg) = true;  // a fake mapping cannot be unmapped
+  // A fake mapping cannot be unmapped; under the policy ignore it is not looked at.
+  if (wb_effective_policy(page_machine(f)) == WritebackPolicy::ignore) return true;
+  *static_cast<bool*>(arg) = true;
   return false;
 }
 
-bool ttu_done(folio* f) { return !folio_mapped(f); }
+// Under the policy ignore only real mappings count: the fake ones are pins nobody asks about.
+bool ttu_unmapped(const folio* f) {
+  if (wb_effective_policy(page_machine(f)) == WritebackPolicy::ignore) return !folio_pte_mapped(f);
+  return !folio_mapped(f);
+}
+
+bool ttu_done(folio* f) { return ttu_unmapped(f); }
 
 bool referenced_one(folio* f, vm_area_struct* vma, unsigned long address, void* arg) {
   auto* referenced = static_cast<int*>(arg);
@@ -582,7 +618,7 @@ bool try_to_unmap(folio* f, ttu_flags flags) {
   Machine* m = page_machine(f);
   if (pinned && m->tracing())
     m->trace(fmt::format("try_to_unmap: pfn {:#x} index {} is pinned: left mapped", page_to_pfn(f), f->index));
-  return !folio_mapped(f);
+  return ttu_unmapped(f);
 }
 
 int folio_referenced(folio* f) {

@@ -66,6 +66,12 @@ inline void anon_vma_unlock_read(anon_vma* av) RELEASE_SHARED(av->root->rwsem) {
 
 /** put_anon_vma() - drop a reference; frees (after RCU) on the last. */
 void put_anon_vma(anon_vma* av);
+/**
+ * unlink_anon_vmas_abandoned() - mm_abandon()'s unlink_anon_vmas(): free @vma's chains
+ * and the anon_vmas nobody links any more, with no lock and no grace period.
+ * REQUIRES: no task of the machine runs any more.
+ */
+void unlink_anon_vmas_abandoned(vm_area_struct* vma);
 
 /**
  * anon_vma_prepare() - make sure @vma has an anon_vma before its first anon page.
@@ -137,6 +143,8 @@ int folio_entire_mapcount(const folio* f);
 int folio_mapcount(const folio* f);
 /** folio_mapped() - is any page of @f mapped anywhere (a fake mapping counts)? */
 bool folio_mapped(const folio* f);
+/** folio_pte_mapped() - is any page of @f mapped by a page table (fake mappings not counted)? */
+bool folio_pte_mapped(const folio* f);
 
 /** vma_address() - where @p would be mapped in @vma, or -EFAULT as unsigned if outside. */
 unsigned long vma_address(const page* p, const vm_area_struct* vma);
@@ -187,8 +195,10 @@ using enum ttu_flags;
 /**
  * try_to_unmap() - remove every pte mapping file folio @f, moving pte dirty bits to the
  * page and dropping the mappings' references. A folio that may be DMA-pinned (seed
- * 002; under fake_vma: a fake vma is met) is left mapped. Anonymous folios are never
- * unmapped (there is no swap). Returns true if @f is no longer mapped.
+ * 002; under fake_vma: a fake vma is met) is left mapped, unless the machine's
+ * writeback policy is ignore (the old kernel: nobody acts on pins; fake mappings are
+ * then not counted). Anonymous folios are never unmapped (there is no swap). Returns
+ * true if @f is no longer mapped.
  * REQUIRES: @f locked; the caller holds a reference; no mmap_lock or page_table_lock.
  */
 bool try_to_unmap(folio* f, ttu_flags flags);

@@ -112,6 +112,16 @@ unsigned long shrink_folio_list(list_head* folios, reclaim_stat* stat) {
       keep_it(false);
       continue;
     }
+    // A page a device may be writing keeps its mapping and its buffers under every
+    // policy that acts on pins: dropping them is what lets a driver's late
+    // set_page_dirty() reach writepage with no buffers (seed 002's crash).
+    if (wb_effective_policy(m) != WritebackPolicy::ignore && folio_maybe_dma_pinned(f)) {
+      stat->nr_pinned++;
+      trace(m, f, "may be DMA-pinned: kept with its buffers");
+      folio_unlock(f);
+      keep_it(true);
+      continue;
+    }
     if (folio_mapped(f)) {
       TEST_SYNC_POINT("reclaim:try_to_unmap:before");
       if (!try_to_unmap(f, TTU_NONE)) {

@@ -4,8 +4,9 @@
 // shrink_folio_list() takes each isolated folio through what the kernel does: trylock;
 // skip pages under writeback; age (folio_referenced(): mapped pages used twice go back
 // to the active list); leave dirty pages to the flusher (and kick it); unmap mapped ones
-// (try_to_unmap(): a page that may be DMA-pinned stays mapped and is kept, seed 002);
-// drop the buffers (try_to_release_page()); finally remove it from the page cache if,
+// (try_to_unmap(): a page that may be DMA-pinned stays mapped and is kept, seed 002;
+// under every writeback policy but ignore a pinned page is kept before that, mapped or
+// not, so its buffers stay); drop the buffers (try_to_release_page()); finally remove it from the page cache if,
 // and only if, its reference count can be frozen at exactly the references reclaim
 // expects (the cache's and the isolation's). A page somebody else still holds — a GUP
 // pin under the `get` design, which nothing else detects — is therefore never freed,
@@ -39,6 +40,7 @@ struct reclaim_stat {
   unsigned long nr_dirty = 0;         // left to the flusher
   unsigned long nr_writeback = 0;     // under writeback
   unsigned long nr_unmap_fail = 0;    // still mapped after try_to_unmap() (pinned, mostly)
+  unsigned long nr_pinned = 0;        // may be DMA-pinned: kept (policies other than ignore)
   unsigned long nr_buffers_dropped = 0;
   unsigned long nr_ref_kept = 0;      // count could not be frozen: someone holds the page
   unsigned long nr_locked = 0;        // page lock busy

@@ -263,6 +263,18 @@ int ext4_write_end(file*, address_space* mapping, loff_t pos, unsigned len, unsi
   return static_cast<int>(copied);
 }
 
+sector_t ext4_bmap(address_space* mapping, sector_t block) NO_THREAD_SAFETY_ANALYSIS {
+  inode* ino = mapping_inode(mapping);
+  ext4_sb_info* sbi = EXT4_SB(ino->i_sb);
+  if (block > 0xffffffffu) return 0;
+  uint32_t disk = 0;
+  bool is_new = false;
+  down_write(&sbi->s_meta_sem);
+  const int err = ext4_map_block(sbi, EXT4_I(ino), static_cast<uint32_t>(block), false, &disk, &is_new);
+  up_write(&sbi->s_meta_sem);
+  return err ? 0 : disk;
+}
+
 }  // namespace
 
 const address_space_operations ext4_aops = {
@@ -274,6 +286,7 @@ const address_space_operations ext4_aops = {
     .invalidate_folio = block_invalidate_folio,
     .write_begin = ext4_write_begin,
     .write_end = ext4_write_end,
+    .bmap = ext4_bmap,
 };
 
 // ---- page_mkwrite, setattr ------------------------------------------------------------

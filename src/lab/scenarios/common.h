@@ -1,0 +1,43 @@
+// common.h - what the seed scenarios share: the small machine they boot, the names of
+// their own sync points, and the matrix predictions in one place.
+//
+// Every scenario runs in two modes (ScenarioParams::scripted): scripted, its tasks are
+// ordered through sync points into the interleaving the seed describes; unscripted, the
+// same tasks run with no ordering (they loop a little more, so that the bad interleaving
+// is one of many) and only the scheduler decides. The oracles look at the same points in
+// both modes.
+//
+// Threading: plain functions.
+#pragma once
+#include "base/sched.h"
+#include "lab/scenario.h"
+#include "machine/config.h"
+
+namespace guplab {
+
+/** scenario_machine() - what every seed scenario boots: 4 MiB of RAM, no THP. */
+inline MachineConfig scenario_machine() {
+  MachineConfig c;
+  c.ram_bytes = 4ull << 20;
+  c.thp = false;
+  return c;
+}
+
+/** yield_some() - @n voluntary scheduling points (unscripted tasks let others in). */
+inline void yield_some(unsigned n) {
+  for (unsigned i = 0; i < n; i++) cond_resched();
+}
+
+/** tracks_pins() - does design @d answer page_maybe_dma_pinned() (all but get)? */
+inline bool tracks_pins(PinDesign d) { return d != PinDesign::get; }
+/** acts_on_pins() - does the machine act on pins at writeback and reclaim? */
+inline bool acts_on_pins(PinDesign d, WritebackPolicy p) { return tracks_pins(d) && p != WritebackPolicy::ignore; }
+
+// The registered scenarios (lab/registry.cc lists them).
+const Scenario* ext4_bug_scenario();
+const Scenario* torn_writeback_scenario();
+const Scenario* lost_update_scenario();
+const Scenario* dio_vs_truncate_scenario();
+const Scenario* fork_pin_scenario();
+
+}  // namespace guplab

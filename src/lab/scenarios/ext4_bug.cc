@@ -1,0 +1,122 @@
+// ext4_bug.cc - seed 002's crash. A driver pins pages of an ext4 file for DMA
+// (get_user_pages(), FOLL_WRITE); writeback cleans them meanwhile; reclaim unmaps them
+// (try_to_unmap()) and drops their buffers (drop_buffers()), but cannot free them: the
+// driver holds them. When the device is done the driver calls set_page_dirty_lock() and
+// releases the pages, and the next writeback hands a dirty page with no buffers to
+// ext4_writepage(): BUG_ON(!PagePrivate(page)).
+//
+// Tasks: the device ("rdma0": reg_mr, DMA, dereg_mr with set_page_dirty_lock), the
+// flusher's work ("flush": WB_SYNC_NONE passes) and reclaim ("kswapd"); the body runs
+// the last writeback (sync) after they are done. Scripted, they go in seed 002's order:
+// pin, clean, reclaim, DMA + re-dirty + release, writeback. Unscripted, each loops a few
+// times and the scheduler interleaves them.
+//
+// Predictions: `get` (nothing tracked) oopses under every policy. Under `ignore` the
+// tracking designs oops too (they know, nobody acts), except dma_count, whose pinned
+// pages are off the LRU, so reclaim never sees them. Every other policy keeps a pinned
+// page's buffers (it stays dirty, or reclaim keeps it because it is pinned): no oops.
+// Oracles besides the oops: false negatives at writeback and reclaim, and, where the
+// run survives, whether the disk ends with the device's last write.
+#include <fmt/format.h>
+
+#include "base/errno.h"
+#include "drivers/rdma_device.h"
+#include "lab/oracles.h"
+#include "lab/scenarios/common.h"
+#include "lab/scenarios/file_world.h"
+#include "lab/scenarios/world_checks.h"
+#include "lab/script.h"
+#include "machine/machine.h"
+
+namespace guplab {
+
+namespace {
+
+constexpr unsigned kPages = 1;
+
+class Ext4Bug final : public Scenario {
+ public:
+  const char* name() const override { return "ext4-bug"; }
+  const char* description() const override {
+    return "seed 002: pinned ext4 pages cleaned, reclaim drops their buffers, the driver re-dirties them: "
+           "BUG_ON(!PagePrivate) in ext4_writepage";
+  }
+  MachineConfig config(const ScenarioParams&) const override { return scenario_machine(); }
+  Outcome expected(PinDesign d, WritebackPolicy p) const override {
+    if (!tracks_pins(d)) return Outcome::oops;
+    if (p != WritebackPolicy::ignore) return Outcome::ok;
+    return d == PinDesign::dma_count ? Outcome::ok : Outcome::oops;
+  }
+  void run(ScenarioContext& ctx) const override;
+};
+
+void Ext4Bug::run(ScenarioContext& ctx) const {
+  Machine& m = ctx.machine();
+  const bool scripted = ctx.params().scripted;
+  auto* clock = ctx.make<StampClock>();
+  auto* w = ctx.make<FileWorld>();
+  if (int err = w->setup(ctx, clock, file_world_options{.npages = kPages})) {
+    ctx.found(Outcome::warn, fmt::format("setup failed: {}", errname(err)));
+    return;
+  }
+  auto* script = ctx.make<Script>(ctx);
+  auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
+  auto* witness = ctx.make<PinWitness>(ctx, *script);
+  witness->watch(dev);
+  witness->ask_at("writeback:clear_dirty:before");
+  witness->ask_at("reclaim:try_to_unmap:before");
+  if (scripted)
+    script->order({{"rdma0:reg_mr:done", "ext4-bug:flush"},
+                   {"ext4-bug:flush:done", "ext4-bug:reclaim"},
+                   {"ext4-bug:reclaim:done", "rdma0:write:begin"}});
+  const unsigned rounds = scripted ? 1 : 3;
+
+  ctx.spawn(
+      "rdma0",
+      [&ctx, dev, w, rounds, scripted] {
+        if (int err = dev->reg_mr(w->addr(), kPages)) {
+          ctx.found(Outcome::warn, fmt::format("reg_mr failed: {}", errname(err)));
+          return;
+        }
+        for (unsigned g = 0; g < rounds; g++) {
+          dev->dma_write_all();
+          if (!scripted) yield_some(3);
+        }
+        dev->dereg_mr(/*make_dirty=*/true);  // set_page_dirty_lock(), then release
+      },
+      w->mm());
+  ctx.spawn("flush", [w, rounds, scripted] {
+    for (unsigned r = 0; r < rounds; r++) {
+      Script::pass("ext4-bug:flush");
+      w->writeback_pass(WB_SYNC_NONE);
+      Script::pass("ext4-bug:flush:done");
+      if (!scripted) yield_some(3);
+    }
+  });
+  ctx.spawn("kswapd", [w, rounds, scripted] {
+    for (unsigned r = 0; r < rounds; r++) {
+      Script::pass("ext4-bug:reclaim");
+      w->reclaim(scripted ? 3 : 1);
+      Script::pass("ext4-bug:reclaim:done");
+      if (!scripted) yield_some(3);
+    }
+  });
+  ctx.join_all();
+
+  // The next writeback, as sync(2) runs it: where reclaim took the buffers of a page
+  // the driver then dirtied, ext4_writepage() meets it here (or the flusher did above).
+  ctx.note("sync: the writeback after the device released its pages");
+  if (int err = w->sync()) ctx.found(Outcome::warn, fmt::format("sync failed: {}", errname(err)));
+  witness->summarize();
+  for (unsigned long i = 0; i < kPages; i++) check_page_newest(ctx, *w, i, dev->last_write(i).stamp);
+  close_and_check_frames(ctx, *w);
+}
+
+}  // namespace
+
+const Scenario* ext4_bug_scenario() {
+  static const Ext4Bug kScenario;
+  return &kScenario;
+}
+
+}  // namespace guplab

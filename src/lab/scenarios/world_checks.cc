@@ -1,0 +1,42 @@
+// world_checks.cc - the disk and frame oracles of the file-backed scenarios.
+#include "lab/scenarios/world_checks.h"
+
+#include <fmt/format.h>
+
+#include "base/errno.h"
+#include "base/rcu.h"
+#include "lab/oracles.h"
+#include "lab/scenario.h"
+#include "lab/scenarios/file_world.h"
+#include "machine/machine.h"
+#include "mm/page_alloc.h"
+
+namespace guplab {
+
+void check_page_newest(ScenarioContext& ctx, const FileWorld& w, unsigned long i, const dma_stamp& device) {
+  PageImage img;
+  if (int err = w.disk_page(i, &img)) {
+    ctx.found(Outcome::warn, fmt::format("{}: cannot read it back: {}", w.page_name(i), errname(err)));
+    return;
+  }
+  const std::string where = "on disk, " + w.page_name(i);
+  if (check_torn(ctx, where, img).verdict == PageVerdict::torn) return;
+  check_lost(ctx, where, img, newer(w.task_last(i), device));
+}
+
+void close_and_check_frames(ScenarioContext& ctx, FileWorld& w) {
+  Machine& m = ctx.machine();
+  if (int err = w.close()) {
+    ctx.found(Outcome::warn, fmt::format("umount failed: {}", errname(err)));
+    return;
+  }
+  rcu_barrier();  // page-table pages are freed after a grace period
+  const unsigned long free = nr_free_pages(&m), boot = m.boot_free_pages();
+  if (free != boot)
+    ctx.found(Outcome::leak, fmt::format("{} page frames not free after unmount (free {}, at boot {})",
+                                         static_cast<long>(boot) - static_cast<long>(free), free, boot));
+  else
+    ctx.found(Outcome::ok, "every page frame free again after unmount");
+}
+
+}  // namespace guplab

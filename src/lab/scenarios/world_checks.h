@@ -1,0 +1,29 @@
+// world_checks.h - oracle steps the file-backed scenarios end with: what the disk holds
+// for a page (torn? the newest write?), and, after unmounting, whether every page frame
+// came back.
+//
+// Threading: from the scenario's body once its tasks are joined (the machine is quiet
+// but for the flusher and the devices' completion tasks).
+#pragma once
+#include "drivers/dma_stamp.h"
+
+namespace guplab {
+
+class ScenarioContext;
+class FileWorld;
+
+/**
+ * check_page_newest() - read page @i of @w's file from the medium: it must not be torn,
+ * and it must hold the newest write of that page, the task's (FileWorld::task_last())
+ * or @device's, whichever came last. Reports torn, lost or ok.
+ */
+void check_page_newest(ScenarioContext& ctx, const FileWorld& w, unsigned long i, const dma_stamp& device);
+
+/**
+ * close_and_check_frames() - FileWorld::close() (munmap, close, umount), then every
+ * page frame of the machine must be free again (nothing leaked, no pinned page left
+ * behind). Reports warn (umount failed) or leak, or ok.
+ */
+void close_and_check_frames(ScenarioContext& ctx, FileWorld& w);
+
+}  // namespace guplab

@@ -145,6 +145,9 @@ blk_status_t ramdisk::do_request(request* rq) {
   if (op == REQ_OP_FLUSH) return BLK_STS_OK;  // no volatile cache
   const bool write = op == REQ_OP_WRITE;
   sector_t sector = b->bi_iter.bi_sector;
+  if (machine()->tracing())
+    machine()->trace(fmt::format("{}: dma {} sector {} +{} bytes", name(), write ? "write to" : "read from", sector,
+                                 b->bi_iter.bi_size));
   SpinGuard g(&storage_lock_);
   const uint64_t gen = write ? ++write_seq_ : 0;
   cursor_ = dma_cursor_t{true, write, sector, 0, nullptr};

@@ -94,6 +94,9 @@ page* RdmaDevice::pinned_page(unsigned long i) const {
 
 dma_stamp RdmaDevice::dma_write(unsigned long i, unsigned first, unsigned count) {
   assert(count > 0 && first + count <= kStampChunks);
+  // The write is ordered (and its generation drawn) only once it may begin: a script
+  // holding it back here must not leave it with an older generation than later writes.
+  TEST_SYNC_POINT(sp_write_begin_.c_str());
   page* p;
   dma_stamp s;
   {
@@ -104,7 +107,6 @@ dma_stamp RdmaDevice::dma_write(unsigned long i, unsigned first, unsigned count)
     last_[i] = rdma_write_record{s, 0, page_to_pfn(p)};
     writes_++;
   }
-  TEST_SYNC_POINT(sp_write_begin_.c_str());
   trace(fmt::format("dma write {} -> pfn {:#x} chunks {}..{}", to_string(s), page_to_pfn(p), first, first + count - 1));
   char* frame = static_cast<char*>(page_address(p));
   for (unsigned c = first; c < first + count; c++) {

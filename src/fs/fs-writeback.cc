@@ -31,24 +31,38 @@ void __mark_inode_dirty(inode* ino, unsigned long flags) {
 
 namespace {
 
-// Referenced inodes of @sb: those on its dirty list, or (@all) every one.
-std::vector<inode*> grab_inodes(super_block* sb, bool all) {
+enum class grab : uint8_t { dirty, dirty_or_syncing, all };
+
+// Referenced inodes of @sb: those on its dirty list, those and the ones being written
+// back right now (off the list while their writer works), or every one.
+std::vector<inode*> grab_inodes(super_block* sb, grab which) {
   std::vector<inode*> out;
   SpinGuard gs(&sb->s_inode_list_lock);
-  auto take = [&](inode* i) {
+  auto take = [&](inode* i, bool only_syncing) {
     SpinGuard gi(&i->i_lock);
     if (i->i_state & (I_FREEING | I_NEW)) return;
+    if (only_syncing && !(i->i_state & (I_SYNC | I_DIRTY))) return;
     atomic_inc(&i->i_count);  // under s_inode_list_lock: iput() is not evicting it
     out.push_back(i);
   };
-  if (all) {
-    for (list_head* e = sb->s_inodes.next; e != &sb->s_inodes; e = e->next) take(list_entry(e, inode, i_sb_list));
+  if (which != grab::dirty) {
+    for (list_head* e = sb->s_inodes.next; e != &sb->s_inodes; e = e->next)
+      take(list_entry(e, inode, i_sb_list), which == grab::dirty_or_syncing);
   } else {
     SpinGuard gl(&sb->s_wb.list_lock);
     for (list_head* e = sb->s_wb.b_dirty.next; e != &sb->s_wb.b_dirty; e = e->next)
-      take(list_entry(e, inode, i_io_list));
+      take(list_entry(e, inode, i_io_list), false);
   }
   return out;
+}
+
+// Until @ino's writer (another task in writeback_single_inode()) is done with it.
+void inode_wait_for_writeback(inode* ino) NO_THREAD_SAFETY_ANALYSIS {
+  bdi_writeback* wb = &ino->i_sb->s_wb;
+  wait_event(&wb->sync_wait, [ino] {
+    SpinGuard gi(&ino->i_lock);
+    return !(ino->i_state & I_SYNC);
+  });
 }
 
 }  // namespace
@@ -57,14 +71,26 @@ int writeback_single_inode(inode* ino, writeback_control* wbc) {
   super_block* sb = ino->i_sb;
   address_space* mapping = ino->i_mapping;
   unsigned long dirty;
-  {
+  for (;;) {
     SpinGuard gl(&sb->s_wb.list_lock);
     SpinGuard gi(&ino->i_lock);
+    // Another task is writing it back. A background pass leaves it to that writer; data
+    // integrity cannot: it waits and then writes what is still dirty itself.
+    if (ino->i_state & I_SYNC) {
+      if (wbc->sync_mode != WB_SYNC_ALL) return 0;
+      spin_unlock(&ino->i_lock);
+      spin_unlock(&sb->s_wb.list_lock);
+      inode_wait_for_writeback(ino);
+      spin_lock(&sb->s_wb.list_lock);
+      spin_lock(&ino->i_lock);
+      continue;
+    }
     dirty = ino->i_state & I_DIRTY;
     // Cleared before writing: whatever dirties it during the write marks it again.
     ino->i_state &= ~I_DIRTY;
     ino->i_state |= I_SYNC;
     if (!list_empty(&ino->i_io_list)) list_del_init(&ino->i_io_list);
+    break;
   }
   int ret = do_writepages(mapping, wbc);
   if (wbc->sync_mode == WB_SYNC_ALL) {
@@ -84,12 +110,13 @@ int writeback_single_inode(inode* ino, writeback_control* wbc) {
     if ((ino->i_state & I_DIRTY) && !(ino->i_state & I_FREEING) && list_empty(&ino->i_io_list))
       list_add_tail(&ino->i_io_list, &sb->s_wb.b_dirty);
   }
+  wake_up_all(&sb->s_wb.sync_wait);
   return ret;
 }
 
 long writeback_inodes_sb(super_block* sb, long nr_pages, wb_reason reason) {
   long written = 0;
-  for (inode* ino : grab_inodes(sb, false)) {
+  for (inode* ino : grab_inodes(sb, grab::dirty)) {
     if (written < nr_pages) {
       writeback_control wbc;
       wbc.sync_mode = WB_SYNC_NONE;
@@ -104,7 +131,9 @@ long writeback_inodes_sb(super_block* sb, long nr_pages, wb_reason reason) {
 }
 
 void sync_inodes_sb(super_block* sb) {
-  for (inode* ino : grab_inodes(sb, false)) {
+  // The inodes a background pass is writing are off the dirty list, and may keep dirty
+  // pages it skipped: sync waits for that pass and writes them itself.
+  for (inode* ino : grab_inodes(sb, grab::dirty_or_syncing)) {
     writeback_control wbc;
     wbc.sync_mode = WB_SYNC_ALL;
     wbc.reason = wb_reason::sync;
@@ -112,7 +141,7 @@ void sync_inodes_sb(super_block* sb) {
     iput(ino);
   }
   // Writeback started earlier (by the flusher) on inodes that are clean now.
-  for (inode* ino : grab_inodes(sb, true)) {
+  for (inode* ino : grab_inodes(sb, grab::all)) {
     filemap_fdatawait_range(ino->i_mapping, 0, LLONG_MAX);
     iput(ino);
   }

@@ -242,6 +242,7 @@ struct bdi_writeback {
   spinlock_t list_lock;
   list_head b_dirty GUARDED_BY(list_lock);  // inode::i_io_list, by dirtied_when
   wait_queue_head_t wb_wait;                // the flusher sleeps here
+  wait_queue_head_t sync_wait;              // an inode's I_SYNC cleared (inode_wait_for_writeback())
   std::atomic<bool> kicked{false};          // wakeup_flusher_threads() asked for a pass
   std::atomic<bool> stopping{false};
   std::atomic<task_struct*> task{nullptr};  // the flusher ("flush-<dev>")

@@ -23,6 +23,7 @@ bdi_writeback::bdi_writeback() NO_THREAD_SAFETY_ANALYSIS {
   spin_lock_init(&list_lock, "wb->list_lock");
   INIT_LIST_HEAD(&b_dirty);
   init_waitqueue_head(&wb_wait, "wb_wait");
+  init_waitqueue_head(&sync_wait, "inode_sync");
 }
 
 super_block::super_block() NO_THREAD_SAFETY_ANALYSIS {

@@ -8,7 +8,8 @@ namespace guplab {
 
 const std::vector<const Scenario*>& all_scenarios() {
   static const std::vector<const Scenario*> kAll = {
-      ext4_bug_scenario(),
+      ext4_bug_scenario(), torn_writeback_scenario(), lost_update_scenario(), dio_vs_truncate_scenario(),
+      fork_pin_scenario(),
   };
   return kAll;
 }

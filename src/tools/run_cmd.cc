@@ -25,7 +25,7 @@ int run_main(int argc, char** argv) {
   CLI::App app{"run the seed scenarios under a pin design and a writeback policy", "guplab run"};
   std::string name, design = "folio_pincount", policy = "skip", format = "text", backend = "sim";
   uint64_t seed = 1;
-  bool all = false, list = false;
+  bool all = false, list = false, unscripted = false;
   app.add_option("scenario", name, "the scenario to run (see --list)");
   app.add_option("--design", design, "pin design: get, bias, dma_count, fake_vma, folio_pincount")
       ->check([](const std::string& s) { return parse_pin_design(s) ? std::string() : "unknown design '" + s + "'"; });
@@ -40,6 +40,8 @@ int run_main(int argc, char** argv) {
   app.add_option("--backend", backend, "sim (deterministic fibers; default) or native (threads)")
       ->check(CLI::IsMember({"sim", "native"}));
   app.add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--unscripted", unscripted,
+               "leave the scenario's sync-point script out: the scheduler alone orders its tasks (sim: by --seed)");
   app.add_flag("--all", all, "run every scenario under every design and policy");
   app.add_flag("--list", list, "list the scenarios");
   try {
@@ -56,6 +58,7 @@ int run_main(int argc, char** argv) {
   base.seed = seed;
   base.backend = backend == "sim" ? Backend::sim : Backend::native;
   base.trace = true;
+  base.scripted = !unscripted;
 
   if (all) {
     if (!name.empty()) {

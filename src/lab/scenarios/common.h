@@ -9,6 +9,7 @@
 //
 // Threading: plain functions.
 #pragma once
+#include "base/atomic.h"
 #include "base/sched.h"
 #include "lab/scenario.h"
 #include "machine/config.h"
@@ -27,6 +28,26 @@ inline MachineConfig scenario_machine() {
 inline void yield_some(unsigned n) {
   for (unsigned i = 0; i < n; i++) cond_resched();
 }
+
+/**
+ * Workers - how many of an unscripted scenario's tasks (of one side: the device, or
+ * those that act on its pages) are still at work, so that the other side keeps going
+ * "for a while" (seed 002's words) while they run: at least kMinRounds, at most
+ * kMaxRounds rounds, so every task ends.
+ */
+class Workers {
+ public:
+  static constexpr unsigned kMinRounds = 3;
+  static constexpr unsigned kMaxRounds = 12;
+  explicit Workers(int n) { atomic_set(&left_, n); }
+  void done() { atomic_dec(&left_); }
+  bool busy() const { return atomic_read(&left_) > 0; }
+  /** keep_going() - may a task of the other side that has done @rounds rounds do another? */
+  bool keep_going(unsigned rounds) const { return rounds < kMinRounds || (rounds < kMaxRounds && busy()); }
+
+ private:
+  atomic_t left_;
+};
 
 /** tracks_pins() - does design @d answer page_maybe_dma_pinned() (all but get)? */
 inline bool tracks_pins(PinDesign d) { return d != PinDesign::get; }

@@ -69,37 +69,42 @@ void Ext4Bug::run(ScenarioContext& ctx) const {
     script->order({{"rdma0:reg_mr:done", "ext4-bug:flush"},
                    {"ext4-bug:flush:done", "ext4-bug:reclaim"},
                    {"ext4-bug:reclaim:done", "rdma0:write:begin"}});
-  const unsigned rounds = scripted ? 1 : 3;
+  auto* workers = ctx.make<Workers>(2);  // flush and kswapd
+  auto* device = ctx.make<Workers>(1);
 
   ctx.spawn(
       "rdma0",
-      [&ctx, dev, w, rounds, scripted] {
+      [&ctx, dev, w, workers, device, scripted] {
         if (int err = dev->reg_mr(w->addr(), kPages)) {
           ctx.found(Outcome::warn, fmt::format("reg_mr failed: {}", errname(err)));
           return;
         }
-        for (unsigned g = 0; g < rounds; g++) {
+        unsigned g = 0;
+        do {
           dev->dma_write_all();
           if (!scripted) yield_some(3);
-        }
+        } while (!scripted && workers->keep_going(++g));
         dev->dereg_mr(/*make_dirty=*/true);  // set_page_dirty_lock(), then release
+        device->done();
       },
       w->mm());
-  ctx.spawn("flush", [w, rounds, scripted] {
-    for (unsigned r = 0; r < rounds; r++) {
+  ctx.spawn("flush", [w, workers, device, scripted] {
+    for (unsigned r = 0; scripted ? r < 1 : device->keep_going(r); r++) {
       Script::pass("ext4-bug:flush");
       w->writeback_pass(WB_SYNC_NONE);
       Script::pass("ext4-bug:flush:done");
       if (!scripted) yield_some(3);
     }
+    workers->done();
   });
-  ctx.spawn("kswapd", [w, rounds, scripted] {
-    for (unsigned r = 0; r < rounds; r++) {
+  ctx.spawn("kswapd", [w, workers, device, scripted] {
+    for (unsigned r = 0; scripted ? r < 1 : device->keep_going(r); r++) {
       Script::pass("ext4-bug:reclaim");
       w->reclaim(scripted ? 3 : 1);
       Script::pass("ext4-bug:reclaim:done");
       if (!scripted) yield_some(3);
     }
+    workers->done();
   });
   ctx.join_all();
 

@@ -1,0 +1,106 @@
+// lost_update.cc - what the device writes after writeback cleaned its pinned page never
+// reaches the disk if nothing dirties the page again. The driver here releases its pages
+// without set_page_dirty_lock() (unpin_user_pages(): it trusts them to be dirty already,
+// as the pin's write fault left them), so once writeback has cleaned the page, the
+// device's later DMA stays in memory and the final sync writes nothing.
+//
+// Tasks: the device ("rdma0": reg_mr, whole-page writes, release without dirtying) and
+// the flusher's work ("flush": WB_SYNC_NONE passes); the body syncs at the end and the
+// lost-update oracle compares the disk with the newest write of the page. Scripted: pin
+// (the page is dirty), writeback cleans it, the device writes, the device releases.
+// Unscripted: three device writes and three writeback passes, interleaved by the
+// scheduler.
+//
+// Predictions: lost wherever a pinned page is cleaned (get, ignore); never under skip,
+// wait (WB_SYNC_NONE skips), keep_dirty (the unpin re-dirties) and bounce (the page
+// stays dirty after its copy is written).
+#include <fmt/format.h>
+
+#include "base/errno.h"
+#include "drivers/rdma_device.h"
+#include "lab/oracles.h"
+#include "lab/scenarios/common.h"
+#include "lab/scenarios/file_world.h"
+#include "lab/scenarios/world_checks.h"
+#include "lab/script.h"
+#include "machine/machine.h"
+
+namespace guplab {
+
+namespace {
+
+constexpr unsigned kPages = 1;
+
+class LostUpdate final : public Scenario {
+ public:
+  const char* name() const override { return "lost-update"; }
+  const char* description() const override {
+    return "DMA lands after writeback cleaned the pinned page and nothing re-dirties it: the synced disk misses it";
+  }
+  MachineConfig config(const ScenarioParams&) const override { return scenario_machine(); }
+  Outcome expected(PinDesign d, WritebackPolicy p) const override {
+    return acts_on_pins(d, p) ? Outcome::ok : Outcome::lost;
+  }
+  void run(ScenarioContext& ctx) const override;
+};
+
+void LostUpdate::run(ScenarioContext& ctx) const {
+  Machine& m = ctx.machine();
+  const bool scripted = ctx.params().scripted;
+  auto* clock = ctx.make<StampClock>();
+  auto* w = ctx.make<FileWorld>();
+  if (int err = w->setup(ctx, clock, file_world_options{.npages = kPages})) {
+    ctx.found(Outcome::warn, fmt::format("setup failed: {}", errname(err)));
+    return;
+  }
+  auto* script = ctx.make<Script>(ctx);
+  auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
+  auto* witness = ctx.make<PinWitness>(ctx, *script);
+  witness->watch(dev);
+  witness->ask_at("writeback:clear_dirty:before");
+  if (scripted) script->order({{"rdma0:reg_mr:done", "lost:flush"}, {"lost:flushed", "rdma0:write:begin"}});
+  auto* workers = ctx.make<Workers>(1);  // flush
+  auto* device = ctx.make<Workers>(1);
+
+  ctx.spawn(
+      "rdma0",
+      [&ctx, dev, w, workers, device, scripted] {
+        if (int err = dev->reg_mr(w->addr(), kPages)) {
+          ctx.found(Outcome::warn, fmt::format("reg_mr failed: {}", errname(err)));
+          return;
+        }
+        unsigned g = 0;
+        do {
+          dev->dma_write_all();
+          if (!scripted) yield_some(2);
+        } while (!scripted && workers->keep_going(++g));
+        dev->dereg_mr(/*make_dirty=*/false);  // the driver does not dirty what it releases
+        device->done();
+      },
+      w->mm());
+  ctx.spawn("flush", [w, workers, device, scripted] {
+    for (unsigned r = 0; scripted ? r < 1 : device->keep_going(r); r++) {
+      Script::pass("lost:flush");
+      w->writeback_pass(WB_SYNC_NONE);
+      Script::pass("lost:flushed");
+      if (!scripted) yield_some(2);
+    }
+    workers->done();
+  });
+  ctx.join_all();
+
+  ctx.note("sync: after the device released its pages");
+  if (int err = w->sync()) ctx.found(Outcome::warn, fmt::format("sync failed: {}", errname(err)));
+  witness->summarize();
+  for (unsigned long i = 0; i < kPages; i++) check_page_newest(ctx, *w, i, dev->last_write(i).stamp);
+  close_and_check_frames(ctx, *w);
+}
+
+}  // namespace
+
+const Scenario* lost_update_scenario() {
+  static const LostUpdate kScenario;
+  return &kScenario;
+}
+
+}  // namespace guplab

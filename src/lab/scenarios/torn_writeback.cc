@@ -1,0 +1,149 @@
+// torn_writeback.cc - objective O1 of seed 003: no writeback of a page while a device
+// may be writing it. A device holds a file page pinned and writes it in stamped chunks;
+// writeback copies the same page to the disk in chunks of its own (the ramdisk's DMA).
+// If the two interleave, the disk holds pieces of two device writes: a torn page.
+//
+// Tasks: the device ("rdma0": reg_mr, whole-page writes, dereg_mr with
+// set_page_dirty_lock) and the flusher's work ("flush": WB_SYNC_NONE passes, each
+// followed by the torn oracle on what reached the disk). Scripted: the device writes
+// generation A, writeback starts copying the page out, and exactly after the first
+// 512-byte chunk of that copy the device's next write (B) lands, all of it; then the
+// device releases the page. Unscripted: the device writes three generations and the
+// flusher makes three passes, interleaved by the scheduler.
+//
+// Predictions: torn wherever the page is written while pinned (get: any policy, and
+// ignore); never under skip, wait and keep_dirty (a pinned page is not written). Under
+// bounce the disk gets a copy taken in one go: whole when scripted; unscripted, a copy
+// taken while the device is half-way through a write of its own is as torn as that
+// write, and the explorer finds such schedules.
+#include <fmt/format.h>
+
+#include <atomic>
+
+#include "base/errno.h"
+#include "block/ramdisk.h"
+#include "drivers/rdma_device.h"
+#include "lab/oracles.h"
+#include "lab/scenarios/common.h"
+#include "lab/scenarios/file_world.h"
+#include "lab/scenarios/world_checks.h"
+#include "lab/script.h"
+#include "machine/machine.h"
+
+namespace guplab {
+
+namespace {
+
+constexpr unsigned kPages = 1;
+
+class TornWriteback final : public Scenario {
+ public:
+  const char* name() const override { return "torn-writeback"; }
+  const char* description() const override {
+    return "seed 003 O1: writeback copies a page out while the device that pinned it writes it: a torn page on disk";
+  }
+  MachineConfig config(const ScenarioParams&) const override { return scenario_machine(); }
+  Outcome expected(PinDesign d, WritebackPolicy p) const override {
+    return acts_on_pins(d, p) ? Outcome::ok : Outcome::torn;
+  }
+  Outcome expected_unscripted(PinDesign d, WritebackPolicy p) const override {
+    if (acts_on_pins(d, p) && p == WritebackPolicy::bounce) return Outcome::torn;
+    return expected(d, p);
+  }
+  void run(ScenarioContext& ctx) const override;
+};
+
+/** What the flusher saw on disk after its passes: the first torn image, if any. */
+struct TornLog {
+  std::atomic<bool> torn{false};
+  std::atomic<unsigned> passes{0};
+};
+
+void TornWriteback::run(ScenarioContext& ctx) const {
+  Machine& m = ctx.machine();
+  const bool scripted = ctx.params().scripted;
+  auto* clock = ctx.make<StampClock>();
+  auto* w = ctx.make<FileWorld>();
+  if (int err = w->setup(ctx, clock, file_world_options{.npages = kPages})) {
+    ctx.found(Outcome::warn, fmt::format("setup failed: {}", errname(err)));
+    return;
+  }
+  for (unsigned long i = 0; i < kPages; i++) w->disk_sector(i);  // known before any callback needs it
+  auto* script = ctx.make<Script>(ctx);
+  auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
+  auto* witness = ctx.make<PinWitness>(ctx, *script);
+  auto* log = ctx.make<TornLog>();
+  witness->watch(dev);
+  witness->ask_at("writeback:clear_dirty:before");
+  witness->ask_at("writeback:submit");
+  if (scripted) {
+    script->order({{"torn:written", "torn:flush"}, {"torn:flushed", "rdma0:dereg:begin"}});
+    // The device's next write lands right after the first chunk of writeback's copy of
+    // the page (in the ramdisk's completion task, as a DMA would, whatever it is doing).
+    auto* injected = ctx.make<std::atomic<bool>>(false);
+    auto* rd = static_cast<ramdisk*>(w->bdev());
+    const sector_t sector = w->disk_sector(0);
+    script->on("ramdisk:dma:chunk", [dev, rd, sector, injected] {
+      const ramdisk::dma_cursor_t c = rd->dma_cursor();
+      if (!c.write || c.sector != sector || c.bytes_done != kStampChunkSize) return;
+      if (!dev->registered() || injected->exchange(true)) return;
+      dev->dma_write(0);
+    });
+  }
+  auto* workers = ctx.make<Workers>(1);  // flush
+  auto* device = ctx.make<Workers>(1);
+
+  ctx.spawn(
+      "rdma0",
+      [&ctx, dev, w, workers, device, scripted] {
+        if (int err = dev->reg_mr(w->addr(), kPages)) {
+          ctx.found(Outcome::warn, fmt::format("reg_mr failed: {}", errname(err)));
+          return;
+        }
+        unsigned g = 0;
+        do {
+          dev->dma_write_all();
+          if (!scripted) yield_some(2);
+        } while (!scripted && workers->keep_going(++g));
+        Script::pass("torn:written");
+        dev->dereg_mr(/*make_dirty=*/true);
+        device->done();
+      },
+      w->mm());
+  ctx.spawn("flush", [&ctx, w, log, workers, device, scripted] {
+    for (unsigned r = 0; scripted ? r < 1 : device->keep_going(r); r++) {
+      Script::pass("torn:flush");
+      const long written = w->writeback_pass(WB_SYNC_NONE);
+      log->passes++;
+      // The torn oracle on what this pass put on the disk (a later pass may rewrite it).
+      for (unsigned long i = 0; written > 0 && i < kPages; i++) {
+        PageImage img;
+        if (w->disk_page(i, &img)) continue;
+        const PageStampScan scan = stamp_scan_page(img.data());
+        if (scan.verdict == PageVerdict::torn && !log->torn.exchange(true))
+          ctx.found(Outcome::torn, fmt::format("after writeback pass {}, on disk, {} is {}", r + 1, w->page_name(i),
+                                               scan.describe()));
+      }
+      Script::pass("torn:flushed");
+      if (!scripted) yield_some(2);
+    }
+    workers->done();
+  });
+  ctx.join_all();
+
+  if (!log->torn.load())
+    ctx.found(Outcome::ok, fmt::format("no writeback pass of the {} put a torn page on disk", log->passes.load()));
+  if (int err = w->sync()) ctx.found(Outcome::warn, fmt::format("sync failed: {}", errname(err)));
+  witness->summarize();
+  for (unsigned long i = 0; i < kPages; i++) check_page_newest(ctx, *w, i, dev->last_write(i).stamp);
+  close_and_check_frames(ctx, *w);
+}
+
+}  // namespace
+
+const Scenario* torn_writeback_scenario() {
+  static const TornWriteback kScenario;
+  return &kScenario;
+}
+
+}  // namespace guplab

@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <map>
+#include <set>
+
 namespace guplab {
 
 std::vector<PinDesign> matrix_designs() { return {std::begin(kAllPinDesigns), std::end(kAllPinDesigns)}; }
@@ -54,7 +57,37 @@ std::string cell_text(const MatrixCell& c) {
 
 }  // namespace
 
-std::string format_matrix(const std::vector<MatrixCell>& cells) {
+namespace {
+
+// "fails under ignore (oops); safe under skip, wait, bounce, keep_dirty".
+std::string row_summary(const std::vector<const MatrixCell*>& row) {
+  std::map<Outcome, std::vector<std::string>> by;
+  size_t n = 0;
+  for (const MatrixCell* c : row) {
+    if (!c->applies) continue;
+    by[c->result.outcome].push_back(to_string(c->policy));
+    n++;
+  }
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  };
+  std::string out;
+  for (const auto& [o, policies] : by) {
+    if (o == Outcome::ok) continue;
+    out += fmt::format("{}{} under {}", out.empty() ? "" : "; ", to_string(o),
+                       policies.size() == n ? "every policy" : join(policies));
+  }
+  auto ok = by.find(Outcome::ok);
+  if (ok != by.end())
+    out += fmt::format("{}safe under {}", out.empty() ? "" : "; ", ok->second.size() == n ? "every policy" : join(ok->second));
+  return out;
+}
+
+}  // namespace
+
+std::string format_matrix(const std::vector<MatrixCell>& cells, MatrixDetail detail) {
   std::string out;
   size_t mismatches = 0, ran = 0;
   for (size_t i = 0; i < cells.size();) {
@@ -67,30 +100,40 @@ std::string format_matrix(const std::vector<MatrixCell>& cells) {
     out += "verdict\n";
     for (size_t r = i; r < end;) {
       const PinDesign d = cells[r].design;
-      std::string verdict;
-      int differ = 0, n = 0;
+      std::string differs;
+      std::vector<const MatrixCell*> row;
       out += fmt::format("  {:<{}}", to_string(d), kCol);
       for (; r < end && cells[r].design == d; r++) {
         const MatrixCell& c = cells[r];
+        row.push_back(&c);
         out += fmt::format("{:<{}}", cell_text(c), kCol);
         if (!c.applies) continue;
-        n++;
         ran++;
         if (!c.matches()) {
-          differ++;
           mismatches++;
-          verdict += fmt::format("{}{} expected {}, got {}", verdict.empty() ? "" : "; ", to_string(c.policy),
+          differs += fmt::format("{}{} expected {}, got {}", differs.empty() ? "" : "; ", to_string(c.policy),
                                  to_string(c.expected), to_string(c.result.outcome));
         }
       }
-      out += differ ? fmt::format("DIFFERS: {}\n", verdict) : fmt::format("as expected ({}/{})\n", n, n);
+      out += differs.empty() ? row_summary(row) + ", as predicted\n" : fmt::format("DIFFERS: {}\n", differs);
     }
-    out += "  reasons:\n";
-    for (size_t r = i; r < end; r++) {
-      const MatrixCell& c = cells[r];
-      if (!c.applies) continue;
-      out += fmt::format("    {:<26} {:<15} {}\n", fmt::format("{}/{}", to_string(c.design), to_string(c.policy)),
-                         cell_text(c), c.result.reason);
+    if (detail == MatrixDetail::every_cell) {
+      out += "  reasons:\n";
+      for (size_t r = i; r < end; r++) {
+        const MatrixCell& c = cells[r];
+        if (!c.applies) continue;
+        out += fmt::format("    {:<26} {:<15} {}\n", fmt::format("{}/{}", to_string(c.design), to_string(c.policy)),
+                           cell_text(c), c.result.reason);
+      }
+    } else {
+      // One example of each outcome, with the oracle's words.
+      std::set<Outcome> shown;
+      for (size_t r = i; r < end; r++) {
+        const MatrixCell& c = cells[r];
+        if (!c.applies || !shown.insert(c.result.outcome).second) continue;
+        out += fmt::format("  {:<15} e.g. {}/{}: {}\n", std::string(to_string(c.result.outcome)) + ":",
+                           to_string(c.design), to_string(c.policy), c.result.reason);
+      }
     }
     out += "\n";
     i = end;

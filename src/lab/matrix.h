@@ -49,8 +49,13 @@ std::vector<MatrixCell> run_matrix(const std::vector<const Scenario*>& scenarios
 /** run_cell() - one cell. */
 MatrixCell run_cell(const Scenario& s, PinDesign d, WritebackPolicy p, const ScenarioParams& base);
 
-/** format_matrix() - the text tables, with a reason line per cell. */
-std::string format_matrix(const std::vector<MatrixCell>& cells);
+/** How much format_matrix() says besides the tables. */
+enum class MatrixDetail : uint8_t { every_cell, one_per_outcome };
+/**
+ * format_matrix() - the text tables (a row per design, a verdict per row), then the
+ * oracles' reason for every cell, or one example per outcome of each scenario.
+ */
+std::string format_matrix(const std::vector<MatrixCell>& cells, MatrixDetail detail = MatrixDetail::every_cell);
 /** format_result() - one run in text: outcome, reason, findings, and the oops report or events. */
 std::string format_result(const ScenarioResult& r, Outcome expected);
 

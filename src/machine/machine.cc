@@ -28,6 +28,14 @@ std::string OopsRecord::format() const {
   return out;
 }
 
+namespace {
+// "fs/ext4/inode.cc" for ".../src/fs/ext4/inode.cc": sites read as the kernel's do.
+std::string_view source_path(std::string_view file) {
+  const size_t at = file.rfind("/src/");
+  return at == std::string_view::npos ? file : file.substr(at + 5);
+}
+}  // namespace
+
 Machine::Machine(const MachineConfig& cfg) : cfg_(cfg), mem_(this, cfg.ram_bytes) {
   lruvec_init(&lru_);
   const unsigned long nr = mem_.nr_pages();
@@ -99,7 +107,7 @@ void Machine::record_oops(const BugReport& r) noexcept {
   try {
     OopsRecord o;
     o.kind = r.kind;
-    o.site = fmt::format("{}:{} ({})", r.file, r.line, r.func);
+    o.site = fmt::format("{}:{} ({})", source_path(r.file), r.line, r.func);
     o.cond = r.cond;
     o.message = r.message;
     if (task_struct* t = current()) {
@@ -120,7 +128,7 @@ void Machine::record_warn(const BugReport& r) noexcept {
   try {
     OopsRecord o;
     o.kind = r.kind;
-    o.site = fmt::format("{}:{} ({})", r.file, r.line, r.func);
+    o.site = fmt::format("{}:{} ({})", source_path(r.file), r.line, r.func);
     o.cond = r.cond;
     o.message = r.message;
     if (task_struct* t = current()) {

@@ -33,7 +33,7 @@ int demo_scenarios(uint64_t seed) {
   base.seed = seed;
   base.backend = Backend::sim;
   std::vector<MatrixCell> cells = run_matrix(all_scenarios(), base);
-  fmt::print("{}\n", format_matrix(cells));
+  fmt::print("{}\n", format_matrix(cells, MatrixDetail::one_per_outcome));
   int differ = 0;
   for (const auto& c : cells) differ += !c.matches();
   return differ;

@@ -6,12 +6,26 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 
 #include "base/bug.h"
+#include "base/clock.h"
 #include "base/sched.h"
 
 namespace guplab {
+
+namespace {
+// Bounded sleep: a waiter re-checks its machine's state a few times a second, which is
+// what lets every task of an oopsed machine unwind.
+constexpr uint64_t kMaxNativeSleepNs = 100 * NSEC_PER_MSEC;
+
+void native_wait(std::atomic<uint32_t>* word, uint32_t expected, uint64_t ns) {
+  struct timespec ts = {static_cast<time_t>(ns / NSEC_PER_SEC), static_cast<long>(ns % NSEC_PER_SEC)};
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
+  throw_if_halted();
+}
+}  // namespace
 
 void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, const char* what) {
   if (SimHooks* h = sim_hooks()) {
@@ -19,11 +33,7 @@ void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, const char* what
     throw_if_halted();
     return;
   }
-  // Bounded sleep: a waiter re-checks its machine's state a few times a second, which
-  // is what lets every task of an oopsed machine unwind.
-  struct timespec ts = {0, 100 * 1000 * 1000};
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, &ts, nullptr, 0);
-  throw_if_halted();
+  native_wait(word, expected, kMaxNativeSleepNs);
 }
 
 void futex_wait_until(std::atomic<uint32_t>* word, uint32_t expected, uint64_t deadline_ns,
@@ -33,7 +43,12 @@ void futex_wait_until(std::atomic<uint32_t>* word, uint32_t expected, uint64_t d
     throw_if_halted();
     return;
   }
-  futex_wait(word, expected, what);
+  const uint64_t now = host_time_ns();
+  if (now >= deadline_ns) {
+    throw_if_halted();
+    return;
+  }
+  native_wait(word, expected, std::min(deadline_ns - now, kMaxNativeSleepNs));
 }
 
 void futex_wake(std::atomic<uint32_t>* word, int n) {

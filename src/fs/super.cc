@@ -161,6 +161,10 @@ int MountTable::umount(std::string_view dir) {
     if (!sb || sb->s_dying.exchange(true)) return -EINVAL;
   }
   wait_event(&wq_, [sb] { return sb->s_active.load(std::memory_order_acquire) == 0; });
+  // The flusher holds inode references while it writes: they do not make the
+  // filesystem busy, so let its pass end (and keep it from starting another) first.
+  const bool had_flusher = sb->s_wb.task.load(std::memory_order_acquire) != nullptr;
+  wb_stop_flusher(sb);
   bool busy = false;
   {
     SpinGuard g(&sb->s_inode_list_lock);
@@ -168,6 +172,7 @@ int MountTable::umount(std::string_view dir) {
       busy |= atomic_read(&list_entry(e, inode, i_sb_list)->i_count) != 0;
   }
   if (busy) {
+    if (had_flusher) wb_start_flusher(sb, sb->s_wb.interval_ns.load(std::memory_order_relaxed));
     sb->s_dying.store(false);
     return -EBUSY;
   }

@@ -220,10 +220,11 @@ void JobDriver::run_async() {
           batch.push_back(s);
           inflight++;
         } else {
-          // Known at once (an error before any bio went out, or already complete).
+          // Known at once (an error before any bio went out, or every bio already
+          // complete): the call was its whole life, so it is all completion latency.
           s->res = ret;
-          s->issue_ns = ktime_get_ns();
-          account(s, s->issue_ns, true);
+          s->issue_ns = s->start_ns;
+          account(s, ktime_get_ns(), true);
           s->next = free_;
           free_ = s;
         }

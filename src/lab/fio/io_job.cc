@@ -12,6 +12,7 @@
 #include "base/spinlock.h"
 #include "base/task.h"
 #include "base/wait.h"
+#include "base/wake_batch.h"
 #include "block/blkdev.h"
 #include "fs/direct-io.h"
 #include "machine/machine.h"
@@ -56,7 +57,11 @@ class DoneQueue {
     while (pushing_.load(std::memory_order_acquire) != 0 && !m->halted()) cond_resched();
   }
 
-  /** push() - @s completed. Runs in the completion task. */
+  /**
+   * push() - @s completed. Runs in the completion task. When the device ends a batch of
+   * requests inside a WakeBatch (the uring device does, per batch of CQEs), the job is
+   * woken once at the end of it and reaps the batch whole, as fio reaps a CQ ring.
+   */
   void push(IoSlot* s) {
     pushing_.fetch_add(1, std::memory_order_relaxed);
     bool was_empty;
@@ -66,8 +71,18 @@ class DoneQueue {
       s->next = head_;
       head_ = s;
     }
-    if (was_empty) wake_up(&wq_);
+    if (was_empty) {
+      pushing_.fetch_add(1, std::memory_order_relaxed);  // the wake-up's own hold
+      if (!wake_defer(&DoneQueue::wake, this)) wake(this);
+    }
     pushing_.fetch_sub(1, std::memory_order_release);  // our last touch of the queue
+  }
+
+  /** wake() - wake the job (maybe deferred to the end of a WakeBatch); lets go of @q last. */
+  static void wake(void* q) {
+    auto* dq = static_cast<DoneQueue*>(q);
+    wake_up(&dq->wq_);
+    dq->pushing_.fetch_sub(1, std::memory_order_release);
   }
 
   /** take() - everything completed so far, sleeping until there is something. */

@@ -8,13 +8,15 @@
 #   (b) the same guplab run with --design bias against --design get: 3 pairs, order
 #       alternating, medians, bias/get.
 #
-# usage: bench/fio_compare.sh [-f FILE] [-j JOBFILE] [-b GUPLAB] [-n PAIRS]
+# usage: bench/fio_compare.sh [-f FILE] [-j JOBFILE] [-b GUPLAB] [-n PAIRS] [-N NICE]
 #   FILE     the data file, on a real disk (tmpfs has no O_DIRECT); default
 #            build/release/guplab-fio.dat. Created and written out at the job's size (1 GiB)
 #            by fio if it is smaller.
 #   JOBFILE  default ../shared/bench/seed000.fio
 #   GUPLAB   default build/release/guplab
 #   PAIRS    default 3
+#   NICE     run every measured command (guplab and fio alike) under `nice -n NICE`, e.g.
+#            -N -10 on a machine shared with other work (root only); default: as is
 # Prints each run's IOPS, then the medians and ratios. The checks it was written for:
 # guplab >= 0.9 x fio in (a), and bias within 2% of get in (b).
 set -euo pipefail
@@ -24,13 +26,15 @@ file=build/release/guplab-fio.dat
 jobfile=../shared/bench/seed000.fio
 guplab=build/release/guplab
 pairs=3
-while getopts "f:j:b:n:h" opt; do
+nice_cmd=()
+while getopts "f:j:b:n:N:h" opt; do
   case $opt in
     f) file=$OPTARG ;;
     j) jobfile=$OPTARG ;;
     b) guplab=$OPTARG ;;
     n) pairs=$OPTARG ;;
-    *) sed -n '2,22p' "$0"; exit 2 ;;
+    N) nice_cmd=(nice -n "$OPTARG") ;;
+    *) sed -n '2,24p' "$0"; exit 2 ;;
   esac
 done
 for tool in fio python3; do
@@ -66,16 +70,17 @@ iops() {  # iops JSONFILE -> the read IOPS of its first job
   python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print("%.1f" % j["jobs"][0]["read"]["iops"])' "$1"
 }
 run_guplab() {  # run_guplab DESIGN -> IOPS
-  "$guplab" fio --output-format=json --device "uring:$file" --design "$1" "$jobfile" > "$tmp/g.json"
+  "${nice_cmd[@]}" "$guplab" fio --output-format=json --device "uring:$file" --design "$1" "$jobfile" > "$tmp/g.json"
   iops "$tmp/g.json"
 }
 run_fio() {
-  fio --output-format=json "$tmp/host.fio" > "$tmp/f.json"
+  "${nice_cmd[@]}" fio --output-format=json "$tmp/host.fio" > "$tmp/f.json"
   iops "$tmp/f.json"
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 ratio() { python3 -c 'import sys; print("%.3f" % (float(sys.argv[1]) / float(sys.argv[2])))' "$1" "$2"; }
 
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)${nice_cmd[*]:+, under ${nice_cmd[*]}}"
 echo "== (a) guplab fio --device uring:$file --design bias vs fio --ioengine=io_uring, $pairs pairs =="
 g=() f=()
 for ((i = 1; i <= pairs; i++)); do
@@ -96,3 +101,4 @@ for ((i = 1; i <= pairs; i++)); do
 done
 bm=$(median "${b_[@]}") gtm=$(median "${g_[@]}")
 echo "median: bias $bm IOPS, get $gtm IOPS, bias/get = $(ratio "$bm" "$gtm")"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -19,6 +19,7 @@
 
 #include "base/clock.h"
 #include "base/errno.h"
+#include "base/wake_batch.h"
 #include "machine/machine.h"
 
 #if defined(GUPLAB_TSAN)
@@ -267,6 +268,9 @@ unsigned uring_disk::reap(bool end_requests) {
   io_uring_cq_advance(ring_.get(), n);
   ring_inflight_.fetch_sub(static_cast<int>(n), std::memory_order_acq_rel);
   if (!end_requests) return n;
+  // The batch completes as one: waiters that opted in (wake_defer()) wake once, at its
+  // end, to all of it - as the host posts one task_work batch of CQEs before waking.
+  WakeBatch batch;
   for (unsigned i = 0; i < n; i++) {
     request* rq = rqs[i];
     tsan_handoff_acquire(rq);

@@ -6,6 +6,7 @@
 
 #include "tools/commands.h"
 #include "tools/demo_cmd.h"
+#include "tools/fio_cmd.h"
 #include "tools/gup_test.h"
 #include "tools/run_cmd.h"
 
@@ -20,6 +21,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"demo", "the headline experiment: scenario matrix, pin cost and fio per design (make demo)", demo_main},
+    {"fio", "run a fio job file through the model's O_DIRECT path and print fio's report", fio_main},
     {"gup_test", "the kernel's gup_test selftest (-u -a -L -U -b -m -n -r -j -t -T -w -W -S -z) on the model",
      gup_test_main},
     {"run", "run the seed scenarios: one (SCENARIO --design D --policy P) or the matrix (--all)", run_main},

@@ -1,0 +1,88 @@
+// io_job.h - one fio job process on the model: a task with its own address space
+// holding iodepth buffers of bs bytes (page aligned, faulted in), and the loop that
+// drives the model's O_DIRECT path (fs/direct-io.h) the way fio's engines drive the
+// kernel's.
+//
+// Asynchronous engines (libaio, io_uring and anything not listed below) keep iodepth
+// kiocbs in flight: free slots are filled and submitted under one plug (one batch; a
+// uring device sees one io_uring_submit() per 32 requests at most), then the loop sleeps
+// until at least one completion arrives and reaps everything that completed. Each
+// kiocb's ki_complete runs in the device's completion task and only queues the slot
+// for the job. Synchronous engines (sync, psync, vsync, pvsync, pvsync2) issue one
+// synchronous kiocb at a time, as fio does whatever iodepth says.
+//
+// Latencies, as fio defines them for its engines: slat from queueing an I/O to the end
+// of the submission that carried it (async only), clat from there to the reap that saw
+// it complete, lat the sum. Clocks are base/'s (ktime_get_ns()): one read per I/O queued,
+// one per submission batch, one per reap.
+//
+// A job ends when it has issued size x loops bytes, or once runtime has passed (with
+// time_based it runs until then, wrapping over its region). An I/O that fails ends the
+// job with that errno (fio's default without continue_on_error); what is in flight is
+// always reaped first, so every pin is released before the job's task returns.
+//
+// Threading: run_io_job() runs in the job's own model task. JobLive is written by that
+// task and read by anyone (the progress line). The IoHook runs in the job's task.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <functional>
+
+#include "base/atomic.h"
+#include "lab/fio/job_file.h"
+#include "lab/fio/progress.h"
+#include "lab/fio/stats.h"
+
+namespace guplab {
+struct dio_file;
+struct mm_struct;
+}  // namespace guplab
+
+namespace guplab::fio {
+
+/** One completed I/O, as an IoHook sees it (in the job's task, before the buffer is reused). */
+struct IoEvent {
+  size_t job = 0;            // index of the job in the run
+  Ddir ddir = Ddir::read;
+  uint64_t offset = 0;       // device byte offset
+  uint64_t bytes = 0;        // asked for
+  long result = 0;           // bytes transferred or -errno
+  mm_struct* mm = nullptr;   // the job's address space
+  unsigned long ubuf = 0;    // the buffer in @mm (still holding the data read or written)
+};
+using IoHook = std::function<void(const IoEvent&)>;
+
+/** What a running job shows to others: state and progress counters. */
+struct JobLive {
+  atomic_t state;                             // a JobState
+  std::array<atomic64_t, kNumDdirs> bytes{};  // completed so far
+  std::array<atomic64_t, kNumDdirs> ios{};
+  atomic64_t start_ns;                        // ktime_get_ns() when I/O began; 0 before
+
+  /** snapshot() - the progress line's view at @now_ns. */
+  JobProgress snapshot(uint64_t now_ns) const;
+};
+
+/** Everything one job's task needs. */
+struct JobContext {
+  const JobSpec* spec = nullptr;
+  size_t index = 0;             // the job's place in the run (IoEvent::job)
+  dio_file* file = nullptr;     // the opened target
+  uint64_t region_bytes = 0;    // bytes from spec->offset the job works over
+  uint64_t seed = 0;            // offsets, directions and write-buffer contents
+  const IoHook* hook = nullptr; // optional
+};
+
+/** is_sync_engine() - does fio run @ioengine one synchronous I/O at a time? */
+bool is_sync_engine(const std::string& ioengine);
+
+/**
+ * run_io_job() - the body of job @ctx's task: make an address space, run the job's I/O,
+ * reap everything, tear the address space down. Fills @stats (pid, counts, latencies,
+ * depths, samples, runtime, CPU, error) and keeps @live up to date.
+ * REQUIRES: a model task with no mm of its own; ctx.spec, ctx.file and its device valid
+ * for the call; ctx.region_bytes >= spec->bs.
+ */
+void run_io_job(const JobContext& ctx, JobStats* stats, JobLive* live);
+
+}  // namespace guplab::fio

@@ -1,21 +1,25 @@
-// bit_wait.cc - sleeping on bits of shared words.
+// bit_wait.cc - sleeping on and waking a bit of a word.
 #include "base/bit_wait.h"
 
 namespace guplab {
 
-void wait_on_bit(BitWaitTable* t, bitword_t* word, unsigned bit) {
-  wait_queue_head_t* wq = t->lookup(word, bit);
+namespace {
+const void* key_of(const bitword_t* word, const void* key) { return key ? key : word; }
+}  // namespace
+
+void wait_on_bit(BitWaitTable* t, bitword_t* word, unsigned bit, const void* key) {
+  wait_queue_head_t* wq = t->lookup(key_of(word, key), bit);
   wait_event(wq, [&] { return !test_bit(bit, word); });
 }
 
-void wait_on_bit_lock(BitWaitTable* t, bitword_t* word, unsigned bit) {
+void wait_on_bit_lock(BitWaitTable* t, bitword_t* word, unsigned bit, const void* key) {
   if (!test_and_set_bit_lock(bit, word)) return;
-  wait_queue_head_t* wq = t->lookup(word, bit);
+  wait_queue_head_t* wq = t->lookup(key_of(word, key), bit);
   wait_event(wq, [&] { return !test_and_set_bit_lock(bit, word); });
 }
 
-void wake_up_bit(BitWaitTable* t, bitword_t* word, unsigned bit) {
-  wait_queue_head_t* wq = t->lookup(word, bit);
+void wake_up_bit(BitWaitTable* t, bitword_t* word, unsigned bit, const void* key) {
+  wait_queue_head_t* wq = t->lookup(key_of(word, key), bit);
   wake_up_all(wq);
 }
 

@@ -140,15 +140,18 @@ buffer_head* __page_buffers(page* p, const char* file, int line, const char* fun
   return reinterpret_cast<buffer_head*>(p->private_);
 }
 
-void lock_buffer(buffer_head* bh) { wait_on_bit_lock(bh_wait_table(bh), &bh->b_state, BH_Lock); }
+// A buffer's lock waiters queue by its page (a stable key: see base/bit_wait.h).
+const void* bh_wait_key(const buffer_head* bh) { return &bh->b_page->private_; }
+
+void lock_buffer(buffer_head* bh) { wait_on_bit_lock(bh_wait_table(bh), &bh->b_state, BH_Lock, bh_wait_key(bh)); }
 
 void unlock_buffer(buffer_head* bh) {
   clear_bit_unlock(BH_Lock, &bh->b_state);
-  wake_up_bit(bh_wait_table(bh), &bh->b_state, BH_Lock);
+  wake_up_bit(bh_wait_table(bh), &bh->b_state, BH_Lock, bh_wait_key(bh));
 }
 
 void wait_on_buffer(buffer_head* bh) {
-  if (buffer_locked(bh)) wait_on_bit(bh_wait_table(bh), &bh->b_state, BH_Lock);
+  if (buffer_locked(bh)) wait_on_bit(bh_wait_table(bh), &bh->b_state, BH_Lock, bh_wait_key(bh));
 }
 
 buffer_head* create_empty_buffers(page* p, unsigned long blocksize, unsigned long b_state) {

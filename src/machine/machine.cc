@@ -37,6 +37,7 @@ std::string_view source_path(std::string_view file) {
 }  // namespace
 
 Machine::Machine(const MachineConfig& cfg) : cfg_(cfg), mem_(this, cfg.ram_bytes) {
+  bit_waits_.set_key_base(page_memmap_header(mem_.mem_map()));
   lruvec_init(&lru_);
   const unsigned long nr = mem_.nr_pages();
   // ZONE_NORMAL first, ZONE_MOVABLE after, split on a MAX_ORDER block boundary.

@@ -395,7 +395,7 @@ page* vm_normal_page(vm_area_struct* vma, unsigned long addr, pte_t pte) {
   return mm_pfn_page(vma->vm_mm, pte_pfn(pte));
 }
 
-void copy_user_highpage(page* to, const page* from) { std::memcpy(page_address(to), page_address(from), PAGE_SIZE); }
+void copy_user_highpage(page* to, const page* from) { copy_frame(page_address(to), page_address(from)); }
 
 void unmap_page_range(mmu_gather* tlb, vm_area_struct* vma, unsigned long addr, unsigned long end) {
   mm_struct* mm = vma->vm_mm;

@@ -74,4 +74,16 @@ inline Machine* page_machine(const page* p) { return page_memmap_header(p)->mach
 /** virt_to_page() - the struct page of an arena address. */
 inline page* virt_to_page(const void* addr, const PhysMem& mem) { return mem.pfn_to_page(mem.virt_to_pfn(addr)); }
 
+/**
+ * copy_frame() - the CPU copies the frame @src to @dst (COW, fork's copy of a pinned
+ * page, a bounce copy) while a device may be writing @src: relaxed word loads, the
+ * defined form of that race (the copy may hold pieces of the device's writes, as on
+ * real hardware). REQUIRES: both page aligned.
+ */
+inline void copy_frame(void* dst, const void* src) {
+  auto* s = static_cast<const uint64_t*>(src);
+  auto* d = static_cast<uint64_t*>(dst);
+  for (size_t i = 0; i < PAGE_SIZE / 8; i++) d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+}
+
 }  // namespace guplab

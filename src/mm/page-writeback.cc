@@ -143,7 +143,7 @@ page* folio_bounce_for_write(folio* f, writeback_control* wbc) {
   page* b = alloc_pages_on(m, gfp_t::GFP_KERNEL, 0);
   if (!b) return nullptr;  // no memory: the page itself is written (as ignore)
   // The device may be writing @f right now: this copy is what goes to disk.
-  std::memcpy(page_address(b), page_address(f), PAGE_SIZE);
+  copy_frame(page_address(b), page_address(f));
   SetPageBounce(b);
   wbc->pages_bounced++;
   // The copy is what this write makes durable; whatever the device stores after it

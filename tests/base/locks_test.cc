@@ -141,6 +141,9 @@ TEST_F(MachineTest, CompletionCountsCompletes) {
   for (int i = 0; i < 3; i++) ts.push_back(m().spawn("w", [&] { wait_for_completion(&c); done++; }));
   complete(&c);
   complete(&c);
+  // Two completions let exactly two waiters through: wait (bounded) for both, then give
+  // the third a moment in which it must stay asleep.
+  for (int i = 0; i < 10000 && done.load() < 2; i++) sleep_ns(NSEC_PER_MSEC);
   sleep_ns(10 * NSEC_PER_MSEC);
   EXPECT_EQ(done.load(), 2);
   complete(&c);

@@ -180,35 +180,36 @@ class FastWalk {
 
   /**
    * pte_run() - grab, with one operation on the folio, the run of ptes from @ptep (which
-   * read @first, mapping @p, a page of the large folio @f) that map the following
+   * read @first, mapping @p, a tail page of the large folio @f) that map the following
    * subpages of @f with the same bits, up to @last and the end of the folio; each is
    * re-checked after the grab as a walk of its own would be. Writes the pages to @out
-   * and returns how many; sets run_complete_ if the whole run was taken (otherwise the
+   * and returns how many; sets run_complete_ if all of the run was taken (otherwise the
    * walk stops after what it got).
    */
   long pte_run(pmd_t pmd, const pgtable_slot* pmdp, const pgtable_slot* ptep, const pgtable_slot* last,
                pte_t first, page* p, folio* f, page** out) {
-    // The folio's order is read before any reference is held and may be stale; the
-    // re-check of the run's last page below catches that.
-    const long in_folio = static_cast<long>(folio_nr_pages(f)) - (p - static_cast<page*>(f));
-    const long max = std::min<long>(last - ptep, in_folio);
+    run_complete_ = false;
+    // Candidates: the following ptes that map the following pfns with the same bits.
+    // Nothing of the folio is read yet: before a reference is held its struct pages may
+    // be in reuse (its order word is a free page's list link then).
+    const long max = last - ptep;
     long run = 1;
     while (run < max && ptep_get<S>(ptep + run).val == first.val + (static_cast<pteval_t>(run) << PAGE_SHIFT)) run++;
-    run_complete_ = false;
     if (D::template grab_fast<S>(f, static_cast<int>(run)) <= 0) return 0;
-    if (unlikely(page_folio(p) != f || page_folio(p + run - 1) != f || pmdp_get<S>(pmdp).val != pmd.val)) {
+    if (unlikely(page_folio(p) != f || pmdp_get<S>(pmdp).val != pmd.val || ptep_get<S>(ptep).val != first.val)) {
       D::template unpin<S>(f, static_cast<int>(run));
       return 0;
     }
+    // Referenced, and still mapped as we read it: the folio's order is stable now. The
+    // candidates past its end belong to the next folio and start a run of their own.
+    const long keep = std::min<long>(run, static_cast<long>(folio_nr_pages(f)) - (p - static_cast<page*>(f)));
     long ok = 0;
-    while (ok < run && ptep_get<S>(ptep + ok).val == first.val + (static_cast<pteval_t>(ok) << PAGE_SHIFT) &&
+    while (ok < keep && (ok == 0 || ptep_get<S>(ptep + ok).val == first.val + (static_cast<pteval_t>(ok) << PAGE_SHIFT)) &&
            !(may_unshare_ && gup_must_unshare(nullptr, flags_, p + ok)))  // pte-mapped: the subpage's own
       ok++;
     if (ok < run) D::template unpin<S>(f, static_cast<int>(run - ok));
     for (long k = 0; k < ok; k++) out[k] = p + k;
-    // A run that stopped at a different pte (another folio, other bits) is complete; one
-    // that lost a re-check is not.
-    run_complete_ = ok == run;
+    run_complete_ = ok == keep;
     return ok;
   }
 

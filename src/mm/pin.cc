@@ -51,7 +51,9 @@ namespace {
 int dma_pin_locked(zone* z, folio* f, int refs) REQUIRES(z->gup_lock) {
   if (!PageDmaPinned(f)) {
     if (!lruvec_del_folio_if_lru(f)) return -EAGAIN;
-    f->dma_pinned_flags = DMA_PINNED_WAS_LRU;
+    // The flags word is the one compound_head() reads locklessly (GUP-fast, uaccess):
+    // store it whole, with bit 0 (tail) clear in every value it takes.
+    __atomic_store_n(&f->dma_pinned_flags, DMA_PINNED_WAS_LRU, __ATOMIC_RELAXED);
     f->dma_pinned_count = 0;
     SetPageDmaPinned(f);
   }
@@ -96,7 +98,7 @@ void PinDmaCount::unpin_locked(folio* f, int refs) {
     f->dma_pinned_count -= static_cast<uintptr_t>(refs);
     if (f->dma_pinned_count == 0) {
       const bool was_lru = f->dma_pinned_flags & DMA_PINNED_WAS_LRU;
-      f->dma_pinned_flags = 0;
+      __atomic_store_n(&f->dma_pinned_flags, 0, __ATOMIC_RELAXED);
       ClearPageDmaPinned(f);
       if (was_lru) folio_add_lru(f);
     }

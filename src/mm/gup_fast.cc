@@ -92,6 +92,7 @@ class FastWalk {
         continue;
       }
       folio* const f = page_folio_of_head(p);
+      assert(!is_zero_folio(f));  // special: refused by the mask test
       if (D::template grab_fast<S>(f, 1) <= 0) {
         whole = false;
         break;

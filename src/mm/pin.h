@@ -75,7 +75,8 @@ void unpin_refused(folio* f, int refs);
 }  // namespace pin_detail
 
 // Every design below: grab() for a GUP holding the page-table lock (0 or -errno);
-// grab_fast() for GUP-fast (1 got, 0 lost a race or cannot here: fall back, <0 errno);
+// grab_fast() for GUP-fast (1 got, 0 lost a race or cannot here: fall back, <0 errno;
+// REQUIRES: not the zero page, which GUP-fast never takes: it is only mapped special);
 // unpin() releases @refs pins at once, the folio-run form that unpin_user_pages()
 // uses. S is the scheduling-point policy of the caller (base/sched.h).
 
@@ -264,18 +265,7 @@ inline int try_grab_folio(folio* f, int refs, foll_flags flags) {
   return PinGet::grab<S>(f, refs);  // FOLL_GET: an ordinary reference
 }
 
-/**
- * try_grab_folio_fast() - as try_grab_folio() from GUP-fast: 1 got, 0 lost a race, <0
- * errno. REQUIRES: @f is not the zero page (GUP-fast refuses special entries, and the
- * zero page is only ever mapped by one), so nothing here looks at its flags.
- */
-template <typename D, typename S = SchedCheck>
-inline int try_grab_folio_fast(folio* f, int refs, foll_flags flags) {
-  if (any(flags, FOLL_PIN)) return D::template grab_fast<S>(f, refs);
-  return PinGet::grab_fast<S>(f, refs);
-}
-
-/** gup_put_folio() - undo try_grab_folio() / try_grab_folio_fast(). */
+/** gup_put_folio() - undo try_grab_folio(). */
 template <typename D, typename S = SchedCheck>
 inline void gup_put_folio(folio* f, int refs, foll_flags flags) {
   if (any(flags, FOLL_PIN)) {

@@ -10,8 +10,10 @@ namespace guplab {
 
 using bitword_t = std::atomic<uint64_t>;
 
+/** test_bit() - S: the scheduling-point policy (base/sched.h). */
+template <typename S = SchedCheck>
 inline bool test_bit(unsigned nr, const bitword_t* w) {
-  sched_point(SchedPoint::kAtomicRead, w);
+  S::point(SchedPoint::kAtomicRead, w);
   return (w->load(std::memory_order_relaxed) >> nr) & 1;
 }
 inline void set_bit(unsigned nr, bitword_t* w) {

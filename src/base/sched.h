@@ -88,4 +88,40 @@ inline void sched_point(SchedPoint why, const void* obj = nullptr) {
 /** cond_resched() - voluntary scheduling point in long loops. */
 inline void cond_resched() { sched_point(SchedPoint::kYield); }
 
+// ---- resolving the backend once per call ----------------------------------------------
+//
+// A thread's backend never changes while it runs model code, so a hot loop (the GUP-fast
+// pte walk, unpin of a page array) can ask once per call and be instantiated for the
+// answer. The primitives that take a scheduling-point policy S (READ_ONCE<S>(),
+// atomic_read<S>(), ...) then make their point through S::point():
+//
+//   SchedCheck   ask the thread at every point (the default, what sched_point() does);
+//   SchedNative  this thread is known to be native: every point vanishes at compile
+//                time, and what is left is the plain std::atomic operation.
+//
+// Under the sim backend a caller always runs with SchedCheck, so the sim sees exactly
+// the points it would see without the policy.
+
+/** SchedCheck - a scheduling point that asks the running thread (sched_point()). */
+struct SchedCheck {
+  static constexpr bool kNative = false;
+  static void point(SchedPoint why, const void* obj) { sched_point(why, obj); }
+};
+/** SchedNative - for a thread known to run natively: no scheduling point at all. */
+struct SchedNative {
+  static constexpr bool kNative = true;
+  static void point(SchedPoint, const void*) {}
+};
+
+/**
+ * sched_dispatch() - call @fn(SchedNative{}) on a native thread, @fn(SchedCheck{}) on a
+ * thread under the deterministic backend: the one test a hot loop makes per call.
+ * Usage: sched_dispatch([&](auto s) { using S = decltype(s); ... });
+ */
+template <typename Fn>
+decltype(auto) sched_dispatch(Fn&& fn) {
+  if (unlikely(tls_sim_hooks != nullptr)) return fn(SchedCheck{});
+  return fn(SchedNative{});
+}
+
 }  // namespace guplab

@@ -4,10 +4,22 @@
 // RCU read-side section (page-table pages are RCU-freed), takes a speculative
 // reference or pin on the folio (which fails if the folio is being freed), then re-reads
 // the entry and backs off if it changed. A huge pmd pins its folio once for all the
-// subpages returned. For FOLL_PIN it also backs off if fork() was copying page tables
-// meanwhile (mm->write_protect_seq), so a pin can't land on a page fork just shared.
-// Whatever the walk can't do (not present, not writable, zero page, must unshare) is
-// left to the slow path, and so is every FOLL_PIN under the fake_vma design.
+// subpages returned; so does a run of ptes mapping consecutive subpages of one large
+// folio (each pte of the run re-checked after the grab). For FOLL_PIN it also backs off
+// if fork() was copying page tables meanwhile (mm->write_protect_seq), so a pin can't
+// land on a page fork just shared. Whatever the walk can't do (not present, not
+// writable, zero page, must unshare) is left to the slow path, and so is every FOLL_PIN
+// under the fake_vma design.
+//
+// Cost: the design and the scheduling-point policy are resolved once per call; per pte
+// the loop makes one mask test, one CAS on the folio's _refcount, and the re-reads, with
+// the struct page asked for kPrefetchAhead ptes early. vmstat is updated once per call.
+//
+// Threading: any task that is not holding mmap_lock; see mm/gup.h.
+#include <algorithm>
+#include <cassert>
+
+#include "base/prefetch.h"
 #include "base/rcu.h"
 #include "base/task.h"
 #include "machine/machine.h"
@@ -19,65 +31,109 @@ namespace guplab {
 
 namespace {
 
-template <typename D>
+/**
+ * FastWalk - one lockless walk. D is the pin design for a FOLL_PIN walk and PinGet for
+ * a FOLL_GET one (a reference is the same under every design); S is the scheduling-point
+ * policy (base/sched.h). Both are resolved once per call, so the per-pte loop has no
+ * switch, no call through a pointer and, natively, no scheduling-point test.
+ */
+template <typename D, typename S>
 class FastWalk {
-  static constexpr int kPrefetchAhead = 8;
+  // How many ptes ahead the walk asks for the struct page (see prefetch_pte_page()): a
+  // memory miss is several times the per-page cost of the loop, so the hint has to be
+  // that many pages early to have arrived when the CAS needs the line.
+  static constexpr long kPrefetchAhead = 32;
 
  public:
   FastWalk(const PhysMem& mem, foll_flags flags, page** pages)
-      : mem_(mem), mem_map_(mem.mem_map()), flags_(flags), pages_(pages) {}
+      : mem_(mem),
+        mem_map_(mem.mem_map()),
+        flags_(flags),
+        // Like pte_access_permitted(): present, user-accessible (not PROT_NONE), not
+        // special (no refcounted page; the zero page is only ever mapped special), and
+        // writable for FOLL_WRITE: one mask test per pte.
+        pte_check_(_PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL | (any(flags, FOLL_WRITE) ? _PAGE_RW : 0)),
+        pte_want_(pte_check_ & ~_PAGE_SPECIAL),
+        may_unshare_(any(flags, FOLL_PIN) && !any(flags, FOLL_WRITE)),
+        pages_(pages) {}
   long nr() const { return nr_; }
 
   bool pte_range(pmd_t pmd, const pgtable_slot* pmdp, unsigned long addr, unsigned long end) {
+    // Locals, not members: the compiler must assume each atomic below may change what
+    // `this` points at, and would reload members from memory every time.
     const pgtable_slot* ptep = pte_offset(mem_, pmd, addr);
     const pgtable_slot* const last = ptep + ((end - addr) >> PAGE_SHIFT);
-    do {
-      // Ask for the struct page a few entries ahead in exclusive state: the speculative
-      // reference below is a load then a CAS on it, which would otherwise pay a read miss
-      // and then an ownership upgrade. A hint only: nothing is read through it.
-      if (ptep + kPrefetchAhead < last) {
-        const pte_t ahead = ptep_get(ptep + kPrefetchAhead);
-        if (pte_present(ahead)) __builtin_prefetch(mem_map_ + pte_pfn(ahead), 1, 3);
+    page* const mem_map = mem_map_;
+    const pteval_t check = pte_check_, want = pte_want_;
+    const bool may_unshare = may_unshare_;
+    page** out = pages_ + nr_;
+    for (const pgtable_slot* a = ptep; a < last && a < ptep + kPrefetchAhead; a++) prefetch_pte_page(a);
+    // The first entries with the hint kPrefetchAhead ahead, the last ones without.
+    const pgtable_slot* const hinted = last - std::min<long>(last - ptep, kPrefetchAhead);
+    bool whole = true;
+    while (ptep < last) {
+      if (ptep < hinted) prefetch_pte_page(ptep + kPrefetchAhead);
+      const pte_t pte = ptep_get<S>(ptep);
+      if ((pte.val & check) != want) {
+        whole = false;
+        break;
       }
-      pte_t pte = ptep_get(ptep);
-      // Like pte_access_permitted(): present, user-accessible (not PROT_NONE), not special.
-      if (!pte_present(pte) || !pte_user(pte) || pte_special(pte)) return false;
-      if (any(flags_, FOLL_WRITE) && !pte_write(pte)) return false;
-      page* p = mem_map_ + pte_pfn(pte);
-      folio* f = page_folio(p);
-      if (try_grab_folio_fast<D>(f, 1, flags_) <= 0) return false;
-      // Re-check: the folio may have been freed and reused, split, or unmapped since.
-      if (unlikely(page_folio(p) != f || pmdp_get(pmdp).val != pmd.val || ptep_get(ptep).val != pte.val ||
-                   gup_must_unshare(nullptr, flags_, p))) {
-        gup_put_folio<D>(f, 1, flags_);
-        return false;
+      page* const p = mem_map + pte_pfn(pte);
+      if (unlikely(PageTail(p))) {
+        // The pte maps part of a large folio, and the following ptes likely map the
+        // following subpages: grab them together.
+        const long got = pte_run(pmd, pmdp, ptep, last, pte, p, page_folio(p), out);
+        ptep += got;
+        out += got;
+        if (got == 0 || (ptep < last && !run_complete_)) {
+          whole = false;
+          break;
+        }
+        continue;
       }
-      pages_[nr_++] = p;
-    } while (++ptep, addr += PAGE_SIZE, addr != end);
-    return true;
+      folio* const f = page_folio_of_head(p);
+      assert(!is_zero_folio(f));  // special: refused by the mask test
+      if (D::template grab_fast<S>(f, 1) <= 0) {
+        whole = false;
+        break;
+      }
+      // Re-check: the folio may have been freed and reused (now a tail of another) or
+      // unmapped since.
+      if (unlikely(PageTail(p) || pmdp_get<S>(pmdp).val != pmd.val || ptep_get<S>(ptep).val != pte.val ||
+                   (may_unshare && gup_must_unshare(nullptr, flags_, p)))) {
+        D::template unpin<S>(f, 1);
+        whole = false;
+        break;
+      }
+      *out++ = p;
+      ptep++;
+    }
+    nr_ = out - pages_;
+    return whole;
   }
 
   bool pmd_leaf_range(pmd_t orig, const pgtable_slot* pmdp, unsigned long addr, unsigned long end) {
-    if (any(flags_, FOLL_WRITE) && !pmd_write(orig)) return false;
-    if (pmd_special(orig) || !pmd_user(orig)) return false;
+    if ((orig.val & pte_check_) != pte_want_) return false;  // the same rules as a pte
     page* p = mem_map_ + pmd_pfn(orig) + ((addr & ~PMD_MASK) >> PAGE_SHIFT);
     const int refs = static_cast<int>((end - addr) >> PAGE_SHIFT);
     folio* f = page_folio(p);
-    if (try_grab_folio_fast<D>(f, refs, flags_) <= 0) return false;
+    if (D::template grab_fast<S>(f, refs) <= 0) return false;
     // PMD-mapped: exclusivity is the head's.
-    if (unlikely(page_folio(p) != f || pmdp_get(pmdp).val != orig.val ||
-                 gup_must_unshare(nullptr, flags_, mem_map_ + pmd_pfn(orig)))) {
-      gup_put_folio<D>(f, refs, flags_);
+    if (unlikely(page_folio(p) != f || pmdp_get<S>(pmdp).val != orig.val ||
+                 (may_unshare_ && gup_must_unshare(nullptr, flags_, mem_map_ + pmd_pfn(orig))))) {
+      D::template unpin<S>(f, refs);
       return false;
     }
-    for (int i = 0; i < refs; i++) pages_[nr_++] = p + i;
+    page** const out = pages_ + nr_;
+    for (int i = 0; i < refs; i++) out[i] = p + i;
+    nr_ += refs;
     return true;
   }
 
   bool pmd_range(pud_t pud, unsigned long addr, unsigned long end) {
     const pgtable_slot* pmdp = pmd_offset(mem_, pud, addr);
     do {
-      pmd_t pmd = pmdp_get(pmdp);
+      pmd_t pmd = pmdp_get<S>(pmdp);
       unsigned long next = pmd_addr_end(addr, end);
       if (!pmd_present(pmd)) return false;
       if (pmd_leaf(pmd)) {
@@ -93,7 +149,7 @@ class FastWalk {
   bool pud_range(pgd_t pgd, unsigned long addr, unsigned long end) {
     const pgtable_slot* pudp = pud_offset(mem_, pgd, addr);
     do {
-      pud_t pud = pudp_get(pudp);
+      pud_t pud = pudp_get<S>(pudp);
       unsigned long next = pud_addr_end(addr, end);
       if (!pud_present(pud) || pud_leaf(pud)) return false;
       if (!pmd_range(pud, addr, next)) return false;
@@ -105,7 +161,7 @@ class FastWalk {
   void pgd_range(unsigned long pgd_pfn, unsigned long addr, unsigned long end) {
     const pgtable_slot* pgdp = pgd_offset_pfn(mem_, pgd_pfn, addr);
     do {
-      pgd_t pgd = pgdp_get(pgdp);
+      pgd_t pgd = pgdp_get<S>(pgdp);
       unsigned long next = pgd_addr_end(addr, end);
       if (!pgd_present(pgd)) return;
       if (!pud_range(pgd, addr, next)) return;
@@ -114,40 +170,90 @@ class FastWalk {
   }
 
  private:
+  // Ask for the struct page of the pte at @ptep in exclusive state: the speculative
+  // reference on it is a load then a CAS, which would otherwise pay a read miss and
+  // then an ownership upgrade. A hint only: the entry may change, nothing is read
+  // through it.
+  void prefetch_pte_page(const pgtable_slot* ptep) const {
+    const pte_t ahead{read_hint(*ptep)};
+    if (pte_present(ahead)) prefetchw(mem_map_ + pte_pfn(ahead));
+  }
+
+  /**
+   * pte_run() - grab, with one operation on the folio, the run of ptes from @ptep (which
+   * read @first, mapping @p, a tail page of the large folio @f) that map the following
+   * subpages of @f with the same bits, up to @last and the end of the folio; each is
+   * re-checked after the grab as a walk of its own would be. Writes the pages to @out
+   * and returns how many; sets run_complete_ if all of the run was taken (otherwise the
+   * walk stops after what it got).
+   */
+  long pte_run(pmd_t pmd, const pgtable_slot* pmdp, const pgtable_slot* ptep, const pgtable_slot* last,
+               pte_t first, page* p, folio* f, page** out) {
+    run_complete_ = false;
+    // Candidates: the following ptes that map the following pfns with the same bits.
+    // Nothing of the folio is read yet: before a reference is held its struct pages may
+    // be in reuse (its order word is a free page's list link then).
+    const long max = last - ptep;
+    long run = 1;
+    while (run < max && ptep_get<S>(ptep + run).val == first.val + (static_cast<pteval_t>(run) << PAGE_SHIFT)) run++;
+    if (D::template grab_fast<S>(f, static_cast<int>(run)) <= 0) return 0;
+    if (unlikely(page_folio(p) != f || pmdp_get<S>(pmdp).val != pmd.val || ptep_get<S>(ptep).val != first.val)) {
+      D::template unpin<S>(f, static_cast<int>(run));
+      return 0;
+    }
+    // Referenced, and still mapped as we read it: the folio's order is stable now. The
+    // candidates past its end belong to the next folio and start a run of their own.
+    const long keep = std::min<long>(run, static_cast<long>(folio_nr_pages(f)) - (p - static_cast<page*>(f)));
+    long ok = 0;
+    while (ok < keep && (ok == 0 || ptep_get<S>(ptep + ok).val == first.val + (static_cast<pteval_t>(ok) << PAGE_SHIFT)) &&
+           !(may_unshare_ && gup_must_unshare(nullptr, flags_, p + ok)))  // pte-mapped: the subpage's own
+      ok++;
+    if (ok < run) D::template unpin<S>(f, static_cast<int>(run - ok));
+    for (long k = 0; k < ok; k++) out[k] = p + k;
+    run_complete_ = ok == keep;
+    return ok;
+  }
+
   const PhysMem& mem_;
-  page* const mem_map_;  // cached: the loop must not reload it after every atomic
+  page* const mem_map_;
   const foll_flags flags_;
+  const pteval_t pte_check_, pte_want_;
+  const bool may_unshare_;
+  bool run_complete_ = false;
   page** const pages_;
   long nr_ = 0;
 };
 
-template <typename D>
+/**
+ * gup_fast() - the lockless part of gup_fast_fallback(), under design D (PinGet for a
+ * FOLL_GET call) and scheduling-point policy S. Returns how many pages it took.
+ */
+template <typename D, typename S>
 long gup_fast(mm_struct* mm, unsigned long start, unsigned long end, foll_flags flags, page** pages) {
-  if constexpr (D::kDesign == PinDesign::fake_vma) {
-    // A fake vma is linked under sleeping locks, which the lockless walk cannot take
-    // (Jan Kara's first objection to seed 003): every pin goes to the slow path.
-    if (any(flags, FOLL_PIN)) {
-      mm->has_pinned.store(true, std::memory_order_relaxed);
+  const bool pin = any(flags, FOLL_PIN);
+  assert(pin || D::kDesign == PinDesign::get);
+  uint32_t seq = 0;
+  if (pin) {
+    mm->has_pinned.store(true, std::memory_order_relaxed);
+    if constexpr (D::kDesign == PinDesign::fake_vma) {
+      // A fake vma is linked under sleeping locks, which the lockless walk cannot take
+      // (Jan Kara's first objection to seed 003): every pin goes to the slow path.
       return 0;
     }
-  }
-  uint32_t seq = 0;
-  if (any(flags, FOLL_PIN)) {
-    mm->has_pinned.store(true, std::memory_order_relaxed);
     seq = mm->write_protect_seq.load(std::memory_order_acquire);
     if (seq & 1) return 0;  // fork() is copying page tables right now
   }
-  FastWalk<D> walk(mm->machine->mem(), flags, pages);
+  FastWalk<D, S> walk(mm->machine->mem(), flags, pages);
   {
     RcuReadGuard rcu;
     walk.pgd_range(mm->pgd_pfn, start, end);
   }
   long nr = walk.nr();
-  if (any(flags, FOLL_PIN)) {
+  if (pin) {
     smp_mb();
     if (mm->write_protect_seq.load(std::memory_order_acquire) != seq) {
       // A fork raced with us and may have write-protected (and shared) what we pinned.
-      for (long i = 0; i < nr; i++) gup_put_folio<D>(page_folio(pages[i]), 1, flags);
+      for (long i = 0; i < nr; i++) D::template unpin<S>(page_folio(pages[i]), 1);
       return 0;
     }
     if (nr) gup_count_pins(pages[0], nr);
@@ -171,8 +277,12 @@ long gup_fast_fallback(unsigned long start, unsigned long nr_pages, foll_flags f
   const unsigned long end = start + (nr_pages << PAGE_SHIFT);
   if (end > TASK_SIZE || end < start) return -EFAULT;
 
-  long nr_pinned = pin_dispatch(mm->machine->pin_design(),
-                                [&](auto d) { return gup_fast<decltype(d)>(mm, start, end, flags, pages); });
+  long nr_pinned = sched_dispatch([&](auto s) {
+    using S = decltype(s);
+    if (!any(flags, FOLL_PIN)) return gup_fast<PinGet, S>(mm, start, end, flags, pages);
+    return pin_dispatch(mm->machine->pin_design(),
+                        [&](auto d) { return gup_fast<decltype(d), S>(mm, start, end, flags, pages); });
+  });
   if (static_cast<unsigned long>(nr_pinned) == nr_pages || any(flags, FOLL_FAST_ONLY)) return nr_pinned;
 
   mm->machine->vmstat().inc(GUP_FAST_FALLBACK);

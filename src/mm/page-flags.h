@@ -5,8 +5,10 @@
 
 namespace guplab {
 
+// Page##Name<S>() takes the scheduling-point policy of base/sched.h (default: ask).
 #define GUPLAB_PAGEFLAG(Name, bit)                                                      \
-  inline bool Page##Name(const page* p) { return test_bit(bit, &p->flags); }            \
+  template <typename S = SchedCheck>                                                    \
+  inline bool Page##Name(const page* p) { return test_bit<S>(bit, &p->flags); }         \
   inline void SetPage##Name(page* p) { set_bit(bit, &p->flags); }                       \
   inline void ClearPage##Name(page* p) { clear_bit(bit, &p->flags); }                   \
   inline bool TestSetPage##Name(page* p) { return test_and_set_bit(bit, &p->flags); }   \
@@ -74,7 +76,8 @@ inline unsigned compound_order(const page* head) {
 inline unsigned long compound_nr(const page* head) { return 1ul << compound_order(head); }
 inline unsigned folio_order(const folio* f) { return compound_order(f); }
 inline unsigned long folio_nr_pages(const folio* f) { return 1ul << folio_order(f); }
-inline bool folio_test_large(const folio* f) { return PageHead(f); }
+template <typename S = SchedCheck>
+inline bool folio_test_large(const folio* f) { return PageHead<S>(f); }
 
 // page->mapping is read with READ_ONCE: truncate clears it while rmap and dirtying
 // look at it.

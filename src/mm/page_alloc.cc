@@ -185,7 +185,8 @@ void destroy_compound_page(page* head) {
   BUG_ON_MSG(head[1]._pincount != 0, fmt::format("freeing a folio with _pincount {}", head[1]._pincount));
   for (unsigned long i = 1; i < nr; i++) {
     page* t = head + i;
-    t->compound_head = 0;
+    // compound_head() reads this word locklessly (GUP-fast on a folio being freed).
+    __atomic_store_n(&t->compound_head, 0, __ATOMIC_RELAXED);
     t->compound_order_word = 0;
     t->mapping = nullptr;
     t->index = 0;

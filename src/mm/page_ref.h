@@ -8,7 +8,10 @@
 
 namespace guplab {
 
-inline int page_ref_count(const page* p) { return atomic_read(&p->_refcount); }
+// S: the scheduling-point policy (base/sched.h); callers that did not resolve it leave
+// the default.
+template <typename S = SchedCheck>
+inline int page_ref_count(const page* p) { return atomic_read<S>(&p->_refcount); }
 inline void set_page_count(page* p, int v) { atomic_set(&p->_refcount, v); }
 inline void init_page_count(page* p) { set_page_count(p, 1); }
 inline void page_ref_add(page* p, int nr) { atomic_add(nr, &p->_refcount); }
@@ -18,7 +21,8 @@ inline void page_ref_dec(page* p) { atomic_dec(&p->_refcount); }
 inline int page_ref_add_return(page* p, int nr) { return atomic_add_return(nr, &p->_refcount); }
 inline int page_ref_sub_return(page* p, int nr) { return atomic_sub_return(nr, &p->_refcount); }
 inline int page_ref_inc_return(page* p) { return atomic_inc_return(&p->_refcount); }
-inline bool page_ref_sub_and_test(page* p, int nr) { return atomic_sub_and_test(nr, &p->_refcount); }
+template <typename S = SchedCheck>
+inline bool page_ref_sub_and_test(page* p, int nr) { return atomic_sub_and_test<S>(nr, &p->_refcount); }
 inline bool page_ref_dec_and_test(page* p) { return atomic_dec_and_test(&p->_refcount); }
 inline int page_ref_dec_return(page* p) { return atomic_dec_return(&p->_refcount); }
 /** page_ref_add_unless() - add @nr unless the count is @u; true if added. */

@@ -102,11 +102,15 @@ inline bool pgd_present(pgd_t p) { return p.val & _PAGE_PRESENT; }
 inline unsigned long pgd_pfn(pgd_t p) { return pteval_pfn(p.val); }
 
 // ---- slots -------------------------------------------------------------------------
-/** ptep_get() etc. - one READ_ONCE of an entry. */
-inline pte_t ptep_get(const pgtable_slot* s) { return {READ_ONCE(*s)}; }
-inline pmd_t pmdp_get(const pgtable_slot* s) { return {READ_ONCE(*s)}; }
-inline pud_t pudp_get(const pgtable_slot* s) { return {READ_ONCE(*s)}; }
-inline pgd_t pgdp_get(const pgtable_slot* s) { return {READ_ONCE(*s)}; }
+/** ptep_get() etc. - one READ_ONCE of an entry. S: see base/sched.h. */
+template <typename S = SchedCheck>
+inline pte_t ptep_get(const pgtable_slot* s) { return {READ_ONCE<S>(*s)}; }
+template <typename S = SchedCheck>
+inline pmd_t pmdp_get(const pgtable_slot* s) { return {READ_ONCE<S>(*s)}; }
+template <typename S = SchedCheck>
+inline pud_t pudp_get(const pgtable_slot* s) { return {READ_ONCE<S>(*s)}; }
+template <typename S = SchedCheck>
+inline pgd_t pgdp_get(const pgtable_slot* s) { return {READ_ONCE<S>(*s)}; }
 /** set_pte() etc. - publish an entry. REQUIRES: page_table_lock held (or private mm). */
 inline void set_pte(pgtable_slot* s, pte_t v) { WRITE_ONCE(*s, v.val); }
 inline void set_pmd(pgtable_slot* s, pmd_t v) { WRITE_ONCE(*s, v.val); }

@@ -1,16 +1,16 @@
-// pin.cc - releasing pins, seed 002's dma_pinned_count, and the public unpin API.
+// pin.cc - the out-of-line parts of the pin designs (folio_pincount's large folios,
+// seed 002's dma_pinned_count), waking page_mkclean() sleepers, and the questions
+// (folio_maybe_dma_pinned(), check_foll_flags()). Releasing page arrays: mm/unpin.cc.
 #include "mm/pin.h"
 
 #include <fmt/format.h>
 
 #include "base/bug.h"
 #include "base/spinlock.h"
-#include "fs/writeback.h"
 #include "machine/machine.h"
 #include "mm/lru.h"
 #include "mm/memory_model.h"
 #include "mm/page_alloc.h"
-#include "mm/pagemap.h"
 
 namespace guplab {
 
@@ -20,18 +20,15 @@ void overflow_warn(folio* f) {
   warn_hit(__FILE__, __LINE__, __func__, "get_user_pages pin count overflowed", true,
            fmt::format("pfn {:#x} refcount {}", page_to_pfn(f), page_ref_count(f)));
 }
+void unpin_refused(folio* f, int refs) {
+  warn_hit(__FILE__, __LINE__, __func__, "page_ref_count(f) < refs * GUP_PIN_COUNTING_BIAS", true,
+           fmt::format("pfn {:#x} refcount {} unpin of {} pins", page_to_pfn(f), page_ref_count(f), refs));
+}
 }  // namespace pin_detail
 
-// ---- bias / folio_pincount -----------------------------------------------------------
+// ---- folio_pincount -------------------------------------------------------------------
 
-void PinBias::unpin(folio* f, int refs) {
-  const int sub = refs * GUP_PIN_COUNTING_BIAS;
-  if (WARN_ON_ONCE(page_ref_count(f) < sub)) return;  // not pinned: refuse, don't corrupt
-  folio_put_refs(f, sub);
-}
-
-void PinFolioCount::unpin(folio* f, int refs) {
-  if (!folio_test_large(f)) return PinBias::unpin(f, refs);
+void PinFolioCount::unpin_large(folio* f, int refs) {
   sched_point(SchedPoint::kAtomicWrite, f);
   std::atomic_ref<int> pc = pin_detail::pincount_ref(f);
   int c = pc.load(std::memory_order_relaxed);
@@ -65,7 +62,7 @@ int dma_pin_locked(zone* z, folio* f, int refs) REQUIRES(z->gup_lock) {
 }
 }  // namespace
 
-int PinDmaCount::grab(folio* f, int refs) {
+int PinDmaCount::grab_locked(folio* f, int refs) {
   int ret = pin_detail::ref_add_checked(f, refs);
   if (ret == -EOVERFLOW) pin_detail::overflow_warn(f);
   if (ret) return ret;
@@ -78,10 +75,9 @@ int PinDmaCount::grab(folio* f, int refs) {
   return ret;
 }
 
-int PinDmaCount::grab_fast(folio* f, int refs) {
-  bool got;
-  int ret = pin_detail::ref_add_unless_zero_checked(f, refs, &got);
-  if (ret || !got) return ret ? ret : 0;
+int PinDmaCount::grab_fast_locked(folio* f, int refs) {
+  int ret = pin_detail::ref_try_add(f, refs);
+  if (ret <= 0) return ret;
   zone* z = page_zone(f);
   {
     SpinGuard g(&z->gup_lock);
@@ -94,7 +90,7 @@ int PinDmaCount::grab_fast(folio* f, int refs) {
   return 1;
 }
 
-void PinDmaCount::unpin(folio* f, int refs) {
+void PinDmaCount::unpin_locked(folio* f, int refs) {
   zone* z = page_zone(f);
   {
     SpinGuard g(&z->gup_lock);
@@ -126,117 +122,11 @@ wait_queue_head_t* folio_pin_waitqueue(const folio* f) {
 // both seq_cst, and each side then looks at the other's word: either the unpinner sees
 // the bit, or the sleeper sees the folio unpinned. Without a sleeper the unpin never
 // touches the (shared, hashed) wait queue.
-void folio_wake_unpinned(folio* f) {
-  if (PagePinWaiters(f) && TestClearPagePinWaiters(f)) wake_up_all(folio_pin_waitqueue(f));
+void __folio_wake_unpinned(folio* f) {
+  if (TestClearPagePinWaiters(f)) wake_up_all(folio_pin_waitqueue(f));
 }
 
-// ---- public API ------------------------------------------------------------------------
-
-namespace {
-// Release @nr pins of @f under design D, with what the writeback policy wants around it:
-// keep_dirty re-dirties a file page (what the device wrote must reach the disk), and
-// sleepers in page_mkclean() are woken once the page is no longer pinned.
-template <typename D>
-void release_pins(Machine* m, folio* f, int nr) {
-  if constexpr (D::kDesign == PinDesign::get) {
-    D::unpin(f, nr);
-  } else {
-    if (wb_effective_policy(m) == WritebackPolicy::keep_dirty && !PageAnon(f) && page_mapping(f))
-      folio_mark_dirty(f);
-    D::unpin(f, nr);
-    if constexpr (D::kDesign != PinDesign::fake_vma) {  // fake_vma_unpin() wakes itself
-      if (!D::maybe_dma_pinned(f)) folio_wake_unpinned(f);
-    }
-  }
-}
-
-// Walk @pages in runs of the same folio, calling @fn(folio, nr) once per run.
-template <typename Fn>
-void for_each_folio_run(page** pages, unsigned long npages, Fn&& fn) {
-  unsigned long i = 0;
-  while (i < npages) {
-    if (WARN_ON_ONCE(!pages[i])) {
-      i++;
-      continue;
-    }
-    folio* f = page_folio(pages[i]);
-    unsigned long j = i + 1;
-    while (j < npages && pages[j] && page_folio(pages[j]) == f) j++;
-    fn(f, static_cast<int>(j - i));
-    i = j;
-  }
-}
-
-void mark_dirty_locked(folio* f) {
-  if (PageDirty(f)) return;
-  folio_lock(f);
-  folio_mark_dirty(f);
-  folio_unlock(f);
-}
-}  // namespace
-
-void unpin_folio(folio* f) {
-  if (is_zero_folio(f)) return;
-  Machine* m = page_machine(f);
-  pin_dispatch(m->pin_design(), [&](auto d) { release_pins<decltype(d)>(m, f, 1); });
-  m->vmstat().inc(NR_FOLL_PIN_RELEASED);
-}
-
-void unpin_user_page(page* p) {
-  if (WARN_ON_ONCE(!p)) return;
-  unpin_folio(page_folio(p));
-}
-
-void unpin_user_pages(page** pages, unsigned long npages) {
-  if (npages == 0 || !pages) return;
-  Machine* m = nullptr;
-  for (unsigned long i = 0; i < npages && !m; i++)
-    if (pages[i]) m = page_machine(pages[i]);
-  if (!m) return;
-  long released = 0;
-  pin_dispatch(m->pin_design(), [&](auto d) {
-    using D = decltype(d);
-    for_each_folio_run(pages, npages, [&](folio* f, int nr) {
-      if (is_zero_folio(f)) return;
-      release_pins<D>(m, f, nr);
-      released += nr;
-    });
-  });
-  m->vmstat().mod(NR_FOLL_PIN_RELEASED, released);
-}
-
-void unpin_user_pages_dirty_lock(page** pages, unsigned long npages, bool make_dirty) {
-  if (!make_dirty) return unpin_user_pages(pages, npages);
-  for_each_folio_run(pages, npages, [&](folio* f, int nr) {
-    if (is_zero_folio(f)) return;
-    mark_dirty_locked(f);
-    Machine* m = page_machine(f);
-    pin_dispatch(m->pin_design(), [&](auto d) { release_pins<decltype(d)>(m, f, nr); });
-    m->vmstat().mod(NR_FOLL_PIN_RELEASED, nr);
-  });
-}
-
-void unpin_user_page_range_dirty_lock(page* p, unsigned long npages, bool make_dirty) {
-  while (npages) {
-    folio* f = page_folio(p);
-    const unsigned long in_folio = folio_nr_pages(f) - static_cast<unsigned long>(p - static_cast<page*>(f));
-    const unsigned long nr = std::min(npages, in_folio);
-    if (!is_zero_folio(f)) {
-      if (make_dirty) mark_dirty_locked(f);
-      Machine* m = page_machine(f);
-      pin_dispatch(m->pin_design(), [&](auto d) { release_pins<decltype(d)>(m, f, static_cast<int>(nr)); });
-      m->vmstat().mod(NR_FOLL_PIN_RELEASED, static_cast<int64_t>(nr));
-    }
-    p += nr;
-    npages -= nr;
-  }
-}
-
-void put_user_pages_dirty(page** pages, unsigned long npages) {
-  for (unsigned long i = 0; i < npages; i++)
-    if (pages[i]) set_page_dirty(pages[i]);
-  unpin_user_pages(pages, npages);
-}
+// ---- asking ------------------------------------------------------------------------------
 
 bool folio_maybe_dma_pinned(folio* f) {
   return pin_dispatch(page_machine(f)->pin_design(), [&](auto d) { return decltype(d)::maybe_dma_pinned(f); });

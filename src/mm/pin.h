@@ -40,118 +40,179 @@ inline constexpr int GUP_PIN_COUNTING_BIAS = 1 << 10;
 inline constexpr uintptr_t DMA_PINNED_WAS_LRU = 1u << 1;
 
 namespace pin_detail {
-/** Add @add to the refcount unless it is zero; -EOVERFLOW (no change) if it would overflow. */
-// One scheduling point, then a plain compare-and-swap loop: this is the per-page cost of
-// every pin, so it must cost what the kernel's page_ref_add_unless() costs.
-inline int ref_add_unless_zero_checked(folio* f, int add, bool* got) {
-  sched_point(SchedPoint::kAtomicWrite, &f->_refcount);
+/**
+ * ref_try_add() - add @add to _refcount unless it is zero (the folio is being freed):
+ * 1 added, 0 it was zero, -EOVERFLOW (nothing changed) if the count would overflow.
+ * One scheduling point, then a plain compare-and-swap loop: this is the per-page cost
+ * of every speculative pin, so it must cost what the kernel's page_ref_add_unless()
+ * costs. S: the scheduling-point policy (base/sched.h).
+ */
+template <typename S = SchedCheck>
+inline int ref_try_add(folio* f, int add) {
+  S::point(SchedPoint::kAtomicWrite, &f->_refcount);
   std::atomic<int>& rc = f->_refcount.counter;
   int c = rc.load(std::memory_order_relaxed);
   do {
-    if (c == 0) {
-      *got = false;
-      return 0;
-    }
-    if (c > INT_MAX - add) return -EOVERFLOW;
-  } while (!rc.compare_exchange_weak(c, c + add, std::memory_order_seq_cst, std::memory_order_relaxed));
-  *got = true;
-  return 0;
+    if (unlikely(c == 0)) return 0;
+    if (unlikely(c > INT_MAX - add)) return -EOVERFLOW;
+  } while (unlikely(!rc.compare_exchange_weak(c, c + add, std::memory_order_seq_cst, std::memory_order_relaxed)));
+  return 1;
 }
+/** ref_add_checked() - as ref_try_add() for a folio the caller keeps alive: 0 or -errno. */
+template <typename S = SchedCheck>
 inline int ref_add_checked(folio* f, int add) {
-  bool got;
-  int ret = ref_add_unless_zero_checked(f, add, &got);
-  if (ret == 0 && !got) return -EFAULT;  // REQUIRES was violated: the folio is being freed
-  return ret;
+  const int ret = ref_try_add<S>(f, add);
+  if (ret == 0) return -EFAULT;  // REQUIRES was violated: the folio is being freed
+  return ret < 0 ? ret : 0;
 }
 inline std::atomic_ref<int> pincount_ref(folio* f) { return std::atomic_ref<int>(folio_page(f, 1)->_pincount); }
 inline int folio_pincount_read(const folio* f) {
   return std::atomic_ref<int>(const_cast<page*>(folio_page(const_cast<folio*>(f), 1))->_pincount).load(std::memory_order_relaxed);
 }
 void overflow_warn(folio* f);
+/** unpin_refused() - WARN (once per machine) for an unpin of a folio with fewer pins. */
+void unpin_refused(folio* f, int refs);
 }  // namespace pin_detail
+
+// Every design below: grab() for a GUP holding the page-table lock (0 or -errno);
+// grab_fast() for GUP-fast (1 got, 0 lost a race or cannot here: fall back, <0 errno;
+// REQUIRES: not the zero page, which GUP-fast never takes: it is only mapped special);
+// unpin() releases @refs pins at once, the folio-run form that unpin_user_pages()
+// uses. S is the scheduling-point policy of the caller (base/sched.h).
 
 struct PinGet {
   static constexpr PinDesign kDesign = PinDesign::get;
   /** grab() - @refs pins on @f. REQUIRES: the caller keeps @f alive (PTL or a ref). */
+  template <typename S = SchedCheck>
   static int grab(folio* f, int refs) {
-    int ret = pin_detail::ref_add_checked(f, refs);
-    if (ret == -EOVERFLOW) pin_detail::overflow_warn(f);
+    int ret = pin_detail::ref_add_checked<S>(f, refs);
+    if (unlikely(ret == -EOVERFLOW)) pin_detail::overflow_warn(f);
     return ret;
   }
   /** grab_fast() - speculative: 1 got, 0 folio is being freed (retry/fallback), <0 errno. */
+  template <typename S = SchedCheck>
   static int grab_fast(folio* f, int refs) {
-    bool got;
-    int ret = pin_detail::ref_add_unless_zero_checked(f, refs, &got);
-    return ret ? ret : got;
+    return pin_detail::ref_try_add<S>(f, refs);
   }
-  static void unpin(folio* f, int refs) { folio_put_refs(f, refs); }
+  /** unpin() - one atomic for the run: a pin is a plain reference. */
+  template <typename S = SchedCheck>
+  static void unpin(folio* f, int refs) {
+    folio_put_refs<S>(f, refs);
+  }
+  template <typename S = SchedCheck>
   static bool maybe_dma_pinned(const folio*) { return false; }
 };
 
 struct PinBias {
   static constexpr PinDesign kDesign = PinDesign::bias;
+  template <typename S = SchedCheck>
   static int grab(folio* f, int refs) {
-    int ret = pin_detail::ref_add_checked(f, refs * GUP_PIN_COUNTING_BIAS);
-    if (ret == -EOVERFLOW) pin_detail::overflow_warn(f);
+    int ret = pin_detail::ref_add_checked<S>(f, refs * GUP_PIN_COUNTING_BIAS);
+    if (unlikely(ret == -EOVERFLOW)) pin_detail::overflow_warn(f);
     return ret;
   }
+  template <typename S = SchedCheck>
   static int grab_fast(folio* f, int refs) {
-    bool got;
-    int ret = pin_detail::ref_add_unless_zero_checked(f, refs * GUP_PIN_COUNTING_BIAS, &got);
-    return ret ? ret : got;
+    return pin_detail::ref_try_add<S>(f, refs * GUP_PIN_COUNTING_BIAS);
   }
-  static void unpin(folio* f, int refs);
+  /**
+   * unpin() - one atomic for the run: @refs biases off _refcount. A folio that does not
+   * hold that many is refused with a WARN rather than corrupted.
+   * REQUIRES: refs * GUP_PIN_COUNTING_BIAS fits in an int.
+   */
+  template <typename S = SchedCheck>
+  static void unpin(folio* f, int refs) {
+    const int sub = refs * GUP_PIN_COUNTING_BIAS;
+    if (unlikely(page_ref_count<S>(f) < sub)) return pin_detail::unpin_refused(f, refs);
+    folio_put_refs<S>(f, sub);
+  }
   /** Seed 000 wrote `> BIAS`; a page whose only reference is the pin has exactly BIAS. */
-  static bool maybe_dma_pinned(const folio* f) { return page_ref_count(f) >= GUP_PIN_COUNTING_BIAS; }
+  template <typename S = SchedCheck>
+  static bool maybe_dma_pinned(const folio* f) { return page_ref_count<S>(f) >= GUP_PIN_COUNTING_BIAS; }
 };
 
 struct PinFolioCount {
   static constexpr PinDesign kDesign = PinDesign::folio_pincount;
+  template <typename S = SchedCheck>
   static int grab(folio* f, int refs) {
-    if (!folio_test_large(f)) return PinBias::grab(f, refs);
-    int ret = pin_detail::ref_add_checked(f, refs);
-    if (ret == -EOVERFLOW) pin_detail::overflow_warn(f);
+    if (!folio_test_large<S>(f)) return PinBias::grab<S>(f, refs);
+    int ret = pin_detail::ref_add_checked<S>(f, refs);
+    if (unlikely(ret == -EOVERFLOW)) pin_detail::overflow_warn(f);
     if (ret == 0) {
-      sched_point(SchedPoint::kAtomicWrite, f);
+      S::point(SchedPoint::kAtomicWrite, f);
       pin_detail::pincount_ref(f).fetch_add(refs, std::memory_order_seq_cst);
     }
     return ret;
   }
+  template <typename S = SchedCheck>
   static int grab_fast(folio* f, int refs) {
-    if (!folio_test_large(f)) return PinBias::grab_fast(f, refs);
-    bool got;
-    int ret = pin_detail::ref_add_unless_zero_checked(f, refs, &got);
-    if (ret || !got) return ret ? ret : 0;
+    if (!folio_test_large<S>(f)) return PinBias::grab_fast<S>(f, refs);
+    int ret = pin_detail::ref_try_add<S>(f, refs);
+    if (ret <= 0) return ret;
     // The folio may have been split or freed and reused since we looked; the caller
     // re-checks the page table entry and undoes through unpin() if it changed.
-    sched_point(SchedPoint::kAtomicWrite, f);
+    S::point(SchedPoint::kAtomicWrite, f);
     pin_detail::pincount_ref(f).fetch_add(refs, std::memory_order_seq_cst);
     return 1;
   }
-  static void unpin(folio* f, int refs);
-  static bool maybe_dma_pinned(const folio* f) {
-    if (folio_test_large(f)) return pin_detail::folio_pincount_read(f) > 0;
-    return page_ref_count(f) >= GUP_PIN_COUNTING_BIAS;
+  /** unpin() - small folio: as PinBias; large: _pincount and _refcount, one atomic each. */
+  template <typename S = SchedCheck>
+  static void unpin(folio* f, int refs) {
+    if (!folio_test_large<S>(f)) return PinBias::unpin<S>(f, refs);
+    unpin_large(f, refs);
   }
+  template <typename S = SchedCheck>
+  static bool maybe_dma_pinned(const folio* f) {
+    if (folio_test_large<S>(f)) return pin_detail::folio_pincount_read(f) > 0;
+    return page_ref_count<S>(f) >= GUP_PIN_COUNTING_BIAS;
+  }
+
+ private:
+  static void unpin_large(folio* f, int refs);
 };
 
 struct PinDmaCount {
   static constexpr PinDesign kDesign = PinDesign::dma_count;
-  static int grab(folio* f, int refs);
-  static int grab_fast(folio* f, int refs);
-  static void unpin(folio* f, int refs);
-  static bool maybe_dma_pinned(const folio* f) { return PageDmaPinned(f); }
+  template <typename S = SchedCheck>
+  static int grab(folio* f, int refs) {
+    return grab_locked(f, refs);
+  }
+  template <typename S = SchedCheck>
+  static int grab_fast(folio* f, int refs) {
+    return grab_fast_locked(f, refs);
+  }
+  /**
+   * unpin() - seed 002 counts pins per page pinned: @refs off dma_pinned_count under the
+   * zone's gup_lock (one lock round trip for the run), the page back on its LRU when
+   * the count reaches zero, then @refs references off _refcount in one atomic.
+   */
+  template <typename S = SchedCheck>
+  static void unpin(folio* f, int refs) {
+    unpin_locked(f, refs);
+  }
+  template <typename S = SchedCheck>
+  static bool maybe_dma_pinned(const folio* f) { return PageDmaPinned<S>(f); }
   /** dma_pinned_count() - seed 002's counter (0 when not pinned). */
   static unsigned long count(const folio* f);
+
+ private:
+  static int grab_locked(folio* f, int refs);
+  static int grab_fast_locked(folio* f, int refs);
+  static void unpin_locked(folio* f, int refs);
 };
 
 struct PinFakeVma {
   static constexpr PinDesign kDesign = PinDesign::fake_vma;
   /** grab() - references plus fake mappings; the slow path links the fake vma (gup.cc). */
+  template <typename S = SchedCheck>
   static int grab(folio* f, int refs) { return fake_vma_grab(f, refs); }
   /** grab_fast() - GUP-fast cannot link a fake vma: always "fall back" (0). */
+  template <typename S = SchedCheck>
   static int grab_fast(folio*, int) { return 0; }
+  /** unpin() - @refs fake mappings and references off the folio, in one pass (fake_vma.h). */
+  template <typename S = SchedCheck>
   static void unpin(folio* f, int refs) { fake_vma_unpin(f, refs); }
+  template <typename S = SchedCheck>
   static bool maybe_dma_pinned(const folio* f) { return folio_fake_mapcount(f) != 0; }
 };
 
@@ -176,8 +237,17 @@ decltype(auto) pin_dispatch(PinDesign d, Fn&& fn) {
  * (writeback policy `wait`, seed 002's wait_for_dma_pinned_to_clear()).
  */
 wait_queue_head_t* folio_pin_waitqueue(const folio* f);
-/** folio_wake_unpinned() - a pin of @f was released: wake those sleepers. */
-void folio_wake_unpinned(folio* f);
+/** __folio_wake_unpinned() - the part of folio_wake_unpinned() that may wake someone. */
+void __folio_wake_unpinned(folio* f);
+/**
+ * folio_wake_unpinned() - a pin of @f was released and it may be unpinned now: wake
+ * sleepers in page_mkclean(), if PG_pin_waiters says there are any (one flag test on
+ * the line the unpin just wrote otherwise). S: see base/sched.h.
+ */
+template <typename S = SchedCheck>
+inline void folio_wake_unpinned(folio* f) {
+  if (unlikely(PagePinWaiters<S>(f))) __folio_wake_unpinned(f);
+}
 
 /** is_zero_folio() - the machine's shared zero page (never pin-accounted). */
 inline bool is_zero_folio(const folio* f) { return PageZero(f); }
@@ -186,34 +256,22 @@ inline bool is_zero_folio(const folio* f) { return PageZero(f); }
  * try_grab_folio() - take @refs references (FOLL_GET) or pins (FOLL_PIN) on @f for a
  * GUP that holds the page-table lock. Returns 0 or -errno (-EOVERFLOW, -ENOMEM).
  */
-template <typename D>
+template <typename D, typename S = SchedCheck>
 inline int try_grab_folio(folio* f, int refs, foll_flags flags) {
   if (any(flags, FOLL_PIN)) {
     if (is_zero_folio(f)) return 0;
-    return D::grab(f, refs);
+    return D::template grab<S>(f, refs);
   }
-  int ret = pin_detail::ref_add_checked(f, refs);  // FOLL_GET: an ordinary reference
-  if (ret == -EOVERFLOW) pin_detail::overflow_warn(f);
-  return ret;
+  return PinGet::grab<S>(f, refs);  // FOLL_GET: an ordinary reference
 }
 
-/** try_grab_folio_fast() - as try_grab_folio() from GUP-fast: 1 got, 0 lost a race, <0 errno. */
-template <typename D>
-inline int try_grab_folio_fast(folio* f, int refs, foll_flags flags) {
-  if (any(flags, FOLL_PIN)) {
-    if (is_zero_folio(f)) return 1;
-    return D::grab_fast(f, refs);
-  }
-  return PinGet::grab_fast(f, refs);
-}
-
-/** gup_put_folio() - undo try_grab_folio() / try_grab_folio_fast(). */
-template <typename D>
+/** gup_put_folio() - undo try_grab_folio(). */
+template <typename D, typename S = SchedCheck>
 inline void gup_put_folio(folio* f, int refs, foll_flags flags) {
   if (any(flags, FOLL_PIN)) {
-    if (!is_zero_folio(f)) D::unpin(f, refs);
+    if (!is_zero_folio(f)) D::template unpin<S>(f, refs);
   } else {
-    folio_put_refs(f, refs);
+    folio_put_refs<S>(f, refs);
   }
 }
 

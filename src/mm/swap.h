@@ -22,9 +22,10 @@ void __folio_put(folio* f);
 inline void folio_put(folio* f) {
   if (page_ref_dec_and_test(f)) __folio_put(f);
 }
-/** folio_put_refs() - drop @refs references at once. */
+/** folio_put_refs() - drop @refs references at once. S: see base/sched.h. */
+template <typename S = SchedCheck>
 inline void folio_put_refs(folio* f, int refs) {
-  if (page_ref_sub_and_test(f, refs)) __folio_put(f);
+  if (page_ref_sub_and_test<S>(f, refs)) __folio_put(f);
 }
 /** put_page() - drop a reference on @p's folio. */
 inline void put_page(page* p) { folio_put(page_folio(p)); }

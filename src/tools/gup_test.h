@@ -56,6 +56,7 @@ struct GupTestReport {
   double host_get_ns_per_page = 0, host_put_ns_per_page = 0;
   bool host_thp = false;
   std::string vmstat;
+  std::string oops;  // the model's first oops, if it had one (the run is then a failure)
 };
 
 /** run_gup_test() - the whole command, minus printing. */

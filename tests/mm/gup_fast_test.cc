@@ -1,11 +1,13 @@
 // gup_fast_test.cc - pin_user_pages_fast_only(): the lockless walk without the slow
 // path pins what is mapped and writable, stops at the first page it cannot take, and
-// never faults.
+// never faults; and a pte-mapped THP is taken in runs of subpages, one grab per run,
+// under every design.
 #include <gtest/gtest.h>
 
 #include <vector>
 
 #include "mm/gup.h"
+#include "mm/pin.h"
 #include "tests/mm/mm_fixture.h"
 
 namespace guplab {
@@ -57,6 +59,77 @@ TEST_F(GupFastOnlyTest, MisuseGetsNothing) {
   expected_warnings_ = 1;
   EXPECT_EQ(acquired(), 0);
 }
+
+// A THP whose PMD was split (the folio stays large, now mapped by 512 ptes).
+class GupFastPteMappedThpTest : public test::MmTest, public ::testing::WithParamInterface<PinDesign> {
+ protected:
+  MachineConfig config() override {
+    MachineConfig c = test::small_config(64ull << 20);
+    c.pin_design = GetParam();
+    c.thp = true;
+    return c;
+  }
+  unsigned long map_pte_mapped_thp() {
+    const unsigned long raw = map(2 * PMD_SIZE);
+    const unsigned long a = (raw + PMD_SIZE - 1) & PMD_MASK;
+    EXPECT_EQ(do_madvise(mm_, a, PMD_SIZE, MADV_HUGEPAGE), 0);
+    put_u64(a, 1);
+    EXPECT_EQ(vs(NR_ANON_THPS), 1);
+    EXPECT_EQ(do_mprotect(mm_, a + 200 * PAGE_SIZE, PAGE_SIZE, PROT_READ), 0);
+    EXPECT_EQ(do_mprotect(mm_, a + 200 * PAGE_SIZE, PAGE_SIZE, PROT_READ | PROT_WRITE), 0);
+    EXPECT_FALSE(pmd_leaf(pmd_at(a))) << "pte-mapped now";
+    // Write every subpage, so that every pte is writable, dirty and young: one run.
+    for (unsigned long k = 0; k < HPAGE_PMD_NR; k++) put_u64(a + k * PAGE_SIZE, k);
+    return a;
+  }
+  bool tracking() const { return GetParam() != PinDesign::get; }
+};
+
+TEST_P(GupFastPteMappedThpTest, RunsOfSubpagesArePinnedWholeAndExactly) {
+  const unsigned long a = map_pte_mapped_thp();
+  folio* f = page_folio(page_at(a));
+  ASSERT_TRUE(folio_test_large(f));
+  const int ref0 = page_ref_count(f);
+  // From subpage 37 to the end of the folio, and past it into memory that is not mapped
+  // yet (the slow path faults that in).
+  std::vector<page*> pages(475 + 5);
+  ASSERT_EQ(pin_user_pages_fast(a + 37 * PAGE_SIZE, 480, FOLL_WRITE, pages.data()), 480);
+  for (unsigned long k = 0; k < 475; k++) ASSERT_EQ(pages[k], folio_page(f, 37 + k)) << k;
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), 480);
+  if (GetParam() != PinDesign::fake_vma) {
+    EXPECT_EQ(vs(GUP_FAST_PAGES), 475) << "the lockless walk took the folio's ptes";
+    EXPECT_EQ(vs(GUP_FAST_FALLBACK), 1) << "and left the unmapped rest to the slow path";
+    const int per_pin =
+        (GetParam() == PinDesign::bias) ? GUP_PIN_COUNTING_BIAS : 1;  // folio_pincount: exact count on a large folio
+    EXPECT_EQ(page_ref_count(f) - ref0, 475 * per_pin);
+  }
+  if (GetParam() == PinDesign::folio_pincount) EXPECT_EQ(folio_page(f, 1)->_pincount, 475);
+  EXPECT_EQ(folio_maybe_dma_pinned(f), tracking());
+  unpin_user_pages(pages.data(), pages.size());
+  EXPECT_EQ(page_ref_count(f), ref0);
+  EXPECT_FALSE(folio_maybe_dma_pinned(f));
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), vs(NR_FOLL_PIN_RELEASED));
+}
+
+TEST_P(GupFastPteMappedThpTest, AReadPinChecksEachSubpageOfTheRunForUnshare) {
+  const unsigned long a = map_pte_mapped_thp();
+  folio* f = page_folio(page_at(a));
+  std::vector<page*> pages(100);
+  const int expect = GetParam() == PinDesign::fake_vma ? 0 : 100;  // fake_vma: never lockless
+  ASSERT_EQ(pin_user_pages_fast_only(a + 3 * PAGE_SIZE, 100, FOLL_NONE, pages.data()), expect);
+  for (int k = 0; k < expect; k++) {
+    ASSERT_EQ(pages[static_cast<size_t>(k)], folio_page(f, 3 + static_cast<unsigned long>(k)));
+    EXPECT_TRUE(PageAnonExclusive(pages[static_cast<size_t>(k)]));
+  }
+  unpin_user_pages(pages.data(), static_cast<unsigned long>(expect));
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), vs(NR_FOLL_PIN_RELEASED));
+  EXPECT_FALSE(folio_maybe_dma_pinned(f));
+}
+
+INSTANTIATE_TEST_SUITE_P(Designs, GupFastPteMappedThpTest,
+                         ::testing::Values(PinDesign::get, PinDesign::bias, PinDesign::dma_count,
+                                           PinDesign::fake_vma, PinDesign::folio_pincount),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
 
 }  // namespace
 }  // namespace guplab

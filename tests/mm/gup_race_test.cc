@@ -26,6 +26,11 @@ class GupRaceTest : public test::MmTest, public ::testing::WithParamInterface<Pi
   }
 };
 
+// A device's store into a pinned frame: a relaxed atomic word store, as the model's
+// devices make them; the model's CPU copies of frames (COW, fork) load them the same way
+// (copy_frame()), so the race is a defined one.
+void device_store(page* p, char v) { __atomic_store_n(static_cast<char*>(page_address(p)) + 8, v, __ATOMIC_RELAXED); }
+
 uint64_t env_u64(const char* name, uint64_t dflt) {
   const char* v = std::getenv(name);
   return v ? std::strtoull(v, nullptr, 0) : dflt;
@@ -66,8 +71,7 @@ TEST_P(GupRaceTest, PinsSurviveUnmapDontneedForkAndMprotect) {
       for (long i = 0; i < got; i++) {
         // The frame must still be ours to use: write into it as a device would.
         // (Several tasks may hold the same page: a device's store, not a C++ one.)
-        if (write && !PageZero(page_folio(pages[i])))
-          __atomic_store_n(static_cast<char*>(page_address(pages[i])) + 8, char{1}, __ATOMIC_RELAXED);
+        if (write && !PageZero(page_folio(pages[i]))) device_store(pages[i], 1);
         // The zero page is never pin-accounted (upstream's rule: DMA can only read it).
         if (pin && tracking && !PageZero(page_folio(pages[i])) && !page_maybe_dma_pinned(pages[i])) false_negatives++;
       }

@@ -1,0 +1,101 @@
+// gup_test_test.cc - `guplab gup_test` (tools/gup_test.cc) and its host reference
+// (tools/host_pin.cc): a small run reports per-page figures and both references, every
+// pin it took was released, and a host that refuses the io_uring registration (here: a
+// memlock limit, without CAP_IPC_LOCK) is reported with the reason and what to do, not
+// as an obscure failure. No figure is checked: they are timings.
+#include <gtest/gtest.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "tools/gup_test.h"
+#include "tools/host_pin.h"
+
+namespace guplab::tools {
+namespace {
+
+int64_t vmstat_value(const std::string& vmstat, const std::string& name) {
+  const size_t at = vmstat.find(name + " ");
+  return at == std::string::npos ? -1 : std::stoll(vmstat.substr(at + name.size() + 1));
+}
+
+TEST(GupTestTool, PinFastRunReportsBothReferencesAndReleasesEveryPin) {
+  for (int thp : {0, 1}) {
+    GupTestOptions opt;
+    opt.cmd = GupTestCmd::PIN_FAST_BENCHMARK;
+    opt.size_mb = 8;
+    opt.nr_pages_per_call = 512;
+    opt.repeats = 2;
+    opt.thp = thp;
+    opt.design = PinDesign::bias;
+    opt.baseline = true;
+    GupTestReport rep = run_gup_test(opt);
+    ASSERT_EQ(rep.runs.size(), 2u);
+    for (const auto& r : rep.runs) {
+      EXPECT_EQ(r.status, 0);
+      EXPECT_EQ(r.pages, (8u << 20) / 4096);
+      EXPECT_EQ(r.not_pinned, 0u);
+    }
+    EXPECT_GT(rep.get_ns_per_page, 0);
+    EXPECT_GT(rep.put_ns_per_page, 0);
+    EXPECT_GT(rep.baseline_get_ns_per_page, 0);
+    EXPECT_GT(rep.baseline_put_ns_per_page, 0);
+    EXPECT_TRUE(rep.oops.empty()) << rep.oops;
+    const int64_t acquired = vmstat_value(rep.vmstat, "nr_foll_pin_acquired");
+    EXPECT_EQ(acquired, 2 * (8 << 20) / 4096);
+    EXPECT_EQ(vmstat_value(rep.vmstat, "nr_foll_pin_released"), acquired);
+  }
+}
+
+// In a child process: give up CAP_IPC_LOCK (if we have it) and lower RLIMIT_MEMLOCK to
+// 64 KiB, then ask the host to pin 16 MiB. Returns the child's report: "ok", or the error.
+std::string host_pin_under_memlock_limit() {
+  int fds[2];
+  if (pipe(fds) != 0) return "pipe failed";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+    if (syscall(SYS_capget, &hdr, data) == 0) {
+      const unsigned w = CAP_IPC_LOCK / 32, bit = 1u << (CAP_IPC_LOCK % 32);
+      data[w].effective &= ~bit;
+      data[w].permitted &= ~bit;
+      data[w].inheritable &= ~bit;
+      syscall(SYS_capset, &hdr, data);
+    }
+    rlimit rl{64 << 10, 64 << 10};
+    setrlimit(RLIMIT_MEMLOCK, &rl);
+    HostPinResult r = host_longterm_pin(16ull << 20, false, 1);
+    const std::string out = r.ok ? "ok" : r.error;
+    (void)!write(fds[1], out.data(), out.size());
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return out;
+}
+
+TEST(GupTestTool, HostRefusalSaysWhyAndWhatToDo) {
+  const std::string out = host_pin_under_memlock_limit();
+  if (out.find("io_uring_queue_init") != std::string::npos && out.find("ENOMEM") == std::string::npos)
+    GTEST_SKIP() << "no io_uring on this host: " << out;
+  if (out == "ok") GTEST_SKIP() << "this host pins without charging RLIMIT_MEMLOCK";
+  EXPECT_NE(out.find("ENOMEM"), std::string::npos) << out;
+  EXPECT_NE(out.find("RLIMIT_MEMLOCK (soft 64 KiB, hard 64 KiB)"), std::string::npos) << out;
+  EXPECT_NE(out.find("ulimit -l"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace guplab::tools

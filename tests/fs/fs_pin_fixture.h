@@ -82,14 +82,18 @@ class FsPinTest : public FsTest, public ::testing::WithParamInterface<DesignPoli
     return open(path);
   }
 
-  /** pin_mapped() - mmap @f MAP_SHARED (@npages pages) and pin them all FOLL_WRITE. */
-  Pinned pin_mapped(file* f, unsigned npages, foll_flags extra = FOLL_NONE) {
+  /**
+   * pin_mapped() - mmap @f MAP_SHARED (@npages pages) and pin them all with @flags
+   * (FOLL_WRITE: faulted in writable through page_mkwrite, so dirty; FOLL_NONE: a read
+   * pin of clean pages mapped read-only).
+   */
+  Pinned pin_mapped(file* f, unsigned npages, foll_flags flags = FOLL_WRITE) {
     Pinned pn;
     pn.f = f;
     pn.len = npages * PAGE_SIZE;
     pn.addr = map_file(f, pn.len);
     pn.pages.assign(npages, nullptr);
-    const int got = pin_user_pages_fast(pn.addr, static_cast<int>(npages), FOLL_WRITE | extra, pn.pages.data());
+    const int got = pin_user_pages_fast(pn.addr, static_cast<int>(npages), flags, pn.pages.data());
     EXPECT_EQ(got, static_cast<int>(npages));
     return pn;
   }
@@ -163,12 +167,15 @@ class FsPinTest : public FsTest, public ::testing::WithParamInterface<DesignPoli
   /** cached() - the page-cache page @idx of @f with a reference, or nullptr. */
   static folio* cached(file* f, pgoff_t idx) { return filemap_get_folio(f->f_mapping, idx); }
 
-  /** writeback() - one do_writepages() pass over @f as @mode says; the wbc it ended with. */
+  /**
+   * writeback() - one do_writepages() pass over @f as @mode says, then a wait for the
+   * writes it started (so the disk can be looked at); the wbc it ended with.
+   */
   writeback_control writeback(file* f, writeback_sync_modes mode) {
     writeback_control wbc;
     wbc.sync_mode = mode;
     EXPECT_EQ(do_writepages(f->f_mapping, &wbc), 0);
-    if (mode == WB_SYNC_ALL) EXPECT_EQ(filemap_fdatawait_range(f->f_mapping, 0, LLONG_MAX), 0);
+    EXPECT_EQ(filemap_fdatawait_range(f->f_mapping, 0, LLONG_MAX), 0);
     return wbc;
   }
 

@@ -53,8 +53,10 @@ unsigned long shrink_folio_list(list_head* folios, reclaim_stat* stat);
 
 /**
  * try_to_free_pages() - reclaim at least @nr_to_reclaim pages of machine @m if it can
- * (scanning the inactive file list, refilling it from the active one). Returns pages
- * freed. REQUIRES: a task of @m; see the threading note above.
+ * (scanning the inactive file list, refilling it from the active one), from the zones
+ * an allocation with @gfp may use: every zone with __GFP_MOVABLE, ZONE_NORMAL only
+ * without (kernel allocations). Returns pages freed. REQUIRES: a task of @m; see the
+ * threading note above.
  */
 unsigned long try_to_free_pages(Machine* m, unsigned long nr_to_reclaim, gfp_t gfp, reclaim_stat* stat = nullptr);
 

@@ -130,6 +130,16 @@ unsigned long shrink_folio_list(list_head* folios, reclaim_stat* stat) {
         continue;
       }
     }
+    // Unmapped (or never mapped) but pinned: no pte for try_to_unmap() to refuse, yet
+    // the device may still write it and its pinner dirty it at unpin, which needs its
+    // buffers (O2 of seed 003). Whatever the design can tell, it is kept whole.
+    if (folio_maybe_dma_pinned(f)) {
+      stat->nr_pinned++;
+      trace(m, f, "may be DMA-pinned: kept with its buffers");
+      folio_unlock(f);
+      keep_it(true);
+      continue;
+    }
     if (PagePrivate(f)) {
       if (!try_to_release_page(f, gfp_t::GFP_KERNEL)) {
         folio_unlock(f);
@@ -225,6 +235,7 @@ unsigned long try_to_free_pages(Machine* m, unsigned long nr_to_reclaim, gfp_t g
     out->nr_buffers_dropped += stat.nr_buffers_dropped;
     out->nr_ref_kept += stat.nr_ref_kept;
     out->nr_locked += stat.nr_locked;
+    out->nr_pinned += stat.nr_pinned;
   }
   return freed;
 }

@@ -5,7 +5,9 @@
 // skip pages under writeback; age (folio_referenced(): mapped pages used twice go back
 // to the active list); leave dirty pages to the flusher (and kick it); unmap mapped ones
 // (try_to_unmap(): a page that may be DMA-pinned stays mapped and is kept, seed 002);
-// drop the buffers (try_to_release_page()); finally remove it from the page cache if,
+// keep a page that may be DMA-pinned even when nothing maps it (the pinner may still
+// dirty it, and writeback needs its buffers then); drop the buffers
+// (try_to_release_page()); finally remove it from the page cache if,
 // and only if, its reference count can be frozen at exactly the references reclaim
 // expects (the cache's and the isolation's). A page somebody else still holds — a GUP
 // pin under the `get` design, which nothing else detects — is therefore never freed,
@@ -42,6 +44,7 @@ struct reclaim_stat {
   unsigned long nr_buffers_dropped = 0;
   unsigned long nr_ref_kept = 0;      // count could not be frozen: someone holds the page
   unsigned long nr_locked = 0;        // page lock busy
+  unsigned long nr_pinned = 0;        // not mapped, but may be DMA-pinned: kept with its buffers
 };
 
 /**

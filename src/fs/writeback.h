@@ -170,7 +170,9 @@ void ksys_sync();
 /**
  * wb_start_flusher() - start @sb's flusher task ("flush-<dev>"): it sleeps until kicked
  * (wakeup_flusher_threads(), the dirty threshold) or, with a non-zero interval, until
- * the interval passes, then runs writeback_inodes_sb(). Returns 0.
+ * the interval passes, then runs writeback_inodes_sb() holding an active reference to
+ * @sb (MountTable::grab_super(); a pass while @sb is not mounted, or being unmounted,
+ * does nothing). Returns 0.
  */
 int wb_start_flusher(super_block* sb, uint64_t interval_ns);
 /** wb_stop_flusher() - stop and join it (umount). */

@@ -140,6 +140,15 @@ int __block_write_begin(folio* f, loff_t pos, unsigned len, get_block_t get_bloc
 /** block_commit_write() - [@from, @to) of @f was written: uptodate, dirty. */
 void block_commit_write(folio* f, unsigned from, unsigned to);
 /**
+ * block_truncate_page() - the file is being cut at @from, inside a block: zero the rest
+ * of that block through the page cache and dirty its buffer, so that the bytes past the
+ * new EOF are zeroes on the disk too (a later extension, or a read after the page has
+ * left the cache, must not see the old tail). A hole, or @from on a block boundary,
+ * needs nothing. Returns 0, -ENOMEM or -EIO (reading the block in).
+ * REQUIRES: i_rwsem held for write; no page lock of @mapping held.
+ */
+int block_truncate_page(address_space* mapping, loff_t from, get_block_t get_block);
+/**
  * block_write_full_folio() - write the dirty buffers of locked @f whose dirty bit
  * clear_page_dirty_for_io() cleared: map unmapped ones, set PG_writeback, unlock,
  * submit (through a bounce copy under the bounce policy if it may be pinned). A page

@@ -133,7 +133,7 @@ class FsPinTest : public FsTest, public ::testing::WithParamInterface<DesignPoli
     return v;
   }
 
-  /** block_of() - the disk block (4 KiB blocks: page @idx) of @f, 0 for a hole. */
+  /** block_of() - the disk block of file block @idx of @f (4 KiB blocks: page @idx), 0 for a hole. */
   uint32_t block_of(file* f, pgoff_t idx) NO_THREAD_SAFETY_ANALYSIS {
     inode* ino = file_inode(f);
     ext4_sb_info* sbi = EXT4_SB(ino->i_sb);

@@ -308,14 +308,18 @@ int ext4_setattr(inode* ino, const iattr* attr) NO_THREAD_SAFETY_ANALYSIS {
   const loff_t new_size = attr->ia_size;
   if (new_size == old_size) return 0;
   truncate_setsize(ino, new_size);
+  int err = 0;
   if (new_size < old_size) {
+    // The block that now holds EOF keeps on the disk what lay past it: zero that
+    // (ext4_block_truncate_page()). The blocks wholly past EOF are freed either way.
+    err = block_truncate_page(ino->i_mapping, new_size, ext4_get_block);
     ext4_sb_info* sbi = EXT4_SB(ino->i_sb);
     down_write(&sbi->s_meta_sem);
     ext4_truncate_blocks(sbi, EXT4_I(ino), new_size);
     up_write(&sbi->s_meta_sem);
   }
   ext4_mark_inode_dirty(ino);
-  return 0;
+  return err;
 }
 
 }  // namespace

@@ -195,6 +195,7 @@ int ext4_get_block(inode* ino, sector_t iblock, buffer_head* bh, bool create) NO
   bool is_new = false;
   down_write(&sbi->s_meta_sem);
   int err = ext4_map_block(sbi, ei, static_cast<uint32_t>(iblock), create, &block, &is_new);
+  if (!err && is_new) ei->i_new_blocks.push_back(block);  // for the commit (super.cc)
   up_write(&sbi->s_meta_sem);
   if (err) return err;
   if (!block) return 0;  // a hole

@@ -512,6 +512,9 @@ bool ttu_one(folio* f, vm_area_struct* vma, unsigned long address, void* arg) {
 }
 
 bool ttu_fake(folio* f, vm_area_struct*, unsigned long, void* arg) {
+  // A fake vma covers every page of the range one call pinned; the pages already
+  // unpinned are not mapped by it any more (their fake mapcount says so).
+  if (!folio_fake_mapcount(f)) return true;
   *static_cast<bool*>(arg) = true;  // a fake mapping cannot be unmapped
   return false;
 }

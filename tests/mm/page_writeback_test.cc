@@ -10,7 +10,11 @@
 
 #include <atomic>
 
+#include "base/clock.h"
 #include "base/random.h"
+#include "block/genhd.h"
+#include "block/ramdisk.h"
+#include "fs/direct-io.h"
 #include "mm/rmap.h"
 #include "tests/fs/fs_pin_fixture.h"
 
@@ -252,6 +256,51 @@ TEST_P(WaitPolicyTest, SyncAllSleepsUntilTheUnpinThenWritesWhatTheDeviceLastWrot
   EXPECT_EQ(disk_page(f, 0), pattern(PAGE_SIZE, 3));
   EXPECT_FALSE(PageDirty(p));
   unmap(&pn);
+  filp_close(f);
+}
+
+// O_DIRECT reads from another device into a MAP_SHARED page of a file: the bio pins
+// the page. fsync sleeps in page_mkclean() for that pin while it holds the page lock;
+// the bio's completion must mark the page dirty and unpin it without needing that lock,
+// or neither ever finishes.
+TEST_P(WaitPolicyTest, DirectIoCompletionUnpinsWhileFsyncWaitsForItsPin) {
+  file* f = make_file("/mnt/a", 1, 1);
+  ASSERT_NE(f, nullptr);
+  const unsigned long a = map_file(f, PAGE_SIZE);
+  const char x = 'x';
+  ASSERT_EQ(uaccess_write(mm_, a, &x, 1), 0);  // dirty
+  block_device* src = blkdev_get_by_path(m_.get(), "ram1,size=1M");
+  ASSERT_FALSE(IS_ERR(src));
+  const auto d = pattern(PAGE_SIZE, 6);
+  ASSERT_EQ(static_cast<ramdisk*>(src)->write_sectors(0, PAGE_SIZE / SECTOR_SIZE, d.data()), 0);
+  dio_file df = blkdev_dio_file(src);
+  SyncPoints& sp = sync_points();
+  // The read's DMA starts only once fsync sleeps for the read's pin.
+  sp.load_dependency({{"writeback:wait_pinned", "ramdisk:dma:chunk"}});
+  struct Done {
+    std::atomic<long> res{1};
+  } done;
+  kiocb iocb;
+  init_sync_kiocb(&iocb, &df, 0);
+  iocb.ki_private = &done;
+  iocb.ki_complete = [](kiocb* k, long res) { static_cast<Done*>(k->ki_private)->res.store(res); };
+  ASSERT_EQ(blockdev_direct_IO(&iocb, a, PAGE_SIZE), -EIOCBQUEUED);
+  std::atomic<int> fsync_ret{1};
+  task_struct* t = m_->spawn("fsync", [&] { fsync_ret.store(vfs_fsync(f, 0)); });
+  for (int i = 0; i < 10000 && (done.res.load() == 1 || fsync_ret.load() == 1); i++) msleep(1);
+  if (done.res.load() == 1 || fsync_ret.load() == 1) {
+    ADD_FAILURE() << "fsync and the O_DIRECT completion deadlocked (page lock vs pin)";
+    std::fflush(nullptr);
+    std::_Exit(1);  // the two tasks can never finish: end the run, bounded
+  }
+  task_join(t);
+  sp.disable();
+  EXPECT_EQ(done.res.load(), static_cast<long>(PAGE_SIZE));
+  EXPECT_EQ(fsync_ret.load(), 0);
+  EXPECT_GE(m_->sync_points().hits("writeback:wait_pinned"), 1u);
+  EXPECT_EQ(disk_page(f, 0), d) << "written after the unpin: what the device read in";
+  blkdev_put(src);
+  EXPECT_EQ(vm_munmap(mm_, a, PAGE_SIZE), 0);
   filp_close(f);
 }
 

@@ -27,7 +27,8 @@
 //   "writeback:clear_dirty:before"  write_cache_pages(), page locked, about to call
 //                                   clear_page_dirty_for_io()
 //   "writeback:mkclean:done"        clear_page_dirty_for_io() after page_mkclean()
-//   "writeback:wait_pinned"         page_mkclean() about to sleep for a pin (wait policy)
+//   "writeback:wait_pinned"         page_mkclean() (or folio_mkclean_wait_pinned()) about
+//                                   to sleep for a pin (wait policy)
 //   "writeback:submit"              a write bio is about to be submitted (pages in
 //                                   PG_writeback, unlocked)
 //   "writeback:end"                 a page's write completed, before PG_writeback clears

@@ -11,6 +11,7 @@
 #include "mm/gup.h"
 #include "mm/internal.h"
 #include "mm/page_ref.h"
+#include "mm/pagemap.h"
 #include "mm/pgalloc.h"
 #include "mm/pin.h"
 #include "mm/swap.h"
@@ -564,6 +565,15 @@ int __page_mkclean(page* p, bool skip_pinned_pages, int* skipped) {
     mkclean_pinned(f, &mi);
   *skipped = mi.skipped;
   return mi.cleaned;
+}
+
+bool folio_mkclean_wait_pinned(folio* f) {
+  BUG_ON(!PageLocked(f));
+  if (mkclean_pin_action(page_machine(f), false) != pin_action::wait || !folio_pinned_now(f)) return false;
+  folio_unlock(f);
+  wait_for_dma_pinned_to_clear(f);
+  folio_lock(f);
+  return true;
 }
 
 int page_mkclean(page* p, bool skip_pinned_pages) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 
+#include "base/clock.h"
 #include "mm/fake_vma.h"
 #include "mm/truncate.h"
 #include "tests/fs/fs_pin_fixture.h"
@@ -223,6 +224,55 @@ TEST_P(IsizeExtendedTest, OldEofPageIsWriteProtected) {
   EXPECT_EQ(got[2500], 'x');
   EXPECT_EQ(got[1500], 0);
 }
+
+// Under `wait`, extending the file waits for a pin of the old EOF page (seed 002's
+// page_mkclean(page, false)); the pinner's unpin of that clean page dirties it under the
+// page lock - which the waiting extension must not be holding.
+class IsizeExtendedWaitTest : public IsizeExtendedTest {};
+
+TEST_P(IsizeExtendedWaitTest, ExtensionWaitsForThePinWithoutHoldingThePageLock) {
+  file* f = open("/mnt/e");
+  ASSERT_NE(f, nullptr);
+  const auto d = pattern(1000, 7);
+  loff_t pos = 0;
+  ASSERT_EQ(kernel_write(f, d.data(), d.size(), &pos), 1000);
+  ASSERT_EQ(vfs_fsync(f, 0), 0);
+  Pinned pn = pin_mapped(f, 1, FOLL_NONE);  // clean, mapped read-only
+  page* p = pn.pages[0];
+  SyncPoints& sp = sync_points();
+  sp.load_dependency({{"writeback:wait_pinned", "test:unpin"}});
+  std::atomic<int> ret{1};
+  std::atomic<bool> unpinned{false};
+  task_struct* t = m_->spawn("unpinner", [&] {
+    TEST_SYNC_POINT("test:unpin");
+    unpinned.store(true);
+    unpin_user_pages_dirty_lock(&p, 1, true);  // set_page_dirty_lock() of a clean page
+  });
+  task_struct* e = m_->spawn("extend", [&] { ret.store(vfs_truncate(f, 3000)); });
+  for (int i = 0; i < 10000 && ret.load() == 1; i++) msleep(1);
+  if (ret.load() == 1) {
+    ADD_FAILURE() << "the extension and the unpin deadlocked (page lock vs pin)";
+    std::fflush(nullptr);
+    std::_Exit(1);
+  }
+  task_join(e);
+  task_join(t);
+  sp.disable();
+  pn.pages.clear();
+  EXPECT_EQ(ret.load(), 0);
+  EXPECT_TRUE(unpinned.load()) << "the extension waited for the unpin";
+  EXPECT_FALSE(pte_write(pte_at(pn.addr)));
+  unmap(&pn);
+  ASSERT_EQ(vfs_fsync(f, 0), 0);
+  filp_close(f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tracked, IsizeExtendedWaitTest,
+                         ::testing::Values(DesignPolicy{PinDesign::folio_pincount, WritebackPolicy::wait},
+                                           DesignPolicy{PinDesign::dma_count, WritebackPolicy::wait},
+                                           DesignPolicy{PinDesign::fake_vma, WritebackPolicy::wait},
+                                           DesignPolicy{PinDesign::bias, WritebackPolicy::wait}),
+                         design_policy_name);
 
 // Shrinking a file leaves its last block partly past EOF; whatever it held there must
 // never be seen again when the file grows, even after the page cache is gone.

@@ -170,8 +170,9 @@ TEST_P(VmscanTest, PinnedUnmappedPageKeepsItsBuffers) {
   filp_close(f);
 }
 
-TEST_P(VmscanTest, DmaCountKeepsPinnedPagesOffTheLruUntilTheLastUnpin) {
-  if (design() != PinDesign::dma_count) GTEST_SKIP() << "dma_count's rule";
+class DmaCountVmscanTest : public VmscanTest {};
+
+TEST_P(DmaCountVmscanTest, PinnedPagesAreOffTheLruUntilTheLastUnpin) {
   file* f = make_file("/mnt/a", 1, 1);
   ASSERT_NE(f, nullptr);
   const unsigned long a = map_file(f, PAGE_SIZE);
@@ -205,6 +206,9 @@ TEST_P(VmscanTest, DmaCountKeepsPinnedPagesOffTheLruUntilTheLastUnpin) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Designs, VmscanTest, ::testing::ValuesIn(all_designs()), design_policy_name);
+INSTANTIATE_TEST_SUITE_P(DmaCount, DmaCountVmscanTest,
+                         ::testing::Values(DesignPolicy{PinDesign::dma_count, WritebackPolicy::skip}),
+                         design_policy_name);
 
 }  // namespace
 }  // namespace guplab::fstest

@@ -92,6 +92,30 @@ TEST_P(VmscanTest, FilesLargerThanRamAreWrittenAndReadThroughReclaim) {
   EXPECT_EQ(read_file("/mnt/big"), data);
 }
 
+TEST_P(VmscanTest, TryToReleasePageDropsTheBuffersOfACleanIdlePageOnly) {
+  file* f = make_file("/mnt/a", 1, 1);
+  ASSERT_NE(f, nullptr);
+  folio* pg = cached(f, 0);
+  ASSERT_TRUE(PagePrivate(pg));
+  buffer_head* bh = reinterpret_cast<buffer_head*>(pg->private_);
+  folio_lock(pg);
+  atomic_inc(&bh->b_count);  // someone outside the page uses the buffer
+  EXPECT_FALSE(try_to_release_page(pg, gfp_t::GFP_KERNEL));
+  atomic_dec(&bh->b_count);
+  SetPageWriteback(pg);  // as if a write were in flight
+  EXPECT_FALSE(try_to_release_page(pg, gfp_t::GFP_KERNEL)) << "never under writeback";
+  ClearPageWriteback(pg);
+  EXPECT_TRUE(PagePrivate(pg));
+  const int refs = page_ref_count(pg);
+  EXPECT_TRUE(try_to_release_page(pg, gfp_t::GFP_KERNEL));
+  EXPECT_FALSE(PagePrivate(pg));
+  EXPECT_EQ(page_ref_count(pg), refs - 1) << "drop_buffers() gave the buffers' reference back";
+  folio_unlock(pg);
+  folio_put(pg);
+  filp_close(f);
+  EXPECT_EQ(read_file("/mnt/a"), pattern(PAGE_SIZE, 1));
+}
+
 // Page cache fills both zones; a kernel allocation (ZONE_NORMAL only: page tables,
 // metadata I/O, bounce pages) must make reclaim free pages of ZONE_NORMAL, not just any.
 TEST_P(VmscanTest, KernelAllocationsReclaimFromTheirOwnZone) {

@@ -26,6 +26,8 @@
 // Sync points (machine/sync_point.h), stable names:
 //   "writeback:clear_dirty:before"  write_cache_pages(), page locked, about to call
 //                                   clear_page_dirty_for_io()
+//   "rmap:mkclean:pin_checked"      page_mkclean(), at a vma: the page was found unpinned,
+//                                   its ptes are about to be write-protected
 //   "writeback:mkclean:done"        clear_page_dirty_for_io() after page_mkclean()
 //   "writeback:wait_pinned"         page_mkclean() (or folio_mkclean_wait_pinned()) about
 //                                   to sleep for a pin (wait policy)

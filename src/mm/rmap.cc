@@ -462,6 +462,7 @@ bool page_mkclean_one(folio* f, vm_area_struct* vma, unsigned long address, void
   auto* mi = static_cast<mkclean_info*>(arg);
   if (mi->action != pin_action::ignore && !mi->fake_design && folio_pinned_now(f) && !mkclean_pinned(f, mi))
     return false;
+  TEST_SYNC_POINT("rmap:mkclean:pin_checked");
   struct page_vma_mapped_walk pvmw;
   pvmw.folio_ = f;
   pvmw.vma = vma;
@@ -472,6 +473,16 @@ bool page_mkclean_one(folio* f, vm_area_struct* vma, unsigned long address, void
     // One atomic step, so a concurrent hardware-style A/D update is never lost.
     const pteval_t old = pvmw.pte->fetch_and(~(_PAGE_RW | _PAGE_DIRTY), std::memory_order_seq_cst);
     if (old & (_PAGE_RW | _PAGE_DIRTY)) mi->cleaned++;
+  }
+  // A pin may have been taken through a pte that was still writable after the check
+  // above (GUP-fast takes no lock; the slow path only the page-table lock). Now that
+  // the ptes are read-only, a new FOLL_WRITE pin must fault, and GUP-fast re-reads the
+  // pte after its grab and backs off if it changed; so one more look, after the
+  // write-protection, sees every pin that got through. (The ptes stay read-only: the
+  // next CPU store faults and dirties the page again, which is harmless.)
+  if (mi->action != pin_action::ignore && !mi->fake_design) {
+    smp_mb();  // the ptes' write-protection before the pin count's read (GUP: grab, then re-read)
+    if (folio_pinned_now(f) && !mkclean_pinned(f, mi)) return false;
   }
   return true;
 }

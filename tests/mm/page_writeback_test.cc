@@ -215,8 +215,55 @@ TEST_P(PageWritebackTest, KeepDirtyUnpinRedirtiesWhatTheDeviceWrote) {
   filp_close(f);
 }
 
+// The pin check and the write-protection of the ptes are two steps: a GUP that pins the
+// page through a still-writable pte between them (GUP-fast needs no lock) must still be
+// seen, or the page is written while the device may write it. (Under fake_vma the pin
+// cannot land there: linking its fake vma waits for the walk's i_mmap_rwsem.)
+class MkcleanRaceTest : public FsPinTest {};
+
+TEST_P(MkcleanRaceTest, APinTakenWhilePageMkcleanRunsIsNotMissed) {
+  file* f = make_file("/mnt/a", 1, 1);
+  ASSERT_NE(f, nullptr);
+  const unsigned long a = map_file(f, PAGE_SIZE);
+  const char x = 'x';
+  ASSERT_EQ(uaccess_write(mm_, a, &x, 1), 0);  // dirty, pte writable
+  SyncPoints& sp = sync_points();
+  page* p = nullptr;
+  sp.set_callback("rmap:mkclean:pin_checked", [&] {
+    if (p) return;
+    // A driver pins the page right now: GUP-fast through the writable pte.
+    EXPECT_EQ(pin_user_pages_fast_only(a, 1, FOLL_WRITE, &p), 1);
+  });
+  writeback_control wbc;
+  wbc.sync_mode = WB_SYNC_NONE;
+  ASSERT_EQ(do_writepages(f->f_mapping, &wbc), 0);
+  ASSERT_EQ(filemap_fdatawait_range(f->f_mapping, 0, LLONG_MAX), 0);
+  sp.disable();
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(wbc.pages_written, 0) << "pinned before the write: not written";
+  EXPECT_EQ(wbc.pages_skipped, 1);
+  EXPECT_TRUE(PageDirty(p));
+  EXPECT_EQ(disk_page(f, 0), pattern(PAGE_SIZE, 1));
+  unpin_user_page(p);
+  ASSERT_EQ(vfs_fsync(f, 0), 0);
+  EXPECT_EQ(disk_page(f, 0)[0], 'x');
+  EXPECT_EQ(vm_munmap(mm_, a, PAGE_SIZE), 0);
+  filp_close(f);
+}
+
 INSTANTIATE_TEST_SUITE_P(DesignsPolicies, PageWritebackTest, ::testing::ValuesIn(all_design_policies()),
                          design_policy_name);
+
+// The designs whose pins GUP-fast takes without a lock, and the policies that leave
+// pinned pages alone under WB_SYNC_NONE.
+std::vector<DesignPolicy> mkclean_race_cells() {
+  std::vector<DesignPolicy> v;
+  for (PinDesign d : {PinDesign::bias, PinDesign::dma_count, PinDesign::folio_pincount})
+    for (WritebackPolicy p : {WritebackPolicy::skip, WritebackPolicy::wait, WritebackPolicy::keep_dirty})
+      v.emplace_back(d, p);
+  return v;
+}
+INSTANTIATE_TEST_SUITE_P(Lockless, MkcleanRaceTest, ::testing::ValuesIn(mkclean_race_cells()), design_policy_name);
 
 // ---- wait: WB_SYNC_ALL sleeps until the unpin ------------------------------------------------
 

@@ -148,7 +148,8 @@ void unlock_buffer(buffer_head* bh) {
 }
 
 void wait_on_buffer(buffer_head* bh) {
-  if (buffer_locked(bh)) wait_on_bit(bh_wait_table(bh), &bh->b_state, BH_Lock);
+  // (wait_on_bit() itself tests first, with acquire: the I/O's data is visible after.)
+  wait_on_bit(bh_wait_table(bh), &bh->b_state, BH_Lock);
 }
 
 buffer_head* create_empty_buffers(page* p, unsigned long blocksize, unsigned long b_state) {

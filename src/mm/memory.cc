@@ -395,7 +395,15 @@ page* vm_normal_page(vm_area_struct* vma, unsigned long addr, pte_t pte) {
   return mm_pfn_page(vma->vm_mm, pte_pfn(pte));
 }
 
-void copy_user_highpage(page* to, const page* from) { std::memcpy(page_address(to), page_address(from), PAGE_SIZE); }
+void copy_user_highpage(page* to, const page* from) {
+  // @from may be under DMA right now (a pinned page COW-copied: the `get` design's
+  // failure, or a fork's copy): read it in relaxed words, as the model's devices access
+  // frames, so that the race is the modeled one (a torn copy), not undefined behaviour.
+  // @to is nobody else's yet.
+  const auto* src = static_cast<const uint64_t*>(page_address(from));
+  auto* dst = static_cast<uint64_t*>(page_address(to));
+  for (size_t i = 0; i < PAGE_SIZE / sizeof(uint64_t); i++) dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
 
 void unmap_page_range(mmu_gather* tlb, vm_area_struct* vma, unsigned long addr, unsigned long end) {
   mm_struct* mm = vma->vm_mm;

@@ -2,7 +2,6 @@
 // the writeback policies, write_cache_pages(), and the data half of fsync().
 #include <fmt/format.h>
 
-#include <cstring>
 
 #include "base/bug.h"
 #include "base/errno.h"
@@ -11,6 +10,7 @@
 #include "machine/sync_point.h"
 #include "mm/filemap.h"
 #include "mm/internal.h"
+#include "mm/memory.h"
 #include "mm/page_alloc.h"
 #include "mm/pagemap.h"
 #include "mm/pin.h"
@@ -142,8 +142,9 @@ page* folio_bounce_for_write(folio* f, writeback_control* wbc) {
   if (wb_effective_policy(m) != WritebackPolicy::bounce || !folio_maybe_dma_pinned(f)) return nullptr;
   page* b = alloc_pages_on(m, gfp_t::GFP_KERNEL, 0);
   if (!b) return nullptr;  // no memory: the page itself is written (as ignore)
-  // The device may be writing @f right now: this copy is what goes to disk.
-  std::memcpy(page_address(b), page_address(f), PAGE_SIZE);
+  // The device may be writing @f right now: this copy is what goes to disk (read in
+  // relaxed words, the defined form of a CPU racing a device; see copy_user_highpage()).
+  copy_user_highpage(b, f);
   SetPageBounce(b);
   wbc->pages_bounced++;
   if (m->tracing()) m->trace(fmt::format("writeback: index {} pinned, writing a bounce copy", f->index));

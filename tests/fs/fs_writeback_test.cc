@@ -189,7 +189,11 @@ TEST_P(FsWritebackTest, UmountDuringAFlusherPassWaitsForIt) {
     TEST_SYNC_POINT("test:start_umount");
     ret.store(umount());
   });
-  wb_kick(sb());
+  // Kick holding the filesystem active: the umount it lets through frees the sb.
+  super_block* s = m_->mounts().grab_path("/mnt", nullptr);
+  ASSERT_NE(s, nullptr);
+  wb_kick(s);
+  m_->mounts().drop_super(s);
   task_join(t);
   EXPECT_TRUE(once.load());
   EXPECT_EQ(ret.load(), 0) << "not busy: only the flusher held the inode";

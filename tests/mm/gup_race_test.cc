@@ -65,7 +65,10 @@ TEST_P(GupRaceTest, PinsSurviveUnmapDontneedForkAndMprotect) {
       }
       for (long i = 0; i < got; i++) {
         // The frame must still be ours to use: write into it as a device would.
-        if (write && !PageZero(page_folio(pages[i]))) static_cast<volatile char*>(page_address(pages[i]))[8] = 1;
+        // (A relaxed atomic store: two pinners may write the same page at once, as two
+        // devices would; the model's devices write frames that way, block/ramdisk.cc.)
+        if (write && !PageZero(page_folio(pages[i])))
+          __atomic_store_n(static_cast<char*>(page_address(pages[i])) + 8, char{1}, __ATOMIC_RELAXED);
         // The zero page is never pin-accounted (upstream's rule: DMA can only read it).
         if (pin && tracking && !PageZero(page_folio(pages[i])) && !page_maybe_dma_pinned(pages[i])) false_negatives++;
       }

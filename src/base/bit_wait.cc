@@ -8,8 +8,11 @@ const void* key_of(const bitword_t* word, const void* key) { return key ? key : 
 }  // namespace
 
 void wait_on_bit(BitWaitTable* t, bitword_t* word, unsigned bit, const void* key) {
+  // Acquire: what the clearer did before its clear_bit_unlock() (a DMA into the page,
+  // an error flag) is visible once the bit is seen clear, sleeping or not.
+  if (!test_bit_acquire(bit, word)) return;
   wait_queue_head_t* wq = t->lookup(key_of(word, key), bit);
-  wait_event(wq, [&] { return !test_bit(bit, word); });
+  wait_event(wq, [&] { return !test_bit_acquire(bit, word); });
 }
 
 void wait_on_bit_lock(BitWaitTable* t, bitword_t* word, unsigned bit, const void* key) {

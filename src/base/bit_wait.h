@@ -34,7 +34,11 @@ class BitWaitTable {
   std::array<wait_queue_head_t, kSize> heads_;
 };
 
-/** wait_on_bit() - sleep until @bit of @word is clear (queue keyed by @key, default @word). */
+/**
+ * wait_on_bit() - sleep until @bit of @word is clear (queue keyed by @key, default @word).
+ * Acquire ordering: the loads after it see what the task that cleared the bit (with a
+ * release) did before.
+ */
 void wait_on_bit(BitWaitTable* t, bitword_t* word, unsigned bit, const void* key = nullptr);
 /** wait_on_bit_lock() - take @bit of @word as a lock, sleeping while it is held. */
 void wait_on_bit_lock(BitWaitTable* t, bitword_t* word, unsigned bit, const void* key = nullptr);

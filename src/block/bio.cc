@@ -161,8 +161,9 @@ void bio_release_pages(bio* b, bool mark_dirty) {
     const bio_vec* bv = &b->bi_io_vec[i];
     page* p = bvec_page(bv);
     if (all_pinned || bvec_is_gup(bv)) {
-      if (mark_dirty) set_page_dirty_lock(p);
-      unpin_user_page(p);
+      // Not set_page_dirty_lock() + unpin: a page already dirty must not need its lock
+      // here (page_mkclean() may hold it, waiting for this unpin).
+      unpin_user_pages_dirty_lock(&p, 1, mark_dirty);
     } else {
       put_page(p);
     }

@@ -151,9 +151,11 @@ inline void bio_io_error(bio* bio) {
 /**
  * bio_release_pages() - give back what the bio holds of its pages, the same way
  * whatever the I/O's status: for each bio_vec, if its page came from GUP (bvec_is_gup(),
- * or the whole bio is BIO_PAGE_PINNED), set_page_dirty_lock() it when @mark_dirty
- * (a device wrote into user memory), then unpin_user_page(); otherwise put_page() (a
- * kernel page the bio held a reference to; never dirtied here, its owner tracks it).
+ * or the whole bio is BIO_PAGE_PINNED), unpin_user_pages_dirty_lock() it - dirtied when
+ * @mark_dirty (a device wrote into user memory), under the page lock unless it is
+ * dirty already: writeback under the `wait` policy sleeps for this very pin holding the
+ * page lock of a dirty page; otherwise put_page() (a kernel page the bio held a
+ * reference to; never dirtied here, its owner tracks it).
  * May sleep (page lock). A second call on the same bio, or a call on a split clone,
  * does nothing but WARN.
  */

@@ -151,7 +151,8 @@ void unlock_buffer(buffer_head* bh) {
 }
 
 void wait_on_buffer(buffer_head* bh) {
-  if (buffer_locked(bh)) wait_on_bit(bh_wait_table(bh), &bh->b_state, BH_Lock, bh_wait_key(bh));
+  // (wait_on_bit() itself tests first, with acquire: the I/O's data is visible after.)
+  wait_on_bit(bh_wait_table(bh), &bh->b_state, BH_Lock, bh_wait_key(bh));
 }
 
 buffer_head* create_empty_buffers(page* p, unsigned long blocksize, unsigned long b_state) {
@@ -372,6 +373,43 @@ void block_commit_write(folio* f, unsigned from, unsigned to) {
   if (!partial) SetPageUptodate(f);
 }
 
+int block_truncate_page(address_space* mapping, loff_t from, get_block_t get_block) {
+  inode* ino = mapping_inode(mapping);
+  const unsigned long blocksize = ino->i_sb->s_blocksize;
+  const unsigned bbits = blkbits_of(blocksize);
+  const unsigned offset = static_cast<unsigned>(from & ~PAGE_MASK);
+  if (!(offset & (blocksize - 1))) return 0;  // on a block boundary: nothing is cut
+  const pgoff_t index = static_cast<pgoff_t>(from >> PAGE_SHIFT);
+  folio* f = __filemap_get_folio(mapping, index, FGP_LOCK | FGP_CREAT, gfp_t::GFP_HIGHUSER_MOVABLE);
+  if (IS_ERR(f)) return static_cast<int>(PTR_ERR(f));
+  buffer_head* bh = PagePrivate(f) ? reinterpret_cast<buffer_head*>(f->private_) : create_empty_buffers(f, blocksize, 0);
+  sector_t iblock = static_cast<sector_t>(index) << (PAGE_SHIFT - bbits);
+  while (bh->b_offset + bh->b_size <= offset) {
+    bh = bh->b_this_page;
+    iblock++;
+  }
+  int err = 0;
+  if (!buffer_mapped(bh)) err = get_block(ino, iblock, bh, false);
+  if (!err && buffer_mapped(bh)) {  // (unmapped: a hole, which reads as zeroes)
+    if (PageUptodate(f)) set_buffer_uptodate(bh);
+    if (!buffer_uptodate(bh)) {
+      lock_buffer(bh);
+      bh->b_end_io = end_buffer_read_sync;
+      submit_bh(REQ_OP_READ | REQ_SYNC, bh, f);
+      wait_on_buffer(bh);
+      if (!buffer_uptodate(bh)) err = -EIO;
+    }
+    if (!err) {
+      folio_wait_stable(f);
+      zero_segment(f, offset, bh->b_offset + static_cast<unsigned>(bh->b_size));
+      mark_buffer_dirty(bh);
+    }
+  }
+  folio_unlock(f);
+  folio_put(f);
+  return err;
+}
+
 int block_write_full_folio(folio* f, get_block_t get_block, writeback_control* wbc) {
   BUG_ON(!PageLocked(f) || !PagePrivate(f));
   address_space* mapping = folio_mapping_read(f);
@@ -410,6 +448,7 @@ int block_write_full_folio(folio* f, get_block_t get_block, writeback_control* w
       }
       lock_buffer(bh);
       if (test_clear_buffer_dirty(bh)) {
+        clear_buffer_unwritten(bh);  // its data (or a bounce copy of it) goes there now
         bh->b_end_io = end_buffer_async_write;
         set_buffer_async_write(bh);
         writes.push_back(bh);

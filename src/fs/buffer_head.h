@@ -40,6 +40,7 @@ enum bh_state_bits : unsigned {
   BH_Async_Read,   // part of a page read (end_buffer_async_read())
   BH_Async_Write,  // part of a page write (end_buffer_async_write())
   BH_Write_EIO,    // the last write failed
+  BH_Unwritten,    // allocated on disk, never written there yet (ordered mode zeroes it)
 };
 
 struct buffer_head;
@@ -74,6 +75,7 @@ GUPLAB_BUFFER_FNS(new, BH_New)
 GUPLAB_BUFFER_FNS(async_read, BH_Async_Read)
 GUPLAB_BUFFER_FNS(async_write, BH_Async_Write)
 GUPLAB_BUFFER_FNS(write_io_error, BH_Write_EIO)
+GUPLAB_BUFFER_FNS(unwritten, BH_Unwritten)
 #undef GUPLAB_BUFFER_FNS
 
 /** page_has_buffers() - does @p carry buffer heads (PG_private)? */
@@ -139,6 +141,15 @@ int block_read_full_folio(folio* f, get_block_t get_block);
 int __block_write_begin(folio* f, loff_t pos, unsigned len, get_block_t get_block);
 /** block_commit_write() - [@from, @to) of @f was written: uptodate, dirty. */
 void block_commit_write(folio* f, unsigned from, unsigned to);
+/**
+ * block_truncate_page() - the file is being cut at @from, inside a block: zero the rest
+ * of that block through the page cache and dirty its buffer, so that the bytes past the
+ * new EOF are zeroes on the disk too (a later extension, or a read after the page has
+ * left the cache, must not see the old tail). A hole, or @from on a block boundary,
+ * needs nothing. Returns 0, -ENOMEM or -EIO (reading the block in).
+ * REQUIRES: i_rwsem held for write; no page lock of @mapping held.
+ */
+int block_truncate_page(address_space* mapping, loff_t from, get_block_t get_block);
 /**
  * block_write_full_folio() - write the dirty buffers of locked @f whose dirty bit
  * clear_page_dirty_for_io() cleared: map unmapped ones, set PG_writeback, unlock,

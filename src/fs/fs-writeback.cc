@@ -180,9 +180,16 @@ void flusher_main(super_block* sb) {
     wb->nr_started.fetch_add(1, std::memory_order_acq_rel);
     TEST_SYNC_POINT("flusher:wake");
     const wb_reason reason = periodic ? wb_reason::periodic : wb_reason::background;
-    if (m->tracing()) m->trace(fmt::format("flusher: {} pass ({})", sb->s_id, to_string(reason)));
-    const long n = writeback_inodes_sb(sb, LONG_MAX, reason);
-    wb->nr_written.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+    // The pass holds inode references: it holds the filesystem active too, so that an
+    // umount waits for it instead of finding those inodes busy. Not mounted yet, or
+    // being unmounted: nothing to do (umount writes everything itself).
+    MountTable& mt = m->mounts();
+    if (mt.grab_super(sb)) {
+      if (m->tracing()) m->trace(fmt::format("flusher: {} pass ({})", sb->s_id, to_string(reason)));
+      const long n = writeback_inodes_sb(sb, LONG_MAX, reason);
+      wb->nr_written.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
+      mt.drop_super(sb);
+    }
     wb->nr_passes.fetch_add(1, std::memory_order_acq_rel);
     wake_up_all(&wb->wb_wait);
   }

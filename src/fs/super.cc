@@ -12,6 +12,7 @@
 #include "fs/ext4/ext4.h"
 #include "fs/writeback.h"
 #include "machine/machine.h"
+#include "machine/sync_point.h"
 #include "mm/truncate.h"
 
 namespace guplab {
@@ -160,6 +161,7 @@ int MountTable::umount(std::string_view dir) {
       if (mnt.dir == dir) sb = mnt.sb;
     if (!sb || sb->s_dying.exchange(true)) return -EINVAL;
   }
+  TEST_SYNC_POINT("umount:wait_active");
   wait_event(&wq_, [sb] { return sb->s_active.load(std::memory_order_acquire) == 0; });
   // The flusher holds inode references while it writes: they do not make the
   // filesystem busy, so let its pass end (and keep it from starting another) first.
@@ -250,6 +252,17 @@ std::vector<super_block*> MountTable::supers() {
     out.push_back(mnt.sb);
   }
   return out;
+}
+
+bool MountTable::grab_super(super_block* sb) {
+  SpinGuard g(&lock_);
+  for (const Mount& mnt : mounts_) {
+    if (mnt.sb != sb) continue;
+    if (sb->s_dying.load(std::memory_order_acquire)) return false;
+    sb->s_active.fetch_add(1, std::memory_order_acq_rel);
+    return true;
+  }
+  return false;
 }
 
 void MountTable::drop_super(super_block* sb) {

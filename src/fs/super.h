@@ -17,8 +17,10 @@
 // backend, mount and unmount inside the machine's run (the flusher is a task).
 //
 // Threading: any task. The table is guarded by its own spinlock; a super_block found
-// through it is held by an active reference (grab_super()/drop_super()) that unmount
-// waits for.
+// through it is held by an active reference (grab_path(), supers(), grab_super();
+// dropped by drop_super()) that unmount waits for before it looks for busy inodes.
+// Sync point "umount:wait_active": umount has marked the filesystem dying and is about
+// to wait for its active references.
 #pragma once
 #include <string>
 #include <string_view>
@@ -61,6 +63,12 @@ class MountTable {
   super_block* grab_path(std::string_view path, std::string* name);
   /** supers() - every mounted filesystem, each with an active reference. */
   std::vector<super_block*> supers();
+  /**
+   * grab_super() - an active reference to @sb if it is mounted here and not being
+   * unmounted (its flusher takes one for each pass, so that umount waits for the pass
+   * rather than find the inodes it holds busy). Returns false otherwise.
+   */
+  bool grab_super(super_block* sb);
   /** drop_super() - release an active reference. */
   void drop_super(super_block* sb);
   /**

@@ -30,8 +30,11 @@
 // Sync points (machine/sync_point.h), stable names:
 //   "writeback:clear_dirty:before"  write_cache_pages(), page locked, about to call
 //                                   clear_page_dirty_for_io()
+//   "rmap:mkclean:pin_checked"      page_mkclean(), at a vma: the page was found unpinned,
+//                                   its ptes are about to be write-protected
 //   "writeback:mkclean:done"        clear_page_dirty_for_io() after page_mkclean()
-//   "writeback:wait_pinned"         page_mkclean() about to sleep for a pin (wait policy)
+//   "writeback:wait_pinned"         page_mkclean() (or folio_mkclean_wait_pinned()) about
+//                                   to sleep for a pin (wait policy)
 //   "writeback:submit"              a write bio is about to be submitted (pages in
 //                                   PG_writeback, unlocked)
 //   "writeback:end"                 a page's write completed, before PG_writeback clears
@@ -176,7 +179,9 @@ void ksys_sync();
 /**
  * wb_start_flusher() - start @sb's flusher task ("flush-<dev>"): it sleeps until kicked
  * (wakeup_flusher_threads(), the dirty threshold) or, with a non-zero interval, until
- * the interval passes, then runs writeback_inodes_sb(). Returns 0.
+ * the interval passes, then runs writeback_inodes_sb() holding an active reference to
+ * @sb (MountTable::grab_super(); a pass while @sb is not mounted, or being unmounted,
+ * does nothing). Returns 0.
  */
 int wb_start_flusher(super_block* sb, uint64_t interval_ns);
 /** wb_stop_flusher() - stop and join it (umount). */

@@ -45,9 +45,7 @@ folio* filemap_alloc_folio(Machine* m, gfp_t gfp) {
   return p ? page_folio(p) : nullptr;
 }
 
-void folio_wait_locked(folio* f) {
-  if (PageLocked(f)) wait_on_bit(folio_waitqueue_table(f), &f->flags, PG_locked);
-}
+void folio_wait_locked(folio* f) { wait_on_bit(folio_waitqueue_table(f), &f->flags, PG_locked); }
 
 // ---- the index ------------------------------------------------------------------------
 

@@ -94,21 +94,35 @@ void folio_mark_accessed(folio* f) {
   page_machine(f)->vmstat().inc(PGACTIVATE);
 }
 
-unsigned long isolate_lru_folios(lruvec* lv, lru_list l, unsigned long nr, list_head* dst) {
+unsigned long isolate_lru_folios(lruvec* lv, lru_list l, unsigned long nr, list_head* dst,
+                                 unsigned highest_zoneidx) {
   unsigned long taken = 0;
   SpinGuard g(&lv->lru_lock);
   list_head* head = &lv->lists[l];
-  for (unsigned long scanned = 0; taken < nr && !list_empty(head) && scanned < 4 * nr + 16; scanned++) {
+  // Folios passed over keep their place at the old end, in their order (newest first
+  // in @skipped, so that appending it puts the oldest last again).
+  list_head skipped;
+  INIT_LIST_HEAD(&skipped);
+  // A zone-restricted scan may have to look at the whole list to find its pages.
+  const unsigned long budget = highest_zoneidx == ~0u ? 4 * nr + 16 : lv->nr_pages[l] + 16;
+  for (unsigned long scanned = 0; taken < nr && !list_empty(head) && scanned < budget; scanned++) {
     folio* f = static_cast<folio*>(list_entry(head->prev, page, lru));
-    if (!get_page_unless_zero(f)) {  // its last reference is going: leave it to __folio_put()
+    // Of a zone the caller cannot use, or its last reference is going (leave it to
+    // __folio_put()): not ours.
+    if (page_zonenum(f) > highest_zoneidx || !get_page_unless_zero(f)) {
       list_del(&f->lru);
-      list_add(&f->lru, head);
+      list_add(&f->lru, &skipped);
       continue;
     }
     ClearPageLRU(f);
     del_locked(lv, f);
     list_add_tail(&f->lru, dst);
     taken++;
+  }
+  while (!list_empty(&skipped)) {
+    list_head* e = skipped.next;
+    list_del(e);
+    list_add_tail(e, head);
   }
   return taken;
 }

@@ -40,9 +40,12 @@ void folio_mark_accessed(folio* f);
 /**
  * isolate_lru_folios() - take up to @nr folios off the tail (oldest end) of list @l of
  * @lv onto @dst (through their lru field), each with a reference and PG_lru cleared,
- * as folio_isolate_lru() does; folios being freed are skipped. Returns how many.
+ * as folio_isolate_lru() does; folios being freed are skipped, and so are folios of
+ * zones above @highest_zoneidx (reclaim for a ZONE_NORMAL allocation gains nothing from
+ * freeing ZONE_MOVABLE pages): both go back to the head of the list. Returns how many.
  */
-unsigned long isolate_lru_folios(lruvec* lv, lru_list l, unsigned long nr, list_head* dst);
+unsigned long isolate_lru_folios(lruvec* lv, lru_list l, unsigned long nr, list_head* dst,
+                                 unsigned highest_zoneidx = ~0u);
 /** lruvec_size() - pages on list @l. */
 unsigned long lruvec_size(lruvec* lv, lru_list l);
 

@@ -67,7 +67,8 @@ void unmap_vmas(mmu_gather* tlb, mm_struct* mm, unsigned long start, unsigned lo
     REQUIRES(mm->mmap_lock);
 
 /**
- * copy_user_highpage() - copy a whole page's bytes (COW, fork of a pinned page).
+ * copy_user_highpage() - copy a whole page's bytes (COW, fork of a pinned page). The
+ * source is read in relaxed 8-byte words: a device may be writing it meanwhile.
  */
 void copy_user_highpage(page* to, const page* from);
 

@@ -2,7 +2,6 @@
 // the writeback policies, write_cache_pages(), and the data half of fsync().
 #include <fmt/format.h>
 
-#include <cstring>
 
 #include "base/bug.h"
 #include "base/errno.h"
@@ -11,6 +10,7 @@
 #include "machine/sync_point.h"
 #include "mm/filemap.h"
 #include "mm/internal.h"
+#include "mm/memory.h"
 #include "mm/page_alloc.h"
 #include "mm/pagemap.h"
 #include "mm/pin.h"

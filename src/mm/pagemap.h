@@ -30,7 +30,8 @@ inline bool trylock_page(page* p) { return folio_trylock(page_folio(p)); }
 
 /** folio_wait_writeback() - sleep until PG_writeback is clear. */
 inline void folio_wait_writeback(folio* f) {
-  if (PageWriteback(f)) wait_on_bit(folio_waitqueue_table(f), &f->flags, PG_writeback);
+  // wait_on_bit() tests the bit first, with acquire ordering.
+  wait_on_bit(folio_waitqueue_table(f), &f->flags, PG_writeback);
 }
 /** folio_wake_bit() - wake sleepers on a page bit after clearing it. */
 inline void folio_wake_bit(folio* f, unsigned bit) { wake_up_bit(folio_waitqueue_table(f), &f->flags, bit); }

@@ -48,12 +48,15 @@ void PinFolioCount::unpin_large(folio* f, int refs) {
 // slow path retries.
 
 namespace {
+// dma_pinned_flags shares its word with compound_head, which page_folio() reads without
+// any lock (bit 0 clear: "not a tail page"): written and read as an atomic word.
+inline void set_dma_pinned_flags(folio* f, uintptr_t v) { __atomic_store_n(&f->dma_pinned_flags, v, __ATOMIC_RELAXED); }
+inline uintptr_t dma_pinned_flags(const folio* f) { return __atomic_load_n(&f->dma_pinned_flags, __ATOMIC_RELAXED); }
+
 int dma_pin_locked(zone* z, folio* f, int refs) REQUIRES(z->gup_lock) {
   if (!PageDmaPinned(f)) {
     if (!lruvec_del_folio_if_lru(f)) return -EAGAIN;
-    // The flags word is the one compound_head() reads locklessly (GUP-fast, uaccess):
-    // store it whole, with bit 0 (tail) clear in every value it takes.
-    __atomic_store_n(&f->dma_pinned_flags, DMA_PINNED_WAS_LRU, __ATOMIC_RELAXED);
+    set_dma_pinned_flags(f, DMA_PINNED_WAS_LRU);
     f->dma_pinned_count = 0;
     SetPageDmaPinned(f);
   }
@@ -97,8 +100,8 @@ void PinDmaCount::unpin_locked(folio* f, int refs) {
     if (WARN_ON_ONCE(!PageDmaPinned(f) || f->dma_pinned_count < static_cast<uintptr_t>(refs))) return;
     f->dma_pinned_count -= static_cast<uintptr_t>(refs);
     if (f->dma_pinned_count == 0) {
-      const bool was_lru = f->dma_pinned_flags & DMA_PINNED_WAS_LRU;
-      __atomic_store_n(&f->dma_pinned_flags, 0, __ATOMIC_RELAXED);
+      const bool was_lru = dma_pinned_flags(f) & DMA_PINNED_WAS_LRU;
+      set_dma_pinned_flags(f, 0);
       ClearPageDmaPinned(f);
       if (was_lru) folio_add_lru(f);
     }

@@ -11,6 +11,7 @@
 #include "mm/gup.h"
 #include "mm/internal.h"
 #include "mm/page_ref.h"
+#include "mm/pagemap.h"
 #include "mm/pgalloc.h"
 #include "mm/pin.h"
 #include "mm/swap.h"
@@ -487,6 +488,7 @@ bool page_mkclean_one(folio* f, vm_area_struct* vma, unsigned long address, void
   auto* mi = static_cast<mkclean_info*>(arg);
   if (mi->action != pin_action::ignore && !mi->fake_design && folio_pinned_now(f) && !mkclean_pinned(f, mi))
     return false;
+  TEST_SYNC_POINT("rmap:mkclean:pin_checked");
   struct page_vma_mapped_walk pvmw;
   pvmw.folio_ = f;
   pvmw.vma = vma;
@@ -497,6 +499,16 @@ bool page_mkclean_one(folio* f, vm_area_struct* vma, unsigned long address, void
     // One atomic step, so a concurrent hardware-style A/D update is never lost.
     const pteval_t old = pvmw.pte->fetch_and(~(_PAGE_RW | _PAGE_DIRTY), std::memory_order_seq_cst);
     if (old & (_PAGE_RW | _PAGE_DIRTY)) mi->cleaned++;
+  }
+  // A pin may have been taken through a pte that was still writable after the check
+  // above (GUP-fast takes no lock; the slow path only the page-table lock). Now that
+  // the ptes are read-only, a new FOLL_WRITE pin must fault, and GUP-fast re-reads the
+  // pte after its grab and backs off if it changed; so one more look, after the
+  // write-protection, sees every pin that got through. (The ptes stay read-only: the
+  // next CPU store faults and dirties the page again, which is harmless.)
+  if (mi->action != pin_action::ignore && !mi->fake_design) {
+    smp_mb();  // the ptes' write-protection before the pin count's read (GUP: grab, then re-read)
+    if (folio_pinned_now(f) && !mkclean_pinned(f, mi)) return false;
   }
   return true;
 }
@@ -540,8 +552,10 @@ bool ttu_one(folio* f, vm_area_struct* vma, unsigned long address, void* arg) {
 }
 
 bool ttu_fake(folio* f, vm_area_struct*, unsigned long, void* arg) {
-  // A fake mapping cannot be unmapped; under the policy ignore it is not looked at.
-  if (wb_effective_policy(page_machine(f)) == WritebackPolicy::ignore) return true;
+  // A fake mapping cannot be unmapped; under the policy ignore it is not looked at. A
+  // fake vma covers every page of the range one call pinned; the pages already unpinned
+  // are not mapped by it any more (their fake mapcount says so).
+  if (wb_effective_policy(page_machine(f)) == WritebackPolicy::ignore || !folio_fake_mapcount(f)) return true;
   *static_cast<bool*>(arg) = true;
   return false;
 }
@@ -597,6 +611,15 @@ int __page_mkclean(page* p, bool skip_pinned_pages, int* skipped) {
     mkclean_pinned(f, &mi);
   *skipped = mi.skipped;
   return mi.cleaned;
+}
+
+bool folio_mkclean_wait_pinned(folio* f) {
+  BUG_ON(!PageLocked(f));
+  if (mkclean_pin_action(page_machine(f), false) != pin_action::wait || !folio_pinned_now(f)) return false;
+  folio_unlock(f);
+  wait_for_dma_pinned_to_clear(f);
+  folio_lock(f);
+  return true;
 }
 
 int page_mkclean(page* p, bool skip_pinned_pages) {

@@ -187,6 +187,16 @@ void rmap_walk(folio* f, rmap_walk_control* rwc);
 int page_mkclean(page* p, bool skip_pinned_pages);
 /** __page_mkclean() - page_mkclean() that also reports how many pinned mappings it skipped. */
 int __page_mkclean(page* p, bool skip_pinned_pages, int* skipped);
+/**
+ * folio_mkclean_wait_pinned() - if page_mkclean(@f, false) would sleep for a pin (the
+ * `wait` policy, @f may be pinned), sleep for it here instead, without the folio lock:
+ * unlock @f, wait until it is no longer pinned (sync point "writeback:wait_pinned"),
+ * lock it again. For callers whose page may be clean, where the pinner's unpin
+ * (set_page_dirty_lock()) needs that lock. Returns true if it slept: the caller
+ * re-checks ->mapping, and may call again (a new pin may have come meanwhile).
+ * REQUIRES: @f locked and referenced by the caller; no i_mmap_rwsem held.
+ */
+bool folio_mkclean_wait_pinned(folio* f);
 
 /** ttu_flags - how try_to_unmap() goes about it. */
 enum class ttu_flags : unsigned { TTU_NONE = 0 };

@@ -192,11 +192,21 @@ void pagecache_isize_extended(inode* ino, loff_t from, loff_t to) {
   if (from >= to || bsize >= PAGE_SIZE) return;
   const loff_t rounded_from = (from + static_cast<loff_t>(bsize) - 1) & ~static_cast<loff_t>(bsize - 1);
   if (to <= rounded_from || !(rounded_from & static_cast<loff_t>(PAGE_SIZE - 1))) return;
-  folio* f = __filemap_get_folio(ino->i_mapping, static_cast<pgoff_t>(from >> PAGE_SHIFT), FGP_LOCK, gfp_t::GFP_KERNEL);
+  address_space* mapping = ino->i_mapping;
+  folio* f = __filemap_get_folio(mapping, static_cast<pgoff_t>(from >> PAGE_SHIFT), FGP_LOCK, gfp_t::GFP_KERNEL);
   if (IS_ERR(f)) return;
   // Seed 002's call site: skip_pinned_pages = false. The blocks past the old EOF in
   // this page have no disk space yet: a store through mmap must fault (page_mkwrite
-  // allocates), so the ptes go read-only; the page stays dirty.
+  // allocates), so the ptes go read-only; the page stays dirty. Under `wait` a pin is
+  // waited for first without the page lock: the page may be clean, and the pinner's
+  // unpin then dirties it under that lock.
+  while (folio_mkclean_wait_pinned(f)) {
+    if (folio_mapping_read(f) != mapping) {  // truncated while we slept
+      folio_unlock(f);
+      folio_put(f);
+      return;
+    }
+  }
   if (page_mkclean(f, false)) folio_mark_dirty(f);
   folio_unlock(f);
   folio_put(f);

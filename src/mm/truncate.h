@@ -49,7 +49,9 @@ void truncate_pagecache(inode* ino, loff_t newsize);
  * pagecache_isize_extended() - i_size grew from @from to @to: if the old EOF was inside
  * a block that is now partly inside the file, the page holding it must be written
  * again before a store through mmap may dirty the new part, so write-protect its ptes
- * (page_mkclean(page, false), seed 002's call site) and keep it dirty.
+ * (page_mkclean(page, false), seed 002's call site) and keep it dirty. Under the `wait`
+ * policy a pin of that page is waited for first, without the page lock
+ * (folio_mkclean_wait_pinned()).
  * REQUIRES: i_rwsem held for write; i_size already @to.
  */
 void pagecache_isize_extended(inode* ino, loff_t from, loff_t to);

@@ -14,6 +14,7 @@
 #include "mm/gup.h"
 #include "mm/internal.h"
 #include "mm/lru.h"
+#include "mm/page_alloc.h"
 #include "mm/pagemap.h"
 #include "mm/rmap.h"
 #include "mm/swap.h"
@@ -179,10 +180,10 @@ namespace {
 
 // Age the active file list: pages whose ptes were not used since the last look move to
 // the inactive list.
-void shrink_active_list(Machine* m, unsigned long nr) {
+void shrink_active_list(Machine* m, unsigned long nr, unsigned highest_zoneidx) {
   list_head l;
   INIT_LIST_HEAD(&l);
-  unsigned long n = isolate_lru_folios(m->lru(), LRU_ACTIVE_FILE, nr, &l);
+  unsigned long n = isolate_lru_folios(m->lru(), LRU_ACTIVE_FILE, nr, &l, highest_zoneidx);
   m->vmstat().mod(PGREFILL, static_cast<int64_t>(n));
   while (!list_empty(&l)) {
     folio* f = static_cast<folio*>(list_entry(l.next, page, lru));
@@ -204,16 +205,18 @@ unsigned long try_to_free_pages(Machine* m, unsigned long nr_to_reclaim, gfp_t g
   reclaim_stat stat;
   unsigned long freed = 0;
   lruvec* lv = m->lru();
+  // Only pages of zones the allocation may use are worth freeing (gfp_zone()).
+  const unsigned highest_zoneidx = any(gfp, gfp_t::__GFP_MOVABLE) ? ZONE_MOVABLE : ZONE_NORMAL;
   for (int prio = kDefPriority; prio >= 0 && freed < nr_to_reclaim; prio--) {
     const unsigned long inactive = lruvec_size(lv, LRU_INACTIVE_FILE);
     const unsigned long active = lruvec_size(lv, LRU_ACTIVE_FILE);
     if (!inactive && !active) break;
     unsigned long scan = (inactive + active) >> prio;
     if (scan < 32) scan = 32;
-    if (active > inactive) shrink_active_list(m, scan);
+    if (active > inactive) shrink_active_list(m, scan, highest_zoneidx);
     list_head l;
     INIT_LIST_HEAD(&l);
-    const unsigned long n = isolate_lru_folios(lv, LRU_INACTIVE_FILE, scan, &l);
+    const unsigned long n = isolate_lru_folios(lv, LRU_INACTIVE_FILE, scan, &l, highest_zoneidx);
     m->vmstat().mod(PGSCAN, static_cast<int64_t>(n));
     if (n) freed += shrink_folio_list(&l, &stat);
     cond_resched();
@@ -232,6 +235,7 @@ unsigned long try_to_free_pages(Machine* m, unsigned long nr_to_reclaim, gfp_t g
     out->nr_buffers_dropped += stat.nr_buffers_dropped;
     out->nr_ref_kept += stat.nr_ref_kept;
     out->nr_locked += stat.nr_locked;
+    out->nr_pinned += stat.nr_pinned;
   }
   return freed;
 }

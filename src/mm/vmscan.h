@@ -6,7 +6,8 @@
 // to the active list); leave dirty pages to the flusher (and kick it); unmap mapped ones
 // (try_to_unmap(): a page that may be DMA-pinned stays mapped and is kept, seed 002;
 // under every writeback policy but ignore a pinned page is kept before that, mapped or
-// not, so its buffers stay); drop the buffers (try_to_release_page()); finally remove it from the page cache if,
+// not: the pinner may still dirty it, and writeback needs its buffers then); drop the
+// buffers (try_to_release_page()); finally remove it from the page cache if,
 // and only if, its reference count can be frozen at exactly the references reclaim
 // expects (the cache's and the isolation's). A page somebody else still holds — a GUP
 // pin under the `get` design, which nothing else detects — is therefore never freed,
@@ -55,8 +56,10 @@ unsigned long shrink_folio_list(list_head* folios, reclaim_stat* stat);
 
 /**
  * try_to_free_pages() - reclaim at least @nr_to_reclaim pages of machine @m if it can
- * (scanning the inactive file list, refilling it from the active one). Returns pages
- * freed. REQUIRES: a task of @m; see the threading note above.
+ * (scanning the inactive file list, refilling it from the active one), from the zones
+ * an allocation with @gfp may use: every zone with __GFP_MOVABLE, ZONE_NORMAL only
+ * without (kernel allocations). Returns pages freed. REQUIRES: a task of @m; see the
+ * threading note above.
  */
 unsigned long try_to_free_pages(Machine* m, unsigned long nr_to_reclaim, gfp_t gfp, reclaim_stat* stat = nullptr);
 

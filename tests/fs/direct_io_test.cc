@@ -268,7 +268,8 @@ TEST_P(DirectIoTest, KernelThreadHasNoUserMemory) {
 
 /** Asynchronous kiocbs: each records its result in its slot through ki_complete. */
 struct AsyncResults {
-  std::atomic<int> calls{0};
+  std::atomic<int> calls{0};     // ki_complete calls that are done with this struct
+  std::atomic<int> started{0};   // ki_complete calls that began
   int expected = 0;
   completion all_done;
 };
@@ -283,7 +284,10 @@ void record_async(kiocb* iocb, long res) {
   AsyncResults* r = s->r;
   s->res = res;
   s->pid = current() ? current()->pid : 0;
-  if (r->calls.fetch_add(1) + 1 == r->expected) complete(&r->all_done);
+  if (r->started.fetch_add(1) + 1 == r->expected) complete(&r->all_done);
+  // The last access to *r: complete() still touches all_done after its waiter can see
+  // it, so wait_all() waits for this count, not for the completion alone.
+  r->calls.fetch_add(1);
 }
 /** async_kiocb() - slot @s as an asynchronous kiocb on @f at @pos. */
 kiocb* async_kiocb(AsyncSlot* s, AsyncResults* r, dio_file* f, uint64_t pos, iocb_flags flags) {

@@ -20,7 +20,10 @@
 // data of every file that got new blocks since the last commit ("ordered" mode: a
 // crash never exposes a block the metadata points at but nobody wrote), then the
 // metadata, then flushes the device. So what a new machine mounting the same device
-// contents sees is exactly the last commit.
+// contents sees is exactly the last commit. A new block whose page that data write
+// left dirty (a pinned page under the skip or keep_dirty policy) is zeroed on the disk
+// before the commit points at it: it reads back as the hole it was until its page is
+// written, never as what an earlier owner of the block left there.
 //
 // Locking: s_meta_sem (an rw_semaphore held for write) guards all metadata and every
 // inode's block map; it nests inside the folio lock and i_rwsem, and is held across
@@ -139,6 +142,7 @@ struct ext4_sb_info {
 struct ext4_inode_info : inode {
   uint32_t i_data[EXT4_N_BLOCKS] = {};  // under the filesystem's s_meta_sem
   uint32_t i_blocks = 0;                // likewise
+  std::vector<uint32_t> i_new_blocks;   // likewise: data blocks allocated since the last commit
   std::atomic<bool> i_meta_dirty{false};  // the table copy is stale
   std::atomic<bool> i_ordered{false};     // on the ordered list
 };

@@ -195,6 +195,7 @@ int ext4_get_block(inode* ino, sector_t iblock, buffer_head* bh, bool create) NO
   bool is_new = false;
   down_write(&sbi->s_meta_sem);
   int err = ext4_map_block(sbi, ei, static_cast<uint32_t>(iblock), create, &block, &is_new);
+  if (!err && is_new) ei->i_new_blocks.push_back(block);  // for the commit (super.cc)
   up_write(&sbi->s_meta_sem);
   if (err) return err;
   if (!block) return 0;  // a hole
@@ -203,6 +204,7 @@ int ext4_get_block(inode* ino, sector_t iblock, buffer_head* bh, bool create) NO
   set_buffer_mapped(bh);
   if (is_new) {
     set_buffer_new(bh);
+    set_buffer_unwritten(bh);
     mark_ordered(ei);  // its data must reach the disk before the commit that maps it
     ext4_mark_inode_dirty(ino);
   }
@@ -321,14 +323,18 @@ int ext4_setattr(inode* ino, const iattr* attr) NO_THREAD_SAFETY_ANALYSIS {
   const loff_t new_size = attr->ia_size;
   if (new_size == old_size) return 0;
   truncate_setsize(ino, new_size);
+  int err = 0;
   if (new_size < old_size) {
+    // The block that now holds EOF keeps on the disk what lay past it: zero that
+    // (ext4_block_truncate_page()). The blocks wholly past EOF are freed either way.
+    err = block_truncate_page(ino->i_mapping, new_size, ext4_get_block);
     ext4_sb_info* sbi = EXT4_SB(ino->i_sb);
     down_write(&sbi->s_meta_sem);
     ext4_truncate_blocks(sbi, EXT4_I(ino), new_size);
     up_write(&sbi->s_meta_sem);
   }
   ext4_mark_inode_dirty(ino);
-  return 0;
+  return err;
 }
 
 }  // namespace

@@ -12,10 +12,14 @@
 #include "block/bio.h"
 #include "block/blkdev.h"
 #include "block/genhd.h"
+#include "fs/buffer_head.h"
 #include "fs/ext4/ext4.h"
 #include "fs/writeback.h"
 #include "machine/machine.h"
+#include "mm/filemap.h"
+#include "mm/internal.h"
 #include "mm/page_alloc.h"
+#include "mm/pagemap.h"
 #include "mm/swap.h"
 
 namespace guplab {
@@ -85,6 +89,50 @@ void ext4_meta_forget(ext4_sb_info* sbi, uint32_t block) { sbi->meta.erase(block
 
 // ---- commit ---------------------------------------------------------------------------
 
+namespace {
+
+// After the ordered data of @i was written and waited for: a page still dirty (left so
+// by the writeback policy: pinned) whose buffer maps one of @fresh, the blocks allocated
+// since the last commit, has never had its data written there. Zero such a block on the
+// disk before the commit points at it. The page lock keeps writeback from starting on
+// the page meanwhile (a zeroing racing the page's own write could land after it).
+int zero_unwritten_new_blocks(ext4_sb_info* sbi, inode* i, const std::vector<uint32_t>& fresh) {
+  if (fresh.empty()) return 0;
+  address_space* mapping = i->i_mapping;
+  std::vector<uint8_t> zeroes(sbi->block_size, 0);
+  int ret = 0;
+  pgoff_t index = 0;
+  folio_batch fb;
+  while (filemap_get_folios_tag(mapping, &index, ~0ul, PAGECACHE_TAG_DIRTY, &fb)) {
+    for (unsigned k = 0; k < fb.nr; k++) {
+      folio* f = fb.folios[k];
+      folio_lock(f);
+      if (folio_mapping_read(f) == mapping && PageDirty(f) && !PageWriteback(f) && PagePrivate(f)) {
+        buffer_head* head = reinterpret_cast<buffer_head*>(f->private_);
+        buffer_head* bh = head;
+        do {
+          if (buffer_mapped(bh) && buffer_unwritten(bh) &&
+              std::find(fresh.begin(), fresh.end(), static_cast<uint32_t>(bh->b_blocknr)) != fresh.end()) {
+            int err = ext4_dev_rw(sbi->sb->s_bdev, block_off(sbi, static_cast<uint32_t>(bh->b_blocknr)),
+                                  zeroes.data(), sbi->block_size, true);
+            if (err && !ret) ret = err;
+            Machine* m = sbi->sb->s_machine;
+            if (m->tracing())
+              m->trace(fmt::format("ext4: commit: ino {} index {} left dirty (pinned?): new block {} zeroed",
+                                   i->i_ino, f->index, bh->b_blocknr));
+          }
+          bh = bh->b_this_page;
+        } while (bh != head);
+      }
+      folio_unlock(f);
+    }
+    folio_batch_release(&fb);
+  }
+  return ret;
+}
+
+}  // namespace
+
 int ext4_commit(super_block* sb) {
   ext4_sb_info* sbi = EXT4_SB(sb);
   // 1. Ordered data: what new blocks will point at is written first.
@@ -98,7 +146,13 @@ int ext4_commit(super_block* sb) {
     inode* i = ilookup(sb, ino);
     if (!i) continue;  // evicted: its blocks went with it
     EXT4_I(i)->i_ordered.store(false);
+    std::vector<uint32_t> fresh;
+    down_write(&sbi->s_meta_sem);
+    fresh.swap(EXT4_I(i)->i_new_blocks);
+    up_write(&sbi->s_meta_sem);
     int err = filemap_write_and_wait_range(i->i_mapping, 0, LLONG_MAX);
+    if (err && !ret) ret = err;
+    err = zero_unwritten_new_blocks(sbi, i, fresh);
     if (err && !ret) ret = err;
     iput(i);
   }

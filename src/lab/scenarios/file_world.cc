@@ -151,7 +151,8 @@ int FileWorld::fsync() { return vfs_fsync(filp_, 0); }
 
 unsigned long FileWorld::reclaim(unsigned passes) {
   unsigned long freed = 0;
-  for (unsigned p = 0; p < passes; p++) freed += try_to_free_pages(m_, 1ul << 20, gfp_t::GFP_KERNEL);
+  // As kswapd does: every zone (a movable allocation may use them all).
+  for (unsigned p = 0; p < passes; p++) freed += try_to_free_pages(m_, 1ul << 20, gfp_t::GFP_HIGHUSER_MOVABLE);
   return freed;
 }
 

@@ -20,4 +20,14 @@ inline bool sim_buggify(const char* site) {
   return unlikely(h != nullptr) && h->buggify(site);
 }
 
+/**
+ * sim_buggify_arm() - from now on, may enabled sites fire (@on), or not? A run starts
+ * armed unless SimOptions::buggify_armed says otherwise; a harness that wants faults
+ * only after its setup (a scenario's tasks, not its mkfs) starts disarmed and arms
+ * here. No-op under native.
+ */
+inline void sim_buggify_arm(bool on) {
+  if (SimHooks* h = tls_sim_hooks) h->buggify_arm(on);
+}
+
 }  // namespace guplab

@@ -73,6 +73,8 @@ class SimHooks {
   virtual void sync_point(const char* name) { point(SchedPoint::kSyncPoint, name); }
   /** Fault injection at @site (see base/buggify.h). */
   virtual bool buggify(const char* site) { return false; }
+  /** Arm or disarm fault injection for the rest of the run (see base/buggify.h). */
+  virtual void buggify_arm(bool on) {}
 };
 
 extern constinit thread_local SimHooks* tls_sim_hooks;

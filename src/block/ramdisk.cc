@@ -1,4 +1,5 @@
 // ramdisk.cc - the in-memory block device and its DMA engine.
+#include "base/buggify.h"
 #include "block/ramdisk.h"
 
 #include <fmt/format.h>
@@ -133,7 +134,10 @@ void ramdisk::completion_loop() {
         const uint64_t now = ktime_get_ns();
         if (rq->deadline_ns > now) sleep_ns(rq->deadline_ns - now);
       }
-      const blk_status_t st = rq->status != BLK_STS_OK ? rq->status : do_request(rq);
+      // Fault injection (sim): a slow device, or a request that fails as a dying disk's does.
+      if (sim_buggify("ramdisk:delay")) sleep_ns(20 * NSEC_PER_USEC);
+      blk_status_t st = rq->status;
+      if (st == BLK_STS_OK) st = sim_buggify("ramdisk:eio") ? BLK_STS_IOERR : do_request(rq);
       end_request(rq, st);
     }
   }

@@ -14,9 +14,7 @@ namespace guplab {
 
 /** dev_trace() - record @what on @m's recent-events ring, if the machine traces. */
 inline void dev_trace(Machine* m, std::string_view what) {
-  if (!m->tracing()) return;
-  const task_struct* t = current();
-  m->trace(fmt::format("{}-{}: {}", t ? t->comm : std::string("?"), t ? t->pid : 0, what));
+  if (m->tracing()) m->trace_task_line(what);
 }
 
 }  // namespace guplab

@@ -1,4 +1,5 @@
 // rdma_device.cc - registering, writing and deregistering a long-term pinned range.
+#include "base/buggify.h"
 #include "drivers/rdma_device.h"
 
 #include <fmt/format.h>
@@ -117,6 +118,7 @@ dma_stamp RdmaDevice::dma_write(unsigned long i, unsigned first, unsigned count)
     }
     TEST_SYNC_POINT(sp_chunk_.c_str());
     if (cfg_.chunk_pace_ns && c + 1 < first + count) sleep_ns(cfg_.chunk_pace_ns);
+    if (sim_buggify("rdma:dma_delay")) sleep_ns(5 * NSEC_PER_USEC);  // a device stalls mid-burst
   }
   TEST_SYNC_POINT(sp_write_end_.c_str());
   return s;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "base/buggify.h"
 #include "base/rcu.h"
 #include "base/task.h"
 #include "drivers/dev_trace.h"
@@ -46,6 +47,9 @@ std::vector<std::pair<Outcome, std::string>> ScenarioContext::findings() const {
 void ScenarioContext::note(std::string_view line) { dev_trace(&m_, line); }
 
 task_struct* ScenarioContext::spawn(const std::string& comm, std::function<void()> fn, mm_struct* mm) {
+  // Faults are injected once the scenario's tasks start, not into its setup (a failed
+  // mkfs tells nothing about pins).
+  sim_buggify_arm(true);
   task_struct* t = m_.spawn(comm, std::move(fn), mm);
   tasks_.push_back(t);
   return t;
@@ -83,10 +87,13 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
   cfg.seed = p.seed;
   cfg.backend = p.backend;
   cfg.trace = p.trace;
+  cfg.boot_cache = p.boot_cache;
   ScenarioResult r;
   r.scenario = s.name();
   r.params = p;
   Machine m(cfg);
+  if (p.backend == Backend::sim) m.set_sim_options(p.sim);
+  m.set_trace_sink(p.trace_sink);
   // Sync points are where the oracles look and where scripts order things; an
   // unscripted run keeps the oracles and loads no ordering.
   m.sync_points().enable();
@@ -106,6 +113,9 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
   std::vector<std::pair<Outcome, std::string>> all;
   if (const SimRunResult* sr = m.sim_result()) {
     r.steps = sr->steps;
+    r.choices = sr->choices;
+    r.buggify_fired = sr->buggify_fired;
+    r.spurious_wakeups = sr->spurious_wakeups;
     if (sr->outcome == SimOutcome::deadlock || sr->outcome == SimOutcome::step_limit) {
       deadlocked = true;
       std::string who;
@@ -117,7 +127,18 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
       m.halt();  // unwound tasks may have left locks held: tear down as after a crash
     }
   }
-  if (!m.halted() && !deadlocked) m.run([&] { s.check(ctx); }, "oracle");
+  if (!m.halted() && !deadlocked) {
+    // The oracle's run is one task: no choices to replay, no faults to inject.
+    if (p.backend == Backend::sim && (p.sim.strategy == SimStrategy::replay || p.sim.buggify)) {
+      SimOptions quiet = p.sim;
+      quiet.strategy = SimStrategy::random;
+      quiet.replay.clear();
+      quiet.buggify = false;
+      quiet.spurious_wakeup_p = 0;
+      m.set_sim_options(quiet);
+    }
+    m.run([&] { s.check(ctx); }, "oracle");
+  }
 
   for (auto& f : ctx.findings()) all.push_back(std::move(f));
   if (m.nr_oops()) {

@@ -21,6 +21,8 @@
 #include "base/raw_spinlock.h"
 #include "base/thread_annotations.h"
 #include "machine/config.h"
+#include "machine/trace_sink.h"
+#include "sim/options.h"
 
 namespace guplab {
 
@@ -43,6 +45,10 @@ struct ScenarioParams {
                                   // scheduler alone decides; the oracles still look at the points)
   Backend backend = Backend::native;
   bool trace = true;              // keep the recent-events ring for oops reports
+  SimOptions sim;                 // sim backend: strategy, faults, limits, event sink (the
+                                  // run's seed is `seed` above)
+  TraceSink* trace_sink = nullptr;  // receives the machine's trace points (not owned)
+  BootCache* boot_cache = nullptr;  // host mappings to reuse across runs on this thread (not owned)
 };
 
 struct ScenarioResult {
@@ -56,6 +62,8 @@ struct ScenarioResult {
   std::string deadlock_report;         // sim backend: the wait-for picture of a deadlock
   int64_t pins_acquired = 0, pins_released = 0;
   uint64_t steps = 0;                  // scheduling decisions (sim backend)
+  std::vector<SimChoice> choices;      // sim: the body run's choices (SimOptions::replay)
+  uint64_t buggify_fired = 0, spurious_wakeups = 0;  // sim: faults injected in the body run
 };
 
 /**

@@ -10,6 +10,8 @@
 
 namespace guplab {
 
+struct BootCache;
+
 /** How GUP pins are tracked (DESIGN decision 5). */
 enum class PinDesign : uint8_t {
   get,             // plain references, no tracking (pre-2019 kernels)
@@ -49,6 +51,7 @@ struct MachineConfig {
   uint64_t seed = 1;
   bool trace = false;  // keep a ring of recent events for oops reports
   unsigned trace_ring = 256;
+  BootCache* boot_cache = nullptr;  // host mappings and stacks to reuse (not owned; machine/boot_cache.h)
 };
 
 }  // namespace guplab

@@ -8,6 +8,7 @@
 
 #include "base/rcu.h"
 #include "block/genhd.h"
+#include "machine/boot_cache.h"
 #include "fs/super.h"
 #include "mm/fake_vma.h"
 #include "mm/page-flags.h"
@@ -36,7 +37,8 @@ std::string_view source_path(std::string_view file) {
 }
 }  // namespace
 
-Machine::Machine(const MachineConfig& cfg) : cfg_(cfg), mem_(this, cfg.ram_bytes) {
+Machine::Machine(const MachineConfig& cfg)
+    : cfg_(cfg), mem_(this, cfg.ram_bytes, cfg.boot_cache ? &cfg.boot_cache->mem : nullptr) {
   bit_waits_.set_key_base(page_memmap_header(mem_.mem_map()));
   lruvec_init(&lru_);
   const unsigned long nr = mem_.nr_pages();
@@ -86,7 +88,10 @@ task_struct* Machine::spawn(const std::string& comm, std::function<void()> fn, m
 
 void Machine::run(const std::function<void()>& fn, const std::string& comm) {
   if (cfg_.backend == Backend::sim) {
-    if (!sim_) sim_ = std::make_unique<SimScheduler>([this](const std::string& c) { return task_init(c); });
+    if (!sim_) {
+      sim_ = std::make_unique<SimScheduler>([this](const std::string& c) { return task_init(c); });
+      if (cfg_.boot_cache) sim_->share_stacks(cfg_.boot_cache->stacks(sim_opts_.stack_size));
+    }
     sim_->run(sim_opts_, cfg_.seed, this, task_init(comm), fn);
     // Every task of the run is gone with it, devices' completion tasks and flushers too.
     block_->sim_run_ended();
@@ -118,6 +123,7 @@ void Machine::record_oops(const BugReport& r) noexcept {
     // Under sim, the virtual time of the oops (reading it is not a scheduling point).
     o.time_ns = sim_hooks() ? sim_hooks()->now_ns() : host_time_ns();
     o.recent_events = recent_events();
+    if (trace_sink_) emit_trace("oops", o.kind, fmt::format("{} at {}{}", o.cond, o.site, o.message.empty() ? "" : ": " + o.message));
     RawSpinGuard g(log_lock_);
     oopses_.push_back(std::move(o));
   } catch (...) {
@@ -136,6 +142,7 @@ void Machine::record_warn(const BugReport& r) noexcept {
       o.task = t->comm;
       o.pid = t->pid;
     }
+    if (trace_sink_) emit_trace("warn", o.kind, fmt::format("{} at {}{}", o.cond, o.site, o.message.empty() ? "" : ": " + o.message));
     RawSpinGuard g(log_lock_);
     if (r.once) {
       for (const auto& s : warned_once_)
@@ -164,8 +171,75 @@ size_t Machine::nr_warnings() const {
   return warnings_.size();
 }
 
-void Machine::trace(std::string line) {
+namespace {
+
+// The category of a free-form trace line, from its first word ("reclaim: ...").
+const char* line_category(std::string_view word) {
+  static constexpr std::pair<std::string_view, const char*> kCats[] = {
+      {"reclaim", "reclaim"},       {"try_to_unmap", "reclaim"},   {"writeback", "writeback"},
+      {"clear_page_dirty_for_io", "writeback"}, {"ext4_writepage", "writeback"}, {"flusher", "writeback"},
+      {"page_mkclean", "writeback"}, {"truncate", "truncate"},     {"fault", "fault"},
+      {"fake_vma", "pin"},          {"ext4", "fs"},               {"mount", "fs"},
+      {"umount", "fs"},             {"sync", "fs"},
+  };
+  for (const auto& [w, c] : kCats)
+    if (word == w) return c;
+  if (word.starts_with("ram") || word.starts_with("rd") || word.starts_with("dma") || word.starts_with("nvme")) return "dma";
+  return "dev";
+}
+
+void split_line(std::string_view line, std::string* name, std::string* args) {
+  const size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon > 40) {
+    *name = "event";
+    *args = std::string(line);
+    return;
+  }
+  *name = std::string(line.substr(0, colon));
+  size_t rest = colon + 1;
+  while (rest < line.size() && line[rest] == ' ') rest++;
+  *args = std::string(line.substr(rest));
+}
+
+}  // namespace
+
+void Machine::emit_trace(const char* cat, std::string name, std::string args) {
+  assert(trace_sink_);
+  TraceEvent e;
+  e.cat = cat;
+  e.name = std::move(name);
+  if (const task_struct* t = current()) {
+    e.pid = t->pid;
+    e.comm = t->comm.c_str();
+  }
+  // Reading the virtual clock directly is not a scheduling point (ktime_get_ns() is).
+  e.time_ns = sim_hooks() ? sim_hooks()->now_ns() : host_time_ns() - boot_host_ns_;
+  e.args = std::move(args);
+  trace_sink_->on_trace(e);
+}
+
+void Machine::trace_task_line(std::string_view what) {
+  if (trace_sink_) {
+    std::string name, args;
+    split_line(what, &name, &args);
+    emit_trace(line_category(name), std::move(name), std::move(args));
+  }
   if (!cfg_.trace) return;
+  const task_struct* t = current();
+  push_ring(fmt::format("{}-{}: {}", t ? t->comm : std::string("?"), t ? t->pid : 0, what));
+}
+
+void Machine::trace(std::string line) {
+  if (trace_sink_) {
+    std::string name, args;
+    split_line(line, &name, &args);
+    emit_trace(line_category(name), std::move(name), std::move(args));
+  }
+  if (!cfg_.trace) return;
+  push_ring(std::move(line));
+}
+
+void Machine::push_ring(std::string line) {
   RawSpinGuard g(log_lock_);
   if (ring_.size() < cfg_.trace_ring) {
     ring_.push_back(std::move(line));

@@ -17,10 +17,12 @@
 
 #include "base/bit_wait.h"
 #include "base/bug.h"
+#include "base/clock.h"
 #include "base/raw_spinlock.h"
 #include "base/task.h"
 #include "machine/config.h"
 #include "machine/sync_point.h"
+#include "machine/trace_sink.h"
 #include "machine/vmstat.h"
 #include "mm/lru.h"
 #include "mm/memory_model.h"
@@ -111,10 +113,24 @@ class Machine final : public BugSink {
   size_t nr_oops() const;
   size_t nr_warnings() const;
 
-  /** trace() - add a line to the recent-events ring (when config().trace). */
+  /**
+   * trace() - add a line to the recent-events ring (when config().trace) and give it to
+   * the trace sink, if one is set, as an event named by the line's first word.
+   */
   void trace(std::string line);
-  bool tracing() const { return cfg_.trace; }
+  /** trace_task_line() - as trace(), for a line about the running task (drivers/dev_trace.h). */
+  void trace_task_line(std::string_view what);
+  bool tracing() const { return cfg_.trace || trace_sink_; }
   std::vector<std::string> recent_events() const;
+
+  /**
+   * set_trace_sink() - deliver every trace_point() (machine/trace_point.h) and trace()
+   * line to @sink (not owned; null: none). REQUIRES: no task running on the machine.
+   */
+  void set_trace_sink(TraceSink* sink) { trace_sink_ = sink; }
+  TraceSink* trace_sink() const { return trace_sink_; }
+  /** emit_trace() - stamp one event with the task and the time and deliver it. REQUIRES: a sink. */
+  void emit_trace(const char* cat, std::string name, std::string args);
 
  private:
   MachineConfig cfg_;
@@ -129,7 +145,11 @@ class Machine final : public BugSink {
   std::atomic<int> next_pid_{1};
   std::atomic<bool> halted_{false};
   SimOptions sim_opts_;
+  TraceSink* trace_sink_ = nullptr;
+  uint64_t boot_host_ns_ = host_time_ns();  // native trace times count from boot
   std::unique_ptr<SimScheduler> sim_;  // the sim backend, created by the first sim run()
+
+  void push_ring(std::string line);
 
   mutable RawSpinlock log_lock_;
   std::vector<OopsRecord> oopses_ GUARDED_BY(log_lock_);

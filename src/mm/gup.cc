@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "machine/trace_point.h"
 #include "base/bug.h"
 #include "base/clock.h"
 #include "base/errno.h"
@@ -404,6 +405,9 @@ long __get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long n
     mmap_read_unlock(mm);
     *locked = 0;
   }
+  trace_point(mm->machine, "pin", any(flags, FOLL_PIN) ? "pin_user_pages" : "get_user_pages",
+              "start={:#x} nr={} ret={} pfn={:#x}{}", start, nr_pages, ret,
+              ret > 0 && pages ? page_to_pfn(pages[0]) : 0ul, any(flags, FOLL_LONGTERM) ? " longterm" : "");
   return ret;
 }
 

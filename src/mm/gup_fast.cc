@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "machine/trace_point.h"
 #include "base/prefetch.h"
 #include "base/rcu.h"
 #include "base/task.h"
@@ -283,7 +284,12 @@ long gup_fast_fallback(unsigned long start, unsigned long nr_pages, foll_flags f
     return pin_dispatch(mm->machine->pin_design(),
                         [&](auto d) { return gup_fast<decltype(d), S>(mm, start, end, flags, pages); });
   });
-  if (static_cast<unsigned long>(nr_pinned) == nr_pages || any(flags, FOLL_FAST_ONLY)) return nr_pinned;
+  if (static_cast<unsigned long>(nr_pinned) == nr_pages || any(flags, FOLL_FAST_ONLY)) {
+    trace_point(mm->machine, "pin", any(flags, FOLL_PIN) ? "pin_user_pages_fast" : "get_user_pages_fast",
+                "start={:#x} nr={} ret={} pfn={:#x} fast", start, nr_pages, nr_pinned,
+                nr_pinned > 0 ? page_to_pfn(pages[0]) : 0ul);
+    return nr_pinned;
+  }
 
   mm->machine->vmstat().inc(GUP_FAST_FALLBACK);
   int locked = 0;

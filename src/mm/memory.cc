@@ -1,4 +1,5 @@
 // memory.cc - page faults, copy-on-write, and zapping user mappings.
+#include "machine/trace_point.h"
 #include "mm/memory.h"
 
 #include <cstring>
@@ -385,6 +386,8 @@ vm_fault_t handle_mm_fault(vm_area_struct* vma, unsigned long address, fault_fla
   Machine* m = mm_machine(mm);
   m->vmstat().inc(PGFAULT);
   vm_fault_t ret = __handle_mm_fault(vma, address, flags);
+  trace_point(m, "fault", "handle_mm_fault", "address={:#x}{}{} ret={:#x}", address, write ? " write" : "",
+              unshare ? " unshare" : "", static_cast<unsigned>(ret));
   if (!any(ret, VM_FAULT_RETRY) && (any(ret, VM_FAULT_MAJOR) || any(flags, FAULT_FLAG_TRIED)))
     m->vmstat().inc(PGMAJFAULT);
   return ret;

@@ -6,9 +6,11 @@
 // the header (and with it the pfn, the frame address and the owning Machine) is found
 // with one mask, with no global table. pfn <-> page <-> address are O(1).
 //
-// Threading: immutable after construction.
+// Threading: immutable after construction, but for mark_allocated() (atomic).
 #pragma once
+#include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "mm/mm_types.h"
 
@@ -26,10 +28,43 @@ struct MemMapHeader {
   unsigned long nr_pages;
 };
 
+/**
+ * PhysMemCache - host mappings of RAM arenas and mem_maps that machines booted one
+ * after another on one host thread reuse (an explorer boots thousands): mapping and
+ * faulting in a fresh arena costs more than a short sim run. A machine that boots from
+ * the cache sees what a fresh mapping would show: its mem_map is zeroed at boot, and
+ * every frame the previous machine allocated was zeroed when it gave the mapping back.
+ *
+ * Threading: one host thread at a time (not locked); outlives every PhysMem using it.
+ */
+class PhysMemCache {
+ public:
+  PhysMemCache() = default;
+  ~PhysMemCache();
+  PhysMemCache(const PhysMemCache&) = delete;
+  PhysMemCache& operator=(const PhysMemCache&) = delete;
+  size_t cached() const { return free_.size(); }
+
+ private:
+  friend class PhysMem;
+  struct Mapping {
+    uint64_t ram_bytes = 0;
+    void* region = nullptr;
+    size_t region_len = 0;
+    void* arena_map = nullptr;
+    size_t arena_len = 0;
+  };
+  static constexpr size_t kMaxCached = 4;
+  std::vector<Mapping> free_;
+};
+
 class PhysMem {
  public:
-  /** REQUIRES: ram_bytes is a multiple of 2 MiB and at most 64 GiB. */
-  PhysMem(Machine* machine, uint64_t ram_bytes);
+  /**
+   * REQUIRES: ram_bytes is a multiple of 2 MiB and at most 64 GiB. With @cache, the
+   * mappings come from it when it has a pair of this size, and go back to it after.
+   */
+  PhysMem(Machine* machine, uint64_t ram_bytes, PhysMemCache* cache = nullptr);
   ~PhysMem();
   PhysMem(const PhysMem&) = delete;
   PhysMem& operator=(const PhysMem&) = delete;
@@ -48,8 +83,25 @@ class PhysMem {
   unsigned long virt_to_pfn(const void* addr) const {
     return (reinterpret_cast<uintptr_t>(addr) - reinterpret_cast<uintptr_t>(hdr_->arena)) >> PAGE_SHIFT;
   }
+  /**
+   * mark_allocated() - frames [@pfn, @pfn + 2^@order) were handed out (the page
+   * allocator calls it), so they are zeroed before a cached arena is reused. Free of
+   * cost without a cache. Any task.
+   */
+  void mark_allocated(unsigned long pfn, unsigned order) {
+    if (used_.empty()) return;
+    for (unsigned long i = pfn >> 6, last = (pfn + (1ul << order) - 1) >> 6; i <= last; i++) {
+      const unsigned long lo = i == (pfn >> 6) ? (pfn & 63) : 0;
+      const unsigned long hi = i == last ? ((pfn + (1ul << order) - 1) & 63) : 63;
+      const uint64_t bits = (hi == 63 ? ~0ull : ((1ull << (hi + 1)) - 1)) & ~((1ull << lo) - 1);
+      std::atomic_ref<uint64_t>(used_[i]).fetch_or(bits, std::memory_order_relaxed);
+    }
+  }
 
  private:
+  void map_fresh(uint64_t ram_bytes);
+  PhysMemCache* cache_ = nullptr;
+  std::vector<uint64_t> used_;  // with a cache: a bit per frame ever allocated
   void* region_ = nullptr;  // the header + mem_map mapping
   size_t region_len_ = 0;
   void* arena_map_ = nullptr;

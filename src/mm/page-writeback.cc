@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 
+#include "machine/trace_point.h"
 #include "base/bug.h"
 #include "base/errno.h"
 #include "fs/writeback.h"
@@ -103,6 +104,8 @@ void folio_start_writeback(folio* f) {
     __xa_clear_mark(&mapping->i_pages, f->index, PAGECACHE_TAG_TOWRITE);
   }
   page_machine(f)->vmstat().inc(NR_WRITEBACK);
+  trace_point(page_machine(f), "writeback", "folio_start_writeback", "pfn={:#x} index={}{}", page_to_pfn(f), f->index,
+              folio_maybe_dma_pinned(f) ? " pinned" : "");
 }
 
 void folio_end_writeback(folio* f) {
@@ -114,6 +117,7 @@ void folio_end_writeback(folio* f) {
   }
   BUG_ON_MSG(!TestClearPageWriteback(f), "folio_end_writeback: not under writeback");
   page_machine(f)->vmstat().mod(NR_WRITEBACK, -1);
+  trace_point(page_machine(f), "writeback", "folio_end_writeback", "pfn={:#x} index={}", page_to_pfn(f), f->index);
   folio_wake_bit(f, PG_writeback);
   folio_put(f);
 }

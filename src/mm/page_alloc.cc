@@ -1,4 +1,5 @@
 // page_alloc.cc - the buddy allocator.
+#include "base/buggify.h"
 #include "mm/page_alloc.h"
 
 #include <fmt/format.h>
@@ -135,6 +136,10 @@ page* alloc_pages_on(Machine* m, gfp_t gfp, unsigned order) {
     }
     return nullptr;
   };
+  // Fault injection (sim): memory pressure (reclaim first, as a machine short of memory
+  // does) and allocation failure (which every caller must survive).
+  if (sim_buggify("alloc_pages:pressure") && __alloc_pages_may_reclaim(m, gfp)) try_to_free_pages(m, 32ul << order, gfp);
+  if (sim_buggify("alloc_pages:fail")) return nullptr;
   page* p = take();
   // Direct reclaim: free clean page cache and try again (mm/vmscan.h).
   for (int tries = 0; !p && tries < 4 && __alloc_pages_may_reclaim(m, gfp); tries++) {
@@ -142,6 +147,7 @@ page* alloc_pages_on(Machine* m, gfp_t gfp, unsigned order) {
     p = take();
   }
   if (!p) return nullptr;
+  m->mem().mark_allocated(page_to_pfn(p), order);
   m->vmstat().mod(NR_FREE_PAGES, -(1l << order));
   m->vmstat().mod(PGALLOC, 1l << order);
   for (unsigned long i = 0; i < (1ul << order); i++) {

@@ -28,6 +28,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "machine/trace_point.h"
 #include "base/bug.h"
 #include "base/prefetch.h"
 #include "fs/writeback.h"
@@ -156,6 +157,8 @@ void unpin_pages(page* const* pages, unsigned long npages, Dirty dirty) {
       });
     });
     m->vmstat().mod(NR_FOLL_PIN_RELEASED, released);
+    trace_point(m, "pin", "unpin_user_pages", "nr={} pfn={:#x}{}", released, page_to_pfn(pages[0]),
+                dirty == Dirty::kNone ? "" : " dirty");
   }
 }
 
@@ -172,6 +175,8 @@ void unpin_range(page* p, unsigned long npages, Dirty dirty) {
         release_run<decltype(d), SchedCheck>(f, static_cast<int>(nr), dirty, keep_dirty);
       });
       m->vmstat().mod(NR_FOLL_PIN_RELEASED, static_cast<int64_t>(nr));
+      trace_point(m, "pin", "unpin_user_page_range", "nr={} pfn={:#x}{}", nr, page_to_pfn(p),
+                  dirty == Dirty::kNone ? "" : " dirty");
     }
     p += nr;
     npages -= nr;

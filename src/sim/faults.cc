@@ -19,6 +19,7 @@ FaultInjector::FaultInjector(uint64_t seed, const SimOptions& opts)
     : seed_(seed),
       rng_(seed ^ kFaultSalt),
       buggify_on_(opts.buggify),
+      armed_(opts.buggify_armed),
       site_p_(opts.buggify_site_p),
       fire_p_(opts.buggify_fire_p),
       spurious_p_(opts.spurious_wakeup_p) {}
@@ -29,14 +30,18 @@ bool FaultInjector::site_enabled(const char* site) const {
 }
 
 bool FaultInjector::buggify(const char* site) {
-  if (!buggify_on_ || !site_enabled(site)) return false;
+  if (!buggify_on_ || !armed_ || !site_enabled(site)) return false;
   if (!rng_.chance(fire_p_)) return false;
   buggify_fired_++;
   return true;
 }
 
 bool FaultInjector::spurious_wakeup() {
-  if (spurious_p_ <= 0.0 || !rng_.chance(spurious_p_)) return false;
+  // Spurious wakeups come from SimOptions::spurious_wakeup_p, or, with buggify, from the
+  // "futex:spurious_wakeup" site (on in some runs, then firing at a quarter of fire_p).
+  const bool fire = (spurious_p_ > 0.0 && rng_.chance(spurious_p_)) ||
+                    (buggify_on_ && armed_ && site_enabled("futex:spurious_wakeup") && rng_.chance(fire_p_ / 4));
+  if (!fire) return false;
   spurious_++;
   return true;
 }

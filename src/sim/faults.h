@@ -22,6 +22,9 @@ class FaultInjector {
   bool site_enabled(const char* site) const;
   /** buggify() - fire at @site now? False unless SimOptions::buggify. */
   bool buggify(const char* site);
+  /** arm() - may enabled sites fire from now on? (SimOptions::buggify_armed at start.) */
+  void arm(bool on) { armed_ = on; }
+  bool armed() const { return armed_; }
   /** spurious_wakeup() - should this futex wait return at once? */
   bool spurious_wakeup();
 
@@ -32,6 +35,7 @@ class FaultInjector {
   uint64_t seed_;
   Random rng_;
   bool buggify_on_;
+  bool armed_;
   double site_p_;
   double fire_p_;
   double spurious_p_;

@@ -59,6 +59,8 @@ struct SimOptions {
   double buggify_site_p = 0.25;
   /** ... and an enabled site fires with buggify_fire_p at each call. */
   double buggify_fire_p = 0.25;
+  /** Sites may fire from the start of the run; false: only after sim_buggify_arm(true). */
+  bool buggify_armed = true;
 
   /** Stack of each fiber (a guard page below it). */
   size_t stack_size = kDefaultFiberStack;

@@ -65,8 +65,10 @@ void SimScheduler::reset_run(const SimOptions& opts, uint64_t seed, const BugSin
   strategy_ = make_strategy(opts, seed);
   faults_ = std::make_unique<FaultInjector>(seed, opts);
   rcu_ = SimRcu();
-  if (!stacks_ || stacks_->stack_size() < opts.stack_size)
-    stacks_ = std::make_unique<StackPool>(opts.stack_size);
+  if (!stacks_ || stacks_->stack_size() < opts.stack_size) {
+    own_stacks_ = std::make_unique<StackPool>(opts.stack_size);
+    stacks_ = own_stacks_.get();
+  }
   runnable_.clear();
   futex_q_.clear();
   timers_.clear();
@@ -139,7 +141,7 @@ SimScheduler::SimTask* SimScheduler::add_task(task_struct* task, std::unique_ptr
   t->rcu_kthread = rcu_kthread;
   t->fn = std::move(fn);
   SimTask* raw = t.get();
-  t->fiber = std::make_unique<Fiber>(stacks_.get(), [this, raw] { task_body(raw); });
+  t->fiber = std::make_unique<Fiber>(stacks_, [this, raw] { task_body(raw); });
   task->backend = raw;
   tasks_.push_back(std::move(t));
   strategy_->on_task_created(raw->id);

@@ -26,6 +26,7 @@
 // Threading: one OS thread. run() installs this scheduler as the thread's SimHooks for
 // the run's duration; every hook is called from a fiber of the run. Not re-entrant.
 #pragma once
+#include <cassert>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -62,6 +63,15 @@ class SimScheduler final : public SimHooks {
   SimScheduler& operator=(const SimScheduler&) = delete;
 
   /**
+   * share_stacks() - take fiber stacks from @pool (not owned; null: keep our own), so
+   * that schedulers of machines booted one after another reuse them. REQUIRES: not in a
+   * run; @pool outlives this scheduler's runs.
+   */
+  void share_stacks(StackPool* pool) {
+    assert(!in_run_);
+    if (pool) stacks_ = pool;
+  }
+  /**
    * run() - run @fn as the task @init, and every task it spawns, until all have ended
    * or the run stops early (deadlock, @halt->halted(), step limit).
    * @halt: the machine whose oops ends the run (may be null).
@@ -93,6 +103,7 @@ class SimScheduler final : public SimHooks {
   void rcu_barrier() override;
   void sync_point(const char* name) override;
   bool buggify(const char* site) override;
+  void buggify_arm(bool on) override;
 
  private:
   enum class State : uint8_t { runnable, blocked, done };
@@ -158,7 +169,8 @@ class SimScheduler final : public SimHooks {
 
   // Across runs.
   TaskFactory new_task_;
-  std::unique_ptr<StackPool> stacks_;
+  std::unique_ptr<StackPool> own_stacks_;
+  StackPool* stacks_ = nullptr;  // own_stacks_, or a pool shared through share_stacks()
   uint64_t now_ = 0;
   bool in_run_ = false;
   SimRunResult result_;

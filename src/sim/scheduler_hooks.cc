@@ -189,6 +189,8 @@ bool SimScheduler::buggify(const char* site) {
   return true;
 }
 
+void SimScheduler::buggify_arm(bool on) { faults_->arm(on); }
+
 // The rcu kthread ("rcuop/0", as the kernel's callback-offload threads): runs callbacks
 // whose grace period is over, in queue order, and exits when the run has nothing else.
 void SimScheduler::rcu_kthread_body(SimTask* self) {

@@ -6,6 +6,7 @@
 
 #include "tools/commands.h"
 #include "tools/demo_cmd.h"
+#include "tools/explore_cmd.h"
 #include "tools/fio_cmd.h"
 #include "tools/gup_test.h"
 #include "tools/run_cmd.h"
@@ -21,6 +22,8 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"demo", "the headline experiment: scenario matrix, pin cost and fio per design (make demo)", demo_main},
+    {"explore", "run a scenario under many sim schedules (histogram, first failing seed); --replay SEED --trace F.json",
+     explore_main},
     {"fio", "run a fio job file through the model's O_DIRECT path and print fio's report", fio_main},
     {"gup_test", "the kernel's gup_test selftest (-u -a -L -U -b -m -n -r -j -t -T -w -W -S -z) on the model",
      gup_test_main},

@@ -245,10 +245,22 @@ int ext4_mkfs(Machine* m, std::string_view dev_spec, const ext4_mkfs_options& op
   // Bitmap: the metadata blocks are in use.
   for (uint32_t b = 0; b < es.s_bitmap_blocks && !ret; b++) {
     std::fill(buf.begin(), buf.end(), 0);
-    for (uint32_t bit = 0; bit < bs * 8; bit++) {
-      const uint64_t blk = static_cast<uint64_t>(b) * bs * 8 + bit;
-      if (blk < es.s_first_data_block || blk >= blocks) buf[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
-    }
+    const uint64_t first = static_cast<uint64_t>(b) * bs * 8, end = first + bs * 8;
+    // Bits [lo, hi) of this block: the metadata blocks, then the blocks past the device.
+    auto set_bits = [&](uint64_t lo, uint64_t hi) {
+      for (uint64_t bit = lo; bit < hi;) {
+        if (bit % 8 == 0 && hi - bit >= 8) {
+          const uint64_t bytes_n = (hi - bit) / 8;
+          std::fill_n(buf.begin() + static_cast<long>(bit / 8), bytes_n, 0xff);
+          bit += bytes_n * 8;
+        } else {
+          buf[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+          bit++;
+        }
+      }
+    };
+    set_bits(0, std::min<uint64_t>(es.s_first_data_block > first ? es.s_first_data_block - first : 0, bs * 8));
+    set_bits(blocks > first ? std::min<uint64_t>(blocks - first, bs * 8) : 0, end - first);
     ret = ext4_dev_rw(bdev, static_cast<uint64_t>(es.s_bitmap_start + b) * bs, buf.data(), bs, true);
   }
   // Inode table: empty but for the root directory.

@@ -28,6 +28,17 @@ constexpr const char* kDir = "/mnt";
 }  // namespace
 
 int FileWorld::setup(ScenarioContext& ctx, StampClock* clock, const file_world_options& o) {
+  const int err = setup_world(ctx, clock, o);
+  if (err && m_) {
+    // A failed setup (an injected allocation failure, an I/O error) leaves nothing
+    // running: under sim the disk's completion task would outlive the run otherwise.
+    if (close() == 0 && m_->block().lookup(kDisk)) del_gendisk(m_, kDisk);
+    bdev_ = nullptr;
+  }
+  return err;
+}
+
+int FileWorld::setup_world(ScenarioContext& ctx, StampClock* clock, const file_world_options& o) {
   assert(!m_ && "setup() once");
   assert(o.npages > 0);
   m_ = &ctx.machine();

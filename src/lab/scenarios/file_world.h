@@ -57,6 +57,11 @@ class FileWorld {
    * Returns 0, or umount's (or del_gendisk's) error. The disk cannot be read afterwards.
    */
   int close();
+
+ private:
+  int setup_world(ScenarioContext& ctx, StampClock* clock, const file_world_options& o);
+
+ public:
   /** Abandons what is left to the machine's crash teardown (see the header comment). */
   ~FileWorld();
 

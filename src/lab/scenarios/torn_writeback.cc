@@ -59,6 +59,17 @@ struct TornLog {
   std::atomic<unsigned> passes{0};
 };
 
+/** The torn oracle on what the disk holds now: the first torn image is the finding. */
+void check_disk_torn(ScenarioContext& ctx, FileWorld& w, TornLog& log, const std::string& when) {
+  for (unsigned long i = 0; i < kPages; i++) {
+    PageImage img;
+    if (w.disk_page(i, &img)) continue;
+    const PageStampScan scan = stamp_scan_page(img.data());
+    if (scan.verdict == PageVerdict::torn && !log.torn.exchange(true))
+      ctx.found(Outcome::torn, fmt::format("{}, on disk, {} is {}", when, w.page_name(i), scan.describe()));
+  }
+}
+
 void TornWriteback::run(ScenarioContext& ctx) const {
   Machine& m = ctx.machine();
   const bool scripted = ctx.params().scripted;
@@ -76,6 +87,12 @@ void TornWriteback::run(ScenarioContext& ctx) const {
   witness->watch(dev);
   witness->ask_at("writeback:clear_dirty:before");
   witness->ask_at("writeback:submit");
+  // The moment a write of the page has reached the disk (before a later one rewrites
+  // it): what the device DMA'd meanwhile shows here, in both modes.
+  auto* completions = ctx.make<std::atomic<unsigned>>(0);
+  script->on("writeback:end", [&ctx, w, log, completions] {
+    check_disk_torn(ctx, *w, *log, fmt::format("when write {} of the page completed", ++*completions));
+  });
   if (scripted) {
     script->order({{"torn:written", "torn:flush"}, {"torn:flushed", "rdma0:dereg:begin"}});
     // The device's next write lands right after the first chunk of writeback's copy of
@@ -116,14 +133,7 @@ void TornWriteback::run(ScenarioContext& ctx) const {
       const long written = w->writeback_pass(WB_SYNC_NONE);
       log->passes++;
       // The torn oracle on what this pass put on the disk (a later pass may rewrite it).
-      for (unsigned long i = 0; written > 0 && i < kPages; i++) {
-        PageImage img;
-        if (w->disk_page(i, &img)) continue;
-        const PageStampScan scan = stamp_scan_page(img.data());
-        if (scan.verdict == PageVerdict::torn && !log->torn.exchange(true))
-          ctx.found(Outcome::torn, fmt::format("after writeback pass {}, on disk, {} is {}", r + 1, w->page_name(i),
-                                               scan.describe()));
-      }
+      if (written > 0) check_disk_torn(ctx, *w, *log, fmt::format("after writeback pass {}", r + 1));
       Script::pass("torn:flushed");
       if (!scripted) yield_some(2);
     }

@@ -1,0 +1,33 @@
+// boot_cache.h - BootCache: host resources that machines booted one after another on
+// one host thread can reuse, so that booting is cheap when it happens thousands of
+// times (the sim explorer): the RAM arena and mem_map mappings, and fiber stacks.
+//
+// A machine booted with a cache (MachineConfig::boot_cache) behaves exactly as one
+// booted without: what it reuses is reset to what a fresh mapping shows.
+//
+// Threading: one host thread at a time; it must outlive every machine using it.
+#pragma once
+#include <cstddef>
+#include <memory>
+
+#include "mm/memory_model.h"
+#include "sim/stack_pool.h"
+
+namespace guplab {
+
+struct BootCache {
+  PhysMemCache mem;
+  /** stacks() - a stack pool of at least @size bytes a stack (replaced when too small). */
+  StackPool* stacks(size_t size) {
+    if (!stacks_ || stacks_->stack_size() < size) {
+      if (stacks_ && stacks_->outstanding()) return nullptr;  // in use by a live machine
+      stacks_ = std::make_unique<StackPool>(size);
+    }
+    return stacks_.get();
+  }
+
+ private:
+  std::unique_ptr<StackPool> stacks_;
+};
+
+}  // namespace guplab

@@ -1,0 +1,293 @@
+// explore_cmd.cc - `guplab explore`: many schedules of one scenario cell, or one replayed.
+//
+// Exit status: 0 when no run failed (or, with --check, when the outcomes are what the
+// scenario predicts for its unscripted variant), 1 otherwise, 2 on bad usage.
+#include "tools/explore_cmd.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "lab/explorer.h"
+#include "lab/matrix.h"
+#include "lab/scenario.h"
+#include "lab/trace/trace_recorder.h"
+
+namespace guplab::tools {
+
+namespace {
+
+std::string scenario_names() {
+  std::string s;
+  for (const Scenario* sc : all_scenarios()) s += (s.empty() ? "" : ", ") + std::string(sc->name());
+  return s;
+}
+
+// "random", "pct" (depth 3) or "pct:D".
+bool parse_strategy(const std::string& s, SimStrategy* st, unsigned* depth) {
+  if (s == "random") {
+    *st = SimStrategy::random;
+    return true;
+  }
+  if (s == "pct") {
+    *st = SimStrategy::pct;
+    return true;
+  }
+  if (s.rfind("pct:", 0) == 0) {
+    try {
+      size_t used = 0;
+      const unsigned long d = std::stoul(s.substr(4), &used);
+      if (used != s.size() - 4 || d == 0 || d > 64) return false;
+      *st = SimStrategy::pct;
+      *depth = static_cast<unsigned>(d);
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+  return false;
+}
+
+bool parse_shard(const std::string& s, unsigned* k, unsigned* n) {
+  unsigned a = 0, b = 0;
+  char slash = 0;
+  if (std::sscanf(s.c_str(), "%u%c%u", &a, &slash, &b) != 3 || slash != '/') return false;
+  if (b == 0 || a == 0 || a > b) return false;
+  *k = a - 1;
+  *n = b;
+  return true;
+}
+
+bool parse_seed(const std::string& s, uint64_t* out) {
+  try {
+    size_t used = 0;
+    *out = std::stoull(s, &used, 0);
+    return used == s.size();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::string histogram_line(const ExploreResult& r) {
+  std::string s;
+  for (Outcome o : kAllOutcomes)
+    if (r.count(o)) s += fmt::format("{}{} {}", s.empty() ? "" : "  ", to_string(o), r.count(o));
+  return s.empty() ? "(no runs)" : s;
+}
+
+// Does the exploration show what the scenario predicts for the unscripted cell? Failures
+// that injected faults explain do not count against an ok prediction.
+bool as_predicted(const ExploreResult& r, Outcome expected) {
+  if (expected == Outcome::ok) return r.unexplained() == 0;
+  return r.count(expected) > 0;
+}
+
+}  // namespace
+
+int explore_main(int argc, char** argv) {
+  CLI::App app{"explore a scenario's schedules on the sim backend, or replay one exactly", "guplab explore"};
+  std::string name, design = "folio_pincount", policy = "skip", strategy = "random", shard = "1/1", format = "text";
+  std::string replay, trace_file, base_seed_s = "1";
+  uint64_t seeds = 1000, pct_steps = 0;
+  unsigned jobs = 1;
+  double spurious = 0;
+  bool scripted = false, buggify = false, ftrace = false, until_fail = false, check = false, quiet = false;
+  app.add_option("scenario", name, "the scenario to explore (guplab run --list)");
+  app.add_option("--design", design, "pin design: get, bias, dma_count, fake_vma, folio_pincount")
+      ->check([](const std::string& s) { return parse_pin_design(s) ? std::string() : "unknown design '" + s + "'"; });
+  app.add_option("--policy", policy, "writeback policy: ignore, skip, wait, bounce, keep_dirty")
+      ->check([](const std::string& s) {
+        auto p = parse_writeback_policy(s);
+        if (!p) return "unknown policy '" + s + "'";
+        if (*p == WritebackPolicy::revoke) return std::string("policy revoke is not built");
+        return std::string();
+      });
+  app.add_option("--seeds", seeds, "schedules to run (the whole exploration, over every shard)");
+  app.add_option("--base-seed", base_seed_s, "where the exploration's seeds start (run i gets a seed mixed from it and i)");
+  app.add_option("--strategy", strategy, "random (random walk) or pct:D (PCT of depth D; pct = pct:3)");
+  app.add_option("--pct-steps", pct_steps, "PCT's estimate k of a run's steps (default: measured on the seed-0 run)");
+  app.add_option("--jobs,-j", jobs, "host threads running schedules");
+  app.add_option("--shard", shard, "K/N: run the K-th of N interleaved slices of the seeds (1-based)");
+  app.add_flag("--scripted", scripted, "explore the scripted variant (its sync-point order holds) instead");
+  app.add_flag("--buggify", buggify, "enable the fault-injection sites (device delays, I/O errors, allocation failures, ...)");
+  app.add_option("--spurious-wakeups", spurious, "probability that a wait wakes spuriously")->check(CLI::Range(0.0, 1.0));
+  app.add_flag("--until-fail", until_fail, "stop at the first failing schedule (the lowest failing run, whatever -j)");
+  app.add_flag("--check", check, "exit 0 when outcomes are as the scenario predicts (no failure where it predicts ok)");
+  app.add_option("--replay", replay, "run the schedule of this seed (as printed) again, exactly");
+  app.add_option("--trace", trace_file, "with --replay: write a Chrome/Perfetto JSON trace to this file");
+  app.add_flag("--ftrace", ftrace, "with --replay: print the run's events as trace_pipe lines");
+  app.add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--quiet,-q", quiet, "no progress line");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  ExploreOptions o;
+  if (name.empty()) {
+    fmt::print(stderr, "guplab explore: give a scenario ({})\n", scenario_names());
+    return 2;
+  }
+  o.scenario = find_scenario(name);
+  if (!o.scenario) {
+    fmt::print(stderr, "guplab explore: unknown scenario '{}' (known: {})\n", name, scenario_names());
+    return 2;
+  }
+  o.design = *parse_pin_design(design);
+  o.policy = *parse_writeback_policy(policy);
+  if (!o.scenario->applies(o.design, o.policy)) {
+    fmt::print(stderr, "guplab explore: {} does not run under design {} with policy {}\n", name, design, policy);
+    return 2;
+  }
+  if (!parse_strategy(strategy, &o.strategy, &o.pct_depth)) {
+    fmt::print(stderr, "guplab explore: --strategy: '{}' is not random, pct or pct:D (1 <= D <= 64)\n", strategy);
+    return 2;
+  }
+  if (!parse_shard(shard, &o.shard, &o.shards)) {
+    fmt::print(stderr, "guplab explore: --shard: '{}' is not K/N with 1 <= K <= N\n", shard);
+    return 2;
+  }
+  if (!parse_seed(base_seed_s, &o.base_seed)) {
+    fmt::print(stderr, "guplab explore: --base-seed: '{}' is not a number\n", base_seed_s);
+    return 2;
+  }
+  if (jobs == 0) {
+    fmt::print(stderr, "guplab explore: --jobs must be at least 1\n");
+    return 2;
+  }
+  if ((!trace_file.empty() || ftrace) && replay.empty()) {
+    fmt::print(stderr, "guplab explore: --trace and --ftrace go with --replay SEED\n");
+    return 2;
+  }
+  o.seeds = seeds;
+  o.pct_steps = pct_steps;
+  o.scripted = scripted;
+  o.buggify = buggify;
+  o.spurious_wakeup_p = spurious;
+  o.jobs = jobs;
+  o.stop_at_first_failure = until_fail;
+  const Outcome expected = scripted ? o.scenario->expected(o.design, o.policy)
+                                    : o.scenario->expected_unscripted(o.design, o.policy);
+
+  if (!replay.empty()) {
+    uint64_t seed = 0;
+    if (!parse_seed(replay, &seed)) {
+      fmt::print(stderr, "guplab explore: --replay: '{}' is not a seed\n", replay);
+      return 2;
+    }
+    const std::string title = fmt::format("{}{} design {} policy {} strategy {} seed {:#x}", name,
+                                          scripted ? "" : " (unscripted)", design, policy, strategy, seed);
+    TraceRecorder rec(title);
+    ScenarioParams p = explore_params(o, seed, explore_pct_steps(o));
+    p.trace = true;
+    const bool tracing = !trace_file.empty() || ftrace;
+    if (tracing) {
+      p.sim.sink = &rec;
+      p.trace_sink = &rec;
+    }
+    const ScenarioResult r = run_scenario(*o.scenario, p);
+    if (!trace_file.empty()) {
+      std::ofstream out(trace_file, std::ios::binary | std::ios::trunc);
+      if (out) rec.write_json(out);
+      if (!out) {
+        fmt::print(stderr, "guplab explore: cannot write {}: {}\n", trace_file, std::strerror(errno));
+        return 2;
+      }
+    }
+    if (ftrace) fmt::print("{}", rec.ftrace());
+    if (format == "json") {
+      nlohmann::json j = result_json(r, expected);
+      j["seed"] = seed;
+      j["choices"] = r.choices.size();
+      j["buggify_fired"] = r.buggify_fired;
+      j["spurious_wakeups"] = r.spurious_wakeups;
+      fmt::print("{}\n", j.dump(2));
+    } else {
+      fmt::print("{}", format_result(r, expected));
+      fmt::print("schedule: {} steps, {} choices, {} faults injected, {} spurious wakeups\n", r.steps, r.choices.size(),
+                 r.buggify_fired, r.spurious_wakeups);
+      if (!trace_file.empty()) fmt::print("trace:    {} ({} events; open in ui.perfetto.dev)\n", trace_file, rec.size());
+    }
+    return r.outcome == Outcome::ok || (check && r.outcome == expected) ? 0 : 1;
+  }
+
+  const bool tty = !quiet && format == "text" && isatty(STDERR_FILENO);
+  if (tty)
+    o.progress = [](uint64_t done, uint64_t total, uint64_t failed) {
+      fmt::print(stderr, "\r  {}/{} schedules, {} failing ", done, total, failed);
+      std::fflush(stderr);
+    };
+  int err = 0;
+  const ExploreResult r = explore(o, &err);
+  if (tty) fmt::print(stderr, "\r\033[K");
+  if (err) {
+    fmt::print(stderr, "guplab explore: bad options: {}\n", std::strerror(-err));
+    return 2;
+  }
+  const bool good = check ? as_predicted(r, expected) : r.unexplained() == 0;
+  const std::string strat = o.strategy == SimStrategy::pct ? fmt::format("pct:{} (k={})", o.pct_depth, r.pct_steps)
+                                                          : std::string("random");
+  if (format == "json") {
+    nlohmann::json j;
+    j["scenario"] = name;
+    j["scripted"] = scripted;
+    j["design"] = design;
+    j["policy"] = policy;
+    j["strategy"] = strat;
+    j["base_seed"] = o.base_seed;
+    j["seeds"] = seeds;
+    j["shard"] = shard;
+    j["jobs"] = r.jobs;
+    j["buggify"] = buggify;
+    j["runs"] = r.runs;
+    j["failed"] = r.failed;
+    j["explained_by_faults"] = r.explained;
+    j["expected"] = to_string(expected);
+    j["as_predicted"] = as_predicted(r, expected);
+    for (Outcome oc : kAllOutcomes) j["outcomes"][to_string(oc)] = r.count(oc);
+    if (r.first_failure) {
+      j["first_failure"] = {{"run", r.first_failure->index},
+                            {"seed", r.first_failure->seed},
+                            {"outcome", to_string(r.first_failure->outcome)},
+                            {"reason", r.first_failure->reason}};
+    }
+    j["seconds"] = r.seconds;
+    j["schedules_per_second"] = r.per_second();
+    j["steps_per_schedule"] = r.runs ? r.steps / r.runs : 0;
+    fmt::print("{}\n", j.dump(2));
+    return good ? 0 : 1;
+  }
+  fmt::print("explore:  {}{} under design {}, policy {}, strategy {}{}\n", name, scripted ? "" : " (unscripted)",
+             design, policy, strat, buggify ? ", fault injection on" : "");
+  fmt::print("seeds:    {} runs from base seed {} (shard {}), {} done\n", r.total, o.base_seed, shard, r.runs);
+  fmt::print("outcomes: {}\n", histogram_line(r));
+  if (buggify)
+    fmt::print("faults:   {} failing runs are lost updates or failed calls after injected faults (legitimate); {} are not\n",
+               r.explained, r.unexplained());
+  if (r.first_failure) {
+    const ExploreRun& f = *r.first_failure;
+    fmt::print("first failure: run {} seed {:#x}: {}: {}\n", f.index, f.seed, to_string(f.outcome), f.reason);
+    fmt::print("  replay: guplab explore {} --design {} --policy {} --strategy {}{}{} --replay {:#x} --trace {}.json\n",
+               name, design, policy, strategy, scripted ? " --scripted" : "", buggify ? " --buggify" : "", f.seed, name);
+    for (Outcome oc : kAllOutcomes) {
+      const auto& fo = r.first_by_outcome[static_cast<size_t>(oc)];
+      if (oc == Outcome::ok || !fo || fo->index == f.index) continue;
+      fmt::print("first {}: run {} seed {:#x}: {}\n", to_string(oc), fo->index, fo->seed, fo->reason);
+    }
+  } else {
+    fmt::print("first failure: none\n");
+  }
+  fmt::print("predicted: {} ({})\n", to_string(expected),
+             as_predicted(r, expected) ? "as found" : expected == Outcome::ok ? "NOT as found: some runs failed"
+                                                                                : "not found in these runs");
+  fmt::print("speed:    {:.0f} schedules/s ({} in {:.2f} s, {} job{}), {} steps per schedule\n", r.per_second(), r.runs,
+             r.seconds, r.jobs, r.jobs == 1 ? "" : "s", r.runs ? r.steps / r.runs : 0);
+  return good ? 0 : 1;
+}
+
+}  // namespace guplab::tools

@@ -43,5 +43,10 @@ test-tsan: build-tsan
 bench: build-release
 	./build/release/guplab_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 
+# The long explorations: seeds to the first failure where a design is vulnerable, and
+# 100,000 schedules of every scenario under the safe designs and policies (~15 min, 2 cores).
+explore: build-release
+	bench/explore_check.sh ./build/release/guplab $(or $(SEEDS),100000) $(or $(JOBS),$(shell nproc))
+
 clean:
 	rm -rf build

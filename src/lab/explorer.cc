@@ -130,7 +130,7 @@ ExploreResult explore(const ExploreOptions& o, int* err) {
     add_run(tally, run);
     if (is_failure(run.outcome)) {
       failed.fetch_add(1, std::memory_order_relaxed);
-      if (o.stop_at_first_failure) {
+      if (o.stop_at_first_failure && (!o.stop_on || run.outcome == *o.stop_on)) {
         uint64_t cur = stop_after.load();
         while (n < cur && !stop_after.compare_exchange_weak(cur, n)) {
         }

@@ -43,6 +43,8 @@ struct ExploreOptions {
   unsigned jobs = 1;
   unsigned shard = 0, shards = 1;  // this shard of shards. REQUIRES: shard < shards
   bool stop_at_first_failure = false;
+  /** With stop_at_first_failure: stop at the first run with this outcome only (unset: any failure). */
+  std::optional<Outcome> stop_on;
   /** Called every ~progress_every_ms with the runs done so far (null: never). */
   std::function<void(uint64_t done, uint64_t total, uint64_t failures)> progress;
   unsigned progress_every_ms = 250;

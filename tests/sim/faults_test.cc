@@ -69,5 +69,35 @@ TEST(FaultInjector, SpuriousWakeupsAtTheirRate) {
   EXPECT_EQ(f.spurious_wakeups(), static_cast<uint64_t>(n));
 }
 
+TEST(FaultInjector, ADisarmedRunFiresNothingUntilArmed) {
+  SimOptions o;
+  o.buggify = true;
+  o.buggify_fire_p = 1.0;
+  o.buggify_site_p = 1.0;
+  o.buggify_armed = false;
+  FaultInjector f(5, o);
+  for (int i = 0; i < 100; i++) EXPECT_FALSE(f.buggify("site"));
+  EXPECT_FALSE(f.armed());
+  f.arm(true);
+  EXPECT_TRUE(f.buggify("site"));
+  f.arm(false);
+  EXPECT_FALSE(f.buggify("site"));
+  EXPECT_EQ(f.buggify_fired(), 1u);
+}
+
+TEST(FaultInjector, BuggifyAlsoInjectsSpuriousWakeupsInSomeRuns) {
+  SimOptions o;
+  o.buggify = true;
+  int runs_with = 0;
+  for (uint64_t seed = 0; seed < 200; seed++) {
+    FaultInjector f(seed, o);
+    bool any = false;
+    for (int i = 0; i < 200; i++) any |= f.spurious_wakeup();
+    runs_with += any;
+  }
+  EXPECT_GT(runs_with, 20);   // the site is on in about a quarter of the runs
+  EXPECT_LT(runs_with, 100);
+}
+
 }  // namespace
 }  // namespace guplab

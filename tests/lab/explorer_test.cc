@@ -1,0 +1,233 @@
+// explorer_test.cc - the sim explorer: seeds, shards and jobs do not change the answer,
+// a printed seed replays its run exactly (by seed and by recorded choices), injected
+// faults are reproducible, and a bounded exploration of every scenario cell finds what
+// the seeds predict: no failure where a design is safe, the failure where it is not.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+
+#include "lab/explorer.h"
+#include "lab/scenario.h"
+#include "lab/scenarios/common.h"
+#include "machine/boot_cache.h"
+
+namespace guplab {
+namespace {
+
+#if defined(GUPLAB_ASAN) || defined(GUPLAB_TSAN)
+constexpr uint64_t kSeedsPerCell = 60;    // sanitizer builds run ~20x slower
+constexpr uint64_t kSearchBudget = 3000;
+#else
+constexpr uint64_t kSeedsPerCell = 600;   // 5 policies: 3000 seeds per scenario and design
+constexpr uint64_t kSearchBudget = 20000;
+#endif
+
+const Scenario* scenario(const char* name) {
+  const Scenario* s = find_scenario(name);
+  EXPECT_NE(s, nullptr) << name;
+  return s;
+}
+
+ExploreOptions cell(const char* name, PinDesign d, WritebackPolicy p, uint64_t seeds) {
+  ExploreOptions o;
+  o.scenario = scenario(name);
+  o.design = d;
+  o.policy = p;
+  o.seeds = seeds;
+  return o;
+}
+
+TEST(ExploreSeeds, DistinctPerIndexAndBaseAndStable) {
+  std::set<uint64_t> seen;
+  for (uint64_t base : {1, 2, 3})
+    for (uint64_t i = 0; i < 1000; i++) seen.insert(explore_seed(base, i));
+  EXPECT_EQ(seen.size(), 3000u);
+  EXPECT_EQ(explore_seed(1, 0), explore_seed(1, 0));
+}
+
+TEST(Explorer, RefusesCellsItCannotRun) {
+  int err = 0;
+  ExploreOptions o = cell("ext4-bug", PinDesign::bias, WritebackPolicy::revoke, 10);
+  explore(o, &err);
+  EXPECT_EQ(err, -EINVAL);
+  o = cell("ext4-bug", PinDesign::bias, WritebackPolicy::skip, 10);
+  o.shard = 2;
+  o.shards = 2;
+  explore(o, &err);
+  EXPECT_EQ(err, -EINVAL);
+  o.scenario = nullptr;
+  o.shard = 0;
+  explore(o, &err);
+  EXPECT_EQ(err, -EINVAL);
+}
+
+TEST(Explorer, ShardsTogetherRunExactlyTheWhole) {
+  ExploreOptions o = cell("torn-writeback", PinDesign::get, WritebackPolicy::ignore, 600);
+  const ExploreResult whole = explore(o);
+  ASSERT_EQ(whole.runs, 600u);
+  ASSERT_TRUE(whole.first_failure) << "the seeds predict torn pages under get";
+  ExploreResult sum;
+  std::optional<ExploreRun> first;
+  for (unsigned k = 0; k < 3; k++) {
+    o.shard = k;
+    o.shards = 3;
+    const ExploreResult part = explore(o);
+    EXPECT_EQ(part.total, 200u);
+    sum.runs += part.runs;
+    for (size_t i = 0; i < sum.histogram.size(); i++) sum.histogram[i] += part.histogram[i];
+    if (part.first_failure && (!first || part.first_failure->index < first->index)) first = part.first_failure;
+  }
+  EXPECT_EQ(sum.runs, whole.runs);
+  EXPECT_EQ(sum.histogram, whole.histogram);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->index, whole.first_failure->index);
+  EXPECT_EQ(first->seed, whole.first_failure->seed);
+}
+
+TEST(Explorer, JobsDoNotChangeTheAnswer) {
+  ExploreOptions o = cell("torn-writeback", PinDesign::get, WritebackPolicy::ignore, 400);
+  const ExploreResult one = explore(o);
+  o.jobs = 2;
+  const ExploreResult two = explore(o);
+  EXPECT_EQ(two.jobs, 2u);
+  EXPECT_EQ(one.histogram, two.histogram);
+  ASSERT_EQ(one.first_failure.has_value(), two.first_failure.has_value());
+  if (one.first_failure) EXPECT_EQ(one.first_failure->seed, two.first_failure->seed);
+}
+
+TEST(Explorer, UntilFailStopsAtTheLowestFailingRunWhateverTheJobs) {
+  ExploreOptions o = cell("torn-writeback", PinDesign::get, WritebackPolicy::ignore, kSearchBudget);
+  o.stop_at_first_failure = true;
+  const ExploreResult a = explore(o);
+  o.jobs = 2;
+  const ExploreResult b = explore(o);
+  ASSERT_TRUE(a.first_failure);
+  ASSERT_TRUE(b.first_failure);
+  EXPECT_EQ(a.first_failure->index, b.first_failure->index);
+  EXPECT_EQ(a.runs, a.first_failure->index + 1) << "one job stops right after the failing run";
+  EXPECT_LT(b.runs, kSearchBudget);
+}
+
+TEST(Explorer, APrintedSeedReplaysItsRunExactly) {
+  ExploreOptions o = cell("torn-writeback", PinDesign::get, WritebackPolicy::ignore, kSearchBudget);
+  o.stop_at_first_failure = true;
+  const ExploreResult r = explore(o);
+  ASSERT_TRUE(r.first_failure);
+  const ExploreRun& f = *r.first_failure;
+  // In a fresh process state (no boot cache), twice, and once with the trace ring on.
+  for (int i = 0; i < 3; i++) {
+    ScenarioParams p = explore_params(o, f.seed, explore_pct_steps(o));
+    p.trace = i == 2;
+    const ScenarioResult again = run_scenario(*o.scenario, p);
+    EXPECT_EQ(again.outcome, f.outcome);
+    EXPECT_EQ(again.reason, f.reason);
+    EXPECT_EQ(again.steps, f.steps);
+  }
+}
+
+TEST(Explorer, RecordedChoicesReplayTheSameRun) {
+  ExploreOptions o = cell("ext4-bug", PinDesign::get, WritebackPolicy::ignore, 1);
+  ScenarioParams p = explore_params(o, explore_seed(7, 0), 1);
+  const ScenarioResult first = run_scenario(*o.scenario, p);
+  ASSERT_FALSE(first.choices.empty());
+  ScenarioParams q = p;
+  q.sim.strategy = SimStrategy::replay;
+  q.sim.replay = first.choices;
+  const ScenarioResult again = run_scenario(*o.scenario, q);
+  EXPECT_EQ(again.outcome, first.outcome);
+  EXPECT_EQ(again.reason, first.reason);
+  EXPECT_EQ(again.steps, first.steps);
+  EXPECT_EQ(again.choices, first.choices);
+}
+
+TEST(Explorer, BootCacheRunsAreTheRunsOfFreshMachines) {
+  // A machine booted on reused mappings must run exactly as one on fresh mappings.
+  ExploreOptions o = cell("lost-update", PinDesign::folio_pincount, WritebackPolicy::ignore, 1);
+  BootCache cache;
+  for (uint64_t i = 0; i < 20; i++) {
+    ScenarioParams p = explore_params(o, explore_seed(3, i), 1);
+    const ScenarioResult fresh = run_scenario(*o.scenario, p);
+    p.boot_cache = &cache;
+    const ScenarioResult reused = run_scenario(*o.scenario, p);
+    EXPECT_EQ(fresh.outcome, reused.outcome) << i;
+    EXPECT_EQ(fresh.reason, reused.reason) << i;
+    EXPECT_EQ(fresh.steps, reused.steps) << i;
+    EXPECT_EQ(fresh.choices, reused.choices) << i;
+  }
+  EXPECT_GE(cache.mem.cached(), 1u);
+}
+
+TEST(Explorer, PctFindsTheTornPageToo) {
+  ExploreOptions o = cell("torn-writeback", PinDesign::get, WritebackPolicy::ignore, kSearchBudget);
+  o.strategy = SimStrategy::pct;
+  o.pct_depth = 3;
+  o.stop_at_first_failure = true;
+  const ExploreResult r = explore(o);
+  EXPECT_GT(r.pct_steps, 100u) << "k is measured from the seed-0 run";
+  ASSERT_TRUE(r.first_failure) << "PCT(3) found no torn page in " << r.runs << " runs";
+  EXPECT_EQ(r.first_failure->outcome, Outcome::torn);
+}
+
+TEST(Explorer, InjectedFaultsReplayAndExplainTheirFailures) {
+  ExploreOptions o = cell("dio-vs-truncate", PinDesign::folio_pincount, WritebackPolicy::skip, kSeedsPerCell);
+  o.buggify = true;
+  const ExploreResult r = explore(o);
+  EXPECT_GT(r.failed, 0u) << "allocation failures and I/O errors make some calls fail";
+  EXPECT_EQ(r.unexplained(), 0u) << (r.first_failure ? r.first_failure->reason : "");
+  ASSERT_TRUE(r.first_failure);
+  EXPECT_GT(r.first_failure->faults, 0u);
+  const ScenarioResult again = run_scenario(*o.scenario, explore_params(o, r.first_failure->seed, 1));
+  EXPECT_EQ(again.reason, r.first_failure->reason);
+  EXPECT_EQ(again.buggify_fired, r.first_failure->faults);
+  // Without --buggify the same seeds are clean.
+  o.buggify = false;
+  EXPECT_EQ(explore(o).failed, 0u);
+}
+
+// The bounded exploration `make test` runs: every scenario under every design and
+// policy. Where the scenario predicts no failure unscripted, none of kSeedsPerCell
+// schedules may fail; where it predicts one, the explorer must find it.
+class BoundedExploration : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(BoundedExploration, EveryCellAsPredicted) {
+  const Scenario* s = scenario(GetParam());
+  ASSERT_NE(s, nullptr);
+  for (PinDesign d : {PinDesign::get, PinDesign::bias, PinDesign::dma_count, PinDesign::fake_vma,
+                      PinDesign::folio_pincount}) {
+    for (WritebackPolicy p : {WritebackPolicy::ignore, WritebackPolicy::skip, WritebackPolicy::wait,
+                              WritebackPolicy::bounce, WritebackPolicy::keep_dirty}) {
+      if (!s->applies(d, p)) continue;
+      const Outcome want = s->expected_unscripted(d, p);
+      SCOPED_TRACE(std::string(to_string(d)) + "/" + to_string(p) + " predicts " + to_string(want));
+      ExploreOptions o;
+      o.scenario = s;
+      o.design = d;
+      o.policy = p;
+      if (want == Outcome::ok) {
+        o.seeds = kSeedsPerCell;
+        const ExploreResult r = explore(o);
+        EXPECT_EQ(r.failed, 0u) << "run " << r.first_failure->index << " seed " << r.first_failure->seed << ": "
+                                << to_string(r.first_failure->outcome) << ": " << r.first_failure->reason;
+      } else {
+        o.seeds = kSearchBudget;
+        o.stop_at_first_failure = true;
+        o.stop_on = want;
+        const ExploreResult r = explore(o);
+        EXPECT_GT(r.count(want), 0u) << "not found in " << r.runs << " schedules";
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Scenarios, BoundedExploration,
+                         ::testing::Values("ext4-bug", "torn-writeback", "lost-update", "dio-vs-truncate", "fork-pin"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n)
+                             if (c == '-') c = '_';
+                           return n;
+                         });
+
+}  // namespace
+}  // namespace guplab

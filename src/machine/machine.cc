@@ -218,23 +218,21 @@ void Machine::emit_trace(const char* cat, std::string name, std::string args) {
   trace_sink_->on_trace(e);
 }
 
+void Machine::emit_trace_line(std::string_view line) {
+  std::string name, args;
+  split_line(line, &name, &args);
+  emit_trace(line_category(name), std::move(name), std::move(args));
+}
+
 void Machine::trace_task_line(std::string_view what) {
-  if (trace_sink_) {
-    std::string name, args;
-    split_line(what, &name, &args);
-    emit_trace(line_category(name), std::move(name), std::move(args));
-  }
+  if (trace_sink_) emit_trace_line(what);
   if (!cfg_.trace) return;
   const task_struct* t = current();
   push_ring(fmt::format("{}-{}: {}", t ? t->comm : std::string("?"), t ? t->pid : 0, what));
 }
 
 void Machine::trace(std::string line) {
-  if (trace_sink_) {
-    std::string name, args;
-    split_line(line, &name, &args);
-    emit_trace(line_category(name), std::move(name), std::move(args));
-  }
+  if (trace_sink_) emit_trace_line(line);
   if (!cfg_.trace) return;
   push_ring(std::move(line));
 }

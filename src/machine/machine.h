@@ -150,6 +150,7 @@ class Machine final : public BugSink {
   std::unique_ptr<SimScheduler> sim_;  // the sim backend, created by the first sim run()
 
   void push_ring(std::string line);
+  void emit_trace_line(std::string_view line);  // a free-form line, named by its first word
 
   mutable RawSpinlock log_lock_;
   std::vector<OopsRecord> oopses_ GUARDED_BY(log_lock_);

@@ -15,17 +15,12 @@
 #include "lab/explorer.h"
 #include "lab/matrix.h"
 #include "lab/scenario.h"
+#include "tools/cell_options.h"
 #include "lab/trace/trace_recorder.h"
 
 namespace guplab::tools {
 
 namespace {
-
-std::string scenario_names() {
-  std::string s;
-  for (const Scenario* sc : all_scenarios()) s += (s.empty() ? "" : ", ") + std::string(sc->name());
-  return s;
-}
 
 // "random", "pct" (depth 3) or "pct:D".
 bool parse_strategy(const std::string& s, SimStrategy* st, unsigned* depth) {
@@ -97,15 +92,7 @@ int explore_main(int argc, char** argv) {
   double spurious = 0;
   bool scripted = false, buggify = false, ftrace = false, until_fail = false, check = false, quiet = false;
   app.add_option("scenario", name, "the scenario to explore (guplab run --list)");
-  app.add_option("--design", design, "pin design: get, bias, dma_count, fake_vma, folio_pincount")
-      ->check([](const std::string& s) { return parse_pin_design(s) ? std::string() : "unknown design '" + s + "'"; });
-  app.add_option("--policy", policy, "writeback policy: ignore, skip, wait, bounce, keep_dirty")
-      ->check([](const std::string& s) {
-        auto p = parse_writeback_policy(s);
-        if (!p) return "unknown policy '" + s + "'";
-        if (*p == WritebackPolicy::revoke) return std::string("policy revoke is not built");
-        return std::string();
-      });
+  add_cell_options(app, &design, &policy);
   app.add_option("--seeds", seeds, "schedules to run (the whole exploration, over every shard)");
   app.add_option("--base-seed", base_seed_s, "where the exploration's seeds start (run i gets a seed mixed from it and i)");
   app.add_option("--strategy", strategy, "random (random walk) or pct:D (PCT of depth D; pct = pct:3)");

@@ -8,18 +8,9 @@
 
 #include "lab/matrix.h"
 #include "lab/scenario.h"
+#include "tools/cell_options.h"
 
 namespace guplab::tools {
-
-namespace {
-
-std::string scenario_names() {
-  std::string s;
-  for (const Scenario* sc : all_scenarios()) s += (s.empty() ? "" : ", ") + std::string(sc->name());
-  return s;
-}
-
-}  // namespace
 
 int run_main(int argc, char** argv) {
   CLI::App app{"run the seed scenarios under a pin design and a writeback policy", "guplab run"};
@@ -27,15 +18,7 @@ int run_main(int argc, char** argv) {
   uint64_t seed = 1;
   bool all = false, list = false, unscripted = false;
   app.add_option("scenario", name, "the scenario to run (see --list)");
-  app.add_option("--design", design, "pin design: get, bias, dma_count, fake_vma, folio_pincount")
-      ->check([](const std::string& s) { return parse_pin_design(s) ? std::string() : "unknown design '" + s + "'"; });
-  app.add_option("--policy", policy, "writeback policy: ignore, skip, wait, bounce, keep_dirty")
-      ->check([](const std::string& s) {
-        auto p = parse_writeback_policy(s);
-        if (!p) return "unknown policy '" + s + "'";
-        if (*p == WritebackPolicy::revoke) return std::string("policy revoke is not built");
-        return std::string();
-      });
+  add_cell_options(app, &design, &policy);
   app.add_option("--seed", seed, "seed of the machine (and of the sim scheduler)");
   app.add_option("--backend", backend, "sim (deterministic fibers; default) or native (threads)")
       ->check(CLI::IsMember({"sim", "native"}));

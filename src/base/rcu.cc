@@ -1,5 +1,7 @@
 // rcu.cc - RCU over liburcu (urcu-memb) natively, or the sim backend's own tracking.
 #include <urcu/urcu-memb.h>
+
+#include <atomic>
 // liburcu maps the generic names onto its flavour with macros; ours are functions.
 #undef rcu_read_lock
 #undef rcu_read_unlock
@@ -46,6 +48,13 @@ inline void tsan_reader_exit() {}
 inline void tsan_grace_period_end() {}
 #endif
 
+// Callbacks handed to liburcu and not finished yet. liburcu's callback queue is
+// process-wide, so this mirror of its length is too (it is part of the backend, not
+// model state): with nothing queued, rcu_barrier() has nothing to wait for and returns
+// at once, instead of a round trip through liburcu's call_rcu thread that costs
+// milliseconds once that thread exists (every sim machine's teardown would pay it).
+std::atomic<long> native_callbacks_pending{0};
+
 thread_local bool tls_rcu_registered = false;
 thread_local int tls_rcu_nesting = 0;
 
@@ -54,6 +63,7 @@ void urcu_trampoline(::rcu_head* h) {
   tsan_grace_period_end();
   head->func(head);
   tsan_reader_exit();  // what the callback did happens before a later rcu_barrier() returns
+  native_callbacks_pending.fetch_sub(1, std::memory_order_release);
 }
 }  // namespace
 
@@ -108,12 +118,18 @@ void call_rcu(rcu_head* head, void (*func)(rcu_head*)) {
   if (SimHooks* h = sim_hooks()) return h->call_rcu(head);
   tsan_reader_exit();  // the caller's own writes happen before the callback
   bool reg = rcu_register_thread_once();
+  native_callbacks_pending.fetch_add(1, std::memory_order_relaxed);
   urcu_memb_call_rcu(reinterpret_cast<::rcu_head*>(head->backend_storage), urcu_trampoline);
   if (reg) rcu_unregister_thread_now();
 }
 
 void rcu_barrier() {
   if (SimHooks* h = sim_hooks()) return h->rcu_barrier();
+  // Every callback queued before now has run (its decrement came after its body).
+  if (native_callbacks_pending.load(std::memory_order_acquire) == 0) {
+    tsan_grace_period_end();
+    return;
+  }
   bool reg = rcu_register_thread_once();
   urcu_memb_barrier();
   tsan_grace_period_end();

@@ -5,7 +5,9 @@
 //      where, one verdict per row, each cell explained by its oracle);
 //   2. what a pin costs per design: gup_test's PIN_FAST benchmark next to a bare atomic
 //      loop over the same mem_map entries (fake_vma goes through the slow path);
-//   3. seed 000's direct-I/O fio job on the embedded ramdisk, per design.
+//   3. seed 000's direct-I/O fio job on the embedded ramdisk, per design;
+//   4. the sim explorer finding seed 002's and seed 003's races with no script, and a
+//      printed seed replaying its run exactly.
 //
 // Threading: runs on the calling thread; every machine it boots is its own.
 #include "tools/demo_cmd.h"
@@ -18,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "lab/explorer.h"
 #include "lab/fio/runner.h"
 #include "lab/fio/units.h"
 #include "lab/matrix.h"
@@ -160,16 +163,63 @@ int demo_fio(uint64_t mb) {
   return failed;
 }
 
+int demo_explore(uint64_t seeds) {
+  fmt::print("== 4. No script: the sim explorer finds the races from seeds alone ==\n");
+  fmt::print("   (guplab explore SCENARIO --design D --policy P --seeds {}; unscripted, random walk)\n\n", seeds);
+  struct Row {
+    const char* scenario;
+    PinDesign d;
+    WritebackPolicy p;
+  };
+  constexpr Row kRows[] = {
+      {"ext4-bug", PinDesign::get, WritebackPolicy::ignore},
+      {"ext4-bug", PinDesign::folio_pincount, WritebackPolicy::skip},
+      {"torn-writeback", PinDesign::get, WritebackPolicy::ignore},
+      {"torn-writeback", PinDesign::bias, WritebackPolicy::wait},
+  };
+  fmt::print("   {:<15} {:<26} {:<22} {:>14} {:>12}  {}\n", "scenario", "design/policy", "outcomes", "first failure",
+             "schedules/s", "replayed");
+  int wrong = 0;
+  for (const Row& row : kRows) {
+    ExploreOptions o;
+    o.scenario = find_scenario(row.scenario);
+    if (!o.scenario) continue;
+    o.design = row.d;
+    o.policy = row.p;
+    o.seeds = seeds;
+    const ExploreResult r = explore(o);
+    std::string hist;
+    for (Outcome oc : kAllOutcomes)
+      if (r.count(oc)) hist += fmt::format("{}{} {}", hist.empty() ? "" : ", ", to_string(oc), r.count(oc));
+    std::string first = "none", replayed = "-";
+    if (r.first_failure) {
+      first = fmt::format("run {}", r.first_failure->index);
+      const ScenarioResult again = run_scenario(*o.scenario, explore_params(o, r.first_failure->seed, 1));
+      const bool same = again.reason == r.first_failure->reason && again.steps == r.first_failure->steps;
+      replayed = fmt::format("seed {:#x}: {}", r.first_failure->seed, same ? "same run" : "DIFFERS");
+      wrong += !same;
+    }
+    const Outcome want = o.scenario->expected_unscripted(o.design, o.policy);
+    wrong += want == Outcome::ok ? r.failed != 0 : r.count(want) == 0;
+    fmt::print("   {:<15} {:<26} {:<22} {:>14} {:>12.0f}  {}\n", row.scenario,
+               fmt::format("{}/{}", to_string(row.d), to_string(row.p)), hist, first, r.per_second(), replayed);
+  }
+  fmt::print("\n   replay one with its trace: guplab explore torn-writeback --design get --policy ignore \\\n"
+             "       --replay SEED --trace torn.json   (open in ui.perfetto.dev; --ftrace for trace_pipe lines)\n\n");
+  return wrong;
+}
+
 }  // namespace
 
 int demo_main(int argc, char** argv) {
   CLI::App app{"the headline experiment: scenario matrix, pin cost per design, fio per design", "guplab demo"};
-  uint64_t seed = 1, mb = 256, fio_mb = 128;
+  uint64_t seed = 1, mb = 256, fio_mb = 128, explore_seeds = 2000;
   bool skip_fio = false;
   app.add_option("--seed", seed, "seed of the scenario machines");
   app.add_option("--gup-mb", mb, "size of the gup_test buffer in MiB")->check(CLI::Range(1, 4096));
   app.add_option("--fio-mb", fio_mb, "size of the fio job in MiB (the seed's job says 1024)")->check(CLI::Range(1, 4096));
   app.add_flag("--no-fio", skip_fio, "leave out the fio part");
+  app.add_option("--explore-seeds", explore_seeds, "schedules per exploration in part 4")->check(CLI::Range(1, 10000000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -180,8 +230,10 @@ int demo_main(int argc, char** argv) {
   demo_gup_test(mb);
   int fio_rc = 0;
   if (!skip_fio) fio_rc = demo_fio(fio_mb);
+  const int explore_wrong = demo_explore(explore_seeds);
   if (differ) fmt::print("demo: {} matrix cell(s) differ from what the seeds predict (marked *)\n", differ);
-  return differ || fio_rc ? 1 : 0;
+  if (explore_wrong) fmt::print("demo: {} exploration(s) did not find what the seeds predict\n", explore_wrong);
+  return differ || fio_rc || explore_wrong ? 1 : 0;
 }
 
 }  // namespace guplab::tools

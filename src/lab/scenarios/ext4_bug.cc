@@ -111,10 +111,7 @@ void Ext4Bug::run(ScenarioContext& ctx) const {
   // The next writeback, as sync(2) runs it: where reclaim took the buffers of a page
   // the driver then dirtied, ext4_writepage() meets it here (or the flusher did above).
   ctx.note("sync: the writeback after the device released its pages");
-  if (int err = w->sync()) ctx.found(Outcome::warn, fmt::format("sync failed: {}", errname(err)));
-  witness->summarize();
-  for (unsigned long i = 0; i < kPages; i++) check_page_newest(ctx, *w, i, dev->last_write(i).stamp);
-  close_and_check_frames(ctx, *w);
+  sync_and_check(ctx, *w, *witness, *dev, kPages);
 }
 
 }  // namespace

@@ -90,10 +90,7 @@ void LostUpdate::run(ScenarioContext& ctx) const {
   ctx.join_all();
 
   ctx.note("sync: after the device released its pages");
-  if (int err = w->sync()) ctx.found(Outcome::warn, fmt::format("sync failed: {}", errname(err)));
-  witness->summarize();
-  for (unsigned long i = 0; i < kPages; i++) check_page_newest(ctx, *w, i, dev->last_write(i).stamp);
-  close_and_check_frames(ctx, *w);
+  sync_and_check(ctx, *w, *witness, *dev, kPages);
 }
 
 }  // namespace

@@ -143,10 +143,7 @@ void TornWriteback::run(ScenarioContext& ctx) const {
 
   if (!log->torn.load())
     ctx.found(Outcome::ok, fmt::format("no writeback pass of the {} put a torn page on disk", log->passes.load()));
-  if (int err = w->sync()) ctx.found(Outcome::warn, fmt::format("sync failed: {}", errname(err)));
-  witness->summarize();
-  for (unsigned long i = 0; i < kPages; i++) check_page_newest(ctx, *w, i, dev->last_write(i).stamp);
-  close_and_check_frames(ctx, *w);
+  sync_and_check(ctx, *w, *witness, *dev, kPages);
 }
 
 }  // namespace

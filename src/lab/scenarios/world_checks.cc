@@ -5,6 +5,7 @@
 
 #include "base/errno.h"
 #include "base/rcu.h"
+#include "drivers/rdma_device.h"
 #include "lab/oracles.h"
 #include "lab/scenario.h"
 #include "lab/scenarios/file_world.h"
@@ -37,6 +38,14 @@ void close_and_check_frames(ScenarioContext& ctx, FileWorld& w) {
                                          static_cast<long>(boot) - static_cast<long>(free), free, boot));
   else
     ctx.found(Outcome::ok, "every page frame free again after unmount");
+}
+
+void sync_and_check(ScenarioContext& ctx, FileWorld& w, PinWitness& witness, const RdmaDevice& dev,
+                    unsigned long npages) {
+  if (int err = w.sync()) ctx.found(Outcome::warn, fmt::format("sync failed: {}", errname(err)));
+  witness.summarize();
+  for (unsigned long i = 0; i < npages; i++) check_page_newest(ctx, w, i, dev.last_write(i).stamp);
+  close_and_check_frames(ctx, w);
 }
 
 }  // namespace guplab

@@ -26,4 +26,15 @@ void check_page_newest(ScenarioContext& ctx, const FileWorld& w, unsigned long i
  */
 void close_and_check_frames(ScenarioContext& ctx, FileWorld& w);
 
+class PinWitness;
+class RdmaDevice;
+
+/**
+ * sync_and_check() - how the device scenarios end: sync(2) the file (warn if it
+ * fails), the witness's summary, check_page_newest() of each of the first @npages pages
+ * against @dev's last write, then close_and_check_frames().
+ */
+void sync_and_check(ScenarioContext& ctx, FileWorld& w, PinWitness& witness, const RdmaDevice& dev,
+                    unsigned long npages);
+
 }  // namespace guplab

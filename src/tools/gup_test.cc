@@ -85,6 +85,21 @@ GupTestRun gup_test_once(const GupTestOptions& opt, mm_struct* mm, unsigned long
     nr = got;
     i += got;
   }
+  // --coalesce: runs of consecutive subpages of one folio, as io_uring registers them.
+  std::vector<std::pair<page*, unsigned long>> runs;
+  if (opt.coalesce && is_pin(opt.cmd)) {
+    for (long k = 0; k < i;) {
+      page* first = pages[k];
+      folio* f = page_folio(first);
+      // The folio's struct pages are consecutive: an entry that is the next one and still
+      // inside the folio belongs to it, with no struct page read.
+      const long left = static_cast<long>(folio_nr_pages(f)) - static_cast<long>(first - static_cast<page*>(f));
+      long n = 1;
+      while (k + n < i && n < left && pages[k + n] == first + n) n++;
+      runs.emplace_back(first, static_cast<unsigned long>(n));
+      k += n;
+    }
+  }
   const uint64_t t1 = host_time_ns();
   if (takes_mmap_lock(opt.cmd)) mmap_read_unlock(mm);
   // Untimed: every pinned page must say so (no false negatives).
@@ -92,7 +107,9 @@ GupTestRun gup_test_once(const GupTestOptions& opt, mm_struct* mm, unsigned long
     for (long k = 0; k < i; k++)
       if (!page_maybe_dma_pinned(pages[k])) run.not_pinned++;
   const uint64_t t2 = host_time_ns();
-  if (is_pin(opt.cmd)) {
+  if (is_pin(opt.cmd) && opt.coalesce) {
+    for (const auto& [first, n] : runs) unpin_user_page_range_dirty_lock(first, n, false);
+  } else if (is_pin(opt.cmd)) {
     unpin_user_pages(pages.data(), static_cast<unsigned long>(i));
   } else {
     for (long k = 0; k < i; k++) put_page(pages[k]);
@@ -240,6 +257,8 @@ int gup_test_main(int argc, char** argv) {
   app.add_flag("--baseline", opt.baseline, "also time a bare atomic fetch_add loop over the same mem_map entries");
   app.add_flag("--host-baseline", opt.host_baseline,
                "also time the host kernel's FOLL_LONGTERM pin of an equal buffer (io_uring buffer registration)");
+  app.add_flag("--coalesce", opt.coalesce,
+               "pin: keep the pins as folio runs and unpin run by run, as an io_uring registered buffer is kept");
   app.add_flag("--json", opt.json, "print the report as JSON");
   try {
     app.parse(argc, argv);

@@ -35,6 +35,14 @@ struct GupTestOptions {
   PinDesign design = PinDesign::folio_pincount;
   bool baseline = false;
   bool host_baseline = false;
+  /**
+   * Keep and release pins as io_uring keeps a registered buffer: after pinning, the
+   * page array is coalesced into runs of one folio (timed with the pins, as
+   * io_coalesce_buffer() is part of registration), and each run is released with one
+   * unpin_user_page_range_dirty_lock() (as unregistration unpins folio by folio),
+   * instead of unpin_user_pages() over the whole array.
+   */
+  bool coalesce = false;
   bool json = false;
 };
 

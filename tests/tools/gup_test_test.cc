@@ -52,6 +52,28 @@ TEST(GupTestTool, PinFastRunReportsBothReferencesAndReleasesEveryPin) {
   }
 }
 
+TEST(GupTestTool, CoalescedLongtermPinsReleaseEveryPinFolioByFolio) {
+  for (int thp : {0, 1}) {
+    for (PinDesign d : {PinDesign::bias, PinDesign::folio_pincount, PinDesign::dma_count}) {
+      GupTestOptions opt;
+      opt.cmd = GupTestCmd::PIN_LONGTERM_BENCHMARK;
+      opt.size_mb = 8;
+      opt.nr_pages_per_call = 512;
+      opt.thp = thp;
+      opt.design = d;
+      opt.coalesce = true;
+      GupTestReport rep = run_gup_test(opt);
+      ASSERT_EQ(rep.runs.size(), 1u);
+      EXPECT_EQ(rep.runs[0].status, 0);
+      EXPECT_EQ(rep.runs[0].not_pinned, 0u);
+      EXPECT_TRUE(rep.oops.empty()) << rep.oops;
+      const int64_t acquired = vmstat_value(rep.vmstat, "nr_foll_pin_acquired");
+      EXPECT_EQ(acquired, (8 << 20) / 4096);
+      EXPECT_EQ(vmstat_value(rep.vmstat, "nr_foll_pin_released"), acquired);
+    }
+  }
+}
+
 // In a child process: give up CAP_IPC_LOCK (if we have it) and lower RLIMIT_MEMLOCK to
 // 64 KiB, then ask the host to pin 16 MiB. Returns the child's report: "ok", or the error.
 std::string host_pin_under_memlock_limit() {

@@ -153,7 +153,10 @@ page* alloc_pages_on(Machine* m, gfp_t gfp, unsigned order) {
   for (unsigned long i = 0; i < (1ul << order); i++) {
     page* q = p + i;
     q->flags.store(q->flags.load(std::memory_order_relaxed) & kZoneMask, std::memory_order_relaxed);
-    q->lru.next = q->lru.prev = nullptr;
+    // lru.next is compound_head, which GUP-fast reads locklessly (PageTail()) for a pte
+    // it has not yet validated: a single atomic store, as every list store to ->next.
+    list_set_next(&q->lru, nullptr);
+    q->lru.prev = nullptr;
     q->mapping = nullptr;
     q->index = 0;
     q->private_ = 0;

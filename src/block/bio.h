@@ -107,8 +107,9 @@ void bio_set_dev(bio* bio, block_device* bdev);
  *          Otherwise the caller hands it one page reference.
  * Returns @len, or 0 if the bio is full (bi_max_vecs bio_vecs, or 4 GiB). Misuse
  * (no page, @len 0, crossing the page end, a free page, a page of another machine than
- * the bio's device, a clone, a submitted bio) returns 0 with a WARN; so does is_gup for
- * a page that does not look pinned under a design that tracks pins (the page is added).
+ * the bio's device, a clone, a submitted bio) returns 0 with a WARN. is_gup for a page
+ * that does not look pinned under a design that tracks pins gets a WARN, but the page is
+ * added (returns @len).
  */
 unsigned bio_add_page(bio* bio, page* page, unsigned len, unsigned off, bool is_gup);
 

@@ -12,8 +12,9 @@
 //               while it is read for I/O: a torn or stale page on disk.
 //   skip        not written, left dirty (WB_SYNC_NONE and WB_SYNC_ALL: fsync returns
 //               without it; wbc->pages_skipped counts it). Written once unpinned.
-//   wait        seed 002: WB_SYNC_NONE skips it as above; WB_SYNC_ALL waits for the
-//               pin to go (page_mkclean(page, false) sleeps), then writes it.
+//   wait        WB_SYNC_NONE skips it as above (seed 002 instead writes it, only not
+//               write-protected: docs/seeds.md D1); WB_SYNC_ALL waits for the pin to go
+//               (page_mkclean(page, false) sleeps, as seed 002), then writes it.
 //   bounce      a stable copy (a bounce page, PG_bounce) is taken and written, and the
 //               page stays dirty while it may be pinned (what the device writes after
 //               the copy is written by a later pass; the first pass after the unpin

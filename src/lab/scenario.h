@@ -145,7 +145,12 @@ class Scenario {
    * prediction; a scenario says where the two differ.
    */
   virtual Outcome expected_unscripted(PinDesign d, WritebackPolicy p) const { return expected(d, p); }
-  /** designs() - which designs the scenario applies to (all by default). */
+  /**
+   * applies() - does the scenario run under design @d with policy @p? True for every
+   * pair by default. A false cell is not run: the matrix prints it as n/a (and counts it
+   * as expected), and `guplab run` / `guplab explore` refuse the pair with a message and
+   * exit status 2.
+   */
   virtual bool applies(PinDesign d, WritebackPolicy p) const { return true; }
 };
 

@@ -8,10 +8,10 @@
 // design a pin is a plain reference and nothing can tell it apart: the pre-2019 kernel.
 //
 // Errors follow the kernel: a call returns the number of pages it got (possibly fewer
-// than asked, never 0 unless nr_pages was 0) or a negative errno if it got none:
-// -EFAULT (no vma, or access not allowed), -EINVAL (bad flag mix), -ENOMEM,
-// -EOVERFLOW (a pin count would overflow), -EINTR (killed while waiting), -EBUSY
-// (FOLL_NOWAIT and the page is not there).
+// than asked) or a negative errno if it got none: -EFAULT (no vma, or access not
+// allowed), -EINVAL (bad flag mix), -ENOMEM, -EOVERFLOW (a pin count would overflow),
+// -EINTR (killed while waiting). 0 means nr_pages was 0, or FOLL_NOWAIT stopped at the
+// first page (its fault would have had to wait), or a *_fast_only walk took nothing.
 //
 // Threading: get_user_pages()/pin_user_pages() REQUIRE mmap_lock held for read;
 // *_locked may drop and retake it (see *locked); *_unlocked and *_fast take what they
@@ -84,7 +84,12 @@ long get_user_pages_remote(mm_struct* mm, unsigned long start, unsigned long nr_
  * REQUIRES: mmap_lock not held.
  */
 int get_user_pages_fast(unsigned long start, int nr_pages, foll_flags gup_flags, page** pages);
-/** get_user_pages_fast_only() - the lockless walk only; returns how many it got (>= 0). */
+/**
+ * get_user_pages_fast_only() - the lockless walk only: takes references up to the first
+ * page it cannot take without the slow path, never faults and never sleeps. Returns how
+ * many it got (>= 0; 0 also for a bad range or another flag it refuses), or -EINVAL if
+ * @nr_pages < 0 or @gup_flags holds FOLL_PIN, FOLL_GET or FOLL_FAST_ONLY (with a WARN).
+ */
 int get_user_pages_fast_only(unsigned long start, int nr_pages, foll_flags gup_flags, page** pages);
 
 // ---- pinning (FOLL_PIN) ---------------------------------------------------------------
@@ -103,7 +108,12 @@ long pin_user_pages_remote(mm_struct* mm, unsigned long start, unsigned long nr_
 long pin_user_pages_unlocked(unsigned long start, unsigned long nr_pages, page** pages, foll_flags gup_flags);
 
 // ---- releasing -----------------------------------------------------------------------
-/** unpin_user_page() - release one FOLL_PIN pin. A page that is not pinned gets a WARN. */
+/**
+ * unpin_user_page() - release one FOLL_PIN pin. Under a design that tracks pins, a page
+ * that is not pinned gets a WARN and is left alone (bias, and small folios under
+ * folio_pincount, can tell only while _refcount is below the bias); under `get` a pin is
+ * a reference and the call drops one.
+ */
 void unpin_user_page(page* p);
 void unpin_user_pages(page** pages, unsigned long npages);
 /** unpin_user_pages_dirty_lock() - if @make_dirty, set_page_dirty_lock() each, then unpin. */

@@ -178,8 +178,9 @@ void rmap_walk(folio* f, rmap_walk_control* rwc);
  * that may be DMA-pinned (the pin design says so; under fake_vma, a fake vma is met) is
  * skipped when @skip_pinned_pages — its ptes stay as they are and the walk stops — and
  * otherwise, under the `wait` writeback policy, waited for until unpinned (sync point
- * "writeback:wait_pinned"). Under `ignore` (and the `get` design) pins are not looked
- * at; under `bounce` a pinned page is cleaned when !@skip_pinned_pages.
+ * "writeback:wait_pinned"). Under `skip`, `keep_dirty` and `revoke` it is skipped
+ * whatever @skip_pinned_pages says. Under `ignore` (and the `get` design) pins are not
+ * looked at; under `bounce` a pinned page is cleaned when !@skip_pinned_pages.
  * Returns cleaned && !skipped (seed 002): nonzero if a pte was dirty or writable and no
  * pinned mapping was skipped.
  * REQUIRES: @p locked; no mmap_lock, i_mmap_rwsem or page_table_lock held.

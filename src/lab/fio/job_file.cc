@@ -18,7 +18,8 @@ namespace {
 
 enum class Kind : uint8_t { string, size, time, boolean, uint, rw };
 
-/** One option guplab knows: its name, an alias, what its value is, and how it sets a job. */
+/** One option guplab knows: its name, an alias, the kind of its value and, for a whole
+ *  number, its range (check_value() checks it). apply() sets it on a job, by name. */
 struct OptionDef {
   const char* name;
   const char* alias;  // nullptr if none

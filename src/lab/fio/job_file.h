@@ -7,7 +7,8 @@
 // whitespace are ignored. Size values follow fio's units (units.h), runtime is a time value.
 //
 // Every problem is an error naming the place: "seed000.fio:7: unknown option 'blocksise'";
-// nothing is ignored silently. Overrides from the command line ("--bs=8k") apply to every job
+// no option is ignored silently (ioengine's value is not checked: see JobSpec). direct=0
+// parses, but run_fio() refuses it (guplab runs O_DIRECT only). Overrides from the command line ("--bs=8k") apply to every job
 // and win over the file.
 //
 // Threading: stateless functions over values; safe from any thread.
@@ -88,7 +89,9 @@ struct JobSpec {
   unsigned iodepth = 1;
   unsigned numjobs = 1;
   bool direct = false;
-  std::string ioengine = "psync";  // recorded and printed; guplab's own I/O path runs
+  std::string ioengine = "psync";  // any name is accepted and printed; guplab's own O_DIRECT path
+                                   // runs, one I/O at a time for a synchronous engine (sync, psync,
+                                   // vsync, pvsync, pvsync2), up to iodepth for any other
   std::chrono::microseconds runtime{0};  // 0: no time limit
   bool time_based = false;
   bool group_reporting = false;

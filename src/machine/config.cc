@@ -7,11 +7,20 @@ namespace guplab {
 
 const char* to_string(PinDesign d) {
   switch (d) {
-    case PinDesign::get: return "get";
-    case PinDesign::bias: return "bias";
-    case PinDesign::dma_count: return "dma_count";
-    case PinDesign::fake_vma: return "fake_vma";
-    case PinDesign::folio_pincount: return "folio_pincount";
+#define GUPLAB_PIN_DESIGN_NAME(name, type, desc) \
+  case PinDesign::name: return #name;
+    GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_NAME)
+#undef GUPLAB_PIN_DESIGN_NAME
+  }
+  return "?";
+}
+
+const char* describe(PinDesign d) {
+  switch (d) {
+#define GUPLAB_PIN_DESIGN_DESC(name, type, desc) \
+  case PinDesign::name: return desc;
+    GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_DESC)
+#undef GUPLAB_PIN_DESIGN_DESC
   }
   return "?";
 }

@@ -34,7 +34,7 @@ const char* to_string(wb_reason r) {
 }
 
 WritebackPolicy wb_effective_policy(const Machine* m) {
-  if (m->pin_design() == PinDesign::get) return WritebackPolicy::ignore;  // nothing to know
+  if (!pin_design_props(m->pin_design()).tracks_pins) return WritebackPolicy::ignore;  // nothing to know
   return m->wb_policy();
 }
 

@@ -446,15 +446,6 @@ pin_action mkclean_pin_action(const Machine* m, bool skip_pinned_pages) {
   return pin_action::skip;
 }
 
-// Seed 002 reads PageDmaPinned under the zone's gup lock, which serializes it with GUP.
-bool folio_pinned_now(folio* f) {
-  if (page_machine(f)->pin_design() == PinDesign::dma_count) {
-    SpinGuard g(&page_zone(f)->gup_lock);
-    return PageDmaPinned(f);
-  }
-  return folio_maybe_dma_pinned(f);
-}
-
 // Seed 002's wait_for_dma_pinned_to_clear(), with a wait queue for schedule().
 void wait_for_dma_pinned_to_clear(folio* f) {
   TEST_SYNC_POINT("writeback:wait_pinned");
@@ -525,11 +516,11 @@ bool page_mkclean_fake(folio* f, vm_area_struct* fake, unsigned long, void* arg)
 bool ttu_one(folio* f, vm_area_struct* vma, unsigned long address, void* arg) {
   auto* pinned = static_cast<bool*>(arg);
   Machine* m = page_machine(f);
-  const PinDesign d = m->pin_design();
-  // Seed 002: try_to_unmap() leaves a DMA-pinned page mapped. (Under fake_vma the pin
-  // is met as a fake vma, first in i_mmap; under get nothing can be known; under the
-  // policy ignore the machine takes no notice of pins, as the old kernel.)
-  if (d != PinDesign::get && d != PinDesign::fake_vma && wb_effective_policy(m) != WritebackPolicy::ignore &&
+  const PinDesignProps d = pin_design_props(m->pin_design());
+  // Seed 002: try_to_unmap() leaves a DMA-pinned page mapped. (Where a pin is a mapping
+  // it is met as a fake vma, first in i_mmap; where pins are not tracked nothing can be
+  // known; under the policy ignore the machine takes no notice of pins, as the old kernel.)
+  if (d.tracks_pins && !d.pin_is_mapping && wb_effective_policy(m) != WritebackPolicy::ignore &&
       folio_pinned_now(f)) {
     *pinned = true;
     return false;
@@ -592,7 +583,7 @@ int __page_mkclean(page* p, bool skip_pinned_pages, int* skipped) {
   Machine* m = page_machine(f);
   mkclean_info mi;
   mi.action = mkclean_pin_action(m, skip_pinned_pages);
-  mi.fake_design = m->pin_design() == PinDesign::fake_vma;
+  mi.fake_design = pin_design_props(m->pin_design()).pin_is_mapping;
   // A pinned page nobody maps any more is still pinned: ask before the walk, which
   // would not visit it (the walk asks again at each vma, where seed 002 asks).
   if (!folio_mapped(f)) {

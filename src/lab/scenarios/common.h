@@ -13,6 +13,7 @@
 #include "base/sched.h"
 #include "lab/scenario.h"
 #include "machine/config.h"
+#include "mm/pin_design.h"
 
 namespace guplab {
 
@@ -50,7 +51,7 @@ class Workers {
 };
 
 /** tracks_pins() - does design @d answer page_maybe_dma_pinned() (all but get)? */
-inline bool tracks_pins(PinDesign d) { return d != PinDesign::get; }
+inline bool tracks_pins(PinDesign d) { return pin_design_props(d).tracks_pins; }
 /** acts_on_pins() - does the machine act on pins at writeback and reclaim? */
 inline bool acts_on_pins(PinDesign d, WritebackPolicy p) { return tracks_pins(d) && p != WritebackPolicy::ignore; }
 

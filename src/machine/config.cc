@@ -2,6 +2,7 @@
 #include "machine/config.h"
 
 #include <cctype>
+#include <iterator>
 
 namespace guplab {
 
@@ -26,15 +27,7 @@ const char* describe(PinDesign d) {
 }
 
 const char* to_string(WritebackPolicy p) {
-  switch (p) {
-    case WritebackPolicy::ignore: return "ignore";
-    case WritebackPolicy::skip: return "skip";
-    case WritebackPolicy::wait: return "wait";
-    case WritebackPolicy::bounce: return "bounce";
-    case WritebackPolicy::keep_dirty: return "keep_dirty";
-    case WritebackPolicy::revoke: return "revoke";
-  }
-  return "?";
+  return static_cast<unsigned>(p) < std::size(kWbPolicies) ? wb_policy_row(p).name : "?";
 }
 
 const char* to_string(Backend b) { return b == Backend::native ? "native" : "sim"; }

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "machine/wb_policy.h"  // WritebackPolicy: what writeback does with a pinned page
+
 namespace guplab {
 
 struct BootCache;
@@ -37,12 +39,6 @@ inline constexpr PinDesign kAllPinDesigns[] = {
     GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_ALL)
 #undef GUPLAB_PIN_DESIGN_ALL
 };
-
-/** What writeback does with a page that may be DMA-pinned (DESIGN decision 6). */
-enum class WritebackPolicy : uint8_t { ignore, skip, wait, bounce, keep_dirty, revoke };
-inline constexpr WritebackPolicy kAllWritebackPolicies[] = {
-    WritebackPolicy::ignore, WritebackPolicy::skip,       WritebackPolicy::wait,
-    WritebackPolicy::bounce, WritebackPolicy::keep_dirty, WritebackPolicy::revoke};
 
 /** Which implementation of base/ runs the machine's tasks. */
 enum class Backend : uint8_t { native, sim };

@@ -11,6 +11,7 @@
 #include "mm/gup.h"
 #include "mm/page-flags.h"
 #include "mm/page_ref.h"
+#include "mm/pin_design.h"
 #include "mm/swap.h"
 
 namespace guplab {
@@ -104,7 +105,7 @@ unsigned bio_add_page(bio* b, page* p, unsigned len, unsigned off, bool is_gup) 
   if (b->bi_iter.bi_size > UINT_MAX - len) return 0;
   // A page said to come from GUP must look pinned to every design that tracks pins
   // (no false negatives); under `get` nothing is tracked.
-  if (is_gup && page_machine(p)->pin_design() != PinDesign::get) WARN_ON_ONCE(!page_maybe_dma_pinned(p));
+  if (is_gup && pin_design_props(page_machine(p)->pin_design()).tracks_pins) WARN_ON_ONCE(!page_maybe_dma_pinned(p));
   bvec_set_page(&b->bi_io_vec[b->bi_vcnt++], p, len, off, is_gup);
   b->bi_iter.bi_size += len;
   return len;

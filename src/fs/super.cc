@@ -38,12 +38,13 @@ void set_err(std::string* err, std::string msg) {
 }  // namespace
 
 bool wb_policy_supported(WritebackPolicy p, std::string* why) {
-  if (p != WritebackPolicy::revoke) return true;
+  if (wb_policy_built(p)) return true;
   if (why)
-    *why =
-        "writeback policy 'revoke' is not built yet: revoking long-term pins needs the "
+    *why = fmt::format(
+        "writeback policy '{}' is not built yet: revoking long-term pins needs the "
         "MMU_NOTIFY_TRUNCATE path of seed 003 (mm/mmu_notifier, drivers/); choose ignore, skip, "
-        "wait, bounce or keep_dirty";
+        "wait, bounce, keep_dirty or rfc002",
+        to_string(p));
   return false;
 }
 

@@ -4,17 +4,19 @@
 // flusher task, and sync.
 //
 // What writeback does with a page that may be DMA-pinned is the machine's writeback
-// policy (DESIGN decision 6). Under the `get` design nothing is tracked, so every
-// policy behaves as `ignore`. For a dirty page that page_maybe_dma_pinned() says is
-// pinned (page_mkclean() finds the pin; under fake_vma by meeting the fake vma in rmap):
+// policy (DESIGN decision 6): one row of the table in machine/wb_policy.h, computed at
+// boot (Machine::wb()); under a design that tracks nothing (get) every policy acts as
+// `ignore`. For a dirty page that page_maybe_dma_pinned() says is pinned (page_mkclean()
+// finds the pin; under fake_vma by meeting the fake vma in rmap), per sync mode:
 //
 //   ignore      written as any page (the pre-2019 kernel). The device may be writing it
 //               while it is read for I/O: a torn or stale page on disk.
 //   skip        not written, left dirty (WB_SYNC_NONE and WB_SYNC_ALL: fsync returns
 //               without it; wbc->pages_skipped counts it). Written once unpinned.
-//   wait        WB_SYNC_NONE skips it as above (seed 002 instead writes it, only not
-//               write-protected: docs/seeds.md D1); WB_SYNC_ALL waits for the pin to go
-//               (page_mkclean(page, false) sleeps, as seed 002), then writes it.
+//   wait        WB_SYNC_ALL waits for the pin to go (page_mkclean(page, false) sleeps),
+//               then writes it; WB_SYNC_NONE skips it as above. This departs from seed
+//               002, whose WB_SYNC_NONE writes the page (see rfc002): `wait` is the
+//               policy seed 002 aimed at, with no write while pinned and nothing lost.
 //   bounce      a stable copy (a bounce page, PG_bounce) is taken and written, and the
 //               page stays dirty while it may be pinned (what the device writes after
 //               the copy is written by a later pass; the first pass after the unpin
@@ -24,9 +26,16 @@
 //               device's stores atomic.
 //   keep_dirty  as skip, and unpinning a page of a file re-dirties it, so what the device
 //               wrote is written even if the pinner does not dirty it.
+//   rfc002      seed 002 as posted. WB_SYNC_NONE: page_mkclean(page, true) skips the
+//               pinned page (its ptes stay writable) and returns 0, yet
+//               clear_page_dirty_for_io() clears the dirty bit: the page is written while
+//               pinned (torn if the device writes meanwhile; what it writes afterwards is
+//               lost unless the driver dirties the page). WB_SYNC_ALL waits as `wait`.
+//               try_to_unmap() leaves a pinned page mapped; reclaim does not otherwise
+//               look at pins (an unmapped pinned page loses its buffers).
 //   revoke      refused at mount (-EOPNOTSUPP): revoking long-term pins is not built.
-// Pinned pages are never written under policies other than ignore, except through a
-// bounce copy.
+// Pinned pages are never written under skip, wait, keep_dirty, except through a bounce
+// copy under bounce; ignore and rfc002 write them.
 //
 // Sync points (machine/sync_point.h), stable names:
 //   "writeback:clear_dirty:before"  write_cache_pages(), page locked, about to call
@@ -73,21 +82,16 @@ struct writeback_control {
   wb_reason reason = wb_reason::manual;
 };
 
-/**
- * wb_effective_policy() - the writeback policy of @m as it acts: the configured one,
- * or `ignore` under the `get` design (nothing is tracked).
- */
-WritebackPolicy wb_effective_policy(const Machine* m);
-
 // ---- page state (mm/page-writeback.cc) ---------------------------------------------
 
 /**
  * clear_page_dirty_for_io() - about to write locked dirty @p: make every mapping of it
  * clean and read-only (page_mkclean(), so the next CPU store faults and re-dirties it),
- * then clear PG_dirty. Seed 002's form: skip_pinned_pages = (sync_mode != WB_SYNC_ALL)
- * for the wait policy; see the policy table above for the others.
- * Returns true if the page was dirty and must now be written; false if it was clean, or
- * if it is pinned and the policy leaves it dirty (then it is still dirty).
+ * then clear PG_dirty. A pinned page: as the policy's row says for @sync_mode (seed 002's
+ * skip_pinned_pages = (sync_mode != WB_SYNC_ALL) under rfc002; see the table above).
+ * Returns true if the page was dirty and must now be written (under rfc002 a pinned page
+ * too, its ptes left writable); false if it was clean, or if it is pinned and the policy
+ * leaves it dirty (then it is still dirty).
  * REQUIRES: @p locked.
  */
 bool clear_page_dirty_for_io(page* p, writeback_sync_modes sync_mode);

@@ -11,6 +11,7 @@
 #include "machine/machine.h"
 #include "mm/gup.h"
 #include "mm/memory_model.h"
+#include "mm/pin_design.h"
 
 namespace guplab {
 
@@ -42,7 +43,7 @@ bool check_lost(ScenarioContext& ctx, std::string_view where, const PageImage& i
 }
 
 PinWitness::PinWitness(ScenarioContext& ctx, Script& script)
-    : ctx_(ctx), script_(script), tracking_(ctx.params().design != PinDesign::get) {}
+    : ctx_(ctx), script_(script), tracking_(pin_design_props(ctx.params().design).tracks_pins) {}
 
 void PinWitness::watch(const RdmaDevice* dev) {
   watch(dev->name(), [dev](const std::function<void(page*)>& visit) {

@@ -2,30 +2,32 @@
 #include "machine/config.h"
 
 #include <cctype>
+#include <iterator>
 
 namespace guplab {
 
 const char* to_string(PinDesign d) {
   switch (d) {
-    case PinDesign::get: return "get";
-    case PinDesign::bias: return "bias";
-    case PinDesign::dma_count: return "dma_count";
-    case PinDesign::fake_vma: return "fake_vma";
-    case PinDesign::folio_pincount: return "folio_pincount";
+#define GUPLAB_PIN_DESIGN_NAME(name, type, desc) \
+  case PinDesign::name: return #name;
+    GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_NAME)
+#undef GUPLAB_PIN_DESIGN_NAME
+  }
+  return "?";
+}
+
+const char* describe(PinDesign d) {
+  switch (d) {
+#define GUPLAB_PIN_DESIGN_DESC(name, type, desc) \
+  case PinDesign::name: return desc;
+    GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_DESC)
+#undef GUPLAB_PIN_DESIGN_DESC
   }
   return "?";
 }
 
 const char* to_string(WritebackPolicy p) {
-  switch (p) {
-    case WritebackPolicy::ignore: return "ignore";
-    case WritebackPolicy::skip: return "skip";
-    case WritebackPolicy::wait: return "wait";
-    case WritebackPolicy::bounce: return "bounce";
-    case WritebackPolicy::keep_dirty: return "keep_dirty";
-    case WritebackPolicy::revoke: return "revoke";
-  }
-  return "?";
+  return static_cast<unsigned>(p) < std::size(kWbPolicies) ? wb_policy_row(p).name : "?";
 }
 
 const char* to_string(Backend b) { return b == Backend::native ? "native" : "sim"; }

@@ -8,26 +8,37 @@
 #include <string_view>
 #include <vector>
 
+#include "machine/wb_policy.h"  // WritebackPolicy: what writeback does with a pinned page
+
 namespace guplab {
 
 struct BootCache;
 
-/** How GUP pins are tracked (DESIGN decision 5). */
-enum class PinDesign : uint8_t {
-  get,             // plain references, no tracking (pre-2019 kernels)
-  bias,            // seed 000: GUP_PIN_COUNTING_BIAS added to _refcount
-  dma_count,       // seed 002: dma_pinned_count in the lru field, page off the LRU
-  fake_vma,        // seed 003: a pin is a fake mapping in rmap
-  folio_pincount,  // upstream: bias for small folios, _pincount for large ones
-};
-inline constexpr PinDesign kAllPinDesigns[] = {PinDesign::get, PinDesign::bias, PinDesign::dma_count,
-                                               PinDesign::fake_vma, PinDesign::folio_pincount};
+/**
+ * GUPLAB_PIN_DESIGNS(X) - the pin-tracking designs (DESIGN decision 5), one line each:
+ * X(enumerator and command-line name, its type in mm/pin.h, what it is). The PinDesign
+ * enum, kAllPinDesigns (the lab's matrix columns), the names and parsing below, and
+ * pin_dispatch() in mm/pin.h all derive from this list: adding a design is one line
+ * here plus its type in mm/pin.h (which must satisfy the PinDesignType concept).
+ */
+#define GUPLAB_PIN_DESIGNS(X)                                                                        \
+  X(get, PinGet, "plain references, no tracking (pre-2019 kernels)")                                   \
+  X(bias, PinBias, "seed 000: GUP_PIN_COUNTING_BIAS added to _refcount")                             \
+  X(dma_count, PinDmaCount, "seed 002: dma_pinned_count in the lru field, page off the LRU")         \
+  X(fake_vma, PinFakeVma, "seed 003: a pin is a fake mapping in rmap")                               \
+  X(folio_pincount, PinFolioCount, "upstream: bias for small folios, _pincount for large ones")
 
-/** What writeback does with a page that may be DMA-pinned (DESIGN decision 6). */
-enum class WritebackPolicy : uint8_t { ignore, skip, wait, bounce, keep_dirty, revoke };
-inline constexpr WritebackPolicy kAllWritebackPolicies[] = {
-    WritebackPolicy::ignore, WritebackPolicy::skip,       WritebackPolicy::wait,
-    WritebackPolicy::bounce, WritebackPolicy::keep_dirty, WritebackPolicy::revoke};
+/** How GUP pins are tracked (DESIGN decision 5): one enumerator per GUPLAB_PIN_DESIGNS line. */
+enum class PinDesign : uint8_t {
+#define GUPLAB_PIN_DESIGN_ENUM(name, type, desc) name,
+  GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_ENUM)
+#undef GUPLAB_PIN_DESIGN_ENUM
+};
+inline constexpr PinDesign kAllPinDesigns[] = {
+#define GUPLAB_PIN_DESIGN_ALL(name, type, desc) PinDesign::name,
+    GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_ALL)
+#undef GUPLAB_PIN_DESIGN_ALL
+};
 
 /** Which implementation of base/ runs the machine's tasks. */
 enum class Backend : uint8_t { native, sim };
@@ -35,6 +46,8 @@ enum class Backend : uint8_t { native, sim };
 const char* to_string(PinDesign d);
 const char* to_string(WritebackPolicy p);
 const char* to_string(Backend b);
+/** describe() - one line on what design @d is (its GUPLAB_PIN_DESIGNS entry). */
+const char* describe(PinDesign d);
 std::optional<PinDesign> parse_pin_design(std::string_view s);
 std::optional<WritebackPolicy> parse_writeback_policy(std::string_view s);
 /** parse_size() - "512M", "1g", "4096", "4k" -> bytes. */

@@ -13,6 +13,7 @@
 #include "mm/fake_vma.h"
 #include "mm/page-flags.h"
 #include "mm/page_ref.h"
+#include "mm/pin_design.h"
 #include "sim/scheduler.h"
 
 namespace guplab {
@@ -40,6 +41,10 @@ std::string_view source_path(std::string_view file) {
 Machine::Machine(const MachineConfig& cfg)
     : cfg_(cfg), mem_(this, cfg.ram_bytes, cfg.boot_cache ? &cfg.boot_cache->mem : nullptr) {
   bit_waits_.set_key_base(page_memmap_header(mem_.mem_map()));
+  // The writeback policy's row, once: under a design that tracks nothing, every policy
+  // acts as ignore.
+  wb_effective_ = pin_design_props(cfg.pin_design).tracks_pins ? cfg.wb_policy : WritebackPolicy::ignore;
+  wb_ = &wb_policy_row(wb_effective_);
   lruvec_init(&lru_);
   const unsigned long nr = mem_.nr_pages();
   // ZONE_NORMAL first, ZONE_MOVABLE after, split on a MAX_ORDER block boundary.

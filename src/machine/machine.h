@@ -60,6 +60,13 @@ class Machine final : public BugSink {
   const MachineConfig& config() const { return cfg_; }
   PinDesign pin_design() const { return cfg_.pin_design; }
   WritebackPolicy wb_policy() const { return cfg_.wb_policy; }
+  /**
+   * wb_effective_policy() - the writeback policy as it acts: the configured one, or
+   * `ignore` under a design that does not track pins (nothing to know).
+   */
+  WritebackPolicy wb_effective_policy() const { return wb_effective_; }
+  /** wb() - the row of wb_effective_policy() (machine/wb_policy.h), computed at boot. */
+  const WbPolicy& wb() const { return *wb_; }
 
   PhysMem& mem() { return mem_; }
   zone* zones() { return zones_; }
@@ -134,6 +141,8 @@ class Machine final : public BugSink {
 
  private:
   MachineConfig cfg_;
+  WritebackPolicy wb_effective_ = WritebackPolicy::ignore;
+  const WbPolicy* wb_ = &wb_policy_row(WritebackPolicy::ignore);
   PhysMem mem_;
   zone zones_[MAX_NR_ZONES];
   lruvec lru_;

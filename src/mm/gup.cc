@@ -258,7 +258,7 @@ long __get_user_pages(mm_struct* mm, unsigned long start, unsigned long nr_pages
       }
       ret = check_vma_flags(vma, flags);
       if (ret) break;
-      if constexpr (D::kDesign == PinDesign::fake_vma) {
+      if constexpr (D::kPinIsMapping) {
         // Seed 003: the pin is a mapping; link it into rmap before taking any pin, so
         // an rmap walker that can see a pinned page can see its fake vma.
         if (any(flags, FOLL_PIN) && pages) {
@@ -280,8 +280,8 @@ long __get_user_pages(mm_struct* mm, unsigned long start, unsigned long nr_pages
     }
     cond_resched();
     follow_page_context ctx;
-    // Batch the ptes after this one (not under fake_vma, which accounts per folio).
-    if (D::kDesign != PinDesign::fake_vma && pages && nr_pages > 1 && any(flags, FOLL_GET | FOLL_PIN)) {
+    // Batch the ptes after this one (where the design may: fake_vma accounts per folio).
+    if (D::kBatchesPtes && pages && nr_pages > 1 && any(flags, FOLL_GET | FOLL_PIN)) {
       ctx.more = pages + i + 1;
       ctx.max_more = std::min(nr_pages, (vma->vm_end - start) >> PAGE_SHIFT) - 1;
     }
@@ -318,7 +318,7 @@ long __get_user_pages(mm_struct* mm, unsigned long start, unsigned long nr_pages
       if (any(flags, FOLL_PIN) && !is_zero_folio(f)) {
         pinned += static_cast<long>(increm);
         first_pinned = p;
-        if constexpr (D::kDesign == PinDesign::fake_vma) fake_vma_account(fake.cur, f, static_cast<int>(increm));
+        if constexpr (D::kPinIsMapping) fake_vma_account(fake.cur, f, static_cast<int>(increm));
       }
     } else if (any(flags, FOLL_GET | FOLL_PIN)) {
       gup_put_folio<D>(page_folio(p), 1, flags);

@@ -232,13 +232,13 @@ class FastWalk {
 template <typename D, typename S>
 long gup_fast(mm_struct* mm, unsigned long start, unsigned long end, foll_flags flags, page** pages) {
   const bool pin = any(flags, FOLL_PIN);
-  assert(pin || D::kDesign == PinDesign::get);
+  assert(pin || !D::kTracksPins);
   uint32_t seq = 0;
   if (pin) {
     mm->has_pinned.store(true, std::memory_order_relaxed);
-    if constexpr (D::kDesign == PinDesign::fake_vma) {
-      // A fake vma is linked under sleeping locks, which the lockless walk cannot take
-      // (Jan Kara's first objection to seed 003): every pin goes to the slow path.
+    if constexpr (!D::kHasFastPath) {
+      // e.g. fake_vma: a fake vma is linked under sleeping locks, which the lockless walk
+      // cannot take (Jan Kara's first objection to seed 003): every pin goes to the slow path.
       return 0;
     }
     seq = mm->write_protect_seq.load(std::memory_order_acquire);

@@ -33,11 +33,6 @@ const char* to_string(wb_reason r) {
   return "?";
 }
 
-WritebackPolicy wb_effective_policy(const Machine* m) {
-  if (m->pin_design() == PinDesign::get) return WritebackPolicy::ignore;  // nothing to know
-  return m->wb_policy();
-}
-
 namespace {
 
 bool mapping_can_writeback(const address_space* mapping) {
@@ -51,17 +46,9 @@ void clear_tags(address_space* mapping, folio* f, bool dirty_too) {
   __xa_clear_mark(&mapping->i_pages, f->index, PAGECACHE_TAG_TOWRITE);
 }
 
-// Seed 002's skip_pinned_pages for a writeback of @sync_mode under @policy.
-bool skip_pinned_for(WritebackPolicy policy, writeback_sync_modes sync_mode) {
-  switch (policy) {
-    case WritebackPolicy::wait: return sync_mode != WB_SYNC_ALL;  // seed 002
-    case WritebackPolicy::ignore:
-    case WritebackPolicy::bounce: return false;
-    case WritebackPolicy::skip:
-    case WritebackPolicy::keep_dirty:
-    case WritebackPolicy::revoke: return true;
-  }
-  return true;
+/** pinned_write() - what the policy of @m does with a pinned page in a @sync_mode writeback. */
+PinnedWrite pinned_write(const Machine* m, writeback_sync_modes sync_mode) {
+  return sync_mode == WB_SYNC_ALL ? m->wb().sync_all : m->wb().sync_none;
 }
 
 }  // namespace
@@ -74,19 +61,27 @@ bool clear_page_dirty_for_io(page* p, writeback_sync_modes sync_mode) {
   address_space* mapping = folio_mapping_read(f);
   if (!mapping || !mapping_can_writeback(mapping)) return TestClearPageDirty(f);
   Machine* m = page_machine(f);
-  const bool skip_pinned_pages = skip_pinned_for(wb_effective_policy(m), sync_mode);
+  const PinnedWrite action = pinned_write(m, sync_mode);
+  // Seed 002's skip_pinned_pages = (sync_mode != WB_SYNC_ALL) under rfc002; a policy
+  // that leaves a pinned page alone skips it in every mode it does so.
+  const bool skip_pinned_pages = action == PinnedWrite::skip || action == PinnedWrite::write_unprotected;
   // Every mapping made clean and read-only first, so a CPU store after this point
   // faults and dirties the page again rather than slipping past the write.
   int skipped = 0;
   const int cleaned = __page_mkclean(p, skip_pinned_pages, &skipped);
   TEST_SYNC_POINT("writeback:mkclean:done");
-  if (skipped) {
+  if (skipped && action == PinnedWrite::skip) {
     if (m->tracing())
       m->trace(fmt::format("clear_page_dirty_for_io: index {} pinned, left dirty ({})", f->index,
-                           to_string(wb_effective_policy(m))));
+                           to_string(m->wb_effective_policy())));
     return false;
   }
-  if (cleaned) folio_mark_dirty(f);  // a dirty pte's data belongs to this write
+  // rfc002 (seed 002 as posted): page_mkclean() skipped the pinned page and returned 0,
+  // its ptes still writable; the dirty bit is cleared all the same and the page written.
+  if (skipped && m->tracing())
+    m->trace(fmt::format("clear_page_dirty_for_io: index {} pinned, ptes left writable, written ({})", f->index,
+                         to_string(m->wb_effective_policy())));
+  if (cleaned && !skipped) folio_mark_dirty(f);  // a dirty pte's data belongs to this write
   if (TestClearPageDirty(f)) {
     m->vmstat().mod(NR_FILE_DIRTY, -1);
     return true;
@@ -137,13 +132,12 @@ void folio_redirty_for_writepage(writeback_control* wbc, folio* f) {
 }
 
 void folio_wait_stable(folio* f) {
-  const WritebackPolicy p = wb_effective_policy(page_machine(f));
-  if (p != WritebackPolicy::ignore && p != WritebackPolicy::bounce) folio_wait_writeback(f);
+  if (page_machine(f)->wb().stable_pages) folio_wait_writeback(f);
 }
 
 page* folio_bounce_for_write(folio* f, writeback_control* wbc) {
   Machine* m = page_machine(f);
-  if (wb_effective_policy(m) != WritebackPolicy::bounce || !folio_maybe_dma_pinned(f)) return nullptr;
+  if (pinned_write(m, wbc->sync_mode) != PinnedWrite::bounce || !folio_maybe_dma_pinned(f)) return nullptr;
   page* b = alloc_pages_on(m, gfp_t::GFP_KERNEL, 0);
   if (!b) return nullptr;  // no memory: the page itself is written (as ignore)
   // The device may be writing @f right now: this copy is what goes to disk.

@@ -109,6 +109,11 @@ void PinDmaCount::unpin_locked(folio* f, int refs) {
   folio_put_refs(f, refs);
 }
 
+bool PinDmaCount::pinned_now(folio* f) {
+  SpinGuard g(&page_zone(f)->gup_lock);
+  return PageDmaPinned(f);
+}
+
 unsigned long PinDmaCount::count(const folio* f) {
   zone* z = page_zone(f);
   SpinGuard g(&z->gup_lock);
@@ -136,6 +141,14 @@ bool folio_maybe_dma_pinned(folio* f) {
 }
 
 bool page_maybe_dma_pinned(page* p) { return folio_maybe_dma_pinned(page_folio(p)); }
+
+bool folio_pinned_now(folio* f) {
+  return pin_dispatch(page_machine(f)->pin_design(), [&](auto d) { return decltype(d)::pinned_now(f); });
+}
+
+PinDesignProps pin_design_props(PinDesign d) {
+  return pin_dispatch(d, [](auto design) { return pin_design_props_of<decltype(design)>(); });
+}
 
 int check_foll_flags(foll_flags f) {
   if (WARN_ON_ONCE(all(f, FOLL_GET | FOLL_PIN))) return -EINVAL;

@@ -3,6 +3,9 @@
 // A design says how a FOLL_PIN pin is recorded on a folio, how it is released, and how
 // page_maybe_dma_pinned() answers. GUP code is templated on the design type and
 // dispatches once per call (pin_dispatch()), so the per-page loop has no switch.
+// What a design type must provide, and the properties shared code asks instead of
+// asking which design it runs under: mm/pin_design.h (the PinDesignType concept). The
+// list of designs: GUPLAB_PIN_DESIGNS in machine/config.h.
 //
 //   PinGet          plain references; nothing tracked (the pre-2019 kernel)
 //   PinBias         seed 000: GUP_PIN_COUNTING_BIAS added to _refcount per pin
@@ -29,6 +32,7 @@
 #include "mm/mm_types.h"
 #include "mm/page-flags.h"
 #include "mm/page_ref.h"
+#include "mm/pin_design.h"
 #include "mm/swap.h"
 
 namespace guplab {
@@ -78,10 +82,12 @@ void unpin_refused(folio* f, int refs);
 // grab_fast() for GUP-fast (1 got, 0 lost a race or cannot here: fall back, <0 errno;
 // REQUIRES: not the zero page, which GUP-fast never takes: it is only mapped special);
 // unpin() releases @refs pins at once, the folio-run form that unpin_user_pages()
-// uses. S is the scheduling-point policy of the caller (base/sched.h).
+// uses. S is the scheduling-point policy of the caller (base/sched.h). Properties not
+// stated are PinDesignBase's defaults (mm/pin_design.h).
 
-struct PinGet {
+struct PinGet : PinDesignBase<PinGet> {
   static constexpr PinDesign kDesign = PinDesign::get;
+  static constexpr bool kTracksPins = false;
   /** grab() - @refs pins on @f. REQUIRES: the caller keeps @f alive (PTL or a ref). */
   template <typename S = SchedCheck>
   static int grab(folio* f, int refs) {
@@ -103,7 +109,7 @@ struct PinGet {
   static bool maybe_dma_pinned(const folio*) { return false; }
 };
 
-struct PinBias {
+struct PinBias : PinDesignBase<PinBias> {
   static constexpr PinDesign kDesign = PinDesign::bias;
   template <typename S = SchedCheck>
   static int grab(folio* f, int refs) {
@@ -131,7 +137,7 @@ struct PinBias {
   static bool maybe_dma_pinned(const folio* f) { return page_ref_count<S>(f) >= GUP_PIN_COUNTING_BIAS; }
 };
 
-struct PinFolioCount {
+struct PinFolioCount : PinDesignBase<PinFolioCount> {
   static constexpr PinDesign kDesign = PinDesign::folio_pincount;
   template <typename S = SchedCheck>
   static int grab(folio* f, int refs) {
@@ -171,7 +177,7 @@ struct PinFolioCount {
   static void unpin_large(folio* f, int refs);
 };
 
-struct PinDmaCount {
+struct PinDmaCount : PinDesignBase<PinDmaCount> {
   static constexpr PinDesign kDesign = PinDesign::dma_count;
   template <typename S = SchedCheck>
   static int grab(folio* f, int refs) {
@@ -192,6 +198,8 @@ struct PinDmaCount {
   }
   template <typename S = SchedCheck>
   static bool maybe_dma_pinned(const folio* f) { return PageDmaPinned<S>(f); }
+  /** pinned_now() - seed 002 reads PageDmaPinned under the zone's gup_lock, serialized with GUP. */
+  static bool pinned_now(folio* f);
   /** dma_pinned_count() - seed 002's counter (0 when not pinned). */
   static unsigned long count(const folio* f);
 
@@ -201,8 +209,13 @@ struct PinDmaCount {
   static void unpin_locked(folio* f, int refs);
 };
 
-struct PinFakeVma {
+struct PinFakeVma : PinDesignBase<PinFakeVma> {
   static constexpr PinDesign kDesign = PinDesign::fake_vma;
+  /** No GUP-fast (the fake vma needs sleeping locks), no pte batching (accounted per folio). */
+  static constexpr bool kHasFastPath = false;
+  static constexpr bool kBatchesPtes = false;
+  static constexpr bool kWakesOnUnpin = true;  // fake_vma_unpin() wakes page_mkclean() sleepers
+  static constexpr bool kPinIsMapping = true;
   /** grab() - references plus fake mappings; the slow path links the fake vma (gup.cc). */
   template <typename S = SchedCheck>
   static int grab(folio* f, int refs) { return fake_vma_grab(f, refs); }
@@ -216,6 +229,13 @@ struct PinFakeVma {
   static bool maybe_dma_pinned(const folio* f) { return folio_fake_mapcount(f) != 0; }
 };
 
+// Every design of GUPLAB_PIN_DESIGNS satisfies the concept, and its kDesign is its own.
+#define GUPLAB_PIN_DESIGN_CHECK(name, type, desc)                                   \
+  static_assert(PinDesignType<type>, #type " is not a PinDesignType (mm/pin_design.h)"); \
+  static_assert(type::kDesign == PinDesign::name, #type "::kDesign is not PinDesign::" #name);
+GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_CHECK)
+#undef GUPLAB_PIN_DESIGN_CHECK
+
 /**
  * pin_dispatch() - call @fn with the design type of machine design @d, once.
  * Usage: pin_dispatch(d, [&](auto design) { using D = decltype(design); ... });
@@ -223,11 +243,10 @@ struct PinFakeVma {
 template <typename Fn>
 decltype(auto) pin_dispatch(PinDesign d, Fn&& fn) {
   switch (d) {
-    case PinDesign::get: return fn(PinGet{});
-    case PinDesign::bias: return fn(PinBias{});
-    case PinDesign::dma_count: return fn(PinDmaCount{});
-    case PinDesign::folio_pincount: return fn(PinFolioCount{});
-    case PinDesign::fake_vma: return fn(PinFakeVma{});
+#define GUPLAB_PIN_DESIGN_CASE(name, type, desc) \
+  case PinDesign::name: return fn(type{});
+    GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_CASE)
+#undef GUPLAB_PIN_DESIGN_CASE
   }
   return fn(PinFolioCount{});
 }

@@ -5,7 +5,6 @@
 
 #include "base/bug.h"
 #include "fs/fs.h"
-#include "fs/writeback.h"
 #include "machine/sync_point.h"
 #include "mm/fake_vma.h"
 #include "mm/gup.h"
@@ -431,28 +430,21 @@ unsigned long page_vma_mapped_address(folio* f, vm_area_struct* vma) {
 
 namespace {
 
-// How page_mkclean() treats a page that may be DMA-pinned (see fs/writeback.h).
+// How page_mkclean() treats a page that may be DMA-pinned (machine/wb_policy.h): as any
+// page where the policy does not act on pins; skipped if the caller asks; else as the
+// policy's row says (pagecache_isize_extended(), WB_SYNC_ALL).
 enum class pin_action { ignore, skip, wait };
 
 pin_action mkclean_pin_action(const Machine* m, bool skip_pinned_pages) {
-  switch (wb_effective_policy(m)) {
-    case WritebackPolicy::ignore: return pin_action::ignore;
-    case WritebackPolicy::bounce: return skip_pinned_pages ? pin_action::skip : pin_action::ignore;
-    case WritebackPolicy::wait: return skip_pinned_pages ? pin_action::skip : pin_action::wait;
-    case WritebackPolicy::skip:
-    case WritebackPolicy::keep_dirty:
-    case WritebackPolicy::revoke: return pin_action::skip;
+  const WbPolicy& wb = m->wb();
+  if (!wb.acts_on_pins) return pin_action::ignore;
+  if (skip_pinned_pages) return pin_action::skip;
+  switch (wb.mkclean) {
+    case MkcleanPinned::clean: return pin_action::ignore;
+    case MkcleanPinned::skip: return pin_action::skip;
+    case MkcleanPinned::wait: return pin_action::wait;
   }
   return pin_action::skip;
-}
-
-// Seed 002 reads PageDmaPinned under the zone's gup lock, which serializes it with GUP.
-bool folio_pinned_now(folio* f) {
-  if (page_machine(f)->pin_design() == PinDesign::dma_count) {
-    SpinGuard g(&page_zone(f)->gup_lock);
-    return PageDmaPinned(f);
-  }
-  return folio_maybe_dma_pinned(f);
 }
 
 // Seed 002's wait_for_dma_pinned_to_clear(), with a wait queue for schedule().
@@ -525,12 +517,10 @@ bool page_mkclean_fake(folio* f, vm_area_struct* fake, unsigned long, void* arg)
 bool ttu_one(folio* f, vm_area_struct* vma, unsigned long address, void* arg) {
   auto* pinned = static_cast<bool*>(arg);
   Machine* m = page_machine(f);
-  const PinDesign d = m->pin_design();
-  // Seed 002: try_to_unmap() leaves a DMA-pinned page mapped. (Under fake_vma the pin
-  // is met as a fake vma, first in i_mmap; under get nothing can be known; under the
-  // policy ignore the machine takes no notice of pins, as the old kernel.)
-  if (d != PinDesign::get && d != PinDesign::fake_vma && wb_effective_policy(m) != WritebackPolicy::ignore &&
-      folio_pinned_now(f)) {
+  // Seed 002: try_to_unmap() leaves a DMA-pinned page mapped. (Where a pin is a mapping
+  // it is met as a fake vma, first in i_mmap; where pins are not tracked nothing can be
+  // known, and the policy's row is ignore's: the machine takes no notice of pins.)
+  if (m->wb().unmap_skips_pinned && !pin_design_props(m->pin_design()).pin_is_mapping && folio_pinned_now(f)) {
     *pinned = true;
     return false;
   }
@@ -555,14 +545,15 @@ bool ttu_fake(folio* f, vm_area_struct*, unsigned long, void* arg) {
   // A fake mapping cannot be unmapped; under the policy ignore it is not looked at. A
   // fake vma covers every page of the range one call pinned; the pages already unpinned
   // are not mapped by it any more (their fake mapcount says so).
-  if (wb_effective_policy(page_machine(f)) == WritebackPolicy::ignore || !folio_fake_mapcount(f)) return true;
+  if (!page_machine(f)->wb().unmap_skips_pinned || !folio_fake_mapcount(f)) return true;
   *static_cast<bool*>(arg) = true;
   return false;
 }
 
-// Under the policy ignore only real mappings count: the fake ones are pins nobody asks about.
+// Where try_to_unmap() takes no notice of pins only real mappings count: the fake ones
+// are pins nobody asks about.
 bool ttu_unmapped(const folio* f) {
-  if (wb_effective_policy(page_machine(f)) == WritebackPolicy::ignore) return !folio_pte_mapped(f);
+  if (!page_machine(f)->wb().unmap_skips_pinned) return !folio_pte_mapped(f);
   return !folio_mapped(f);
 }
 
@@ -592,7 +583,7 @@ int __page_mkclean(page* p, bool skip_pinned_pages, int* skipped) {
   Machine* m = page_machine(f);
   mkclean_info mi;
   mi.action = mkclean_pin_action(m, skip_pinned_pages);
-  mi.fake_design = m->pin_design() == PinDesign::fake_vma;
+  mi.fake_design = pin_design_props(m->pin_design()).pin_is_mapping;
   // A pinned page nobody maps any more is still pinned: ask before the walk, which
   // would not visit it (the walk asks again at each vma, where seed 002 asks).
   if (!folio_mapped(f)) {

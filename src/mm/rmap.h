@@ -177,10 +177,10 @@ void rmap_walk(folio* f, rmap_walk_control* rwc);
  * CPU store faults (->page_mkwrite) and dirties the page again. Seed 002's form: a page
  * that may be DMA-pinned (the pin design says so; under fake_vma, a fake vma is met) is
  * skipped when @skip_pinned_pages — its ptes stay as they are and the walk stops — and
- * otherwise, under the `wait` writeback policy, waited for until unpinned (sync point
- * "writeback:wait_pinned"). Under `skip`, `keep_dirty` and `revoke` it is skipped
- * whatever @skip_pinned_pages says. Under `ignore` (and the `get` design) pins are not
- * looked at; under `bounce` a pinned page is cleaned when !@skip_pinned_pages.
+ * otherwise treated as the writeback policy's row says (WbPolicy::mkclean): waited for
+ * until unpinned under `wait` and `rfc002` (sync point "writeback:wait_pinned"), cleaned
+ * under `bounce`, skipped under skip, keep_dirty and revoke. Under `ignore` (and the `get`
+ * design) pins are not looked at.
  * Returns cleaned && !skipped (seed 002): nonzero if a pte was dirty or writable and no
  * pinned mapping was skipped.
  * REQUIRES: @p locked; no mmap_lock, i_mmap_rwsem or page_table_lock held.
@@ -190,7 +190,7 @@ int page_mkclean(page* p, bool skip_pinned_pages);
 int __page_mkclean(page* p, bool skip_pinned_pages, int* skipped);
 /**
  * folio_mkclean_wait_pinned() - if page_mkclean(@f, false) would sleep for a pin (the
- * `wait` policy, @f may be pinned), sleep for it here instead, without the folio lock:
+ * policy's row says wait, @f may be pinned), sleep for it here instead, without the folio lock:
  * unlock @f, wait until it is no longer pinned (sync point "writeback:wait_pinned"),
  * lock it again. For callers whose page may be clean, where the pinner's unpin
  * (set_page_dirty_lock()) needs that lock. Returns true if it slept: the caller
@@ -206,9 +206,9 @@ using enum ttu_flags;
 /**
  * try_to_unmap() - remove every pte mapping file folio @f, moving pte dirty bits to the
  * page and dropping the mappings' references. A folio that may be DMA-pinned (seed
- * 002; under fake_vma: a fake vma is met) is left mapped, unless the machine's
- * writeback policy is ignore (the old kernel: nobody acts on pins; fake mappings are
- * then not counted). Anonymous folios are never unmapped (there is no swap). Returns
+ * 002; under fake_vma: a fake vma is met) is left mapped where the writeback policy's
+ * row says so (WbPolicy::unmap_skips_pinned: all but ignore, the old kernel, where
+ * nobody acts on pins and fake mappings are not counted). Anonymous folios are never unmapped (there is no swap). Returns
  * true if @f is no longer mapped.
  * REQUIRES: @f locked; the caller holds a reference; no mmap_lock or page_table_lock.
  */

@@ -31,7 +31,6 @@
 #include "machine/trace_point.h"
 #include "base/bug.h"
 #include "base/prefetch.h"
-#include "fs/writeback.h"
 #include "machine/machine.h"
 #include "mm/gup.h"
 #include "mm/memory_model.h"
@@ -99,12 +98,12 @@ inline void release_run(folio* f, int nr, Dirty dirty, bool keep_dirty) {
       folio_unlock(f);
     }
   }
-  if constexpr (D::kDesign == PinDesign::get) {
+  if constexpr (!D::kTracksPins) {
     D::template unpin<S>(f, nr);
   } else {
     if (unlikely(keep_dirty) && !PageAnon(f) && page_mapping(f)) folio_mark_dirty(f);
     D::template unpin<S>(f, nr);
-    if constexpr (D::kDesign != PinDesign::fake_vma) {  // fake_vma_unpin() wakes itself
+    if constexpr (!D::kWakesOnUnpin) {  // e.g. fake_vma_unpin() wakes sleepers itself
       if (!D::template maybe_dma_pinned<S>(f)) folio_wake_unpinned<S>(f);
     }
   }
@@ -118,7 +117,7 @@ inline void release_run(folio* f, int nr, Dirty dirty, bool keep_dirty) {
  */
 template <typename D, typename S>
 unsigned long unpin_runs(Machine* m, page* const* pages, unsigned long npages, Dirty dirty, long* released) {
-  const bool keep_dirty = D::kDesign != PinDesign::get && wb_effective_policy(m) == WritebackPolicy::keep_dirty;
+  const bool keep_dirty = D::kTracksPins && m->wb().unpin_redirties;
   for (unsigned long k = 0; k < npages && k < kPrefetchAhead; k++) prefetchw(pages[k]);
   long nr_released = 0;
   unsigned long i = 0;
@@ -170,7 +169,7 @@ void unpin_range(page* p, unsigned long npages, Dirty dirty) {
     const unsigned long in_folio = folio_nr_pages(f) - static_cast<unsigned long>(p - static_cast<page*>(f));
     const unsigned long nr = std::min({npages, in_folio, kMaxRun});
     if (!is_zero_folio(f)) {
-      const bool keep_dirty = wb_effective_policy(m) == WritebackPolicy::keep_dirty;
+      const bool keep_dirty = m->wb().unpin_redirties;
       pin_dispatch(m->pin_design(), [&](auto d) {
         release_run<decltype(d), SchedCheck>(f, static_cast<int>(nr), dirty, keep_dirty);
       });

@@ -7,7 +7,7 @@
 #include "base/task.h"
 #include "fs/buffer_head.h"
 #include "fs/fs.h"
-#include "fs/writeback.h"
+#include "fs/writeback.h"  // wakeup_flusher_threads()
 #include "machine/machine.h"
 #include "machine/sync_point.h"
 #include "mm/filemap.h"
@@ -113,10 +113,10 @@ unsigned long shrink_folio_list(list_head* folios, reclaim_stat* stat) {
       keep_it(false);
       continue;
     }
-    // A page a device may be writing keeps its mapping and its buffers under every
-    // policy that acts on pins: dropping them is what lets a driver's late
+    // A page a device may be writing keeps its mapping and its buffers where the policy
+    // says so (all that act on pins but rfc002): dropping them is what lets a driver's late
     // set_page_dirty() reach writepage with no buffers (seed 002's crash).
-    if (wb_effective_policy(m) != WritebackPolicy::ignore && folio_maybe_dma_pinned(f)) {
+    if (m->wb().reclaim_keeps_pinned && folio_maybe_dma_pinned(f)) {
       stat->nr_pinned++;
       trace(m, f, "may be DMA-pinned: kept with its buffers");
       folio_unlock(f);

@@ -17,15 +17,30 @@ inline std::string scenario_names() {
   return s;
 }
 
+/** pin_design_names() - "get, bias, ...": every design of GUPLAB_PIN_DESIGNS. */
+inline std::string pin_design_names() {
+  std::string s;
+  for (PinDesign d : kAllPinDesigns) s += (s.empty() ? "" : ", ") + std::string(to_string(d));
+  return s;
+}
+
+/** built_policy_names() - "ignore, skip, ..." (every policy a filesystem mounts under). */
+inline std::string built_policy_names() {
+  std::string s;
+  for (WritebackPolicy p : kAllWritebackPolicies)
+    if (wb_policy_built(p)) s += (s.empty() ? "" : ", ") + std::string(to_string(p));
+  return s;
+}
+
 /** add_cell_options() - --design and --policy into @design and @policy (names checked). */
 inline void add_cell_options(CLI::App& app, std::string* design, std::string* policy) {
-  app.add_option("--design", *design, "pin design: get, bias, dma_count, fake_vma, folio_pincount")
+  app.add_option("--design", *design, "pin design: " + pin_design_names())
       ->check([](const std::string& s) { return parse_pin_design(s) ? std::string() : "unknown design '" + s + "'"; });
-  app.add_option("--policy", *policy, "writeback policy: ignore, skip, wait, bounce, keep_dirty")
+  app.add_option("--policy", *policy, "writeback policy: " + built_policy_names())
       ->check([](const std::string& s) {
         auto p = parse_writeback_policy(s);
         if (!p) return "unknown policy '" + s + "'";
-        if (*p == WritebackPolicy::revoke) return std::string("policy revoke is not built");
+        if (!wb_policy_built(*p)) return std::string("policy ") + to_string(*p) + " is not built";
         return std::string();
       });
 }

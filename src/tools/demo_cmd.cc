@@ -25,6 +25,7 @@
 #include "lab/fio/units.h"
 #include "lab/matrix.h"
 #include "lab/scenario.h"
+#include "mm/pin_design.h"
 #include "tools/gup_test.h"
 
 namespace guplab::tools {
@@ -69,7 +70,7 @@ void demo_gup_test(uint64_t mb) {
     }
     const double ratio = r.baseline_get_ns_per_page > 0 ? r.get_ns_per_page / r.baseline_get_ns_per_page : 0;
     fmt::print("   {:<16} {:>14.2f} {:>14.2f} {:>15.2f}x{}\n", to_string(d), r.get_ns_per_page, r.put_ns_per_page,
-               ratio, d == PinDesign::fake_vma ? "   (no GUP-fast: slow path, rmap insert per pin)" : "");
+               ratio, !pin_design_props(d).has_fast_path ? "   (no GUP-fast: slow path, rmap insert per pin)" : "");
   }
   fmt::print("\n");
 }

@@ -14,6 +14,7 @@
 #include "lab/fio/json_report.h"
 #include "lab/fio/report.h"
 #include "lab/fio/runner.h"
+#include "tools/cell_options.h"
 
 namespace guplab::tools {
 
@@ -114,7 +115,7 @@ std::string parse_args(int argc, char** argv, FioArgs* out) {
     if (auto v = take_value(argc, argv, &i, "--design", &err)) {
       if (!err.empty()) return err;
       auto d = parse_pin_design(*v);
-      if (!d) return fmt::format("--design: unknown design '{}' (get, bias, dma_count, fake_vma, folio_pincount)", *v);
+      if (!d) return fmt::format("--design: unknown design '{}' ({})", *v, pin_design_names());
       out->design = *d;
       continue;
     }

@@ -21,6 +21,7 @@
 #include "mm/mmap.h"
 #include "mm/swap.h"
 #include "mm/uaccess.h"
+#include "tools/cell_options.h"
 #include "tools/host_pin.h"
 
 namespace guplab::tools {
@@ -252,7 +253,7 @@ int gup_test_main(int argc, char** argv) {
   app.add_flag("-z", opt.fault_in_gup, "fault pages in through GUP, not by touching them first");
   std::string design = to_string(opt.design);
   app.add_option("--design", design,
-                 "pin design: get, bias, dma_count, fake_vma (every pin takes the slow path), folio_pincount")
+                 "pin design: " + pin_design_names() + " (fake_vma: every pin takes the slow path)")
       ->check([](const std::string& s) { return parse_pin_design(s) ? std::string() : "unknown design '" + s + "'"; });
   app.add_flag("--baseline", opt.baseline, "also time a bare atomic fetch_add loop over the same mem_map entries");
   app.add_flag("--host-baseline", opt.host_baseline,

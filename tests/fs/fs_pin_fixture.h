@@ -30,7 +30,7 @@ inline std::vector<DesignPolicy> all_design_policies() {
   std::vector<DesignPolicy> v;
   for (PinDesign d : kAllPinDesigns)
     for (WritebackPolicy p : kAllWritebackPolicies)
-      if (p != WritebackPolicy::revoke) v.emplace_back(d, p);
+      if (wb_policy_built(p)) v.emplace_back(d, p);
   return v;
 }
 /** One policy under every design. */

@@ -99,7 +99,8 @@ TEST_P(FsWritebackTest, FlusherWritesWhenKickedAndLeavesPinnedPagesAsThePolicySa
   ASSERT_EQ(wb_wait_for_pass(sb(), 10'000'000'000ull), 0);
   ASSERT_EQ(filemap_fdatawait_range(f->f_mapping, 0, LLONG_MAX), 0);
   EXPECT_EQ(disk_page(f, 1)[0], 'x');
-  const bool written = effective() == WritebackPolicy::ignore || effective() == WritebackPolicy::bounce;
+  const bool written = effective() == WritebackPolicy::ignore || effective() == WritebackPolicy::bounce ||
+                       effective() == WritebackPolicy::rfc002;  // written while pinned, as posted
   EXPECT_EQ(sb()->s_wb.nr_written.load() - written0, written ? 2u : 1u);
   EXPECT_EQ(disk_page(f, 0), pattern(PAGE_SIZE, written ? 2 : 1));
   // Written and clean, but for bounce: a copy was written, the pinned page stays dirty.
@@ -223,6 +224,7 @@ TEST(FsWritebackMountTest, RevokeIsRefusedAtMount) {
   EXPECT_FALSE(wb_policy_supported(WritebackPolicy::revoke, &why));
   for (WritebackPolicy p : kAllWritebackPolicies)
     if (p != WritebackPolicy::revoke) EXPECT_TRUE(wb_policy_supported(p, nullptr)) << to_string(p);
+  EXPECT_FALSE(wb_policy_built(WritebackPolicy::revoke));
 }
 
 }  // namespace

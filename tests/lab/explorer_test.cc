@@ -8,6 +8,7 @@
 #include <string>
 
 #include "lab/explorer.h"
+#include "lab/matrix.h"
 #include "lab/scenario.h"
 #include "lab/scenarios/common.h"
 #include "machine/boot_cache.h"
@@ -19,7 +20,7 @@ namespace {
 constexpr uint64_t kSeedsPerCell = 60;    // sanitizer builds run ~20x slower
 constexpr uint64_t kSearchBudget = 3000;
 #else
-constexpr uint64_t kSeedsPerCell = 600;   // 5 policies: 3000 seeds per scenario and design
+constexpr uint64_t kSeedsPerCell = 600;   // 6 policies: 3600 seeds per scenario and design
 constexpr uint64_t kSearchBudget = 20000;
 #endif
 
@@ -193,10 +194,8 @@ class BoundedExploration : public ::testing::TestWithParam<const char*> {};
 TEST_P(BoundedExploration, EveryCellAsPredicted) {
   const Scenario* s = scenario(GetParam());
   ASSERT_NE(s, nullptr);
-  for (PinDesign d : {PinDesign::get, PinDesign::bias, PinDesign::dma_count, PinDesign::fake_vma,
-                      PinDesign::folio_pincount}) {
-    for (WritebackPolicy p : {WritebackPolicy::ignore, WritebackPolicy::skip, WritebackPolicy::wait,
-                              WritebackPolicy::bounce, WritebackPolicy::keep_dirty}) {
+  for (PinDesign d : kAllPinDesigns) {
+    for (WritebackPolicy p : matrix_policies()) {
       if (!s->applies(d, p)) continue;
       const Outcome want = s->expected_unscripted(d, p);
       SCOPED_TRACE(std::string(to_string(d)) + "/" + to_string(p) + " predicts " + to_string(want));

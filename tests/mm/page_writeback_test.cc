@@ -133,7 +133,8 @@ TEST_P(PageWritebackTest, PageMkcleanOfAPinnedPageSkipsUnlessPinsAreIgnored) {
     if (effective() == WritebackPolicy::bounce) {
       EXPECT_EQ(page_mkclean(p, false), 1) << "bounce: cleaned when not asked to skip (a copy is written)";
       EXPECT_FALSE(pte_write(pte_at(pn.addr)));
-    } else if (effective() != WritebackPolicy::wait) {  // wait would sleep: WaitPolicy tests
+    } else if (effective() != WritebackPolicy::wait && effective() != WritebackPolicy::rfc002) {
+      // (wait and rfc002 would sleep: WaitPolicy tests)
       EXPECT_EQ(page_mkclean(p, false), 0) << "skip and keep_dirty never touch a pinned page";
       EXPECT_TRUE(pte_write(pte_at(pn.addr)));
     }
@@ -169,9 +170,16 @@ TEST_P(PageWritebackTest, PinnedDirtyPageIsWrittenOrLeftDirtyAsThePolicySays) {
       EXPECT_EQ(disk_page(f, 0), pattern(PAGE_SIZE, 2)) << "through a copy";
       EXPECT_TRUE(PageDirty(p)) << "kept dirty while pinned: what the device writes next is written later";
       break;
+    case WritebackPolicy::rfc002:
+      EXPECT_EQ(wbc.pages_written, 2);
+      EXPECT_EQ(wbc.pages_skipped, 0);
+      EXPECT_EQ(disk_page(f, 0), pattern(PAGE_SIZE, 2)) << "seed 002 as posted: written while pinned";
+      EXPECT_FALSE(PageDirty(p)) << "clear_page_dirty_for_io() cleared it all the same";
+      EXPECT_TRUE(pte_write(pte_at(pn.addr))) << "page_mkclean(page, true) left its pte writable";
+      break;
     case WritebackPolicy::skip:
     case WritebackPolicy::keep_dirty:
-    case WritebackPolicy::wait:  // WB_SYNC_NONE skips under wait too
+    case WritebackPolicy::wait:  // WB_SYNC_NONE skips under wait too (a departure from seed 002)
       EXPECT_EQ(wbc.pages_written, 1);
       EXPECT_EQ(wbc.pages_skipped, 1);
       EXPECT_EQ(disk_page(f, 0), pattern(PAGE_SIZE, 1)) << "never written while pinned";
@@ -402,6 +410,86 @@ TEST_P(BouncePolicyTest, WritesAStableCopyWhileTheOriginalKeepsChanging) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Tracked, BouncePolicyTest, ::testing::ValuesIn(tracked_with(WritebackPolicy::bounce)),
+                         design_policy_name);
+
+// ---- rfc002: seed 002 as posted ------------------------------------------------------------------
+
+class Rfc002PolicyTest : public FsPinTest {};
+
+// WB_SYNC_NONE: page_mkclean(page, true) skips the pinned page and returns 0, and
+// clear_page_dirty_for_io() clears its dirty bit all the same: written while pinned,
+// its pte still writable and dirty. What the device writes after that is lost unless
+// the driver dirties the page again - or the stale dirty pte is zapped first.
+TEST_P(Rfc002PolicyTest, BackgroundWritebackWritesAPinnedPageAndWhatTheDeviceWritesNextIsLost) {
+  file* f = make_file("/mnt/a", 1, 1);
+  ASSERT_NE(f, nullptr);
+  Pinned pn = pin_mapped(f, 1);
+  page* p = pn.pages[0];
+  dev_write(p, 2);
+  writeback_control wbc = writeback(f, WB_SYNC_NONE);
+  EXPECT_EQ(wbc.pages_written, 1) << "written while pinned";
+  EXPECT_EQ(wbc.pages_skipped, 0);
+  EXPECT_EQ(disk_page(f, 0), pattern(PAGE_SIZE, 2));
+  EXPECT_FALSE(PageDirty(p));
+  EXPECT_TRUE(pte_write(pte_at(pn.addr))) << "page_mkclean() skipped it: its pte stays writable";
+  dev_write(p, 3);
+  unpin_user_page(p);  // the driver does not say the device wrote
+  pn.pages.clear();
+  ASSERT_EQ(vfs_fsync(f, 0), 0);
+  EXPECT_EQ(disk_page(f, 0), pattern(PAGE_SIZE, 2)) << "the device's later write does not reach the disk";
+  // Only the pte that page_mkclean() skipped, still dirty, carries it: unmapping moves
+  // its dirty bit to the page, and the next fsync writes what the device wrote.
+  unmap(&pn);
+  ASSERT_EQ(vfs_fsync(f, 0), 0);
+  EXPECT_EQ(disk_page(f, 0), pattern(PAGE_SIZE, 3));
+  filp_close(f);
+}
+
+// WB_SYNC_ALL: page_mkclean(page, false) waits for the pin to go, then cleans the page.
+TEST_P(Rfc002PolicyTest, FsyncSleepsUntilTheUnpinThenWritesWhatTheDeviceLastWrote) {
+  file* f = make_file("/mnt/a", 1, 1);
+  ASSERT_NE(f, nullptr);
+  Pinned pn = pin_mapped(f, 1);  // dirty: the FOLL_WRITE fault went through page_mkwrite
+  page* p = pn.pages[0];
+  dev_write(p, 2);
+  SyncPoints& sp = sync_points();
+  sp.load_dependency({{"writeback:wait_pinned", "test:unpin"}});
+  task_struct* t = m_->spawn("unpinner", [&] {
+    TEST_SYNC_POINT("test:unpin");
+    dev_write(p, 3);
+    unpin_user_page(p);
+  });
+  EXPECT_EQ(vfs_fsync(f, 0), 0);
+  task_join(t);
+  pn.pages.clear();
+  EXPECT_GE(sp.hits("writeback:wait_pinned"), 1u);
+  sp.disable();
+  EXPECT_EQ(disk_page(f, 0), pattern(PAGE_SIZE, 3));
+  EXPECT_FALSE(PageDirty(p));
+  unmap(&pn);
+  filp_close(f);
+}
+
+// try_to_unmap() leaves a pinned page mapped, unconditionally.
+TEST_P(Rfc002PolicyTest, TryToUnmapLeavesAPinnedPageMapped) {
+  file* f = make_file("/mnt/a", 1, 1);
+  ASSERT_NE(f, nullptr);
+  Pinned pn = pin_mapped(f, 1);
+  folio* fo = page_folio(pn.pages[0]);
+  folio_lock(fo);
+  EXPECT_FALSE(try_to_unmap(fo, TTU_NONE));
+  folio_unlock(fo);
+  EXPECT_NE(pte_at(pn.addr).val, 0u) << "still mapped";
+  unpin_user_page(pn.pages[0]);
+  pn.pages.clear();
+  folio_lock(fo);
+  EXPECT_TRUE(try_to_unmap(fo, TTU_NONE)) << "unmapped once unpinned";
+  folio_unlock(fo);
+  unmap(&pn);
+  filp_close(f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tracked, Rfc002PolicyTest, ::testing::ValuesIn(tracked_with(WritebackPolicy::rfc002)),
                          design_policy_name);
 
 // ---- write_cache_pages() ---------------------------------------------------------------------

@@ -201,6 +201,24 @@ TEST_P(PinTest, RandomizedPinUnpinNeverReportsAFalseNegative) {
   RecordProperty("checks", static_cast<int>(checks));
 }
 
+// The design list (GUPLAB_PIN_DESIGNS) and the properties shared code asks instead of
+// the design's name: what each design says of itself, as mm/pin.h documents it.
+TEST(PinDesignConcept, EveryDesignDispatchesToItsTypeWithItsProperties) {
+  for (PinDesign d : kAllPinDesigns) {
+    SCOPED_TRACE(to_string(d));
+    EXPECT_EQ(pin_dispatch(d, [](auto t) { return decltype(t)::kDesign; }), d);
+    EXPECT_EQ(parse_pin_design(to_string(d)), d);
+    EXPECT_STRNE(describe(d), "?");
+    const PinDesignProps p = pin_design_props(d);
+    EXPECT_EQ(p.tracks_pins, d != PinDesign::get);
+    EXPECT_EQ(p.has_fast_path, d != PinDesign::fake_vma) << "fake_vma: a fake vma needs sleeping locks";
+    EXPECT_EQ(p.batches_ptes, d != PinDesign::fake_vma) << "fake_vma accounts each folio to its fake vma";
+    EXPECT_EQ(p.wakes_on_unpin, d == PinDesign::fake_vma) << "fake_vma_unpin() wakes page_mkclean() sleepers";
+    EXPECT_EQ(p.pin_is_mapping, d == PinDesign::fake_vma);
+  }
+  static_assert(PinDesignType<PinBias> && !PinDesignType<int>);
+}
+
 INSTANTIATE_TEST_SUITE_P(Designs, PinTest,
                          ::testing::Values(PinDesign::get, PinDesign::bias, PinDesign::dma_count,
                                            PinDesign::folio_pincount),

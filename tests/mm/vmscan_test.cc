@@ -231,7 +231,36 @@ TEST_P(DmaCountVmscanTest, PinnedPagesAreOffTheLruUntilTheLastUnpin) {
   EXPECT_EQ(vs(NR_FILE_PAGES), 0) << "and reclaimable again";
 }
 
+// rfc002 (seed 002 as posted) looks at pins in reclaim only through try_to_unmap(): a
+// pinned page nobody maps any more has no pte to refuse, so reclaim drops its buffers -
+// seed 002's precondition for the ext4 crash, under the designs whose pinned pages stay
+// on the LRU and are not mappings. (dma_count keeps them off the LRU; under fake_vma
+// the pin is a mapping, which try_to_unmap() refuses to remove.)
+class Rfc002VmscanTest : public VmscanTest {};
+
+TEST_P(Rfc002VmscanTest, PinnedUnmappedPageLosesItsBuffersUnlessTheDesignKeepsIt) {
+  file* f = make_file("/mnt/a", 2, 1);
+  ASSERT_NE(f, nullptr);
+  Pinned pn = pin_mapped(f, 1, FOLL_NONE);
+  page* p = pn.pages[0];
+  ASSERT_FALSE(PageDirty(p));
+  unmap(&pn);
+  reclaim_all();
+  EXPECT_TRUE(in_cache(f, 0, page_folio(p))) << "a pinned page is never freed";
+  const bool kept = design() == PinDesign::dma_count || design() == PinDesign::fake_vma;
+  EXPECT_EQ(PagePrivate(p), kept) << (kept ? "kept by the design" : "rfc002: reclaim dropped its buffers");
+  unpin(&pn);
+  filp_close(f);
+}
+
 INSTANTIATE_TEST_SUITE_P(Designs, VmscanTest, ::testing::ValuesIn(all_designs()), design_policy_name);
+std::vector<DesignPolicy> rfc002_tracked() {
+  std::vector<DesignPolicy> v;
+  for (PinDesign d : kAllPinDesigns)
+    if (d != PinDesign::get) v.emplace_back(d, WritebackPolicy::rfc002);
+  return v;
+}
+INSTANTIATE_TEST_SUITE_P(Tracked, Rfc002VmscanTest, ::testing::ValuesIn(rfc002_tracked()), design_policy_name);
 INSTANTIATE_TEST_SUITE_P(DmaCount, DmaCountVmscanTest,
                          ::testing::Values(DesignPolicy{PinDesign::dma_count, WritebackPolicy::skip}),
                          design_policy_name);

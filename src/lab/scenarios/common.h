@@ -13,6 +13,7 @@
 #include "base/sched.h"
 #include "lab/scenario.h"
 #include "machine/config.h"
+#include "mm/pin_design.h"
 
 namespace guplab {
 
@@ -50,9 +51,19 @@ class Workers {
 };
 
 /** tracks_pins() - does design @d answer page_maybe_dma_pinned() (all but get)? */
-inline bool tracks_pins(PinDesign d) { return d != PinDesign::get; }
+inline bool tracks_pins(PinDesign d) { return pin_design_props(d).tracks_pins; }
 /** acts_on_pins() - does the machine act on pins at writeback and reclaim? */
-inline bool acts_on_pins(PinDesign d, WritebackPolicy p) { return tracks_pins(d) && p != WritebackPolicy::ignore; }
+inline bool acts_on_pins(PinDesign d, WritebackPolicy p) { return tracks_pins(d) && wb_policy_row(p).acts_on_pins; }
+/**
+ * writes_pinned() - does background writeback (WB_SYNC_NONE) write a pinned page itself
+ * and clear its dirty bit? Where pins are not acted on, and under rfc002 (seed 002 as
+ * posted: page_mkclean() skips it, clear_page_dirty_for_io() still clears and writes).
+ */
+inline bool writes_pinned(PinDesign d, WritebackPolicy p) {
+  if (!acts_on_pins(d, p)) return true;
+  const PinnedWrite w = wb_policy_row(p).sync_none;
+  return w == PinnedWrite::write || w == PinnedWrite::write_unprotected;
+}
 
 // The registered scenarios (lab/registry.cc lists them).
 const Scenario* ext4_bug_scenario();

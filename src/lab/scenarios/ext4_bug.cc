@@ -15,6 +15,9 @@
 // tracking designs oops too (they know, nobody acts), except dma_count, whose pinned
 // pages are off the LRU, so reclaim never sees them. Every other policy keeps a pinned
 // page's buffers (it stays dirty, or reclaim keeps it because it is pinned): no oops.
+// rfc002 (seed 002 as posted) writes and cleans the pinned page, and reclaim does not
+// look at pins, but try_to_unmap() leaves the page mapped (the driver's process maps
+// it), so reclaim never reaches drop_buffers(): no oops under any tracking design.
 // Oracles besides the oops: false negatives at writeback and reclaim, and, where the
 // run survives, whether the disk ends with the device's last write.
 #include <fmt/format.h>

@@ -11,9 +11,10 @@
 // Unscripted: three device writes and three writeback passes, interleaved by the
 // scheduler.
 //
-// Predictions: lost wherever a pinned page is cleaned (get, ignore); never under skip,
-// wait (WB_SYNC_NONE skips), keep_dirty (the unpin re-dirties) and bounce (the page
-// stays dirty after its copy is written).
+// Predictions: lost wherever a pinned page is cleaned (get, ignore, and rfc002: seed 002
+// as posted writes the pinned page under WB_SYNC_NONE and clears its dirty bit, under
+// every design); never under skip, wait (WB_SYNC_NONE skips), keep_dirty (the unpin
+// re-dirties) and bounce (the page stays dirty after its copy is written).
 #include <fmt/format.h>
 
 #include "base/errno.h"
@@ -39,7 +40,7 @@ class LostUpdate final : public Scenario {
   }
   MachineConfig config(const ScenarioParams&) const override { return scenario_machine(); }
   Outcome expected(PinDesign d, WritebackPolicy p) const override {
-    return acts_on_pins(d, p) ? Outcome::ok : Outcome::lost;
+    return writes_pinned(d, p) ? Outcome::lost : Outcome::ok;
   }
   void run(ScenarioContext& ctx) const override;
 };

@@ -72,8 +72,10 @@ int gup_prepare_flags(foll_flags* flags, foll_flags to_set, page** pages, const 
 
 /**
  * __get_user_pages_locked() - the slow path with the *locked protocol; shared by every
- * entry point. If @locked is non-null and *@locked == 0 it takes mmap_lock itself and
- * releases it before returning.
+ * entry point. @locked nullptr: mmap_lock held throughout (FOLL_UNLOCKABLE must not be
+ * set). *@locked == 0: takes mmap_lock itself and releases it before returning (the
+ * *_unlocked and GUP-fast fallback callers). *@locked == 1: the caller holds it; if a
+ * fault dropped it during the call, returns with it released and *@locked == 0.
  */
 long __get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long nr_pages, page** pages,
                              int* locked, foll_flags flags);

@@ -220,7 +220,8 @@ TEST_P(FilemapTest, AllowRetryDropsMmapLockWhileTheReadIsInFlight) {
 }
 
 // get_user_pages_locked() on file pages that are not cached: each fault drops mmap_lock
-// for its read (*locked becomes 0), the call retakes it and retries with FOLL_TRIED. To
+// for its read, the call retakes it and retries with FOLL_TRIED, and returns with it
+// released and *locked == 0 (seed 001: the caller must know the lock was lost). To
 // prove the lock was really gone, the first read's DMA is held until another task has
 // taken mmap_lock for write and seen the page locked and !uptodate - the read in flight.
 TEST_P(FilemapTest, GetUserPagesLockedRetriesFileFaultsWithoutTheLock) NO_THREAD_SAFETY_ANALYSIS {
@@ -254,7 +255,8 @@ TEST_P(FilemapTest, GetUserPagesLockedRetriesFileFaultsWithoutTheLock) NO_THREAD
   if (locked) mmap_read_unlock(mm_);
   sp.disable();
   EXPECT_EQ(n, static_cast<long>(kPages));
-  EXPECT_EQ(locked, 1) << "retaken for the retry, and still held on return";
+  EXPECT_EQ(locked, 0) << "the lock was dropped during the call: released on return, the caller's vmas may be stale";
+  EXPECT_FALSE(mmap_locked());
   EXPECT_EQ(drops.load(), static_cast<int>(kPages)) << "each page's fault dropped the lock for its read";
   EXPECT_TRUE(writer_got_lock.load()) << "another task took mmap_lock for write during the fault";
   EXPECT_TRUE(read_in_flight.load()) << "while the read was in flight";

@@ -18,6 +18,7 @@
 #include "mm/page_ref.h"
 #include "mm/pgalloc.h"
 #include "mm/pgtable.h"
+#include "mm/pin_design.h"
 #include "mm/swap.h"
 #include "mm/uaccess.h"
 
@@ -210,7 +211,7 @@ std::string format_fp_table(const std::vector<FpRow>& rows) {
     const std::string first =
         r.first_fp_n < 0 ? std::string("-") : fmt::format("ref {}", r.first_fp_refcount);
     std::string fneg = fmt::format("{}/{}", r.false_negatives, r.pinned_samples);
-    if (r.design == PinDesign::get) fneg += " (no tracking)";
+    if (!pin_design_props(r.design).tracks_pins) fneg += " (no tracking)";
     s += fmt::format("{:<15} {:<9} {:>7} {:>7} {:>7.2f}% {:>11} {:<19} {}\n", to_string(r.design),
                      to_string(r.workload), r.samples, r.false_positives, 100.0 * r.rate(), first, fneg, r.note);
   }

@@ -395,9 +395,16 @@ int gup_prepare_flags(foll_flags* flags, foll_flags to_set, page** pages, const 
   return 0;
 }
 
+foll_flags gup_design_flags(const mm_struct* mm, foll_flags flags) {
+  if (!any(flags, FOLL_GET) || !pin_design_props(mm->machine->pin_design()).get_is_pin) return flags;
+  return (flags & ~FOLL_GET) | FOLL_PIN;
+}
+
 long __get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long nr_pages, page** pages,
                              int* locked, foll_flags flags) NO_THREAD_SAFETY_ANALYSIS {
   if (nr_pages == 0) return 0;
+  const char* const what = any(flags, FOLL_PIN) ? "pin_user_pages" : "get_user_pages";
+  flags = gup_design_flags(mm, flags);
   if (start & ~PAGE_MASK) return -EINVAL;
   if (nr_pages > (TASK_SIZE >> PAGE_SHIFT) || start + (nr_pages << PAGE_SHIFT) > TASK_SIZE) return -EFAULT;
   bool must_unlock = false;
@@ -419,7 +426,7 @@ long __get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long n
     mmap_read_unlock(mm);
     *locked = 0;
   }
-  trace_point(mm->machine, "pin", any(flags, FOLL_PIN) ? "pin_user_pages" : "get_user_pages",
+  trace_point(mm->machine, "pin", what,
               "start={:#x} nr={} ret={} pfn={:#x}{}", start, nr_pages, ret,
               ret > 0 && pages ? page_to_pfn(pages[0]) : 0ul, any(flags, FOLL_LONGTERM) ? " longterm" : "");
   return ret;

@@ -19,7 +19,7 @@ inline std::string scenario_names() {
 
 /** add_cell_options() - --design and --policy into @design and @policy (names checked). */
 inline void add_cell_options(CLI::App& app, std::string* design, std::string* policy) {
-  app.add_option("--design", *design, "pin design: get, bias, dma_count, fake_vma, folio_pincount")
+  app.add_option("--design", *design, "pin design: get, bias, dma_count, fake_vma, folio_pincount, bias_all")
       ->check([](const std::string& s) { return parse_pin_design(s) ? std::string() : "unknown design '" + s + "'"; });
   app.add_option("--policy", *policy, "writeback policy: ignore, skip, wait, bounce, keep_dirty")
       ->check([](const std::string& s) {

@@ -8,6 +8,7 @@
 
 #include "lab/fp_rate.h"
 #include "machine/config.h"
+#include "mm/pin_design.h"
 
 namespace guplab::tools {
 
@@ -38,7 +39,7 @@ int fp_rate_main(int argc, char** argv) {
     for (FpRow& r : measure_fp_rate(d, opt)) rows.push_back(std::move(r));
 
   bool false_negative = false;
-  for (const FpRow& r : rows) false_negative = false_negative || (r.design != PinDesign::get && r.false_negatives);
+  for (const FpRow& r : rows) false_negative = false_negative || (pin_design_props(r.design).tracks_pins && r.false_negatives);
   if (format == "json") {
     nlohmann::json j = nlohmann::json::array();
     for (const FpRow& r : rows)
@@ -51,7 +52,7 @@ int fp_rate_main(int argc, char** argv) {
                    {"first_fp_refcount", r.first_fp_refcount},
                    {"pinned_samples", r.pinned_samples},
                    {"false_negatives", r.false_negatives},
-                   {"tracking", r.design != PinDesign::get},
+                   {"tracking", pin_design_props(r.design).tracks_pins},
                    {"note", r.note}});
     fmt::print("{}\n", j.dump(2));
   } else {

@@ -15,6 +15,7 @@
 #include "base/task.h"
 #include "machine/machine.h"
 #include "mm/gup.h"
+#include "mm/pin_design.h"
 #include "mm/mm_struct.h"
 #include "mm/fork.h"
 #include "mm/madvise.h"
@@ -111,6 +112,10 @@ GupTestRun gup_test_once(const GupTestOptions& opt, mm_struct* mm, unsigned long
     for (const auto& [first, n] : runs) unpin_user_page_range_dirty_lock(first, n, false);
   } else if (is_pin(opt.cmd)) {
     unpin_user_pages(pages.data(), static_cast<unsigned long>(i));
+  } else if (pin_design_props(opt.design).get_is_pin) {
+    // bias_all (seed 000 as posted): get_user_pages*() pinned them; a converted caller
+    // releases with put_user_page(), as the seed converted gup_benchmark.
+    for (long k = 0; k < i; k++) put_user_page(pages[k]);
   } else {
     for (long k = 0; k < i; k++) put_page(pages[k]);
   }
@@ -252,7 +257,7 @@ int gup_test_main(int argc, char** argv) {
   app.add_flag("-z", opt.fault_in_gup, "fault pages in through GUP, not by touching them first");
   std::string design = to_string(opt.design);
   app.add_option("--design", design,
-                 "pin design: get, bias, dma_count, fake_vma (every pin takes the slow path), folio_pincount")
+                 "pin design: get, bias, dma_count, fake_vma (every pin takes the slow path), folio_pincount, bias_all")
       ->check([](const std::string& s) { return parse_pin_design(s) ? std::string() : "unknown design '" + s + "'"; });
   app.add_flag("--baseline", opt.baseline, "also time a bare atomic fetch_add loop over the same mem_map entries");
   app.add_flag("--host-baseline", opt.host_baseline,

@@ -60,6 +60,7 @@ TEST_P(FpRateTest, KnownAnswers) {
       }
       break;
     case PinDesign::bias:
+    case PinDesign::bias_all:  // the same bias; the workloads take references with get_page(), not GUP
       expect_bias_threshold(row(rows, FpWorkload::refs), o.max_refs);
       expect_bias_threshold(row(rows, FpWorkload::fork), o.max_forks);
       EXPECT_EQ(row(rows, FpWorkload::fork).first_fp_n, GUP_PIN_COUNTING_BIAS - 1) << "the parent's mapping + 1023 children";

@@ -483,6 +483,65 @@ TEST_P(GupTest, ProtNoneIsNotPinnedByTheFastWalk) {
   expect_pins_balanced();
 }
 
+// Seed 000 as posted (design bias_all): every get_user_pages*() adds the bias, FOLL_GET
+// ones too, and must be released with put_user_page(). A caller still using put_page()
+// leaves GUP_PIN_COUNTING_BIAS - 1 references: the leak that split FOLL_GET from FOLL_PIN.
+class BiasAllTest : public test::MmTest {
+ protected:
+  MachineConfig config() override {
+    MachineConfig c = test::small_config();
+    c.pin_design = PinDesign::bias_all;
+    return c;
+  }
+};
+
+TEST_F(BiasAllTest, PutPageLeaves1023ReferencesAndTheFrameIsNeverFreed) NO_THREAD_SAFETY_ANALYSIS {
+  const unsigned long a = map(PAGE_SIZE);
+  put_u64(a, 7);
+  page* p = nullptr;
+  mmap_read_lock(mm_);
+  ASSERT_EQ(get_user_pages(a, 1, FOLL_WRITE, &p), 1);
+  mmap_read_unlock(mm_);
+  folio* f = page_folio(p);
+  EXPECT_EQ(page_ref_count(f), 1 + GUP_PIN_COUNTING_BIAS) << "the mapping's reference + the bias, for a FOLL_GET";
+  EXPECT_TRUE(page_maybe_dma_pinned(p));
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), 1) << "every get_user_pages() is a pin";
+  put_page(p);  // the legacy caller
+  EXPECT_EQ(page_ref_count(f), 1 + GUP_PIN_COUNTING_BIAS - 1) << "1023 above the 1 it should be";
+  EXPECT_TRUE(page_maybe_dma_pinned(p)) << "and it looks pinned for good";
+  EXPECT_EQ(vs(NR_FOLL_PIN_RELEASED), 0) << "the pin oracle's nr_foll_pin_acquired != released";
+  ASSERT_EQ(vm_munmap(mm_, a, PAGE_SIZE), 0);
+  rcu_barrier();
+  EXPECT_EQ(page_ref_count(f), GUP_PIN_COUNTING_BIAS - 1) << "unmapped, and still not freed";
+  // What put_user_page() would have taken: now the frame goes back.
+  const unsigned long free0 = nr_free_pages(m_.get());
+  folio_put_refs(f, GUP_PIN_COUNTING_BIAS - 1);
+  EXPECT_EQ(nr_free_pages(m_.get()), free0 + 1) << "it was that frame the leak kept";
+}
+
+TEST_F(BiasAllTest, PutUserPageReleasesWhatEveryGupTook) {
+  const unsigned long a = map(4 * PAGE_SIZE);
+  for (unsigned long k = 0; k < 4; k++) put_u64(a + k * PAGE_SIZE, k);
+  page* p[4];
+  mmap_read_lock(mm_);
+  const long got = get_user_pages(a, 2, FOLL_NONE, p);
+  mmap_read_unlock(mm_);
+  ASSERT_EQ(got, 2);
+  ASSERT_EQ(get_user_pages_fast(a + 2 * PAGE_SIZE, 2, FOLL_WRITE, p + 2), 2) << "GUP-fast too";
+  for (page* q : p) {
+    EXPECT_EQ(page_ref_count(page_folio(q)), 1 + GUP_PIN_COUNTING_BIAS);
+    EXPECT_TRUE(page_maybe_dma_pinned(q));
+  }
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), 4);
+  for (page* q : p) put_user_page(q);
+  for (page* q : p) {
+    EXPECT_EQ(page_ref_count(page_folio(q)), 1) << "back to the mapping's reference";
+    EXPECT_FALSE(page_maybe_dma_pinned(q));
+  }
+  EXPECT_EQ(vs(NR_FOLL_PIN_RELEASED), 4);
+  // The fixture checks every frame is free once the mm is gone.
+}
+
 INSTANTIATE_TEST_SUITE_P(Designs, GupTest,
                          ::testing::Values(PinDesign::get, PinDesign::bias, PinDesign::dma_count,
                                            PinDesign::folio_pincount),

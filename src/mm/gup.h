@@ -6,6 +6,10 @@
 // truncate can ask page_maybe_dma_pinned(); release with unpin_user_page*() (or the
 // seed-000 names put_user_page*(), which are the same operation). Under the `get`
 // design a pin is a plain reference and nothing can tell it apart: the pre-2019 kernel.
+// Under `bias_all` (seed 000 as posted) there is no split: FOLL_GET is taken as FOLL_PIN,
+// so every page get_user_pages*() returns must be released with put_user_page(); a
+// put_page() leaves GUP_PIN_COUNTING_BIAS - 1 references behind (scenario
+// gup-put-page-leak).
 //
 // Returns follow the kernel: a call returns the number of pages it got, possibly fewer
 // than asked (it stops at the first page it cannot get and keeps what it got before),

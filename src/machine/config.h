@@ -26,7 +26,8 @@ struct BootCache;
   X(bias, PinBias, "seed 000: GUP_PIN_COUNTING_BIAS added to _refcount")                             \
   X(dma_count, PinDmaCount, "seed 002: dma_pinned_count in the lru field, page off the LRU")         \
   X(fake_vma, PinFakeVma, "seed 003: a pin is a fake mapping in rmap")                               \
-  X(folio_pincount, PinFolioCount, "upstream: bias for small folios, _pincount for large ones")
+  X(folio_pincount, PinFolioCount, "upstream: bias for small folios, _pincount for large ones")      \
+  X(bias_all, PinBiasAll, "seed 000 as posted: every get_user_pages*() adds the bias; put_user_page() releases")
 
 /** How GUP pins are tracked (DESIGN decision 5): one enumerator per GUPLAB_PIN_DESIGNS line. */
 enum class PinDesign : uint8_t {

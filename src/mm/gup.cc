@@ -331,9 +331,16 @@ long __get_user_pages(mm_struct* mm, unsigned long start, unsigned long nr_pages
   return i ? i : ret;
 }
 
+/**
+ * gup_locked_loop() - __get_user_pages() passes until done, retrying each address
+ * whose fault dropped mmap_lock (VM_FAULT_RETRY / VM_FAULT_COMPLETED) with FOLL_TRIED
+ * after retaking the lock. Pages got before a drop stay in @pages and are counted.
+ * Sets *@dropped once the lock has been dropped at least once; *@locked then says
+ * whether the loop holds it again (it does unless retaking it failed).
+ */
 template <typename D>
 long gup_locked_loop(mm_struct* mm, unsigned long start, unsigned long nr_pages, page** pages, int* locked,
-                     foll_flags flags) NO_THREAD_SAFETY_ANALYSIS /* the *locked protocol */ {
+                     foll_flags flags, bool* dropped) NO_THREAD_SAFETY_ANALYSIS /* the *locked protocol */ {
   long pages_done = 0;
   for (;;) {
     long ret = __get_user_pages<D>(mm, start, nr_pages, flags, pages, locked);
@@ -349,6 +356,7 @@ long gup_locked_loop(mm_struct* mm, unsigned long start, unsigned long nr_pages,
     }
     // The fault at this address dropped mmap_lock: retake it and retry that one page
     // with FOLL_TRIED; it may drop the lock again, in which case we go round.
+    *dropped = true;
     if (pages) pages += ret;
     start += static_cast<unsigned long>(ret) << PAGE_SHIFT;
     for (;;) {
@@ -376,7 +384,10 @@ void gup_count_pins(const page* p, long nr) { page_machine(p)->vmstat().mod(NR_F
 int gup_prepare_flags(foll_flags* flags, foll_flags to_set, page** pages, const int* locked) {
   if (WARN_ON_ONCE(any(*flags, kInternalFlags))) return -EINVAL;
   foll_flags f = *flags | to_set;
-  if (locked) f |= FOLL_UNLOCKABLE;
+  if (locked) {
+    if (WARN_ON_ONCE(*locked != 1)) return -EINVAL;  // the caller holds mmap_lock and says so
+    f |= FOLL_UNLOCKABLE;
+  }
   if (pages && !any(f, FOLL_PIN)) f |= FOLL_GET;
   if (int r = check_foll_flags(f)) return r;
   if (WARN_ON_ONCE(any(f, FOLL_PIN) && !pages)) return -EINVAL;  // a pin nobody can release
@@ -384,9 +395,16 @@ int gup_prepare_flags(foll_flags* flags, foll_flags to_set, page** pages, const 
   return 0;
 }
 
+foll_flags gup_design_flags(const mm_struct* mm, foll_flags flags) {
+  if (!any(flags, FOLL_GET) || !pin_design_props(mm->machine->pin_design()).get_is_pin) return flags;
+  return (flags & ~FOLL_GET) | FOLL_PIN;
+}
+
 long __get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long nr_pages, page** pages,
                              int* locked, foll_flags flags) NO_THREAD_SAFETY_ANALYSIS {
   if (nr_pages == 0) return 0;
+  const char* const what = any(flags, FOLL_PIN) ? "pin_user_pages" : "get_user_pages";
+  flags = gup_design_flags(mm, flags);
   if (start & ~PAGE_MASK) return -EINVAL;
   if (nr_pages > (TASK_SIZE >> PAGE_SHIFT) || start + (nr_pages << PAGE_SHIFT) > TASK_SIZE) return -EFAULT;
   bool must_unlock = false;
@@ -398,14 +416,17 @@ long __get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long n
     mmap_assert_locked(mm);
   }
   if (any(flags, FOLL_PIN)) mm->has_pinned.store(true, std::memory_order_relaxed);
+  bool dropped = false;
   long ret = pin_dispatch(mm->machine->pin_design(), [&](auto d) {
-    return gup_locked_loop<decltype(d)>(mm, start, nr_pages, pages, locked, flags);
+    return gup_locked_loop<decltype(d)>(mm, start, nr_pages, pages, locked, flags, &dropped);
   });
-  if (must_unlock && *locked) {
+  // Seed 001: once the lock was dropped, whatever the caller looked up under it (vmas)
+  // may be stale; release the lock we retook and say so with *locked == 0.
+  if ((must_unlock || dropped) && *locked) {
     mmap_read_unlock(mm);
     *locked = 0;
   }
-  trace_point(mm->machine, "pin", any(flags, FOLL_PIN) ? "pin_user_pages" : "get_user_pages",
+  trace_point(mm->machine, "pin", what,
               "start={:#x} nr={} ret={} pfn={:#x}{}", start, nr_pages, ret,
               ret > 0 && pages ? page_to_pfn(pages[0]) : 0ul, any(flags, FOLL_LONGTERM) ? " longterm" : "");
   return ret;
@@ -437,8 +458,8 @@ long get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long nr_
 long get_user_pages_unlocked(unsigned long start, unsigned long nr_pages, page** pages, foll_flags flags) {
   mm_struct* mm = current_mm();
   if (!mm) return -EFAULT;
-  int locked = 0;
-  if (int r = gup_prepare_flags(&flags, FOLL_TOUCH, pages, &locked)) return r;
+  int locked = 0;  // taken and released by __get_user_pages_locked()
+  if (int r = gup_prepare_flags(&flags, FOLL_TOUCH | FOLL_UNLOCKABLE, pages, nullptr)) return r;
   return __get_user_pages_locked(mm, start, nr_pages, pages, &locked, flags);
 }
 
@@ -466,8 +487,8 @@ long pin_user_pages_remote(mm_struct* mm, unsigned long start, unsigned long nr_
 long pin_user_pages_unlocked(unsigned long start, unsigned long nr_pages, page** pages, foll_flags flags) {
   mm_struct* mm = current_mm();
   if (!mm) return -EFAULT;
-  int locked = 0;
-  if (int r = gup_prepare_flags(&flags, FOLL_PIN | FOLL_TOUCH, pages, &locked)) return r;
+  int locked = 0;  // taken and released by __get_user_pages_locked()
+  if (int r = gup_prepare_flags(&flags, FOLL_PIN | FOLL_TOUCH | FOLL_UNLOCKABLE, pages, nullptr)) return r;
   return __get_user_pages_locked(mm, start, nr_pages, pages, &locked, flags);
 }
 

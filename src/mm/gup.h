@@ -6,16 +6,29 @@
 // truncate can ask page_maybe_dma_pinned(); release with unpin_user_page*() (or the
 // seed-000 names put_user_page*(), which are the same operation). Under the `get`
 // design a pin is a plain reference and nothing can tell it apart: the pre-2019 kernel.
+// Under `bias_all` (seed 000 as posted) there is no split: FOLL_GET is taken as FOLL_PIN,
+// so every page get_user_pages*() returns must be released with put_user_page(); a
+// put_page() leaves GUP_PIN_COUNTING_BIAS - 1 references behind (scenario
+// gup-put-page-leak).
 //
-// Errors follow the kernel: a call returns the number of pages it got (possibly fewer
-// than asked) or a negative errno if it got none: -EFAULT (no vma, or access not
-// allowed), -EINVAL (bad flag mix), -ENOMEM, -EOVERFLOW (a pin count would overflow),
-// -EINTR (killed while waiting). 0 means nr_pages was 0, or FOLL_NOWAIT stopped at the
-// first page (its fault would have had to wait), or a *_fast_only walk took nothing.
+// Returns follow the kernel: a call returns the number of pages it got, possibly fewer
+// than asked (it stops at the first page it cannot get and keeps what it got before),
+// or a negative errno if it got none: -EFAULT (no vma, or access not allowed), -EINVAL
+// (bad flag mix, or *locked != 1 on entry), -ENOMEM, -EOVERFLOW (a pin count would
+// overflow), -EINTR / -EAGAIN (killed while waiting, or while retaking mmap_lock). It
+// returns 0 only if nr_pages was 0 or with FOLL_NOWAIT when the first page would need
+// I/O (the fault says VM_FAULT_RETRY without waiting and keeps mmap_lock), or when a
+// *_fast_only walk took nothing.
 //
-// Threading: get_user_pages()/pin_user_pages() REQUIRE mmap_lock held for read;
-// *_locked may drop and retake it (see *locked); *_unlocked and *_fast take what they
-// need. Release functions may be called from any context, including completion tasks.
+// Threading: get_user_pages()/pin_user_pages() REQUIRE mmap_lock held for read and
+// never drop it. The *locked protocol (seed 001): get_user_pages_locked() and the
+// *_remote() calls given a non-null @locked REQUIRE mmap_lock held for read and
+// *locked == 1, and let a fault drop mmap_lock to wait for I/O (FAULT_FLAG_ALLOW_RETRY).
+// If the lock was dropped at any point of the call, the call returns with mmap_lock
+// released and *locked == 0 - the caller's vmas may be stale and it must not unlock;
+// otherwise *locked stays 1 and the caller unlocks. *_unlocked and *_fast take what
+// they need and return with mmap_lock not held. Release functions may be called from
+// any context, including completion tasks.
 #pragma once
 #include <cstdint>
 
@@ -32,7 +45,7 @@ enum class foll_flags : uint32_t {
   FOLL_GET = 1u << 1,        // take a page reference
   FOLL_DUMP = 1u << 2,
   FOLL_FORCE = 1u << 3,      // get pages even from a read-only mapping (ptrace): COW copy
-  FOLL_NOWAIT = 1u << 4,     // do not wait for I/O or mmap_lock: -EBUSY / short
+  FOLL_NOWAIT = 1u << 4,     // do not wait for I/O: stop short (0 if at the first page)
   FOLL_NOFAULT = 1u << 5,    // do not fault in pages
   FOLL_HWPOISON = 1u << 6,
   FOLL_ANON = 1u << 7,
@@ -62,19 +75,26 @@ using enum foll_flags;
  */
 long get_user_pages(unsigned long start, unsigned long nr_pages, foll_flags gup_flags, page** pages);
 /**
- * get_user_pages_locked() - as get_user_pages() on @mm, but the fault may drop
- * mmap_lock to wait for I/O (FAULT_FLAG_ALLOW_RETRY, seed 001). On return, *@locked
- * says whether mmap_lock is still held; if it was dropped the call retook it to retry
- * with FAULT_FLAG_TRIED and may have dropped it again.
- * REQUIRES: mmap_lock held for read and *@locked == 1 on entry.
+ * get_user_pages_locked() - as get_user_pages() on @mm, but a fault may drop mmap_lock
+ * to wait for I/O (FAULT_FLAG_ALLOW_RETRY, seed 001); the call then retakes it and
+ * retries that page with FAULT_FLAG_TRIED, keeping the pages it got before the drop.
+ * On return *@locked == 0 if the lock was dropped during the call: mmap_lock is not
+ * held, and any vma the caller looked up before may be gone. *@locked == 1: it never
+ * was dropped and is still held. Usage: `if (locked) mmap_read_unlock(mm);`.
+ * REQUIRES: mmap_lock held for read and *@locked == 1 on entry (else WARN, -EINVAL).
  */
 long get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long nr_pages, foll_flags gup_flags,
                            page** pages, int* locked);
-/** get_user_pages_unlocked() - takes and releases mmap_lock itself; may drop it during I/O. */
+/**
+ * get_user_pages_unlocked() - takes mmap_lock for read itself, lets faults drop it for
+ * I/O (retrying as get_user_pages_locked() does), and returns with it released.
+ * REQUIRES: mmap_lock not held.
+ */
 long get_user_pages_unlocked(unsigned long start, unsigned long nr_pages, page** pages, foll_flags gup_flags);
 /**
  * get_user_pages_remote() - on another task's @mm (FOLL_REMOTE, FAULT_FLAG_REMOTE).
- * @locked: nullptr (mmap_lock held throughout) or the *_locked protocol.
+ * @locked: nullptr (mmap_lock held throughout, never dropped) or the *locked protocol
+ * of get_user_pages_locked() (*@locked == 1 on entry; 0 on return if it was dropped).
  */
 long get_user_pages_remote(mm_struct* mm, unsigned long start, unsigned long nr_pages, foll_flags gup_flags,
                            page** pages, int* locked);
@@ -103,8 +123,10 @@ int pin_user_pages_fast(unsigned long start, int nr_pages, foll_flags gup_flags,
  * pin_user_pages_fast() for the rest once it may sleep.
  */
 int pin_user_pages_fast_only(unsigned long start, int nr_pages, foll_flags gup_flags, page** pages);
+/** pin_user_pages_remote() - FOLL_PIN form of get_user_pages_remote(), same @locked rules. */
 long pin_user_pages_remote(mm_struct* mm, unsigned long start, unsigned long nr_pages, foll_flags gup_flags,
                            page** pages, int* locked);
+/** pin_user_pages_unlocked() - FOLL_PIN form of get_user_pages_unlocked(). */
 long pin_user_pages_unlocked(unsigned long start, unsigned long nr_pages, page** pages, foll_flags gup_flags);
 
 // ---- releasing -----------------------------------------------------------------------

@@ -277,6 +277,8 @@ long gup_fast_fallback(unsigned long start, unsigned long nr_pages, foll_flags f
   if (nr_pages > (TASK_SIZE >> PAGE_SHIFT)) return -EOVERFLOW;
   const unsigned long end = start + (nr_pages << PAGE_SHIFT);
   if (end > TASK_SIZE || end < start) return -EFAULT;
+  const char* const what = any(flags, FOLL_PIN) ? "pin_user_pages_fast" : "get_user_pages_fast";
+  flags = gup_design_flags(mm, flags);
 
   long nr_pinned = sched_dispatch([&](auto s) {
     using S = decltype(s);
@@ -285,7 +287,7 @@ long gup_fast_fallback(unsigned long start, unsigned long nr_pages, foll_flags f
                         [&](auto d) { return gup_fast<decltype(d), S>(mm, start, end, flags, pages); });
   });
   if (static_cast<unsigned long>(nr_pinned) == nr_pages || any(flags, FOLL_FAST_ONLY)) {
-    trace_point(mm->machine, "pin", any(flags, FOLL_PIN) ? "pin_user_pages_fast" : "get_user_pages_fast",
+    trace_point(mm->machine, "pin", what,
                 "start={:#x} nr={} ret={} pfn={:#x} fast", start, nr_pages, nr_pinned,
                 nr_pinned > 0 ? page_to_pfn(pages[0]) : 0ul);
     return nr_pinned;

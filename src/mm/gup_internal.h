@@ -71,9 +71,18 @@ inline unsigned long pmd_addr_end(unsigned long addr, unsigned long end) {
 int gup_prepare_flags(foll_flags* flags, foll_flags to_set, page** pages, const int* locked);
 
 /**
+ * gup_design_flags() - @flags as the machine's pin design takes them: under a design
+ * with kGetIsPin (bias_all: seed 000 as posted, no FOLL_GET/FOLL_PIN split) FOLL_GET
+ * becomes FOLL_PIN, so every get_user_pages*() adds the bias and is counted as a pin.
+ */
+foll_flags gup_design_flags(const mm_struct* mm, foll_flags flags);
+
+/**
  * __get_user_pages_locked() - the slow path with the *locked protocol; shared by every
- * entry point. If @locked is non-null and *@locked == 0 it takes mmap_lock itself and
- * releases it before returning.
+ * entry point. @locked nullptr: mmap_lock held throughout (FOLL_UNLOCKABLE must not be
+ * set). *@locked == 0: takes mmap_lock itself and releases it before returning (the
+ * *_unlocked and GUP-fast fallback callers). *@locked == 1: the caller holds it; if a
+ * fault dropped it during the call, returns with it released and *@locked == 0.
  */
 long __get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long nr_pages, page** pages,
                              int* locked, foll_flags flags);

@@ -14,6 +14,8 @@
 //   PinFakeVma      seed 003: a pin is a fake mapping in rmap (mm/fake_vma.h), counted
 //                   in page->lab_private; no GUP-fast (the fake vma needs sleeping locks)
 //   PinFolioCount   upstream: bias for small folios, exact _pincount for large ones
+//   PinBiasAll      seed 000 as posted: PinBias, and every get_user_pages*() is a pin
+//                   (no FOLL_GET/FOLL_PIN split; release with put_user_page())
 //
 // Every grab is of @refs pins on a folio (a huge mapping pins its head once for all the
 // subpages it returns). Grabs return 0 or a negative errno; the *_fast form may be
@@ -135,6 +137,27 @@ struct PinBias : PinDesignBase<PinBias> {
   /** Seed 000 wrote `> BIAS`; a page whose only reference is the pin has exactly BIAS. */
   template <typename S = SchedCheck>
   static bool maybe_dma_pinned(const folio* f) { return page_ref_count<S>(f) >= GUP_PIN_COUNTING_BIAS; }
+};
+
+/**
+ * PinBiasAll - seed 000 as posted: every get_user_pages*() adds GUP_PIN_COUNTING_BIAS,
+ * FOLL_GET ones too (kGetIsPin: GUP turns FOLL_GET into FOLL_PIN), and every page GUP
+ * returns must be released with put_user_page(). A caller that still releases with
+ * put_page() takes 1 of the 1024 off and leaves GUP_PIN_COUNTING_BIAS - 1 references
+ * behind: the page is never freed (the leak that made upstream split FOLL_GET from
+ * FOLL_PIN). Pins themselves are PinBias's.
+ */
+struct PinBiasAll : PinDesignBase<PinBiasAll> {
+  static constexpr PinDesign kDesign = PinDesign::bias_all;
+  static constexpr bool kGetIsPin = true;
+  template <typename S = SchedCheck>
+  static int grab(folio* f, int refs) { return PinBias::grab<S>(f, refs); }
+  template <typename S = SchedCheck>
+  static int grab_fast(folio* f, int refs) { return PinBias::grab_fast<S>(f, refs); }
+  template <typename S = SchedCheck>
+  static void unpin(folio* f, int refs) { PinBias::unpin<S>(f, refs); }
+  template <typename S = SchedCheck>
+  static bool maybe_dma_pinned(const folio* f) { return PinBias::maybe_dma_pinned<S>(f); }
 };
 
 struct PinFolioCount : PinDesignBase<PinFolioCount> {

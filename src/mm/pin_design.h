@@ -42,6 +42,9 @@ struct folio;
  *   kPinIsMapping    a pin is a mapping (a fake vma linked into rmap): the slow path
  *                    needs a per-call context to link and account it, rmap walks meet
  *                    pins as fake vmas rather than by asking the page
+ *   kGetIsPin        there is no FOLL_GET/FOLL_PIN split (seed 000 as posted): every
+ *                    get_user_pages*() takes a pin, so GUP turns FOLL_GET into FOLL_PIN
+ *                    and the pages must be released with put_user_page()
  */
 template <typename D>
 concept PinDesignType = requires(folio* f, const folio* cf, int refs) {
@@ -51,6 +54,7 @@ concept PinDesignType = requires(folio* f, const folio* cf, int refs) {
   { D::kBatchesPtes } -> std::convertible_to<bool>;
   { D::kWakesOnUnpin } -> std::convertible_to<bool>;
   { D::kPinIsMapping } -> std::convertible_to<bool>;
+  { D::kGetIsPin } -> std::convertible_to<bool>;
   { D::template grab<SchedCheck>(f, refs) } -> std::same_as<int>;
   { D::template grab<SchedNative>(f, refs) } -> std::same_as<int>;
   { D::template grab_fast<SchedCheck>(f, refs) } -> std::same_as<int>;
@@ -65,7 +69,8 @@ concept PinDesignType = requires(folio* f, const folio* cf, int refs) {
 /**
  * PinDesignBase - the defaults a design inherits (CRTP: D is the design): tracks pins,
  * has a GUP-fast path, batches ptes, leaves waking to its caller, a pin is not a
- * mapping, and pinned_now() is maybe_dma_pinned(). A design overrides what differs.
+ * mapping, FOLL_GET stays a plain reference, and pinned_now() is maybe_dma_pinned(). A
+ * design overrides what differs.
  */
 template <typename D>
 struct PinDesignBase {
@@ -74,6 +79,7 @@ struct PinDesignBase {
   static constexpr bool kBatchesPtes = true;
   static constexpr bool kWakesOnUnpin = false;
   static constexpr bool kPinIsMapping = false;
+  static constexpr bool kGetIsPin = false;
   static bool pinned_now(folio* f) { return D::template maybe_dma_pinned<SchedCheck>(f); }
 };
 
@@ -84,12 +90,13 @@ struct PinDesignProps {
   bool batches_ptes;
   bool wakes_on_unpin;
   bool pin_is_mapping;
+  bool get_is_pin;
 };
 
 /** pin_design_props_of() - the properties of design type D. */
 template <PinDesignType D>
 constexpr PinDesignProps pin_design_props_of() {
-  return {D::kTracksPins, D::kHasFastPath, D::kBatchesPtes, D::kWakesOnUnpin, D::kPinIsMapping};
+  return {D::kTracksPins, D::kHasFastPath, D::kBatchesPtes, D::kWakesOnUnpin, D::kPinIsMapping, D::kGetIsPin};
 }
 
 /** pin_design_props() - the properties of design @d (mm/pin.cc). */

@@ -8,6 +8,7 @@
 #include "tools/demo_cmd.h"
 #include "tools/explore_cmd.h"
 #include "tools/fio_cmd.h"
+#include "tools/fp_rate_cmd.h"
 #include "tools/gup_test.h"
 #include "tools/run_cmd.h"
 
@@ -25,6 +26,7 @@ constexpr Command kCommands[] = {
     {"explore", "run a scenario under many sim schedules (histogram, first failing seed); --replay SEED --trace F.json",
      explore_main},
     {"fio", "run a fio job file through the model's O_DIRECT path and print fio's report", fio_main},
+    {"fp-rate", "false-positive rate of page_maybe_dma_pinned() per design (refs, fork, THP, mix)", fp_rate_main},
     {"gup_test", "the kernel's gup_test selftest (-u -a -L -U -b -m -n -r -j -t -T -w -W -S -z) on the model",
      gup_test_main},
     {"run", "run the seed scenarios: one (SCENARIO --design D --policy P) or the matrix (--all)", run_main},

@@ -15,6 +15,7 @@
 #include "base/task.h"
 #include "machine/machine.h"
 #include "mm/gup.h"
+#include "mm/pin_design.h"
 #include "mm/mm_struct.h"
 #include "mm/fork.h"
 #include "mm/madvise.h"
@@ -112,6 +113,10 @@ GupTestRun gup_test_once(const GupTestOptions& opt, mm_struct* mm, unsigned long
     for (const auto& [first, n] : runs) unpin_user_page_range_dirty_lock(first, n, false);
   } else if (is_pin(opt.cmd)) {
     unpin_user_pages(pages.data(), static_cast<unsigned long>(i));
+  } else if (pin_design_props(opt.design).get_is_pin) {
+    // bias_all (seed 000 as posted): get_user_pages*() pinned them; a converted caller
+    // releases with put_user_page(), as the seed converted gup_benchmark.
+    for (long k = 0; k < i; k++) put_user_page(pages[k]);
   } else {
     for (long k = 0; k < i; k++) put_page(pages[k]);
   }

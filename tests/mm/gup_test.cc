@@ -277,7 +277,10 @@ TEST_P(GupTest, SlowPathBatchStopsWhereAPageNeedsMoreThanAGrab) {
   expect_pins_balanced();
 }
 
-TEST_P(GupTest, LockedProtocolRetriesAfterTheFaultDropsTheLock) NO_THREAD_SAFETY_ANALYSIS {
+// Seed 001's *locked protocol: a fault that waits for I/O (FakeFile::retry_first) drops
+// mmap_lock; get_user_pages_locked() retakes it to retry with FOLL_TRIED and then
+// returns with it released and *locked == 0, so the caller knows its vmas may be stale.
+TEST_P(GupTest, LockedReturnsZeroOnceTheFaultDroppedTheLock) NO_THREAD_SAFETY_ANALYSIS {
   test::FakeFile file(m_.get());
   file.retry_first = true;
   long addr = vm_mmap_backed(mm_, 0, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, file.backing(), 0);
@@ -287,18 +290,118 @@ TEST_P(GupTest, LockedProtocolRetriesAfterTheFaultDropsTheLock) NO_THREAD_SAFETY
   int locked = 1;
   mmap_read_lock(mm_);
   long n = get_user_pages_locked(mm_, a, 4, FOLL_NONE, p, &locked);
+  EXPECT_EQ(locked, 0) << "the fault dropped mmap_lock: the call says so";
+  EXPECT_FALSE(rwsem_is_locked(&mm_->mmap_lock)) << "and does not hold it on return";
   if (locked) mmap_read_unlock(mm_);
   ASSERT_EQ(n, 4);
+  EXPECT_EQ(file.retries.load(), 4) << "each page's first fault dropped the lock";
   EXPECT_GE(vs(PGMAJFAULT), 1) << "the retried fault did the I/O";
   for (page* q : p) put_page(q);
-  // _unlocked takes and drops the lock itself.
-  ASSERT_EQ(get_user_pages_unlocked(a, 4, p, FOLL_NONE), 4);
-  EXPECT_FALSE(rwsem_is_locked(&mm_->mmap_lock));
+  // Cached and mapped now: no fault, no drop, the lock stays with the caller.
+  locked = 1;
+  mmap_read_lock(mm_);
+  n = get_user_pages_locked(mm_, a, 4, FOLL_NONE, p, &locked);
+  EXPECT_EQ(locked, 1) << "never dropped: still held";
+  EXPECT_TRUE(rwsem_is_locked(&mm_->mmap_lock));
+  if (locked) mmap_read_unlock(mm_);
+  ASSERT_EQ(n, 4);
   for (page* q : p) put_page(q);
-  // Without *locked the handler may not drop the lock: GUP still gets the pages.
-  file.retry_first = true;
   vm_munmap(mm_, a, 4 * PAGE_SIZE);
   drop_mm();
+}
+
+// Partial progress across drops: the pages got before a drop are kept, pinned and
+// counted; pin_user_pages_remote() follows the same protocol.
+TEST_P(GupTest, LockedKeepsAndCountsThePagesPinnedBeforeTheDrop) NO_THREAD_SAFETY_ANALYSIS {
+  test::FakeFile file(m_.get());
+  file.retry_first = true;
+  long addr = vm_mmap_backed(mm_, 0, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, file.backing(), 0);
+  ASSERT_GT(addr, 0);
+  const auto a = static_cast<unsigned long>(addr);
+  // Pages 0 and 1 mapped by plain reads (no FAULT_FLAG_ALLOW_RETRY: no drop).
+  char c;
+  ASSERT_EQ(uaccess_read(mm_, a, &c, 1), 0);
+  ASSERT_EQ(uaccess_read(mm_, a + PAGE_SIZE, &c, 1), 0);
+  ASSERT_EQ(file.retries.load(), 0);
+  page* p[4] = {};
+  int locked = 1;
+  mmap_read_lock(mm_);
+  long n = pin_user_pages_remote(mm_, a, 4, FOLL_NONE, p, &locked);
+  EXPECT_EQ(locked, 0);
+  if (locked) mmap_read_unlock(mm_);
+  ASSERT_EQ(n, 4);
+  EXPECT_EQ(file.retries.load(), 2) << "pages 2 and 3 dropped the lock";
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), 4) << "the two before the first drop count too";
+  for (unsigned k = 0; k < 4; k++) {
+    EXPECT_EQ(p[k], file.cached(k)) << k;
+    EXPECT_EQ(page_maybe_dma_pinned(p[k]), tracking()) << k;
+  }
+  unpin_user_pages(p, 4);
+  expect_pins_balanced();
+  vm_munmap(mm_, a, 4 * PAGE_SIZE);
+  drop_mm();
+}
+
+// A drop followed by an error: the short count of what was got, and *locked == 0.
+TEST_P(GupTest, LockedStopsShortAfterADropWithTheLockReleased) NO_THREAD_SAFETY_ANALYSIS {
+  test::FakeFile file(m_.get());
+  file.retry_first = true;
+  long addr = vm_mmap_backed(mm_, 0, 4 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, file.backing(), 0);
+  ASSERT_GT(addr, 0);
+  const auto a = static_cast<unsigned long>(addr);
+  ASSERT_EQ(vm_munmap(mm_, a + 2 * PAGE_SIZE, 2 * PAGE_SIZE), 0);  // a hole after page 1
+  page* p[4] = {};
+  int locked = 1;
+  mmap_read_lock(mm_);
+  long n = get_user_pages_locked(mm_, a, 4, FOLL_NONE, p, &locked);
+  EXPECT_EQ(locked, 0);
+  EXPECT_FALSE(rwsem_is_locked(&mm_->mmap_lock));
+  if (locked) mmap_read_unlock(mm_);
+  ASSERT_EQ(n, 2) << "the pages before the hole, not -EFAULT";
+  put_page(p[0]);
+  put_page(p[1]);
+  // Without a drop the same error leaves the lock with the caller.
+  locked = 1;
+  mmap_read_lock(mm_);
+  n = get_user_pages_locked(mm_, a + 2 * PAGE_SIZE, 1, FOLL_NONE, p, &locked);
+  EXPECT_EQ(n, -EFAULT);
+  EXPECT_EQ(locked, 1);
+  if (locked) mmap_read_unlock(mm_);
+  vm_munmap(mm_, a, 2 * PAGE_SIZE);
+  drop_mm();
+}
+
+// The *_unlocked forms take the lock, let every fault drop it, retry, and get all.
+TEST_P(GupTest, UnlockedGetsAndPinsEverythingAcrossDrops) NO_THREAD_SAFETY_ANALYSIS {
+  test::FakeFile file(m_.get());
+  file.retry_first = true;
+  long addr = vm_mmap_backed(mm_, 0, 8 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, file.backing(), 0);
+  ASSERT_GT(addr, 0);
+  const auto a = static_cast<unsigned long>(addr);
+  page* p[4];
+  ASSERT_EQ(get_user_pages_unlocked(a, 4, p, FOLL_NONE), 4);
+  EXPECT_FALSE(rwsem_is_locked(&mm_->mmap_lock));
+  EXPECT_EQ(file.retries.load(), 4);
+  for (page* q : p) put_page(q);
+  ASSERT_EQ(pin_user_pages_unlocked(a + 4 * PAGE_SIZE, 4, p, FOLL_WRITE), 4);
+  EXPECT_FALSE(rwsem_is_locked(&mm_->mmap_lock));
+  EXPECT_EQ(file.retries.load(), 8);
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), 4);
+  for (unsigned k = 0; k < 4; k++) EXPECT_EQ(p[k], file.cached(4 + k)) << k;
+  for (page* q : p) EXPECT_EQ(page_maybe_dma_pinned(q), tracking());
+  unpin_user_pages(p, 4);
+  expect_pins_balanced();
+  vm_munmap(mm_, a, 8 * PAGE_SIZE);
+  drop_mm();
+}
+
+TEST_P(GupTest, LockedRefusesACallerThatDoesNotHoldTheLock) {
+  const unsigned long a = map(PAGE_SIZE);
+  page* p[1];
+  int locked = 0;
+  EXPECT_EQ(pin_user_pages_remote(mm_, a, 1, FOLL_NONE, p, &locked), -EINVAL) << "*locked must be 1 on entry";
+  EXPECT_EQ(locked, 0);
+  expected_warnings_ = 1;
 }
 
 TEST_P(GupTest, NowaitStopsShortInsteadOfWaiting) NO_THREAD_SAFETY_ANALYSIS {
@@ -378,6 +481,65 @@ TEST_P(GupTest, ProtNoneIsNotPinnedByTheFastWalk) {
   page* p[1];
   EXPECT_EQ(pin_user_pages_fast(a, 1, FOLL_NONE, p), -EFAULT);
   expect_pins_balanced();
+}
+
+// Seed 000 as posted (design bias_all): every get_user_pages*() adds the bias, FOLL_GET
+// ones too, and must be released with put_user_page(). A caller still using put_page()
+// leaves GUP_PIN_COUNTING_BIAS - 1 references: the leak that split FOLL_GET from FOLL_PIN.
+class BiasAllTest : public test::MmTest {
+ protected:
+  MachineConfig config() override {
+    MachineConfig c = test::small_config();
+    c.pin_design = PinDesign::bias_all;
+    return c;
+  }
+};
+
+TEST_F(BiasAllTest, PutPageLeaves1023ReferencesAndTheFrameIsNeverFreed) NO_THREAD_SAFETY_ANALYSIS {
+  const unsigned long a = map(PAGE_SIZE);
+  put_u64(a, 7);
+  page* p = nullptr;
+  mmap_read_lock(mm_);
+  ASSERT_EQ(get_user_pages(a, 1, FOLL_WRITE, &p), 1);
+  mmap_read_unlock(mm_);
+  folio* f = page_folio(p);
+  EXPECT_EQ(page_ref_count(f), 1 + GUP_PIN_COUNTING_BIAS) << "the mapping's reference + the bias, for a FOLL_GET";
+  EXPECT_TRUE(page_maybe_dma_pinned(p));
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), 1) << "every get_user_pages() is a pin";
+  put_page(p);  // the legacy caller
+  EXPECT_EQ(page_ref_count(f), 1 + GUP_PIN_COUNTING_BIAS - 1) << "1023 above the 1 it should be";
+  EXPECT_TRUE(page_maybe_dma_pinned(p)) << "and it looks pinned for good";
+  EXPECT_EQ(vs(NR_FOLL_PIN_RELEASED), 0) << "the pin oracle's nr_foll_pin_acquired != released";
+  ASSERT_EQ(vm_munmap(mm_, a, PAGE_SIZE), 0);
+  rcu_barrier();
+  EXPECT_EQ(page_ref_count(f), GUP_PIN_COUNTING_BIAS - 1) << "unmapped, and still not freed";
+  // What put_user_page() would have taken: now the frame goes back.
+  const unsigned long free0 = nr_free_pages(m_.get());
+  folio_put_refs(f, GUP_PIN_COUNTING_BIAS - 1);
+  EXPECT_EQ(nr_free_pages(m_.get()), free0 + 1) << "it was that frame the leak kept";
+}
+
+TEST_F(BiasAllTest, PutUserPageReleasesWhatEveryGupTook) {
+  const unsigned long a = map(4 * PAGE_SIZE);
+  for (unsigned long k = 0; k < 4; k++) put_u64(a + k * PAGE_SIZE, k);
+  page* p[4];
+  mmap_read_lock(mm_);
+  const long got = get_user_pages(a, 2, FOLL_NONE, p);
+  mmap_read_unlock(mm_);
+  ASSERT_EQ(got, 2);
+  ASSERT_EQ(get_user_pages_fast(a + 2 * PAGE_SIZE, 2, FOLL_WRITE, p + 2), 2) << "GUP-fast too";
+  for (page* q : p) {
+    EXPECT_EQ(page_ref_count(page_folio(q)), 1 + GUP_PIN_COUNTING_BIAS);
+    EXPECT_TRUE(page_maybe_dma_pinned(q));
+  }
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), 4);
+  for (page* q : p) put_user_page(q);
+  for (page* q : p) {
+    EXPECT_EQ(page_ref_count(page_folio(q)), 1) << "back to the mapping's reference";
+    EXPECT_FALSE(page_maybe_dma_pinned(q));
+  }
+  EXPECT_EQ(vs(NR_FOLL_PIN_RELEASED), 4);
+  // The fixture checks every frame is free once the mm is gone.
 }
 
 INSTANTIATE_TEST_SUITE_P(Designs, GupTest,

@@ -71,5 +71,6 @@ const Scenario* torn_writeback_scenario();
 const Scenario* lost_update_scenario();
 const Scenario* dio_vs_truncate_scenario();
 const Scenario* fork_pin_scenario();
+const Scenario* gup_put_page_leak_scenario();
 
 }  // namespace guplab

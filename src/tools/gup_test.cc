@@ -326,14 +326,15 @@ int gup_test_main(int argc, char** argv) {
     opt.hugetlb_shift = *parse_size(hsize) == PUD_SIZE ? PUD_SHIFT : PMD_SHIFT;
   }
   if (!ram.empty()) opt.ram_bytes = *parse_size(ram);
-  // The model's RAM is real host memory once touched: refuse what the host cannot hold.
+  // The model's RAM is real host memory once touched: refuse a machine larger than the
+  // arena's limit or than the host's free memory.
   const uint64_t ram_needed = gup_test_machine_config(opt).ram_bytes;
-  const uint64_t host_ram = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  if (ram_needed > (64ull << 30) || ram_needed > host_ram) {
-    fmt::print(stderr, "gup_test: -m {}{} needs a machine with {} MiB of RAM; the limit is {} MiB ({}): lower -m\n",
-               opt.size_mb, opt.hugetlb ? fmt::format(" -H {}", opt.hugetlb_shift == PUD_SHIFT ? "1G" : "2M") : "",
-               ram_needed >> 20, std::min<uint64_t>(64ull << 30, host_ram) >> 20,
-               host_ram < (64ull << 30) ? "the host's memory" : "the model's 64 GiB arena");
+  const uint64_t host_free = static_cast<uint64_t>(sysconf(_SC_AVPHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  if (ram_needed > (64ull << 30) || ram_needed > host_free) {
+    fmt::print(stderr, "gup_test: -m {}{} needs a machine with {} MiB of RAM; the limit is {} MiB ({}): lower -m{}\n",
+               opt.size_mb, opt.hugetlb ? fmt::format(" -H --hugetlb-size {}", opt.hugetlb_shift == PUD_SHIFT ? "1G" : "2M") : "",
+               ram_needed >> 20, std::min<uint64_t>(64ull << 30, host_free) >> 20,
+               host_free < (64ull << 30) ? "the host's free memory" : "the model's 64 GiB arena", opt.ram_bytes ? " or --ram" : "");
     return 1;
   }
 

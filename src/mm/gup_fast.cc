@@ -3,8 +3,8 @@
 // No mmap_lock and no page-table lock: the walk reads entries with READ_ONCE inside an
 // RCU read-side section (page-table pages are RCU-freed), takes a speculative
 // reference or pin on the folio (which fails if the folio is being freed), then re-reads
-// the entry and backs off if it changed. A huge pmd pins its folio once for all the
-// subpages returned; so does a run of ptes mapping consecutive subpages of one large
+// the entry and backs off if it changed. A huge pmd or pud leaf (THP, hugetlb) pins its
+// folio once for all the subpages returned; so does a run of ptes mapping consecutive subpages of one large
 // folio (each pte of the run re-checked after the grab). For FOLL_PIN it also backs off
 // if fork() was copying page tables meanwhile (mm->write_protect_seq), so a pin can't
 // land on a page fork just shared. Whatever the walk can't do (not present, not

@@ -9,6 +9,7 @@
 #include <tuple>
 #include <vector>
 
+#include "base/task.h"
 #include "mm/gup.h"
 #include "mm/hugetlb.h"
 #include "mm/pin.h"
@@ -204,6 +205,60 @@ TEST_F(HugetlbTest, MprotectRewritesTheLeaf) {
   ASSERT_EQ(do_mprotect(mm_, pa, PMD_SIZE, PROT_READ | PROT_WRITE), 0);
   put_u64(pa, 3);
   EXPECT_EQ(get_u64(pa), 3u);
+}
+
+// GUP-fast on a PUD leaf racing munmap, on the sim backend from a seed: every pin lands
+// on the live folio or backs off (the re-read of the pud), none is reported unpinned,
+// every pin is released, and the 1 GiB folio is back in its pool once the last goes.
+TEST(HugetlbSimRaceTest, GupFastOnAPudLeafRacingMunmap) {
+  for (PinDesign d : {PinDesign::bias, PinDesign::folio_pincount, PinDesign::dma_count}) {
+    long all_pinned = 0, none_pinned = 0;  // seeds where the pinner won every call / lost every one
+    for (uint64_t seed = 1; seed <= 12; seed++) {
+      MachineConfig c = pool_config(d);
+      c.backend = Backend::sim;
+      c.seed = seed;
+      Machine m(c);
+      long false_negatives = 0, pinned = 0;
+      m.run([&] {
+        mm_struct* mm = mm_alloc(&m);
+        long a = vm_mmap(mm, 0, PUD_SIZE, PROT_READ | PROT_WRITE, kHuge1G, nullptr, 0);
+        ASSERT_GT(a, 0);
+        const auto addr = static_cast<unsigned long>(a);
+        uint64_t v = 1;
+        ASSERT_EQ(uaccess_write(mm, addr, &v, sizeof(v)), 0);
+        task_struct* pinner = m.spawn("pinner", [&] {
+          std::vector<page*> pages(64);
+          for (int i = 0; i < 4; i++) {
+            const int got = pin_user_pages_fast(addr + static_cast<unsigned long>(i) * 4096 * 1000, 64, FOLL_WRITE, pages.data());
+            for (int k = 0; k < got; k++)
+              if (!page_maybe_dma_pinned(pages[k])) false_negatives++;
+            if (got > 0) {
+              pinned += got;
+              unpin_user_pages(pages.data(), static_cast<unsigned long>(got));
+            }
+          }
+        }, mm);
+        task_struct* unmapper = m.spawn("munmap", [&] {
+          for (uint64_t i = 0; i < (seed % 4) * 8; i++) cond_resched();  // lets the pinner get further on some seeds
+          vm_munmap(mm, addr, PUD_SIZE);
+        }, mm);
+        task_join(pinner);
+        task_join(unmapper);
+        mmput(mm);
+      });
+      ASSERT_NE(m.sim_result(), nullptr);
+      EXPECT_TRUE(m.sim_result()->ok()) << m.sim_result()->format();
+      EXPECT_EQ(m.nr_oops(), 0u) << to_string(d) << " seed " << seed << ": " << (m.nr_oops() ? m.oopses()[0].format() : "");
+      EXPECT_EQ(false_negatives, 0) << to_string(d) << " seed " << seed;
+      EXPECT_EQ(m.vmstat().read(NR_FOLL_PIN_ACQUIRED), m.vmstat().read(NR_FOLL_PIN_RELEASED));
+      EXPECT_EQ(m.vmstat().read(NR_FOLL_PIN_ACQUIRED), pinned);
+      EXPECT_EQ(m.hugetlb().stat(m.hugetlb().h1g()).free, 1ul) << to_string(d) << " seed " << seed;
+      all_pinned += pinned == 4 * 64;  // the pinner finished before the munmap
+      none_pinned += pinned == 0;
+    }
+    EXPECT_LT(all_pinned, 12) << to_string(d) << ": the seeds must interleave munmap with the pins";
+    EXPECT_LT(none_pinned, 12) << to_string(d);
+  }
 }
 
 // ---- GUP of hugetlb leaves, every design, PMD and PUD, slow and fast ------------------

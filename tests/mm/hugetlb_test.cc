@@ -207,6 +207,29 @@ TEST_F(HugetlbTest, MprotectRewritesTheLeaf) {
   EXPECT_EQ(get_u64(pa), 3u);
 }
 
+// Seed 000's bias on a 1 GiB folio: a whole-page pin adds 2^18 x 1024 = 2^28 to the one
+// _refcount of its head, so the eighth held at once overflows it (-EOVERFLOW, with the
+// WARN); upstream's _pincount (folio_pincount) has no such limit.
+class HugetlbBiasTest : public HugetlbTest {
+ protected:
+  MachineConfig config() override { return pool_config(PinDesign::bias); }
+};
+
+TEST_F(HugetlbBiasTest, EightWholePudPinsOverflowTheBiasedRefcount) {
+  long a = hmap(PUD_SIZE, kHuge1G);
+  ASSERT_GT(a, 0);
+  put_u64(static_cast<unsigned long>(a), 1);
+  constexpr int kNr = PUD_SIZE >> PAGE_SHIFT;
+  std::vector<std::vector<page*>> pins(8, std::vector<page*>(kNr));
+  for (int i = 0; i < 7; i++) ASSERT_EQ(pin_user_pages_fast(static_cast<unsigned long>(a), kNr, FOLL_WRITE, pins[i].data()), kNr);
+  EXPECT_EQ(page_ref_count(page_folio(pins[0][0])), 1 + 7 * (kNr * GUP_PIN_COUNTING_BIAS));
+  EXPECT_EQ(pin_user_pages_fast(static_cast<unsigned long>(a), kNr, FOLL_WRITE, pins[7].data()), -EOVERFLOW);
+  EXPECT_EQ(vs(GUP_PIN_OVERFLOW), 1);
+  expected_warnings_ = 1;
+  for (int i = 0; i < 7; i++) unpin_user_pages(pins[i].data(), kNr);
+  EXPECT_EQ(vs(NR_FOLL_PIN_RELEASED), vs(NR_FOLL_PIN_ACQUIRED));
+}
+
 // GUP-fast on a PUD leaf racing munmap, on the sim backend from a seed: every pin lands
 // on the live folio or backs off (the re-read of the pud), none is reported unpinned,
 // every pin is released, and the 1 GiB folio is back in its pool once the last goes.

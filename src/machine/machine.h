@@ -1,7 +1,7 @@
 // machine.h - Machine: one booted model kernel.
 //
 // Everything a kernel keeps in globals lives here: physical memory and mem_map, zones,
-// the LRU, the page-lock wait table, vmstat counters, the oops and WARN logs, the
+// the LRU, the hugetlb pools, the page-lock wait table, vmstat counters, the oops and WARN logs, the
 // recent-events ring, the zero page. Many machines can live in one process (one per
 // design, one per explored seed); a task reaches its machine through current().
 //

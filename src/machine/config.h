@@ -65,6 +65,12 @@ struct MachineConfig {
   uint64_t seed = 1;
   bool trace = false;  // keep a ring of recent events for oops reports
   unsigned trace_ring = 256;
+  // hugetlb pools reserved at boot (the kernel's hugepagesz=2M hugepages=N and
+  // hugepagesz=1G hugepages=N): 2 MiB folios from ZONE_MOVABLE's buddy lists, 1 GiB
+  // folios carved out of ZONE_MOVABLE as gigantic pages are (mm/hugetlb.h). A pool the
+  // RAM cannot hold refuses the boot (std::invalid_argument naming the limit).
+  unsigned long hugetlb_2m_pages = 0;
+  unsigned long hugetlb_1g_pages = 0;
   BootCache* boot_cache = nullptr;  // host mappings and stacks to reuse (not owned; machine/boot_cache.h)
 };
 

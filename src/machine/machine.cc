@@ -11,6 +11,7 @@
 #include "machine/boot_cache.h"
 #include "fs/super.h"
 #include "mm/fake_vma.h"
+#include "mm/hugetlb.h"
 #include "mm/page-flags.h"
 #include "mm/page_ref.h"
 #include "mm/pin_design.h"
@@ -61,6 +62,7 @@ Machine::Machine(const MachineConfig& cfg)
   __SetPageZero(zero_page_);
   __SetPageUptodate(zero_page_);
   init_page_count(zero_page_);
+  hugetlb_ = std::make_unique<HugetlbPools>(this, cfg);  // may refuse the boot
   boot_free_pages_ = nr_free_pages(this);
   vmstat_.mod(NR_FREE_PAGES, static_cast<int64_t>(boot_free_pages_));
   fake_vmas_ = std::make_unique<FakeVmaTable>();

@@ -1,7 +1,7 @@
 // machine.h - Machine: one booted model kernel.
 //
 // Everything a kernel keeps in globals lives here: physical memory and mem_map, zones,
-// the LRU, the page-lock wait table, vmstat counters, the oops and WARN logs, the
+// the LRU, the hugetlb pools, the page-lock wait table, vmstat counters, the oops and WARN logs, the
 // recent-events ring, the zero page. Many machines can live in one process (one per
 // design, one per explored seed); a task reaches its machine through current().
 //
@@ -36,6 +36,7 @@ class SimScheduler;
 class BlockLayer;    // block/genhd.h
 class MountTable;    // fs/super.h
 class FakeVmaTable;  // mm/fake_vma.h
+class HugetlbPools;  // mm/hugetlb.h
 
 /** One oops: where, which task, what, and the events that led to it. */
 struct OopsRecord {
@@ -82,6 +83,8 @@ class Machine final : public BugSink {
   MountTable& mounts() { return *mounts_; }
   /** fake_vmas() - which fake vmas hold which pins, design fake_vma (mm/fake_vma.h). */
   FakeVmaTable& fake_vmas() { return *fake_vmas_; }
+  /** hugetlb() - the machine's hugetlb pools, one per huge page size (mm/hugetlb.h). */
+  HugetlbPools& hugetlb() { return *hugetlb_; }
 
   /** spawn() - start a model task on this machine; join with task_join(). */
   task_struct* spawn(const std::string& comm, std::function<void()> fn, mm_struct* mm = nullptr);
@@ -169,6 +172,7 @@ class Machine final : public BugSink {
   size_t ring_next_ GUARDED_BY(log_lock_) = 0;
 
   std::unique_ptr<FakeVmaTable> fake_vmas_;
+  std::unique_ptr<HugetlbPools> hugetlb_;
   // Block devices: their completion tasks and in-flight I/O use the RAM above, so
   // ~Machine stops them first.
   std::unique_ptr<BlockLayer> block_;

@@ -6,6 +6,7 @@
 #include "fs/fs.h"
 #include "machine/machine.h"
 #include "mm/huge_memory.h"
+#include "mm/hugetlb.h"
 #include "mm/internal.h"
 #include "mm/lru.h"
 #include "mm/memory.h"
@@ -161,9 +162,15 @@ void mmdrop(mm_struct* mm) {
 int copy_page_range(vm_area_struct* dst_vma, vm_area_struct* src_vma) {
   mm_struct* src_mm = src_vma->vm_mm;
   mm_struct* dst_mm = dst_vma->vm_mm;
+  const bool cow = is_cow_mapping(src_vma->vm_flags);
+  if (is_vm_hugetlb_page(src_vma)) {  // shared and private alike (mm/hugetlb.h)
+    if (cow) write_protect_seq_bump(src_mm);
+    int r = copy_hugetlb_page_range(dst_vma, src_vma);
+    if (cow) write_protect_seq_bump(src_mm);
+    return r;
+  }
   // Nothing to copy unless there are anon pages: the rest faults in from the backing.
   if (!vma_anon_vma(src_vma) && !any(src_vma->vm_flags, VM_PFNMAP | VM_MIXEDMAP)) return 0;
-  const bool cow = is_cow_mapping(src_vma->vm_flags);
   if (cow) write_protect_seq_bump(src_mm);
   int ret = 0;
   const unsigned long end = src_vma->vm_end;

@@ -26,7 +26,7 @@ namespace guplab {
 namespace {
 
 struct follow_page_context {
-  unsigned long page_mask = 0;  // HPAGE_PMD_NR - 1 when the page came from a huge pmd
+  unsigned long page_mask = 0;  // HPAGE_PMD_NR - 1 (huge pmd) or PUD_SIZE/PAGE_SIZE - 1 (pud leaf)
   // Batching (pte level): follow_page_pte() may also grab the pages of the next ptes of
   // the same table, under the same page-table lock, into more[0..max_more); it says how
   // many in nr_more. Each is checked exactly as a walk of its own would check it; the
@@ -75,6 +75,34 @@ page* follow_huge_pmd(vm_area_struct* vma, unsigned long address, pgtable_slot* 
   if (any(flags, FOLL_TOUCH) && any(flags, FOLL_WRITE) && !pmd_dirty(pmd)) set_pmd(pmdp, pmd_mkyoung(pmd_mkdirty(pmd)));
   gup_touch(f, flags);
   ctx->page_mask = HPAGE_PMD_NR - 1;
+  return p;
+}
+
+/**
+ * follow_huge_pud() - seed 000's huge pud path: the subpage at @address of the 1 GiB
+ * folio a PUD leaf maps (hugetlb), grabbed once; ctx->page_mask covers the rest of the
+ * leaf, which __get_user_pages() grabs with one more call for all of it.
+ */
+template <typename D>
+page* follow_huge_pud(vm_area_struct* vma, unsigned long address, pgtable_slot* pudp, foll_flags flags,
+                      follow_page_context* ctx) {
+  mm_struct* mm = vma->vm_mm;
+  PhysMem& mem = mm->machine->mem();
+  SpinGuard g(&mm->page_table_lock);
+  pud_t pud = pudp_get(pudp);
+  if (!pud_leaf(pud)) return kRewalk;  // zapped meanwhile
+  page* head = mem.pfn_to_page(pud_pfn(pud));
+  page* p = head + ((address & ~PUD_MASK) >> PAGE_SHIFT);
+  if (any(flags, FOLL_WRITE) && !can_follow_write_pte(pte_t{pud.val}, head, vma, flags)) return nullptr;
+  if (gup_must_unshare(vma, flags, head)) return ERR_PTR<page>(-EMLINK);  // exclusivity is the head's
+  folio* f = page_folio(p);
+  if (any(flags, FOLL_GET | FOLL_PIN)) {
+    int ret = try_grab_folio<D>(f, 1, flags);
+    if (ret) return ERR_PTR<page>(ret);
+  }
+  if (any(flags, FOLL_TOUCH) && any(flags, FOLL_WRITE) && !pud_dirty(pud)) set_pud(pudp, pud_mkyoung(pud_mkdirty(pud)));
+  gup_touch(f, flags);
+  ctx->page_mask = (PUD_SIZE >> PAGE_SHIFT) - 1;
   return p;
 }
 
@@ -147,9 +175,14 @@ page* follow_page_mask(vm_area_struct* vma, unsigned long address, foll_flags fl
   for (;;) {
     pgd_t pgd = pgdp_get(pgd_offset_pfn(mem, mm->pgd_pfn, address));
     if (!pgd_present(pgd)) return no_page_table(flags);
-    pud_t pud = pudp_get(pud_offset(mem, pgd, address));
+    pgtable_slot* pudp = pud_offset(mem, pgd, address);
+    pud_t pud = pudp_get(pudp);
     if (!pud_present(pud)) return no_page_table(flags);
-    if (pud_leaf(pud)) return ERR_PTR<page>(-EFAULT);  // no PUD-sized folios in the model
+    if (pud_leaf(pud)) {  // a 1 GiB hugetlb folio
+      page* p = follow_huge_pud<D>(vma, address, pudp, flags, ctx);
+      if (p == kRewalk) continue;
+      return p;
+    }
     pgtable_slot* pmdp = pmd_offset(mem, pud, address);
     pmd_t pmd = pmdp_get(pmdp);
     if (!pmd_present(pmd)) return no_page_table(flags);

@@ -3,8 +3,8 @@
 // No mmap_lock and no page-table lock: the walk reads entries with READ_ONCE inside an
 // RCU read-side section (page-table pages are RCU-freed), takes a speculative
 // reference or pin on the folio (which fails if the folio is being freed), then re-reads
-// the entry and backs off if it changed. A huge pmd pins its folio once for all the
-// subpages returned; so does a run of ptes mapping consecutive subpages of one large
+// the entry and backs off if it changed. A huge pmd or pud leaf (THP, hugetlb) pins its
+// folio once for all the subpages returned; so does a run of ptes mapping consecutive subpages of one large
 // folio (each pte of the run re-checked after the grab). For FOLL_PIN it also backs off
 // if fork() was copying page tables meanwhile (mm->write_protect_seq), so a pin can't
 // land on a page fork just shared. Whatever the walk can't do (not present, not
@@ -131,6 +131,29 @@ class FastWalk {
     return true;
   }
 
+  /**
+   * gup_huge_pud() - seed 000's PUD leaf (a 1 GiB hugetlb folio): the subpages of
+   * [@addr, @end) grabbed with one operation on the folio, then the pud re-read; any
+   * change (zapped, remapped, the folio freed and reused) undoes the grab.
+   */
+  bool gup_huge_pud(pud_t orig, const pgtable_slot* pudp, unsigned long addr, unsigned long end) {
+    if ((orig.val & pte_check_) != pte_want_) return false;  // the same rules as a pte
+    page* head = mem_map_ + pud_pfn(orig);
+    page* p = head + ((addr & ~PUD_MASK) >> PAGE_SHIFT);
+    const int refs = static_cast<int>((end - addr) >> PAGE_SHIFT);
+    folio* f = page_folio(p);
+    if (D::template grab_fast<S>(f, refs) <= 0) return false;
+    if (unlikely(page_folio(p) != f || pudp_get<S>(pudp).val != orig.val ||
+                 (may_unshare_ && gup_must_unshare(nullptr, flags_, head)))) {
+      D::template unpin<S>(f, refs);
+      return false;
+    }
+    page** const out = pages_ + nr_;
+    for (int i = 0; i < refs; i++) out[i] = p + i;
+    nr_ += refs;
+    return true;
+  }
+
   bool pmd_range(pud_t pud, unsigned long addr, unsigned long end) {
     const pgtable_slot* pmdp = pmd_offset(mem_, pud, addr);
     do {
@@ -152,8 +175,12 @@ class FastWalk {
     do {
       pud_t pud = pudp_get<S>(pudp);
       unsigned long next = pud_addr_end(addr, end);
-      if (!pud_present(pud) || pud_leaf(pud)) return false;
-      if (!pmd_range(pud, addr, next)) return false;
+      if (!pud_present(pud)) return false;
+      if (pud_leaf(pud)) {
+        if (!gup_huge_pud(pud, pudp, addr, next)) return false;
+      } else if (!pmd_range(pud, addr, next)) {
+        return false;
+      }
       addr = next;
     } while (++pudp, addr != end);
     return true;

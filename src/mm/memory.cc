@@ -7,6 +7,7 @@
 #include "base/bug.h"
 #include "machine/machine.h"
 #include "mm/huge_memory.h"
+#include "mm/hugetlb.h"
 #include "mm/internal.h"
 #include "mm/lru.h"
 #include "mm/page_alloc.h"
@@ -385,7 +386,7 @@ vm_fault_t handle_mm_fault(vm_area_struct* vma, unsigned long address, fault_fla
   if (write && !any(vma->vm_flags, VM_WRITE) && !is_cow_mapping(vma->vm_flags)) return VM_FAULT_SIGSEGV;
   Machine* m = mm_machine(mm);
   m->vmstat().inc(PGFAULT);
-  vm_fault_t ret = __handle_mm_fault(vma, address, flags);
+  vm_fault_t ret = is_vm_hugetlb_page(vma) ? hugetlb_fault(vma, address, flags) : __handle_mm_fault(vma, address, flags);
   trace_point(m, "fault", "handle_mm_fault", "address={:#x}{}{} ret={:#x}", address, write ? " write" : "",
               unshare ? " unshare" : "", static_cast<unsigned>(ret));
   if (!any(ret, VM_FAULT_RETRY) && (any(ret, VM_FAULT_MAJOR) || any(flags, FAULT_FLAG_TRIED)))
@@ -404,6 +405,7 @@ void unmap_page_range(mmu_gather* tlb, vm_area_struct* vma, unsigned long addr, 
   mm_struct* mm = vma->vm_mm;
   const PhysMem& mem = mm_mem(mm);
   BUG_ON(addr < vma->vm_start || end > vma->vm_end);
+  if (is_vm_hugetlb_page(vma)) return unmap_hugepage_range(tlb, vma, addr, end);
   for (unsigned long next; addr < end; addr = next) {
     pgd_t pgd = pgdp_get(pgd_slot(mm, addr));
     if (!pgd_present(pgd)) {

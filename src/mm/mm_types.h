@@ -67,6 +67,7 @@ enum pageflags : unsigned {
   PG_zero,            // the shared zero page
   PG_bounce,          // lab: a stable copy made for writeback (policy bounce)
   PG_pin_waiters,     // someone sleeps until this folio is unpinned (like PG_waiters)
+  PG_hugetlb,         // a hugetlb folio (head page): freed to its hstate's pool, never to the buddy
   __NR_PAGEFLAGS,
 };
 

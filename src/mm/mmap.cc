@@ -8,6 +8,7 @@
 #include "fs/fs.h"
 #include "machine/machine.h"
 #include "mm/huge_memory.h"
+#include "mm/hugetlb.h"
 #include "mm/internal.h"
 #include "mm/memory.h"
 #include "mm/pgalloc.h"
@@ -82,6 +83,19 @@ long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot,
   if (!len) return -ENOMEM;
   if (pgoff + (len >> PAGE_SHIFT) < pgoff) return -EOVERFLOW;
   if (fixed && (len > TASK_SIZE || addr < kMmapMinAddr || addr > TASK_SIZE - len)) return -ENOMEM;
+  // MAP_HUGETLB: anonymous only (no hugetlbfs files here); the length rounds up to the
+  // huge page size and the pages are reserved now (mm/hugetlb.h).
+  hugetlb_file* hf = nullptr;
+  if (flags & MAP_HUGETLB) {
+    if (!anon) return -EINVAL;
+    if (int err = hugetlb_file_setup(mm_machine(mm), flags, &len, &hf)) return err;
+    const unsigned long hmask = huge_page_mask(hf->h);
+    if ((fixed && (addr & ~hmask)) || (fixed && (len > TASK_SIZE || addr > TASK_SIZE - len))) {
+      hugetlb_file_put(hf);
+      return -EINVAL;
+    }
+    if (!fixed) addr = (addr + ~hmask) & hmask;  // a hint is aligned up, as hugetlb_get_unmapped_area()
+  }
 
   vm_flags_t vm_flags = calc_vm_prot_bits(prot) | VM_MAYREAD | VM_MAYEXEC;
   const bool writable = filp ? (filp->f_mode & FMODE_WRITE) != 0 : (anon || b->writable);
@@ -92,7 +106,8 @@ long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot,
   if (shared && any(vm_flags, VM_WRITE) && !any(vm_flags, VM_MAYWRITE)) return -EACCES;
 
   const MachineConfig& cfg = mm_machine(mm)->config();
-  const unsigned long align = (anon && !shared && cfg.thp && len >= PMD_SIZE) ? PMD_SIZE : PAGE_SIZE;
+  unsigned long align = (anon && !shared && cfg.thp && len >= PMD_SIZE) ? PMD_SIZE : PAGE_SIZE;
+  if (hf) align = huge_page_size(hf->h);
   long ret;
   {
     mmap_write_lock(mm);
@@ -128,6 +143,9 @@ long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot,
         vma->vm_ops = b->ops;
         vma->vm_private_data = b->private_data;
         if (vma->vm_ops->open) vma->vm_ops->open(vma);
+      } else if (hf) {
+        hugetlb_vma_init(vma, hf);
+        hf = nullptr;
       } else if (shared) {
         shmem_zero_setup(vma);
       } else {
@@ -141,6 +159,7 @@ long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot,
     }
     mmap_write_unlock(mm);
   }
+  if (hf) hugetlb_file_put(hf);  // not mapped after all
   if (ret >= 0 && ((flags & MAP_POPULATE) || any(vm_flags, VM_LOCKED))) mm_populate(mm, addr, len);
   return ret;
 }
@@ -217,6 +236,8 @@ void insert_vm_struct(mm_struct* mm, vm_area_struct* vma) {
 int split_vma(mm_struct* mm, vm_area_struct* vma, unsigned long addr, bool new_below) NO_THREAD_SAFETY_ANALYSIS {
   mmap_assert_write_locked(mm);
   if (addr <= vma->vm_start || addr >= vma->vm_end || (addr & ~PAGE_MASK)) return -EINVAL;
+  // A hugetlb vma splits only at its page size (hugetlb_vm_op_split()).
+  if (is_vm_hugetlb_page(vma) && (addr & ~huge_page_mask(hstate_vma(vma)))) return -EINVAL;
   vma_adjust_trans_huge(vma, addr, addr);
   vm_area_struct* nv = vm_area_dup(vma);
   const pgoff_t delta = (addr - vma->vm_start) >> PAGE_SHIFT;

@@ -43,7 +43,9 @@ struct mmap_backing {
  * vm_mmap() - map [@addr, @addr + @len) (a hint unless MAP_FIXED) in @mm.
  * @prot: PROT_READ|PROT_WRITE|PROT_EXEC or PROT_NONE. @flags: MAP_PRIVATE or MAP_SHARED,
  * with MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_POPULATE, MAP_LOCKED,
- * MAP_NORESERVE. @filp: the file to map at page offset @pgoff (ignored with
+ * MAP_NORESERVE, and MAP_HUGETLB [| MAP_HUGE_2MB | MAP_HUGE_1GB] with MAP_ANONYMOUS
+ * (mm/hugetlb.h: the length rounds up to the huge page size, a MAP_FIXED address must
+ * be aligned, the pages are reserved unless MAP_NORESERVE). @filp: the file to map at page offset @pgoff (ignored with
  * MAP_ANONYMOUS); it must be open for reading, and for writing too for a writable
  * MAP_SHARED mapping (-EACCES), and have f_op->mmap (-ENODEV).
  * Returns the address, or -EINVAL, -ENOMEM, -EEXIST, -EBADF, -EACCES, -ENODEV, -EOVERFLOW.
@@ -70,7 +72,8 @@ int do_munmap(mm_struct* mm, unsigned long start, unsigned long len) REQUIRES(mm
 
 /**
  * split_vma() - split @vma at @addr into two vmas; with @new_below the new one is the
- * lower part. A huge PMD straddling @addr is split. Returns 0 or -EINVAL.
+ * lower part. A huge PMD straddling @addr is split. Returns 0 or -EINVAL (also for a
+ * hugetlb vma and an @addr not aligned to its page size).
  */
 int split_vma(mm_struct* mm, vm_area_struct* vma, unsigned long addr, bool new_below) REQUIRES(mm->mmap_lock);
 

@@ -6,6 +6,7 @@
 #include "base/bug.h"
 #include "base/errno.h"
 #include "mm/huge_memory.h"
+#include "mm/hugetlb.h"
 #include "mm/internal.h"
 #include "mm/mmap.h"
 #include "mm/pgalloc.h"
@@ -54,6 +55,7 @@ long change_pte_range(vm_area_struct* vma, pmd_t pmd, unsigned long addr, unsign
 }  // namespace
 
 long change_protection(vm_area_struct* vma, unsigned long addr, unsigned long end, pgprot_t newprot) {
+  if (is_vm_hugetlb_page(vma)) return hugetlb_change_protection(vma, addr, end, newprot);
   mm_struct* mm = vma->vm_mm;
   const PhysMem& mem = mm_mem(mm);
   long changed = 0;

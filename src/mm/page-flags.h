@@ -38,6 +38,7 @@ GUPLAB_PAGEFLAG(Table, PG_pgtable)
 GUPLAB_PAGEFLAG(Zero, PG_zero)
 GUPLAB_PAGEFLAG(Bounce, PG_bounce)
 GUPLAB_PAGEFLAG(PinWaiters, PG_pin_waiters)
+GUPLAB_PAGEFLAG(Hugetlb, PG_hugetlb)
 #undef GUPLAB_PAGEFLAG
 
 // PG_uptodate publishes the page's contents (read I/O, a zeroed or copied page): the

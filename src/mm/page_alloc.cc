@@ -226,6 +226,24 @@ void __free_pages(page* p, unsigned order) {
   free_pages_prepared(p, order);
 }
 
+bool take_free_blocks_boot(Machine* m, unsigned long start_pfn, unsigned long nr) NO_THREAD_SAFETY_ANALYSIS {
+  constexpr unsigned kTop = MAX_ORDER - 1;
+  constexpr unsigned long kBlock = 1ul << kTop;
+  BUG_ON((start_pfn | nr) & (kBlock - 1));
+  if (nr == 0 || !m->mem().pfn_valid(start_pfn + nr - 1)) return false;
+  PhysMem& mem = m->mem();
+  zone* z = page_zone(mem.pfn_to_page(start_pfn));
+  if (start_pfn < z->zone_start_pfn || start_pfn + nr > z->zone_start_pfn + z->spanned_pages) return false;
+  SpinGuard g(&z->lock);
+  for (unsigned long pfn = start_pfn; pfn < start_pfn + nr; pfn += kBlock) {
+    page* p = mem.pfn_to_page(pfn);
+    if (!PageBuddy(p) || p->private_ != kTop) return false;
+  }
+  for (unsigned long pfn = start_pfn; pfn < start_pfn + nr; pfn += kBlock) del_from_free_list(z, mem.pfn_to_page(pfn), kTop);
+  z->free_pages.fetch_sub(static_cast<long>(nr), std::memory_order_relaxed);
+  return true;
+}
+
 unsigned long nr_free_pages(Machine* m) {
   unsigned long n = 0;
   for (unsigned z = 0; z < MAX_NR_ZONES; z++) n += static_cast<unsigned long>(m->zones()[z].free_pages.load(std::memory_order_relaxed));

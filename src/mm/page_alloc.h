@@ -66,6 +66,15 @@ void free_pages_prepared(page* p, unsigned order);
 void prep_compound_page(page* head, unsigned order);
 void destroy_compound_page(page* head);
 
+/**
+ * take_free_blocks_boot() - take the frames [@start_pfn, @start_pfn + @nr) out of the
+ * buddy allocator for good, as memblock reservations are (hugetlb pools, gigantic pages
+ * above MAX_ORDER). Returns false, taking nothing, unless every MAX_ORDER-1 block of the
+ * range is free and whole in one zone. The frames keep refcount 0 and their zone.
+ * REQUIRES: boot (no task running); @start_pfn and @nr multiples of 2^(MAX_ORDER-1).
+ */
+bool take_free_blocks_boot(Machine* m, unsigned long start_pfn, unsigned long nr);
+
 /** page_zone() - the zone @p belongs to. */
 zone* page_zone(const page* p);
 

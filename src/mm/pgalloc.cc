@@ -117,6 +117,19 @@ pgtable_slot* pmd_walk(mm_struct* mm, unsigned long addr) {
   return pmd_offset(mem, pud, addr);
 }
 
+pgtable_slot* pud_walk(mm_struct* mm, unsigned long addr) {
+  pgd_t pgd = pgdp_get(pgd_slot(mm, addr));
+  if (!pgd_present(pgd)) return nullptr;
+  return pud_offset(mm_mem(mm), pgd, addr);
+}
+
+pgtable_slot* pud_alloc_walk(mm_struct* mm, unsigned long addr) {
+  BUG_ON(!rwsem_is_locked(&mm->mmap_lock));
+  pgtable_slot* pgdp = pgd_slot(mm, addr);
+  if (pgd_none(pgdp_get(pgdp)) && populate_slot(mm, pgdp)) return nullptr;
+  return pud_offset(mm_mem(mm), pgdp_get(pgdp), addr);
+}
+
 pgtable_slot* pte_walk(mm_struct* mm, unsigned long addr) {
   pgtable_slot* pmd = pmd_walk(mm, addr);
   if (!pmd) return nullptr;
@@ -133,7 +146,7 @@ pgtable_slot* pmd_alloc_walk(mm_struct* mm, unsigned long addr) {
   pgtable_slot* pudp = pud_offset(mem, pgdp_get(pgdp), addr);
   if (pud_none(pudp_get(pudp)) && populate_slot(mm, pudp)) return nullptr;
   pud_t pud = pudp_get(pudp);
-  if (pud_leaf(pud)) return nullptr;  // no PUD-sized mappings are made; defensive
+  if (pud_leaf(pud)) return nullptr;  // a 1 GiB hugetlb leaf: no pmd table below it
   return pmd_offset(mem, pud, addr);
 }
 

@@ -70,6 +70,16 @@ pgtable_slot* pmd_walk(mm_struct* mm, unsigned long addr);
  */
 pgtable_slot* pte_walk(mm_struct* mm, unsigned long addr);
 /**
+ * pud_walk() - the pud entry covering @addr (it may be a 1 GiB leaf), or nullptr if the
+ * pgd entry is empty. Same rules as pmd_walk().
+ */
+pgtable_slot* pud_walk(mm_struct* mm, unsigned long addr);
+/**
+ * pud_alloc_walk() - the pud entry covering @addr, allocating the pud table.
+ * Returns nullptr on -ENOMEM. REQUIRES: mmap_lock held (read or write).
+ */
+pgtable_slot* pud_alloc_walk(mm_struct* mm, unsigned long addr);
+/**
  * pmd_alloc_walk() - the pmd entry covering @addr, allocating pud and pmd tables.
  * Returns nullptr on -ENOMEM. REQUIRES: mmap_lock held (read or write).
  */

@@ -96,6 +96,13 @@ inline bool pud_leaf(pud_t p) { return (p.val & (_PAGE_PRESENT | _PAGE_PSE)) == 
 inline bool pud_write(pud_t p) { return p.val & _PAGE_RW; }
 inline unsigned long pud_pfn(pud_t p) { return pteval_pfn(p.val); }
 inline bool pud_same(pud_t a, pud_t b) { return a.val == b.val; }
+inline bool pud_dirty(pud_t p) { return p.val & _PAGE_DIRTY; }
+inline pud_t pud_mkwrite(pud_t p) { return {p.val | _PAGE_RW}; }
+inline pud_t pud_wrprotect(pud_t p) { return {p.val & ~_PAGE_RW}; }
+inline pud_t pud_mkdirty(pud_t p) { return {p.val | _PAGE_DIRTY}; }
+inline pud_t pud_mkyoung(pud_t p) { return {p.val | _PAGE_ACCESSED}; }
+/** pfn_pud() - a pud leaf mapping the 1 GiB folio at @pfn. */
+inline pud_t pfn_pud(unsigned long pfn, pgprot_t prot) { return {(static_cast<pteval_t>(pfn) << PAGE_SHIFT) | prot.val | _PAGE_PSE}; }
 
 inline bool pgd_none(pgd_t p) { return p.val == 0; }
 inline bool pgd_present(pgd_t p) { return p.val & _PAGE_PRESENT; }
@@ -119,6 +126,7 @@ inline void set_pgd(pgtable_slot* s, pgd_t v) { WRITE_ONCE(*s, v.val); }
 /** ptep_get_and_clear() - atomically take an entry out (a racing hardware A/D update is kept). */
 inline pte_t ptep_get_and_clear(pgtable_slot* s) { return {xchg(*s, pteval_t{0})}; }
 inline pmd_t pmdp_get_and_clear(pgtable_slot* s) { return {xchg(*s, pteval_t{0})}; }
+inline pud_t pudp_get_and_clear(pgtable_slot* s) { return {xchg(*s, pteval_t{0})}; }
 
 /** ptep_set_wrprotect() - atomically clear _PAGE_RW of a live entry (fork, mprotect). */
 inline void ptep_set_wrprotect(pgtable_slot* s) {

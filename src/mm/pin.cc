@@ -8,6 +8,7 @@
 #include "base/bug.h"
 #include "base/spinlock.h"
 #include "machine/machine.h"
+#include "mm/hugetlb.h"
 #include "mm/lru.h"
 #include "mm/memory_model.h"
 #include "mm/page_alloc.h"
@@ -55,8 +56,10 @@ inline uintptr_t dma_pinned_flags(const folio* f) { return __atomic_load_n(&f->d
 
 int dma_pin_locked(zone* z, folio* f, int refs) REQUIRES(z->gup_lock) {
   if (!PageDmaPinned(f)) {
-    if (!lruvec_del_folio_if_lru(f)) return -EAGAIN;
-    set_dma_pinned_flags(f, DMA_PINNED_WAS_LRU);
+    // A hugetlb folio is never on an LRU (nor isolated from one): pinned where it is.
+    const bool was_lru = lruvec_del_folio_if_lru(f);
+    if (!was_lru && !folio_test_hugetlb(f)) return -EAGAIN;
+    set_dma_pinned_flags(f, was_lru ? DMA_PINNED_WAS_LRU : 0);
     f->dma_pinned_count = 0;
     SetPageDmaPinned(f);
   }

@@ -3,6 +3,7 @@
 
 #include "machine/machine.h"
 #include "fs/fs.h"
+#include "mm/hugetlb.h"
 #include "mm/lru.h"
 #include "mm/memory_model.h"
 #include "mm/page_alloc.h"
@@ -11,6 +12,7 @@
 namespace guplab {
 
 void __folio_put(folio* f) {
+  if (folio_test_hugetlb(f)) return free_huge_folio(f);  // back to its pool
   lruvec_del_folio_if_lru(f);
   if (PageAnon(f)) f->mapping = nullptr;
   const unsigned order = folio_order(f);

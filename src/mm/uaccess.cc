@@ -7,6 +7,7 @@
 #include "base/errno.h"
 #include "base/task.h"
 #include "machine/machine.h"
+#include "mm/hugetlb.h"
 #include "mm/internal.h"
 #include "mm/memory.h"
 #include "mm/mmap.h"
@@ -24,6 +25,7 @@ inline bool force_write_ok(bool force, const page* p) { return force && PageAnon
 // The page at @addr if the current entries allow the access (with a reference, the
 // zero page without), after setting A/D as the MMU would; nullptr if it must fault.
 page* mmu_follow(mm_struct* mm, vm_area_struct* vma, unsigned long addr, bool write, bool force) {
+  if (is_vm_hugetlb_page(vma)) return hugetlb_mmu_follow(mm, vma, addr, write, force);
   pgtable_slot* pmdp = pmd_walk(mm, addr);
   if (!pmdp) return nullptr;
   const pteval_t ad = _PAGE_ACCESSED | (write ? _PAGE_DIRTY : 0);

@@ -5,9 +5,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "base/clock.h"
@@ -15,6 +18,7 @@
 #include "base/task.h"
 #include "machine/machine.h"
 #include "mm/gup.h"
+#include "mm/hugetlb.h"
 #include "mm/pin_design.h"
 #include "mm/mm_struct.h"
 #include "mm/fork.h"
@@ -156,22 +160,51 @@ class CacheSweep {
 
 }  // namespace
 
-GupTestReport run_gup_test(const GupTestOptions& opt) {
-  GupTestReport rep;
+MachineConfig gup_test_machine_config(const GupTestOptions& opt) {
   const uint64_t size = opt.size_mb << 20;
   MachineConfig cfg;
   cfg.ram_bytes = ((size + size / 16 + (64ull << 20)) + PMD_SIZE - 1) & PMD_MASK;
   cfg.pin_design = opt.design;
   cfg.thp = true;
-  Machine m(cfg);
+  if (opt.hugetlb) {
+    const uint64_t hsize = 1ull << opt.hugetlb_shift;
+    const unsigned long n = (size + hsize - 1) / hsize;
+    (opt.hugetlb_shift == PUD_SHIFT ? cfg.hugetlb_1g_pages : cfg.hugetlb_2m_pages) = n;
+    const uint64_t need = hugetlb_min_ram_bytes(cfg);
+    cfg.ram_bytes = need ? std::max<uint64_t>(need, 64ull << 20) : (64ull << 30) + PMD_SIZE;  // too big: refused at boot
+  }
+  if (opt.ram_bytes) cfg.ram_bytes = opt.ram_bytes;
+  return cfg;
+}
+
+GupTestReport run_gup_test(const GupTestOptions& opt) {
+  GupTestReport rep;
+  const uint64_t size = opt.size_mb << 20;
+  const MachineConfig cfg = gup_test_machine_config(opt);
+  std::unique_ptr<Machine> mp;
+  try {
+    mp = std::make_unique<Machine>(cfg);
+  } catch (const std::invalid_argument& e) {
+    rep.error = e.what();
+    return rep;
+  }
+  Machine& m = *mp;
   std::vector<page*> last_pages;
   m.run([&] {
     mm_struct* mm = mm_alloc(&m);
     current()->mm = mm;
-    const int mflags = (opt.shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
+    int mflags = (opt.shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
+    if (opt.hugetlb) mflags |= MAP_HUGETLB | (static_cast<int>(opt.hugetlb_shift) << kMapHugeShift);
     long addr = vm_mmap(mm, 0, size, PROT_READ | PROT_WRITE, mflags, nullptr, 0);
-    BUG_ON_MSG(addr < 0, fmt::format("vm_mmap: {}", errname(static_cast<int>(addr))));
+    if (addr < 0) {
+      rep.error = fmt::format("mmap: {}", errname(static_cast<int>(addr)));
+      current()->mm = nullptr;
+      mmput(mm);
+      return;
+    }
     const auto start = static_cast<unsigned long>(addr);
+    // munmap of a hugetlb mapping covers whole huge pages (mmap rounded the length up).
+    const uint64_t map_len = opt.hugetlb ? (size + (1ull << opt.hugetlb_shift) - 1) & ~((1ull << opt.hugetlb_shift) - 1) : size;
     if (opt.thp == 1) do_madvise(mm, start, size, MADV_HUGEPAGE);
     if (opt.thp == 0) do_madvise(mm, start, size, MADV_NOHUGEPAGE);
     if (!opt.fault_in_gup) {
@@ -204,7 +237,7 @@ GupTestReport run_gup_test(const GupTestOptions& opt) {
       rep.baseline_get_ns_per_page = median(inc);
       rep.baseline_put_ns_per_page = median(dec);
     }
-    vm_munmap(mm, start, size);
+    vm_munmap(mm, start, map_len);
     current()->mm = nullptr;
     mmput(mm);
   });
@@ -256,6 +289,21 @@ int gup_test_main(int argc, char** argv) {
   app.add_flag_callback("-W", [&] { opt.write = false; }, "no FOLL_WRITE");
   app.add_flag("-S", opt.shared, "MAP_SHARED instead of MAP_PRIVATE");
   app.add_flag("-z", opt.fault_in_gup, "fault pages in through GUP, not by touching them first");
+  app.add_flag("-H", opt.hugetlb, "MAP_HUGETLB: map the buffer with hugetlb pages (a pool of them is reserved at boot)");
+  std::string hsize;
+  app.add_option("--hugetlb-size", hsize,
+                 "with -H: the huge page size, 2M (MAP_HUGE_2MB, PMD leaves; the default) or 1G (MAP_HUGE_1GB, PUD leaves)")
+      ->check([](const std::string& s) {
+        auto v = parse_size(s);
+        return v && (*v == PMD_SIZE || *v == PUD_SIZE) ? std::string() : "hugetlb size must be 2M or 1G, not '" + s + "'";
+      });
+  std::string ram;
+  app.add_option("--ram", ram, "the model machine's RAM, e.g. 4G (default: sized to the buffer and its pool)")
+      ->check([](const std::string& s) {
+        auto v = parse_size(s);
+        return v && *v && *v % PMD_SIZE == 0 && *v <= (64ull << 30) ? std::string()
+                                                                    : "RAM must be a multiple of 2M, at most 64G, not '" + s + "'";
+      });
   std::string design = to_string(opt.design);
   app.add_option("--design", design,
                  "pin design: " + pin_design_names() + " (fake_vma: every pin takes the slow path)")
@@ -276,8 +324,32 @@ int gup_test_main(int argc, char** argv) {
     return 2;
   }
   opt.design = *parse_pin_design(design);
+  if (!hsize.empty()) {
+    if (!opt.hugetlb) {
+      fmt::print(stderr, "gup_test: --hugetlb-size needs -H\n");
+      return 2;
+    }
+    opt.hugetlb_shift = *parse_size(hsize) == PUD_SIZE ? PUD_SHIFT : PMD_SHIFT;
+  }
+  if (!ram.empty()) opt.ram_bytes = *parse_size(ram);
+  // The model's RAM is real host memory once touched: refuse a machine larger than the
+  // arena's limit or than the host's free memory.
+  const uint64_t ram_needed = gup_test_machine_config(opt).ram_bytes;
+  const uint64_t host_free = static_cast<uint64_t>(sysconf(_SC_AVPHYS_PAGES)) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  if (ram_needed > (64ull << 30) || ram_needed > host_free) {
+    fmt::print(stderr, "gup_test: -m {}{} needs a machine with {} MiB of RAM; the limit is {} MiB ({}): lower -m{}\n",
+               opt.size_mb, opt.hugetlb ? fmt::format(" -H --hugetlb-size {}", opt.hugetlb_shift == PUD_SHIFT ? "1G" : "2M") : "",
+               ram_needed >> 20, std::min<uint64_t>(64ull << 30, host_free) >> 20,
+               host_free < (64ull << 30) ? "the host's free memory" : "the model's 64 GiB arena", opt.ram_bytes ? " or --ram" : "");
+    return 1;
+  }
 
   GupTestReport rep = run_gup_test(opt);
+  if (!rep.error.empty()) {  // as the selftest's ksft_exit_fail_msg()
+    fmt::print("TAP version 13\n1..{}\nBail out! {}\n", opt.threads, rep.error);
+    fmt::print(stderr, "gup_test: {}\n", rep.error);
+    return 1;
+  }
   if (opt.host_baseline && !rep.host_ok)
     fmt::print(stderr, "gup_test: --host-baseline: the host refused to pin: {}\n", rep.host_error);
   const bool bench = opt.cmd == GupTestCmd::GUP_FAST_BENCHMARK || opt.cmd == GupTestCmd::PIN_FAST_BENCHMARK ||
@@ -335,7 +407,8 @@ int gup_test_main(int argc, char** argv) {
     fmt::print("{} {} ioctl status {}\n", ok ? "ok" : "not ok", t + 1, r.status);
   }
   fmt::print("# Totals: pass:{} fail:{} xfail:0 xpass:0 skip:0 error:0\n", pass, fail);
-  const char* pagesz = opt.thp == 1 ? "THP (2 MiB folios)" : "4 KiB pages";
+  const char* pagesz = opt.hugetlb ? (opt.hugetlb_shift == PUD_SHIFT ? "hugetlb 1 GiB pages (PUD leaves)" : "hugetlb 2 MiB pages (PMD leaves)")
+                      : opt.thp == 1 ? "THP (2 MiB folios)" : "4 KiB pages";
   fmt::print("# guplab: design={} {} pages x {} repeats x {} threads, {} pages/call, {}\n", to_string(opt.design),
              (opt.size_mb << 20) / PAGE_SIZE, opt.repeats, opt.threads, opt.nr_pages_per_call, pagesz);
   fmt::print("#   model     get {:8.2f} ns/page   put {:8.2f} ns/page   (medians)\n", rep.get_ns_per_page, rep.put_ns_per_page);

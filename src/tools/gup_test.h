@@ -3,7 +3,8 @@
 //
 // The flags are the selftest's (-u GUP_FAST, -a PIN_FAST, -L PIN_LONGTERM, -U/-b basic
 // tests, -m MB, -n pages per call, -r repeats, -j threads, -t/-T THP on/off, -w/-W
-// write or not, -S shared, -z fault in through GUP) plus --design, --baseline (a bare
+// write or not, -S shared, -H MAP_HUGETLB, -z fault in through GUP) plus
+// --hugetlb-size (MAP_HUGE_2MB or MAP_HUGE_1GB with -H), --ram, --design, --baseline (a bare
 // atomic fetch_add over the same mem_map entries) and --host-baseline (the host
 // kernel's FOLL_LONGTERM pin of an equal buffer through io_uring registration).
 // Output: the selftest's TAP lines ("# PIN_FAST_BENCHMARK: Time: get:N put:N us"), then
@@ -32,6 +33,14 @@ struct GupTestOptions {
   bool write = true;
   bool shared = false;
   bool fault_in_gup = false;  // -z
+  /**
+   * -H: MAP_HUGETLB | MAP_ANONYMOUS, as the selftest. The machine boots with a hugetlb
+   * pool of just the pages the mapping needs (the selftest expects an administrator to
+   * have set one up); mmap rounds the length up to the huge page size, GUP covers -m.
+   */
+  bool hugetlb = false;
+  unsigned hugetlb_shift = 21;  // --hugetlb-size: 21 (MAP_HUGE_2MB) or 30 (MAP_HUGE_1GB, PUD leaves)
+  uint64_t ram_bytes = 0;       // --ram: the machine's RAM (0: sized to the run)
   PinDesign design = PinDesign::folio_pincount;
   bool baseline = false;
   bool host_baseline = false;
@@ -65,7 +74,14 @@ struct GupTestReport {
   bool host_thp = false;
   std::string vmstat;
   std::string oops;  // the model's first oops, if it had one (the run is then a failure)
+  std::string error;  // the run could not start (boot refused, mmap failed): nothing ran
 };
+
+/**
+ * gup_test_machine_config() - the machine a run of @opt boots: RAM sized to the buffer
+ * (or --ram) and, with -H, a hugetlb pool of the pages the buffer needs.
+ */
+MachineConfig gup_test_machine_config(const GupTestOptions& opt);
 
 /** run_gup_test() - the whole command, minus printing. */
 GupTestReport run_gup_test(const GupTestOptions& opt);

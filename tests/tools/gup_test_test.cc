@@ -119,5 +119,72 @@ TEST(GupTestTool, HostRefusalSaysWhyAndWhatToDo) {
   EXPECT_NE(out.find("ulimit -l"), std::string::npos) << out;
 }
 
+
+// gup_test -H: the buffer is MAP_HUGETLB, from a pool the machine reserves at boot; the
+// fast path takes every PMD (2 MiB) or PUD (1 GiB) leaf without falling back, under
+// every design but fake_vma (which has no fast path), and releases every pin.
+TEST(GupTestTool, HugetlbRunsPinPmdAndPudLeavesUnderEveryDesign) {
+  for (unsigned shift : {21u, 30u}) {
+    for (PinDesign d : kAllPinDesigns) {
+      GupTestOptions opt;
+      opt.cmd = GupTestCmd::PIN_FAST_BENCHMARK;
+      opt.hugetlb = true;
+      opt.hugetlb_shift = shift;
+      opt.size_mb = shift == 30 ? 1024 : 64;
+      opt.nr_pages_per_call = 512;
+      opt.fault_in_gup = true;  // -z: no 4 KiB touch loop over a 1 GiB page; GUP faults
+      opt.repeats = 2;          // the first pass in (slow path), the second finds the leaves
+      opt.design = d;
+      const MachineConfig cfg = gup_test_machine_config(opt);
+      EXPECT_EQ(shift == 30 ? cfg.hugetlb_1g_pages : cfg.hugetlb_2m_pages, shift == 30 ? 1u : 32u);
+      GupTestReport rep = run_gup_test(opt);
+      ASSERT_TRUE(rep.error.empty()) << rep.error;
+      const auto pages = static_cast<int64_t>((opt.size_mb << 20) / 4096);
+      ASSERT_EQ(rep.runs.size(), 2u);
+      for (const auto& r : rep.runs) {
+        EXPECT_EQ(r.status, 0) << to_string(d);
+        EXPECT_EQ(static_cast<int64_t>(r.pages), pages);
+        EXPECT_EQ(r.not_pinned, 0u);
+      }
+      EXPECT_TRUE(rep.oops.empty()) << rep.oops;
+      const int64_t acquired = vmstat_value(rep.vmstat, "nr_foll_pin_acquired");
+      EXPECT_EQ(acquired, 2 * pages);
+      EXPECT_EQ(vmstat_value(rep.vmstat, "nr_foll_pin_released"), acquired);
+      const int64_t fast = vmstat_value(rep.vmstat, "gup_fast_pages");
+      if (d == PinDesign::fake_vma) EXPECT_EQ(fast, 0);
+      else EXPECT_GE(fast, pages) << to_string(d) << ": the second pass is all fast path";
+    }
+  }
+}
+
+// -m is what GUP covers; mmap rounds the mapping up to the huge page size (the kernel's
+// ksys_mmap_pgoff()), so -m 3 -H pins 768 pages of a 4 MiB mapping.
+TEST(GupTestTool, HugetlbSizeNeedNotBeAMultipleOfTheHugePage) {
+  GupTestOptions opt;
+  opt.cmd = GupTestCmd::PIN_BASIC_TEST;
+  opt.hugetlb = true;
+  opt.size_mb = 3;
+  opt.nr_pages_per_call = 100;
+  EXPECT_EQ(gup_test_machine_config(opt).hugetlb_2m_pages, 2u);
+  GupTestReport rep = run_gup_test(opt);
+  ASSERT_TRUE(rep.error.empty()) << rep.error;
+  ASSERT_EQ(rep.runs.size(), 1u);
+  EXPECT_EQ(rep.runs[0].status, 0);
+  EXPECT_EQ(rep.runs[0].pages, 768u);
+}
+
+TEST(GupTestTool, AHugetlbPoolTheRamCannotHoldIsRefusedWithTheOptionToRaise) {
+  GupTestOptions opt;
+  opt.cmd = GupTestCmd::PIN_FAST_BENCHMARK;
+  opt.hugetlb = true;
+  opt.hugetlb_shift = 30;
+  opt.size_mb = 1024;
+  opt.ram_bytes = 1ull << 30;
+  GupTestReport rep = run_gup_test(opt);
+  EXPECT_TRUE(rep.runs.empty());
+  EXPECT_NE(rep.error.find("needs RAM of at least 2048 MiB"), std::string::npos) << rep.error;
+  EXPECT_NE(rep.error.find("--ram"), std::string::npos) << rep.error;
+}
+
 }  // namespace
 }  // namespace guplab::tools

@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include "base/preempt.h"
 #include "base/sched.h"
 
 namespace guplab {
@@ -22,6 +23,7 @@ uint64_t ktime_get_ns() {
 }
 
 void sleep_ns(uint64_t ns) {
+  might_sleep();
   if (SimHooks* h = sim_hooks()) return h->sleep_ns(ns);
   struct timespec ts = {static_cast<time_t>(ns / NSEC_PER_SEC), static_cast<long>(ns % NSEC_PER_SEC)};
   while (nanosleep(&ts, &ts) != 0) {

@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "base/futex.h"
+#include "base/preempt.h"
 #include "base/sched.h"
 #include "base/task.h"
 
@@ -87,11 +88,13 @@ int write_slow(rw_semaphore* sem, bool killable) {
 }  // namespace
 
 void down_read(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
+  might_sleep();
   sched_point(SchedPoint::kLock, sem);
   read_slow(sem, false);
 }
 
 int down_read_killable(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
+  might_sleep();
   sched_point(SchedPoint::kLock, sem);
   return read_slow(sem, true);
 }
@@ -110,6 +113,7 @@ void up_read(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
 }
 
 void down_write(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
+  might_sleep();
   sched_point(SchedPoint::kLock, sem);
   uint32_t s;
   if (try_write(sem, &s)) return;
@@ -117,6 +121,7 @@ void down_write(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
 }
 
 int down_write_killable(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
+  might_sleep();
   sched_point(SchedPoint::kLock, sem);
   uint32_t s;
   if (try_write(sem, &s)) return 0;

@@ -13,6 +13,7 @@
 #include <functional>
 
 #include "base/compiler.h"
+#include "base/preempt.h"
 
 namespace guplab {
 
@@ -88,7 +89,10 @@ inline void sched_point(SchedPoint why, const void* obj = nullptr) {
 }
 
 /** cond_resched() - voluntary scheduling point in long loops. */
-inline void cond_resched() { sched_point(SchedPoint::kYield); }
+inline void cond_resched() {
+  might_sleep();
+  sched_point(SchedPoint::kYield);
+}
 
 // ---- resolving the backend once per call ----------------------------------------------
 //

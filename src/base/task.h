@@ -37,6 +37,8 @@ struct task_struct {
   void* backend = nullptr;           // backend-private (native thread, sim fiber)
   blk_plug* plug = nullptr;          // block layer: the task's open plug (blk_start_plug())
   files_struct* files = nullptr;     // open files (fs/file.h), or nullptr; set by its user
+  int preempt_count = 0;             // base/preempt.h: atomic/irq context nesting; only the task itself
+  void* fake_vma_pin = nullptr;      // mm/fake_vma.h: the pin_user_pages_fake() call collecting its fake vmas
 };
 
 /** What a new task starts with. */

@@ -3,7 +3,8 @@
 // A waiter samples the queue's sequence number, tests its condition, and sleeps only if
 // the sequence has not moved; wake_up() bumps the sequence and wakes every sleeper, so
 // no wake-up is lost between the test and the sleep. Conditions are re-checked after
-// every wake (spurious wake-ups are allowed, and injected under sim).
+// every wake (spurious wake-ups are allowed, and injected under sim). Every wait_event*
+// begins with might_sleep() (base/preempt.h).
 //
 // Threading: any task.
 #pragma once
@@ -12,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/futex.h"
+#include "base/preempt.h"
 #include "base/sched.h"
 #include "base/task.h"
 
@@ -37,6 +39,7 @@ void wait_queue_sleep_until(wait_queue_head_t* wq, uint32_t seq, uint64_t deadli
 /** wait_event() - sleep until @cond() is true. */
 template <typename Cond>
 void wait_event(wait_queue_head_t* wq, Cond cond) {
+  might_sleep();
   for (;;) {
     const uint32_t s = wq->seq.load(std::memory_order_acquire);
     if (cond()) return;
@@ -47,6 +50,7 @@ void wait_event(wait_queue_head_t* wq, Cond cond) {
 /** wait_event_killable() - as wait_event(); returns -EINTR if the task is killed. */
 template <typename Cond>
 int wait_event_killable(wait_queue_head_t* wq, Cond cond) {
+  might_sleep();
   for (;;) {
     const uint32_t s = wq->seq.load(std::memory_order_acquire);
     if (cond()) return 0;
@@ -61,6 +65,7 @@ int wait_event_killable(wait_queue_head_t* wq, Cond cond) {
  */
 template <typename Cond>
 bool wait_event_timeout(wait_queue_head_t* wq, Cond cond, uint64_t timeout_ns) {
+  might_sleep();
   const uint64_t deadline = ktime_get_ns() + timeout_ns;
   for (;;) {
     const uint32_t s = wq->seq.load(std::memory_order_acquire);

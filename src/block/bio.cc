@@ -4,13 +4,17 @@
 #include <cassert>
 #include <climits>
 #include <new>
+#include <vector>
 
 #include "base/errno.h"
+#include "base/preempt.h"
 #include "block/blkdev.h"
 #include "machine/machine.h"
+#include "mm/fake_vma.h"
 #include "mm/gup.h"
 #include "mm/page-flags.h"
 #include "mm/page_ref.h"
+#include "mm/pagemap.h"
 #include "mm/pin_design.h"
 #include "mm/swap.h"
 
@@ -154,14 +158,18 @@ void bio_endio(bio* b) {
   }
 }
 
-void bio_release_pages(bio* b, bool mark_dirty) {
-  if (WARN_ON_ONCE(bio_flagged(b, BIO_CLONED))) return;
-  if (WARN_ON_ONCE(test_and_set_bit(BIO_PAGES_RELEASED, &b->bi_flags))) return;
-  const bool all_pinned = bio_flagged(b, BIO_PAGE_PINNED);
-  for (unsigned i = 0; i < b->bi_vcnt; i++) {
-    const bio_vec* bv = &b->bi_io_vec[i];
-    page* p = bvec_page(bv);
-    if (all_pinned || bvec_is_gup(bv)) {
+namespace {
+
+/** One page of a bio to release: how it was taken. */
+struct released_page {
+  page* p;
+  bool pinned;
+};
+
+void release_now(const released_page* v, unsigned n, bool mark_dirty) {
+  for (unsigned i = 0; i < n; i++) {
+    page* p = v[i].p;
+    if (v[i].pinned) {
       // Not set_page_dirty_lock() + unpin: a page already dirty must not need its lock
       // here (page_mkclean() may hold it, waiting for this unpin).
       unpin_user_pages_dirty_lock(&p, 1, mark_dirty);
@@ -169,6 +177,61 @@ void bio_release_pages(bio* b, bool mark_dirty) {
       put_page(p);
     }
   }
+}
+
+/**
+ * release_may_sleep() - could releasing @rp sleep? A pin under a design whose unpin
+ * takes sleeping locks (fake_vma), or a page to dirty that is not dirty yet (its lock).
+ */
+bool release_may_sleep(const released_page& rp, bool mark_dirty) {
+  if (rp.pinned && pin_release_may_sleep(rp.p)) return true;
+  return mark_dirty && !PageDirty(compound_head(rp.p));
+}
+
+}  // namespace
+
+void bio_set_pages_dirty(bio* b) {
+  for (unsigned i = 0; i < b->bi_vcnt; i++) {
+    folio* f = page_folio(bvec_page(&b->bi_io_vec[i]));
+    if (PageDirty(f) || PageZero(f)) continue;
+    if (!folio_trylock(f)) {
+      // Sleeping for the lock with requests of ours still plugged could wait for them.
+      if (task_struct* t = current(); t && t->plug) blk_flush_plug(t->plug);
+      folio_lock(f);
+    }
+    folio_mark_dirty(f);
+    folio_unlock(f);
+  }
+}
+
+void bio_release_pages(bio* b, bool mark_dirty) {
+  if (WARN_ON_ONCE(bio_flagged(b, BIO_CLONED))) return;
+  if (WARN_ON_ONCE(test_and_set_bit(BIO_PAGES_RELEASED, &b->bi_flags))) return;
+  const bool all_pinned = bio_flagged(b, BIO_PAGE_PINNED);
+  constexpr unsigned kOnStack = 16;
+  released_page stack[kOnStack];
+  std::vector<released_page> heap;
+  released_page* v = stack;
+  if (b->bi_vcnt > kOnStack) {
+    heap.resize(b->bi_vcnt);
+    v = heap.data();
+  }
+  bool may_sleep = false;
+  for (unsigned i = 0; i < b->bi_vcnt; i++) {
+    const bio_vec* bv = &b->bi_io_vec[i];
+    v[i] = released_page{bvec_page(bv), all_pinned || bvec_is_gup(bv)};
+    may_sleep = may_sleep || release_may_sleep(v[i], mark_dirty);
+  }
+  block_device* bdev = b->bi_bdev;
+  if (may_sleep && in_interrupt() && bdev && !bdev->release_inline()) {
+    // As the kernel's bio_check_pages_dirty() punts to a worker: the pages (and their
+    // pins) stay held until the device's worker releases them in process context.
+    std::vector<released_page> work(v, v + b->bi_vcnt);
+    bdev->deferred_work().queue_work(
+        [work = std::move(work), mark_dirty] { release_now(work.data(), static_cast<unsigned>(work.size()), mark_dirty); });
+    return;
+  }
+  release_now(v, b->bi_vcnt, mark_dirty);
 }
 
 }  // namespace guplab

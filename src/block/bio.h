@@ -11,7 +11,12 @@
 //
 // Life of a bio: bio_alloc() -> bio_add_page()... -> submit_bio() -> the device's
 // completion task calls bio_endio(), which calls bi_end_io(bio) -> the owner, typically
-// in bi_end_io, calls bio_release_pages() and bio_put().
+// in bi_end_io, calls bio_release_pages() and bio_put(). bi_end_io runs in interrupt
+// context (block/blkdev.h): bio_release_pages() there releases inline only what cannot
+// sleep; if any page's release may (a pin under the fake_vma design, whose unpin takes
+// i_mmap_rwsem / the anon_vma lock; a page to dirty that is not dirty yet, which needs
+// its page lock) the whole bio's release is queued to the device's worker, as the
+// kernel's bio_check_pages_dirty() does. The pages stay held (pinned) until it runs.
 //
 // Threading: a bio belongs to its submitter until submit_bio(), to the block layer and
 // its device until bi_end_io is called, then to whoever bi_end_io hands it to. bi_end_io
@@ -157,10 +162,19 @@ inline void bio_io_error(bio* bio) {
  * dirty already: writeback under the `wait` policy sleeps for this very pin holding the
  * page lock of a dirty page; otherwise put_page() (a kernel page the bio held a
  * reference to; never dirtied here, its owner tracks it).
- * May sleep (page lock). A second call on the same bio, or a call on a split clone,
- * does nothing but WARN.
+ * In interrupt context (a bi_end_io), if any release may sleep (see the top of this
+ * file), the whole bio's release is queued to the device's deferred-completion worker
+ * (unless the device is set_release_inline(), a lab knob) and this returns at once;
+ * elsewhere it releases inline and may sleep (page lock, fake vma unlinking). A second
+ * call on the same bio, or a call on a split clone, does nothing but WARN.
  */
 void bio_release_pages(bio* bio, bool mark_dirty);
+/**
+ * bio_set_pages_dirty() - dirty every page of a read bio before submitting it (process
+ * context: takes each clean page's lock, flushing the task's plug before it sleeps), so
+ * that bio_release_pages(bio, true) at completion normally finds them dirty.
+ */
+void bio_set_pages_dirty(bio* bio);
 
 // ---- submitting (block/blk_core.cc) ---------------------------------------------------
 /**

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "base/preempt.h"
 #include "block/blkdev.h"
 #include "machine/machine.h"
 
@@ -20,6 +21,7 @@ block_device::block_device(Machine* m, std::string name, sector_t nr_sectors, co
       limits_(lim),
       depth_(depth),
       wake_batch_(std::max(1u, std::min(8u, depth / 8))),
+      deferred_wq_("kworker/" + name_),
       rqs_(depth) {
   assert(m && depth >= 1);
   assert(is_pow2(lim.logical_block_size) && lim.logical_block_size >= SECTOR_SIZE);
@@ -53,6 +55,9 @@ void block_device::start() {
   assert(!completion_task());
   task_struct* t = machine_->spawn("irq/" + name_, [this] { completion_loop(); });
   completion_task_.store(t, std::memory_order_release);
+  deferred_wq_.start([this](const std::string& comm, std::function<void()> body) {
+    return machine_->spawn(comm, std::move(body));
+  });
 }
 
 void block_device::stop() {
@@ -72,6 +77,8 @@ void block_device::stop() {
                          100 * NSEC_PER_MSEC);
   } catch (const MachineHalted&) {
   }
+  // What the completions of those requests deferred (pins to release) runs now.
+  deferred_wq_.destroy();
   should_stop_.store(true, std::memory_order_release);
   wake_completion_task();
   if (task_struct* t = completion_task_.exchange(nullptr, std::memory_order_acq_rel)) task_join(t);
@@ -81,6 +88,7 @@ void block_device::sim_run_ended() {
   SpinGuard g(&tag_lock_);
   offline_ = true;
   completion_task_.store(nullptr, std::memory_order_release);
+  deferred_wq_.abandon();
 }
 
 request* block_device::get_request(bool nowait, bool* offline) {
@@ -145,6 +153,9 @@ blk_dev_stats block_device::stats() const {
   s.injected = st_.injected.load(std::memory_order_relaxed);
   s.splits = st_.splits.load(std::memory_order_relaxed);
   s.max_inflight = st_.max_inflight.load(std::memory_order_relaxed);
+  const workqueue_stats w = deferred_wq_.stats();
+  s.deferred = w.queued;
+  s.deferred_done = w.done;
   return s;
 }
 
@@ -187,7 +198,8 @@ void block_device::end_request(request* rq, blk_status_t error) {
     b->bi_status = error;
   }
   // The slot is free before the owner hears of it, so a bi_end_io that submits more
-  // I/O finds room.
+  // I/O finds room. Both run in interrupt context: a bi_end_io must not sleep.
+  IrqContext irq;
   put_request(rq);
   bio_endio(b);
 }

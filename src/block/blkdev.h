@@ -5,7 +5,13 @@
 // block size, largest request, most segments, buffer alignment) and a queue depth: at
 // most that many requests are in flight, and submitters sleep for a free slot (a tag)
 // when the queue is full. Each device runs one completion task, the model's interrupt
-// context ("irq/<name>"), started by the device: every bio's bi_end_io runs there.
+// context ("irq/<name>"), started by the device: every bio's bi_end_io runs there,
+// inside irq_enter()/irq_exit() (base/preempt.h), so a bi_end_io that sleeps is
+// reported as "sleeping function called from invalid context". What a completion must
+// not do there it queues to the device's deferred-completion workqueue (a worker task,
+// "kworker/<name>", started and stopped with the device): bio_release_pages() does so
+// for pages whose release may sleep (block/bio.h). flush_deferred() waits for it; sync
+// (fs/writeback.h), umount and stop() flush it.
 //
 // Drivers (block/ramdisk.h, block/uring.h) derive from it and implement queue_rq()
 // (start one request, in the submitter), commit_rqs() (end of a plugged batch), and
@@ -30,6 +36,7 @@
 #include "base/spinlock.h"
 #include "base/task.h"
 #include "base/wait.h"
+#include "base/workqueue.h"
 #include "block/bio.h"
 #include "block/blk_types.h"
 
@@ -83,6 +90,8 @@ struct blk_dev_stats {
   uint64_t injected = 0;      // of which by fault injection
   uint64_t splits = 0;        // bios split to fit the limits
   unsigned max_inflight = 0;  // most requests in flight at once
+  uint64_t deferred = 0;      // completion work queued to the worker (deferred_work())
+  uint64_t deferred_done = 0; // of which run
 };
 
 class block_device {
@@ -111,6 +120,20 @@ class block_device {
    */
   void sim_run_ended();
 
+  /**
+   * deferred_work() - the device's deferred-completion workqueue: what a bi_end_io may
+   * not do in interrupt context it queues here (queue_work() never sleeps).
+   */
+  workqueue_struct& deferred_work() { return deferred_wq_; }
+  /** flush_deferred() - wait until every completion work queued so far has run. REQUIRES: process context. */
+  void flush_deferred() { deferred_wq_.flush(); }
+  /**
+   * set_release_inline() - lab knob: bio_release_pages() releases in interrupt context
+   * even when that may sleep (the might_sleep() report shows why it must not).
+   */
+  void set_release_inline(bool on) { release_inline_.store(on, std::memory_order_relaxed); }
+  bool release_inline() const { return release_inline_.load(std::memory_order_relaxed); }
+
   /** nr_inflight() - requests holding a tag now. */
   unsigned nr_inflight() const;
   blk_dev_stats stats() const;
@@ -129,11 +152,12 @@ class block_device {
    *  a multiple of the logical block size in sectors. */
   block_device(Machine* m, std::string name, sector_t nr_sectors, const queue_limits& lim, unsigned depth);
 
-  /** start() - spawn the completion task. The driver's factory calls it once. */
+  /** start() - spawn the completion task and the deferred-completion worker. The driver's factory calls it once. */
   void start();
   /**
    * stop() - refuse new I/O (BLK_STS_OFFLINE), commit anything queued, wait for every
-   * request in flight to end, and join the completion task. The driver's destructor
+   * request in flight to end, flush and stop the deferred-completion worker, and join
+   * the completion task. The driver's destructor
    * calls it first. If the machine has oopsed it does not wait for requests.
    */
   void stop();
@@ -156,7 +180,8 @@ class block_device {
 
   /**
    * end_request() - @rq is done with @error: free its tag, then complete its bio
-   * (bio_endio(), which calls bi_end_io). REQUIRES: in the completion task.
+   * (bio_endio(), which calls bi_end_io), both in interrupt context (irq_enter()).
+   * REQUIRES: in the completion task.
    */
   void end_request(request* rq, blk_status_t error);
 
@@ -178,6 +203,8 @@ class block_device {
   const unsigned wake_batch_;
   std::atomic<task_struct*> completion_task_{nullptr};
   std::atomic<bool> should_stop_{false};
+  workqueue_struct deferred_wq_;
+  std::atomic<bool> release_inline_{false};
 
   std::vector<request> rqs_;  // the request table, one per tag; size fixed at construction
   mutable spinlock_t tag_lock_;

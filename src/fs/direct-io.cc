@@ -151,6 +151,10 @@ long dio_submit_one(dio* d, block_device* bdev, blk_opf_t opf, unsigned long uad
     (void)added;
     left -= plen;
   }
+  // The kernel's bio_set_pages_dirty(): dirty the pages a read fills now, in process
+  // context, so that the completion (interrupt context) finds them dirty and need not
+  // take their locks (bio_release_pages() defers to a worker if one was cleaned since).
+  if (d->is_read) bio_set_pages_dirty(b);
   atomic_inc(&d->ref);
   submit_bio(b);
   return static_cast<long>(bytes);

@@ -6,6 +6,7 @@
 #include "base/bug.h"
 #include "base/clock.h"
 #include "base/task.h"
+#include "block/blkdev.h"
 #include "fs/super.h"
 #include "fs/writeback.h"
 #include "machine/machine.h"
@@ -148,6 +149,9 @@ void sync_inodes_sb(super_block* sb) {
 }
 
 int sync_filesystem(super_block* sb) {
+  // Completion work deferred to the device's worker (fake_vma unpins; pages dirtied
+  // after the I/O) changes what there is to write: let it finish first.
+  if (sb->s_bdev) sb->s_bdev->flush_deferred();
   writeback_inodes_sb(sb, LONG_MAX, wb_reason::sync);
   sync_inodes_sb(sb);
   return sb->s_op->sync_fs ? sb->s_op->sync_fs(sb, 1) : 0;

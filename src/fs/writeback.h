@@ -176,7 +176,11 @@ int writeback_single_inode(inode* ino, writeback_control* wbc);
 long writeback_inodes_sb(super_block* sb, long nr_pages, wb_reason reason);
 /** sync_inodes_sb() - WB_SYNC_ALL over every dirty inode of @sb, waiting for the I/O. */
 void sync_inodes_sb(super_block* sb);
-/** sync_filesystem() - data, then s_op->sync_fs(): what is written is durable. Returns 0 or -errno. */
+/**
+ * sync_filesystem() - the device's deferred completion work flushed (block/blkdev.h:
+ * deferred unpins may re-dirty pages), then data, then s_op->sync_fs(): what is written
+ * is durable. Returns 0 or -errno.
+ */
 int sync_filesystem(super_block* sb);
 /** ksys_sync() - sync(2): sync_filesystem() of every filesystem mounted on the current machine. */
 void ksys_sync();

@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cstring>
 
+#include "base/preempt.h"
 #include "base/rcu.h"
 #include "block/genhd.h"
 #include "machine/boot_cache.h"
@@ -20,7 +21,11 @@
 namespace guplab {
 
 std::string OopsRecord::format() const {
-  std::string out = fmt::format("------------[ cut here ]------------\n{} at {}: {}\n", kind == "BUG" ? "kernel BUG" : "WARNING", site, cond);
+  std::string out = "------------[ cut here ]------------\n";
+  if (kind == "BUG" && cond == kMightSleepCond)  // base/preempt.h: the kernel's own wording
+    out += fmt::format("BUG: {} at {}\n", cond, site);
+  else
+    out += fmt::format("{} at {}: {}\n", kind == "BUG" ? "kernel BUG" : "WARNING", site, cond);
   if (!message.empty()) out += fmt::format("  {}\n", message);
   out += fmt::format("CPU: 0 PID: {} Comm: {} time: {}.{:06} \n", pid, task, time_ns / 1000000000, (time_ns / 1000) % 1000000);
   if (!recent_events.empty()) {

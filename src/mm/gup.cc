@@ -351,7 +351,7 @@ long __get_user_pages(mm_struct* mm, unsigned long start, unsigned long nr_pages
       if (any(flags, FOLL_PIN) && !is_zero_folio(f)) {
         pinned += static_cast<long>(increm);
         first_pinned = p;
-        if constexpr (D::kPinIsMapping) fake_vma_account(fake.cur, f, static_cast<int>(increm));
+        if constexpr (D::kPinIsMapping) fake_vma_account(fake.cur, p, static_cast<int>(increm));
       }
     } else if (any(flags, FOLL_GET | FOLL_PIN)) {
       gup_put_folio<D>(page_folio(p), 1, flags);

@@ -17,6 +17,7 @@ inline BitWaitTable* folio_waitqueue_table(const folio* f) { return page_machine
 inline bool folio_trylock(folio* f) { return !test_and_set_bit_lock(PG_locked, &f->flags); }
 /** folio_lock() - take the folio lock, sleeping while someone else holds it. */
 inline void folio_lock(folio* f) {
+  might_sleep();
   if (!folio_trylock(f)) wait_on_bit_lock(folio_waitqueue_table(f), &f->flags, PG_locked);
 }
 /** folio_unlock() - release the folio lock and wake sleepers. REQUIRES: locked by caller. */

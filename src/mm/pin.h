@@ -239,6 +239,7 @@ struct PinFakeVma : PinDesignBase<PinFakeVma> {
   static constexpr bool kBatchesPtes = false;
   static constexpr bool kWakesOnUnpin = true;  // fake_vma_unpin() wakes page_mkclean() sleepers
   static constexpr bool kPinIsMapping = true;
+  static constexpr bool kUnpinMaySleep = true;
   /** grab() - references plus fake mappings; the slow path links the fake vma (gup.cc). */
   template <typename S = SchedCheck>
   static int grab(folio* f, int refs) { return fake_vma_grab(f, refs); }

@@ -45,6 +45,9 @@ struct folio;
  *   kGetIsPin        there is no FOLL_GET/FOLL_PIN split (seed 000 as posted): every
  *                    get_user_pages*() takes a pin, so GUP turns FOLL_GET into FOLL_PIN
  *                    and the pages must be released with put_user_page()
+ *   kUnpinMaySleep   unpin() may sleep (fake_vma: unlinking a fake vma takes i_mmap_rwsem
+ *                    or the anon_vma lock), so a release from interrupt context (bio
+ *                    completion) is queued to a worker (Kara's objection 2b, seed 003)
  */
 template <typename D>
 concept PinDesignType = requires(folio* f, const folio* cf, int refs) {
@@ -55,6 +58,7 @@ concept PinDesignType = requires(folio* f, const folio* cf, int refs) {
   { D::kWakesOnUnpin } -> std::convertible_to<bool>;
   { D::kPinIsMapping } -> std::convertible_to<bool>;
   { D::kGetIsPin } -> std::convertible_to<bool>;
+  { D::kUnpinMaySleep } -> std::convertible_to<bool>;
   { D::template grab<SchedCheck>(f, refs) } -> std::same_as<int>;
   { D::template grab<SchedNative>(f, refs) } -> std::same_as<int>;
   { D::template grab_fast<SchedCheck>(f, refs) } -> std::same_as<int>;
@@ -69,7 +73,7 @@ concept PinDesignType = requires(folio* f, const folio* cf, int refs) {
 /**
  * PinDesignBase - the defaults a design inherits (CRTP: D is the design): tracks pins,
  * has a GUP-fast path, batches ptes, leaves waking to its caller, a pin is not a
- * mapping, FOLL_GET stays a plain reference, and pinned_now() is maybe_dma_pinned(). A
+ * mapping, FOLL_GET stays a plain reference, unpin does not sleep, and pinned_now() is maybe_dma_pinned(). A
  * design overrides what differs.
  */
 template <typename D>
@@ -80,6 +84,7 @@ struct PinDesignBase {
   static constexpr bool kWakesOnUnpin = false;
   static constexpr bool kPinIsMapping = false;
   static constexpr bool kGetIsPin = false;
+  static constexpr bool kUnpinMaySleep = false;
   static bool pinned_now(folio* f) { return D::template maybe_dma_pinned<SchedCheck>(f); }
 };
 
@@ -91,12 +96,14 @@ struct PinDesignProps {
   bool wakes_on_unpin;
   bool pin_is_mapping;
   bool get_is_pin;
+  bool unpin_may_sleep;
 };
 
 /** pin_design_props_of() - the properties of design type D. */
 template <PinDesignType D>
 constexpr PinDesignProps pin_design_props_of() {
-  return {D::kTracksPins, D::kHasFastPath, D::kBatchesPtes, D::kWakesOnUnpin, D::kPinIsMapping, D::kGetIsPin};
+  return {D::kTracksPins, D::kHasFastPath, D::kBatchesPtes, D::kWakesOnUnpin, D::kPinIsMapping, D::kGetIsPin,
+          D::kUnpinMaySleep};
 }
 
 /** pin_design_props() - the properties of design @d (mm/pin.cc). */

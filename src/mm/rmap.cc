@@ -249,6 +249,20 @@ void folio_move_anon_rmap(folio* f, vm_area_struct* vma) {
   folio_mapping_write(f, anon_mapping_of(av));
 }
 
+void page_add_fake_rmap(page* p, int nr) {
+  for (int i = 0; i < nr; i++) {
+    const int n = add_pte_mapping(p);
+    if (PageAnon(p)) mod_anon_mapped(p, n);
+  }
+}
+
+void page_remove_fake_rmap(page* p, int nr) {
+  for (int i = 0; i < nr; i++) {
+    const int n = remove_pte_mapping(p);
+    if (PageAnon(p)) mod_anon_mapped(p, -n);
+  }
+}
+
 int folio_entire_mapcount(const folio* f) {
   if (!folio_test_large(f)) return 0;
   return folio_int_read(&f[1]._entire_mapcount) + 1;
@@ -258,21 +272,28 @@ int page_mapcount(const page* p) {
   int mc = atomic_read(&p->_mapcount) + 1;
   const folio* f = page_folio(p);
   if (folio_test_large(f)) mc += folio_entire_mapcount(f);
-  return mc + static_cast<int>(folio_fake_mapcount(f));
+  return mc;  // fake mappings (fake_vma pins) are in _mapcount
 }
 
 int folio_mapcount(const folio* f) {
-  const int fake = static_cast<int>(folio_fake_mapcount(f));
-  if (!folio_test_large(f)) return atomic_read(&f->_mapcount) + 1 + fake;
+  if (!folio_test_large(f)) return atomic_read(&f->_mapcount) + 1;
   int mc = folio_entire_mapcount(f);
   const unsigned long nr = folio_nr_pages(f);
   for (unsigned long i = 0; i < nr; i++) mc += atomic_read(&f[i]._mapcount) + 1;
-  return mc + fake;
+  return mc;
 }
 
 bool folio_pte_mapped(const folio* f) {
-  if (!folio_test_large(f)) return atomic_read(&f->_mapcount) >= 0;
-  return folio_int_read(&f[1]._entire_mapcount) >= 0 || folio_int_read(&f[1]._nr_pages_mapped) != 0;
+  // Under fake_vma part of _mapcount is pins: a page is mapped by a page table only if
+  // its mappings outnumber its fake ones.
+  if (!folio_test_large(f)) return atomic_read(&f->_mapcount) + 1 > static_cast<int>(page_fake_mapcount(f));
+  if (folio_int_read(&f[1]._entire_mapcount) >= 0) return true;
+  if (folio_int_read(&f[1]._nr_pages_mapped) == 0) return false;
+  if (folio_fake_mapcount(f) == 0) return true;
+  const unsigned long nr = folio_nr_pages(f);
+  for (unsigned long i = 0; i < nr; i++)
+    if (atomic_read(&f[i]._mapcount) + 1 > static_cast<int>(page_fake_mapcount(&f[i]))) return true;
+  return false;
 }
 
 bool folio_mapped(const folio* f) { return folio_fake_mapcount(f) || folio_pte_mapped(f); }

@@ -19,8 +19,10 @@
 //
 // File folios are found through their mapping's i_mmap list (every vma mapping the file,
 // under i_mmap_rwsem). Under the fake_vma pin design both kinds of rmap also hold fake
-// vmas (mm/fake_vma.h): a pin as a mapping, counted in the mapcounts below through
-// page->lab_private; walkers see them only if they ask (rmap_walk_control::fake_one).
+// vmas (mm/fake_vma.h): a pin as a mapping, counted in _mapcount like a pte mapping
+// (page_add_fake_rmap()), so the mapcounts below include pins; folio_pte_mapped() tells
+// the real ones apart (page->lab_private counts the fake share). Walkers see fake vmas
+// only if they ask (rmap_walk_control::fake_one).
 //
 // Built on rmap_walk() and page_vma_mapped_walk(): page_mkclean() (writeback, seed
 // 002's skip_pinned_pages form), try_to_unmap() (reclaim; pinned pages are skipped)
@@ -133,13 +135,21 @@ void page_remove_rmap(page* p, vm_area_struct* vma, bool compound);
 void folio_move_anon_rmap(folio* f, vm_area_struct* vma);
 
 /**
- * page_mapcount() - mappings of this (sub)page, PMD mappings of its folio included,
- * and the fake mappings (fake_vma pins) of its folio.
+ * page_add_fake_rmap() / page_remove_fake_rmap() - @nr fake mappings (fake_vma pins) of
+ * @p come / go: _mapcount and NR_ANON_MAPPED exactly as @nr pte mappings would. The
+ * caller (mm/fake_vma.cc) holds a reference per mapping, as a pte's owner does.
+ */
+void page_add_fake_rmap(page* p, int nr);
+void page_remove_fake_rmap(page* p, int nr);
+
+/**
+ * page_mapcount() - mappings of this (sub)page, PMD mappings of its folio included;
+ * fake mappings (fake_vma pins of this page) included, as they are in _mapcount.
  */
 int page_mapcount(const page* p);
 /** folio_entire_mapcount() - PMD mappings of a large folio. */
 int folio_entire_mapcount(const folio* f);
-/** folio_mapcount() - all mappings of all pages of @f, fake mappings included. */
+/** folio_mapcount() - all mappings of all pages of @f, fake mappings included (in _mapcount). */
 int folio_mapcount(const folio* f);
 /** folio_mapped() - is any page of @f mapped anywhere (a fake mapping counts)? */
 bool folio_mapped(const folio* f);

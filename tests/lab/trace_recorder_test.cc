@@ -79,7 +79,7 @@ TEST(TraceRecorder, JsonHasATrackPerTaskAndTheModelsEvents) {
     if (e.contains("cat")) cats.insert(e["cat"].get<std::string>());
     if (e.contains("name")) names.insert(e["name"].get<std::string>());
   }
-  for (const char* task : {"ext4-bug-1", "rdma0-4", "flush-5", "kswapd-6"}) EXPECT_TRUE(threads.count(task)) << task;
+  for (const char* task : {"ext4-bug-1", "kworker/ram0-3", "rdma0-5", "flush-6", "kswapd-7"}) EXPECT_TRUE(threads.count(task)) << task;
   EXPECT_GT(slices, 10u);
   for (const char* c : {"sched", "lock", "pin", "dma", "writeback", "reclaim", "fault", "oops"}) EXPECT_TRUE(cats.count(c)) << c;
   for (const char* n : {"pin_user_pages", "folio_start_writeback", "folio_end_writeback", "handle_mm_fault", "BUG"})

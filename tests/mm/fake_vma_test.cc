@@ -3,10 +3,15 @@
 // file's i_mmap, first; an anon_vma child for anonymous and private memory), counted in
 // the mapcounts, so page_mkclean() and try_to_unmap() meet the pin; GUP-fast always
 // falls back to the slow path; the fake vma leaves rmap with the last pin made through
-// it; it holds the file, so umount refuses (-EBUSY) until the unpin.
+// it; it holds the file, so umount refuses (-EBUSY) until the unpin. The pin is in the
+// page's own _mapcount; the pinner may unpin through the handle the pin call returned;
+// unpinning in interrupt context is reported (might_sleep()).
 #include <gtest/gtest.h>
 
 #include "mm/fake_vma.h"
+
+#include "base/preempt.h"
+#include "mm/page_ref.h"
 #include "mm/rmap.h"
 #include "tests/fs/fs_pin_fixture.h"
 
@@ -246,6 +251,114 @@ TEST_P(FakeVmaTest, UmountRefusesWhileAFakeVmaHoldsAPage) {
   EXPECT_EQ(umount(), 0);
   mount();
   EXPECT_EQ(read_file("/mnt/a"), pattern(PAGE_SIZE, 1));
+}
+
+// Glisse: "the existing GUP except that now it inc mapcount". The pin is in the page's
+// own _mapcount (and NR_ANON_MAPPED), as a pte mapping is; lab_private only says which
+// part of it is pins, so that folio_pte_mapped() still knows about real mappings.
+TEST_P(FakeVmaTest, ThePinIsInThePagesOwnMapcount) {
+  const long r = vm_mmap(mm_, 0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
+  ASSERT_GT(r, 0);
+  const unsigned long a = static_cast<unsigned long>(r);
+  const char x = 'x';
+  ASSERT_EQ(uaccess_write(mm_, a, &x, 1), 0);
+  page* p = nullptr;
+  ASSERT_EQ(pin_user_pages_fast(a, 1, FOLL_WRITE, &p), 1);
+  const int64_t anon_mapped = vs(NR_ANON_MAPPED);
+  EXPECT_EQ(atomic_read(&p->_mapcount) + 1, 2) << "the pte and the pin, in _mapcount itself";
+  EXPECT_EQ(page_fake_mapcount(p), 1u);
+  EXPECT_EQ(folio_fake_mapcount(page_folio(p)), 1u);
+  const int refs = page_ref_count(p);
+  EXPECT_GE(refs, 2) << "the pte's reference and the fake mapping's";
+  EXPECT_TRUE(folio_pte_mapped(page_folio(p)));
+  EXPECT_EQ(vm_munmap(mm_, a, PAGE_SIZE), 0);
+  EXPECT_EQ(atomic_read(&p->_mapcount) + 1, 1) << "mapped by the pin alone";
+  EXPECT_FALSE(folio_pte_mapped(page_folio(p)));
+  EXPECT_TRUE(folio_mapped(page_folio(p)));
+  EXPECT_EQ(vs(NR_ANON_MAPPED), anon_mapped) << "still a mapped anon page: the pin maps it";
+  EXPECT_EQ(page_ref_count(p), refs - 1) << "the fake mapping's reference keeps the frame";
+  unpin_user_page(p);  // the last mapping and the last reference: freed
+  EXPECT_EQ(vs(NR_ANON_MAPPED), anon_mapped - 1);
+  EXPECT_EQ(stats().live, 0u);
+}
+
+// Seed 003's API: the pinner gets the fake vmas back from the pin call and unpins
+// through them, each pin from exactly the page it mapped.
+TEST_P(FakeVmaTest, ThePinnerUnpinsThroughTheHandleThePinReturned) {
+  file* f = make_file("/mnt/a", 4, 1);
+  ASSERT_NE(f, nullptr);
+  const unsigned long a = map_file(f, 4 * PAGE_SIZE);
+  page* pages[4];
+  fake_vma_pin* h = nullptr;
+  const int64_t acq = vs(NR_FOLL_PIN_ACQUIRED), rel = vs(NR_FOLL_PIN_RELEASED);
+  ASSERT_EQ(pin_user_pages_fake(a, 4, FOLL_WRITE, pages, &h), 4);
+  ASSERT_NE(h, nullptr);
+  EXPECT_EQ(fake_vma_pin_nr_vmas(h), 1u);
+  EXPECT_EQ(stats().live, 1u);
+  for (page* p : pages) EXPECT_EQ(page_mapcount(p), 2);
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), acq + 4);
+  unpin_user_pages_fake(h, true);
+  EXPECT_EQ(vs(NR_FOLL_PIN_RELEASED), rel + 4);
+  EXPECT_EQ(stats().live, 0u) << "the handle's reference was the last";
+  EXPECT_EQ(stats().attributed, 0u);
+  for (page* p : pages) {
+    EXPECT_EQ(page_mapcount(p), 1);
+    EXPECT_FALSE(page_maybe_dma_pinned(p));
+    EXPECT_TRUE(PageDirty(p));
+  }
+  ASSERT_NE(first_in_i_mmap(f), nullptr);
+  EXPECT_FALSE(vma_is_gup_fake(first_in_i_mmap(f))) << "only the real vma is left";
+  EXPECT_EQ(vm_munmap(mm_, a, 4 * PAGE_SIZE), 0);
+  filp_close(f);
+}
+
+// The generic callers keep working: unpin_user_pages() finds the fake vma through the
+// machine's table; the handle then holds only its reference to the fake vma.
+TEST_P(FakeVmaTest, GenericUnpinOfHandlePinsFindsTheFakeVmaInTheTable) {
+  file* f = make_file("/mnt/a", 2, 1);
+  ASSERT_NE(f, nullptr);
+  const unsigned long a = map_file(f, 2 * PAGE_SIZE);
+  page* pages[2];
+  fake_vma_pin* h = nullptr;
+  ASSERT_EQ(pin_user_pages_fake(a, 2, FOLL_NONE, pages, &h), 2);
+  unpin_user_pages(pages, 2);
+  for (page* p : pages) EXPECT_EQ(page_mapcount(p), 1);
+  EXPECT_EQ(stats().live, 1u) << "the handle still references it";
+  expected_warnings_ = 1;  // the handle's pins are gone already: WARN once, nothing released twice
+  const int64_t rel = vs(NR_FOLL_PIN_RELEASED);
+  unpin_user_pages_fake(h, false);
+  EXPECT_EQ(vs(NR_FOLL_PIN_RELEASED), rel);
+  EXPECT_EQ(stats().live, 0u);
+  EXPECT_EQ(vm_munmap(mm_, a, 2 * PAGE_SIZE), 0);
+  filp_close(f);
+}
+
+// Kara's objection 2b: unlinking the fake vma takes i_mmap_rwsem, a sleeping lock; in
+// interrupt context (I/O completion) that is reported as the kernel reports it.
+TEST_P(FakeVmaTest, UnpinningInInterruptContextIsASleepInInvalidContext) {
+  file* f = make_file("/mnt/a", 1, 1);
+  ASSERT_NE(f, nullptr);
+  Pinned pn = pin_mapped(f, 1);
+  EXPECT_TRUE(pin_release_may_sleep(pn.pages[0]));
+  {
+    IrqContext irq;
+    unpin_user_page(pn.pages[0]);
+  }
+  pn.pages.clear();
+  size_t reports = 0;
+  bool rwsem = false;
+  for (const auto& w : m_->warnings()) {
+    if (w.cond != kMightSleepCond) continue;
+    reports++;
+    rwsem |= w.site.find("rwsem.cc") != std::string::npos;
+  }
+  EXPECT_GE(reports, 2u) << "fake_vma_unpin() and i_mmap_rwsem";
+  EXPECT_TRUE(rwsem);
+  expected_warnings_ = static_cast<int>(m_->nr_warnings());
+  EXPECT_EQ(static_cast<size_t>(expected_warnings_), reports) << "nothing but might_sleep() reports";
+  EXPECT_EQ(stats().live, 0u) << "it went on and did it";
+  unmap(&pn);
+  filp_close(f);
 }
 
 INSTANTIATE_TEST_SUITE_P(FakeVma, FakeVmaTest,

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
@@ -67,8 +68,10 @@ void expect_seed000(const std::vector<JobSpec>& jobs) {
 TEST(FioJobFile, Seed000Embedded) { expect_seed000(resolve_text(kSeed000)); }
 
 TEST(FioJobFile, Seed000FromSharedBench) {
-  // Look for shared/bench/seed000.fio above this source file (the work tree or CI clone).
-  std::filesystem::path dir = std::filesystem::path(__FILE__).parent_path();
+  // Look for shared/bench/seed000.fio above the source tree (the work tree or CI clone):
+  // $GUPLAB_SOURCE_DIR under ctest, else this file's path (relative under a compiler cache).
+  const char* src = std::getenv("GUPLAB_SOURCE_DIR");
+  std::filesystem::path dir = std::filesystem::absolute(src ? std::filesystem::path(src) : std::filesystem::path(__FILE__).parent_path());
   std::filesystem::path found;
   for (; !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
     if (std::filesystem::exists(dir / "shared/bench/seed000.fio")) {

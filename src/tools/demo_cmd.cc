@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+
+#include "tools/usage_exit.h"
 #include <algorithm>
 #include <array>
 #include <string>
@@ -224,7 +226,7 @@ int demo_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return usage_exit(app, e);
   }
   fmt::print("guplab demo: how pages that devices DMA into are pinned, tracked and written back\n\n");
   const int differ = demo_scenarios(seed);

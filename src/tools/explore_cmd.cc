@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+
+#include "tools/usage_exit.h"
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -112,7 +114,7 @@ int explore_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return usage_exit(app, e);
   }
 
   ExploreOptions o;

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+
+#include "tools/usage_exit.h"
 #include <nlohmann/json.hpp>
 
 #include "lab/fp_rate.h"
@@ -26,7 +28,7 @@ int fp_rate_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;  // --help: 0; a bad option (CLI11 printed why): 2
+    return usage_exit(app, e);
   }
 
   std::vector<PinDesign> designs;

@@ -2,6 +2,8 @@
 #include "tools/gup_test.h"
 
 #include <CLI/CLI.hpp>
+
+#include "tools/usage_exit.h"
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sys/mman.h>
@@ -317,7 +319,7 @@ int gup_test_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return usage_exit(app, e);
   }
   if (cmds > 1) {
     fmt::print(stderr, "gup_test: give one of -u -a -L -U -b\n");

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+
+#include "tools/usage_exit.h"
 #include <nlohmann/json.hpp>
 
 #include "lab/matrix.h"
@@ -30,7 +32,7 @@ int run_main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return usage_exit(app, e);
   }
 
   if (list) {

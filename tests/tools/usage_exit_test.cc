@@ -1,0 +1,43 @@
+// usage_exit_test.cc - every subcommand ends bad usage with exit status 2 (not CLI11's
+// own codes, such as 105 for a failed validator) and --help with 0.
+#include "tools/usage_exit.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string guplab_bin() {
+  if (const char* b = std::getenv("GUPLAB_BIN")) return b;
+  return (fs::read_symlink("/proc/self/exe").parent_path() / "guplab").string();
+}
+
+/** status() - the exit status of guplab @args, its output thrown away. */
+int status(const std::string& args) {
+  const std::string cmd = "'" + guplab_bin() + "' " + args + " >/dev/null 2>&1";
+  const int st = std::system(cmd.c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(UsageExit, AFailedValidatorIsStatus2InEverySubcommand) {
+  EXPECT_EQ(status("run ext4-bug --policy revoke"), 2) << "a policy that is not built";
+  EXPECT_EQ(status("run ext4-bug --design nosuch"), 2);
+  EXPECT_EQ(status("explore ext4-bug --policy nosuch --seeds 1"), 2);
+  EXPECT_EQ(status("gup_test -a --design nosuch"), 2);
+  EXPECT_EQ(status("fp-rate --design nosuch"), 2);
+  EXPECT_EQ(status("demo --nosuch-option"), 2);
+}
+
+TEST(UsageExit, HelpIsStatus0) {
+  EXPECT_EQ(status("run --help"), 0);
+  EXPECT_EQ(status("explore --help"), 0);
+  EXPECT_EQ(status("gup_test --help"), 0);
+}
+
+}  // namespace

@@ -6,6 +6,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "lab/explorer.h"
 #include "lab/matrix.h"
@@ -189,10 +190,16 @@ TEST(Explorer, InjectedFaultsReplayAndExplainTheirFailures) {
 // The bounded exploration `make test` runs: every scenario under every design and
 // policy. Where the scenario predicts no failure unscripted, none of kSeedsPerCell
 // schedules may fail; where it predicts one, the explorer must find it.
-class BoundedExploration : public ::testing::TestWithParam<const char*> {};
+class BoundedExploration : public ::testing::TestWithParam<std::string> {};
+
+std::vector<std::string> registered_scenario_names() {
+  std::vector<std::string> names;
+  for (const Scenario* sc : all_scenarios()) names.emplace_back(sc->name());
+  return names;
+}
 
 TEST_P(BoundedExploration, EveryCellAsPredicted) {
-  const Scenario* s = scenario(GetParam());
+  const Scenario* s = scenario(GetParam().c_str());
   ASSERT_NE(s, nullptr);
   for (PinDesign d : kAllPinDesigns) {
     for (WritebackPolicy p : matrix_policies()) {
@@ -220,7 +227,8 @@ TEST_P(BoundedExploration, EveryCellAsPredicted) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, BoundedExploration,
-                         ::testing::Values("ext4-bug", "torn-writeback", "lost-update", "dio-vs-truncate", "fork-pin"),
+                         // Every registered scenario: a new one is explored without editing this list.
+                         ::testing::ValuesIn(registered_scenario_names()),
                          [](const auto& info) {
                            std::string n = info.param;
                            for (char& c : n)

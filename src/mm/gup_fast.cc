@@ -115,13 +115,22 @@ class FastWalk {
 
   bool pmd_leaf_range(pmd_t orig, const pgtable_slot* pmdp, unsigned long addr, unsigned long end) {
     if ((orig.val & pte_check_) != pte_want_) return false;  // the same rules as a pte
-    page* p = mem_map_ + pmd_pfn(orig) + ((addr & ~PMD_MASK) >> PAGE_SHIFT);
-    const int refs = static_cast<int>((end - addr) >> PAGE_SHIFT);
+    page* head = mem_map_ + pmd_pfn(orig);
+    return grab_leaf(head, head + ((addr & ~PMD_MASK) >> PAGE_SHIFT), static_cast<int>((end - addr) >> PAGE_SHIFT),
+                     [&] { return pmdp_get<S>(pmdp).val != orig.val; });
+  }
+
+  /**
+   * grab_leaf() - the run @p..@p+@refs-1 of the folio a huge leaf maps at @head, grabbed
+   * with one operation, then re-checked: @leaf_changed() re-reads the leaf entry; a
+   * changed entry, a folio freed and reused meanwhile, or a page that must be unshared
+   * (exclusivity is the head's) undoes the grab and falls back (false).
+   */
+  template <typename Changed>
+  bool grab_leaf(page* head, page* p, int refs, Changed&& leaf_changed) {
     folio* f = page_folio(p);
     if (D::template grab_fast<S>(f, refs) <= 0) return false;
-    // PMD-mapped: exclusivity is the head's.
-    if (unlikely(page_folio(p) != f || pmdp_get<S>(pmdp).val != orig.val ||
-                 (may_unshare_ && gup_must_unshare(nullptr, flags_, mem_map_ + pmd_pfn(orig))))) {
+    if (unlikely(page_folio(p) != f || leaf_changed() || (may_unshare_ && gup_must_unshare(nullptr, flags_, head)))) {
       D::template unpin<S>(f, refs);
       return false;
     }
@@ -139,19 +148,8 @@ class FastWalk {
   bool gup_huge_pud(pud_t orig, const pgtable_slot* pudp, unsigned long addr, unsigned long end) {
     if ((orig.val & pte_check_) != pte_want_) return false;  // the same rules as a pte
     page* head = mem_map_ + pud_pfn(orig);
-    page* p = head + ((addr & ~PUD_MASK) >> PAGE_SHIFT);
-    const int refs = static_cast<int>((end - addr) >> PAGE_SHIFT);
-    folio* f = page_folio(p);
-    if (D::template grab_fast<S>(f, refs) <= 0) return false;
-    if (unlikely(page_folio(p) != f || pudp_get<S>(pudp).val != orig.val ||
-                 (may_unshare_ && gup_must_unshare(nullptr, flags_, head)))) {
-      D::template unpin<S>(f, refs);
-      return false;
-    }
-    page** const out = pages_ + nr_;
-    for (int i = 0; i < refs; i++) out[i] = p + i;
-    nr_ += refs;
-    return true;
+    return grab_leaf(head, head + ((addr & ~PUD_MASK) >> PAGE_SHIFT), static_cast<int>((end - addr) >> PAGE_SHIFT),
+                     [&] { return pudp_get<S>(pudp).val != orig.val; });
   }
 
   bool pmd_range(pud_t pud, unsigned long addr, unsigned long end) {

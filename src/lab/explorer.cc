@@ -68,6 +68,7 @@ ScenarioParams explore_params(const ExploreOptions& o, uint64_t seed, uint64_t p
   p.policy = o.policy;
   p.seed = seed;
   p.scripted = o.scripted;
+  p.gup_retry = o.gup_retry;
   p.backend = Backend::sim;
   p.trace = false;  // the recent-events ring only feeds oops reports; a replay turns it on
   p.sim.strategy = o.strategy;

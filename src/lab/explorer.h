@@ -39,6 +39,7 @@ struct ExploreOptions {
   uint64_t pct_steps = 0;     // PCT's k; 0: the steps of this cell's random-walk run with seed 0
   bool scripted = false;      // explore the scripted variant instead (its ordering holds)
   bool buggify = false;       // enable fault-injection sites (base/buggify.h)
+  bool gup_retry = true;      // MachineConfig::gup_retry: false models GUP before seed 001
   double spurious_wakeup_p = 0.0;
   unsigned jobs = 1;
   unsigned shard = 0, shards = 1;  // this shard of shards. REQUIRES: shard < shards

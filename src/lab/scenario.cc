@@ -88,6 +88,7 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
   cfg.backend = p.backend;
   cfg.trace = p.trace;
   cfg.boot_cache = p.boot_cache;
+  cfg.gup_retry = p.gup_retry;
   ScenarioResult r;
   r.scenario = s.name();
   r.params = p;

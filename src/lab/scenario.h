@@ -49,6 +49,7 @@ struct ScenarioParams {
                                   // run's seed is `seed` above)
   TraceSink* trace_sink = nullptr;  // receives the machine's trace points (not owned)
   BootCache* boot_cache = nullptr;  // host mappings to reuse across runs on this thread (not owned)
+  bool gup_retry = true;            // MachineConfig::gup_retry (--gup-retry on|off)
 };
 
 struct ScenarioResult {

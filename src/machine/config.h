@@ -71,6 +71,10 @@ struct MachineConfig {
   // RAM cannot hold refuses the boot (std::invalid_argument naming the limit).
   unsigned long hugetlb_2m_pages = 0;
   unsigned long hugetlb_1g_pages = 0;
+  // Seed 001's retry protocol for GUP: off models a kernel before it, where GUP (and
+  // GUP-fast's slow fallback) never set FAULT_FLAG_ALLOW_RETRY, so a fault GUP raises
+  // can neither wait for I/O without mmap_lock nor for a userfaultfd handler (-EFAULT).
+  bool gup_retry = true;
   BootCache* boot_cache = nullptr;  // host mappings and stacks to reuse (not owned; machine/boot_cache.h)
 };
 

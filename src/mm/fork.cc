@@ -15,6 +15,7 @@
 #include "mm/pgalloc.h"
 #include "mm/rmap.h"
 #include "mm/swap.h"
+#include "mm/userfaultfd.h"
 
 namespace guplab {
 
@@ -217,6 +218,7 @@ mm_struct* dup_mm(mm_struct* oldmm) {
     vm_area_struct* tmp = vm_area_dup(mpnt);
     tmp->vm_mm = mm;
     tmp->vm_flags &= ~VM_LOCKED;
+    userfaultfd_fork_vma(tmp);
     const bool wipe = any(mpnt->vm_flags, VM_WIPEONFORK);
     if (wipe) tmp->anon_vma_ = nullptr;
     else err = anon_vma_fork(tmp, mpnt);

@@ -210,7 +210,9 @@ int faultin_page(vm_area_struct* vma, unsigned long address, foll_flags flags, b
   fault_flag ff = FAULT_FLAG_NONE;
   if (any(flags, FOLL_WRITE)) ff |= FAULT_FLAG_WRITE;
   if (any(flags, FOLL_REMOTE)) ff |= FAULT_FLAG_REMOTE;
-  if (any(flags, FOLL_UNLOCKABLE)) ff |= FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
+  // gup_retry off models a kernel before seed 001: GUP never lets a fault drop mmap_lock.
+  if (any(flags, FOLL_UNLOCKABLE) && vma->vm_mm->machine->config().gup_retry)
+    ff |= FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
   if (any(flags, FOLL_INTERRUPTIBLE)) ff |= FAULT_FLAG_INTERRUPTIBLE;
   if (any(flags, FOLL_NOWAIT)) ff |= FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_RETRY_NOWAIT;
   if (any(flags, FOLL_TRIED)) ff |= FAULT_FLAG_TRIED;

@@ -38,6 +38,7 @@ inline bool gup_must_unshare(const vm_area_struct* vma, foll_flags flags, const 
 inline bool can_follow_write_pte(pte_t pte, const page* p, const vm_area_struct* vma, foll_flags flags) {
   if (pte_write(pte)) return true;
   if (!any(flags, FOLL_FORCE)) return false;
+  if (pte_uffd_wp(pte) && any(vma->vm_flags, VM_UFFD_WP)) return false;  // fault: the handler decides
   if (!any(vma->vm_flags, VM_MAYWRITE)) return false;
   if (any(vma->vm_flags, VM_WRITE)) return false;  // writable vma: fault to make the pte writable
   if (!p || !PageAnon(p) || !PageAnonExclusive(p)) return false;

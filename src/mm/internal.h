@@ -88,8 +88,10 @@ inline constexpr pteval_t kPteKeepMask = _PAGE_PFN_MASK | _PAGE_ACCESSED | _PAGE
  * mapping through COW; read PROT_NONE if VM_MAYREAD). @fflags: FAULT_FLAG_USER /
  * FAULT_FLAG_REMOTE. On success *@pagep is the 4 KiB page with a reference (the zero
  * page without one; test PageZero before put_page()).
- * Returns 0, -EFAULT (no vma, no permission, SIGSEGV/SIGBUS) or -ENOMEM.
- * REQUIRES: mmap_lock of @mm held for read; never dropped (no FAULT_FLAG_ALLOW_RETRY).
+ * Returns 0, -EFAULT (no vma, no permission, SIGSEGV/SIGBUS), -ENOMEM, or -EAGAIN:
+ * a FAULT_FLAG_USER fault on a userfaultfd-registered vma waited for its handler with
+ * mmap_lock dropped (FAULT_FLAG_ALLOW_RETRY); the caller retakes it and tries again.
+ * REQUIRES: mmap_lock of @mm held for read; dropped only in the -EAGAIN case.
  */
 int mmu_fault_in_page(mm_struct* mm, unsigned long addr, bool write, bool force, fault_flag fflags,
                       page** pagep);

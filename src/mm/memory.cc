@@ -14,6 +14,7 @@
 #include "mm/pagemap.h"
 #include "mm/rmap.h"
 #include "mm/swap.h"
+#include "mm/userfaultfd.h"
 
 namespace guplab {
 
@@ -36,6 +37,7 @@ vm_fault_t do_anonymous_page(vm_fault* vmf) {
   mm_struct* mm = vma->vm_mm;
   Machine* m = mm_machine(mm);
   if (any(vma->vm_flags, VM_SHARED)) return VM_FAULT_SIGBUS;  // shared anon is shmem-backed
+  if (userfaultfd_missing(vma)) return handle_userfault(vmf, VM_UFFD_MISSING);  // may drop mmap_lock
 
   if (!fault_write(vmf)) {  // read (or unshare of nothing): the shared zero page
     pte_t entry = pte_mkspecial(mk_pte(m->zero_page(), vma->vm_page_prot));
@@ -102,6 +104,7 @@ vm_fault_t wp_page_copy(vm_fault* vmf, page* old) {
       folio_add_lru(nf);
       pte_t entry = pte_mkyoung(mk_pte(np, vma->vm_page_prot));
       if (!fault_unshare(vmf)) entry = maybe_mkwrite(pte_mkdirty(entry), vma);
+      else if (pte_uffd_wp(vmf->orig_pte)) entry = pte_mkuffd_wp(entry);  // unsharing keeps the protection
       set_pte(vmf->pte, entry);
       if (old) {
         page_remove_rmap(old, vma, false);
@@ -317,6 +320,8 @@ vm_fault_t handle_pte_fault(vm_fault* vmf) {
   vmf->orig_pte = ptep_get(vmf->pte);
   if (pte_none(vmf->orig_pte)) return vma_is_anonymous(vma) ? do_anonymous_page(vmf) : do_fault(vmf);
   if (WARN_ON_ONCE(!pte_present(vmf->orig_pte))) return VM_FAULT_SIGBUS;  // no swap entries here
+  if (fault_write(vmf) && userfaultfd_wp(vma) && pte_uffd_wp(vmf->orig_pte))
+    return handle_userfault(vmf, VM_UFFD_WP);  // may drop mmap_lock
   if ((fault_write(vmf) || fault_unshare(vmf)) && !pte_write(vmf->orig_pte)) return do_wp_page(vmf);
   // The entry already allows the access: what the hardware would do is set A/D.
   SpinGuard g(&mm->page_table_lock);
@@ -338,7 +343,8 @@ vm_fault_t __handle_mm_fault(vm_area_struct* vma, unsigned long address, fault_f
   vmf.pmd = pmd_alloc_walk(vma->vm_mm, address);
   if (!vmf.pmd) return VM_FAULT_OOM;
   pmd_t pmd = pmdp_get(vmf.pmd);
-  if (pmd_none(pmd) && vma_thp_eligible(vma) && thp_vma_suitable(vma, address)) {
+  // A registered vma faults in 4 KiB pages (the model has no huge-PMD userfaultfd).
+  if (pmd_none(pmd) && vma_thp_eligible(vma) && thp_vma_suitable(vma, address) && !userfaultfd_armed(vma)) {
     vm_fault_t ret = do_huge_pmd_anonymous_page(&vmf);
     if (!any(ret, VM_FAULT_FALLBACK)) return ret;
   } else if (pmd_leaf(pmd)) {

@@ -37,7 +37,7 @@ inline constexpr pteval_t _PAGE_ACCESSED = 1ull << 5;
 inline constexpr pteval_t _PAGE_DIRTY = 1ull << 6;
 inline constexpr pteval_t _PAGE_PSE = 1ull << 7;      // huge mapping at pmd/pud level
 inline constexpr pteval_t _PAGE_SPECIAL = 1ull << 9;  // no refcounted struct page (zero page)
-inline constexpr pteval_t _PAGE_SOFTW_UFFD = 1ull << 10;  // userfaultfd write-protect (reserved)
+inline constexpr pteval_t _PAGE_SOFTW_UFFD = 1ull << 10;  // userfaultfd write-protect (mm/userfaultfd.h)
 inline constexpr pteval_t _PAGE_PFN_MASK = ((1ull << 52) - 1) & ~((1ull << PAGE_SHIFT) - 1);
 inline constexpr pteval_t _PAGE_TABLE = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED;
 
@@ -67,6 +67,10 @@ inline pte_t pte_mkclean(pte_t p) { return {p.val & ~_PAGE_DIRTY}; }
 inline pte_t pte_mkyoung(pte_t p) { return {p.val | _PAGE_ACCESSED}; }
 inline pte_t pte_mkold(pte_t p) { return {p.val & ~_PAGE_ACCESSED}; }
 inline pte_t pte_mkspecial(pte_t p) { return {p.val | _PAGE_SPECIAL}; }
+/** pte_uffd_wp() etc. - userfaultfd write protection (with _PAGE_RW clear while set). */
+inline bool pte_uffd_wp(pte_t p) { return p.val & _PAGE_SOFTW_UFFD; }
+inline pte_t pte_mkuffd_wp(pte_t p) { return {(p.val | _PAGE_SOFTW_UFFD) & ~_PAGE_RW}; }
+inline pte_t pte_clear_uffd_wp(pte_t p) { return {p.val & ~_PAGE_SOFTW_UFFD}; }
 inline pte_t pfn_pte(unsigned long pfn, pgprot_t prot) { return {(static_cast<pteval_t>(pfn) << PAGE_SHIFT) | prot.val}; }
 inline pte_t mk_pte(const page* p, pgprot_t prot) { return pfn_pte(page_to_pfn(p), prot); }
 inline bool pte_same(pte_t a, pte_t b) { return a.val == b.val; }

@@ -12,6 +12,7 @@
 #include "mm/memory.h"
 #include "mm/mmap.h"
 #include "mm/swap.h"
+#include "mm/userfaultfd.h"
 
 namespace guplab {
 
@@ -58,7 +59,7 @@ page* mmu_follow(mm_struct* mm, vm_area_struct* vma, unsigned long addr, bool wr
 // Copy between @buf and [addr, addr + len) of @mm; returns the bytes done, *@err the
 // reason it stopped early.
 size_t access_mm(mm_struct* mm, unsigned long addr, void* buf, size_t len, bool write, bool force, fault_flag fflags,
-                 int* err) {
+                 int* err) NO_THREAD_SAFETY_ANALYSIS /* a userfault drops mmap_lock; retaken here */ {
   *err = 0;
   size_t done = 0;
   if (!len) return 0;
@@ -78,6 +79,15 @@ size_t access_mm(mm_struct* mm, unsigned long addr, void* buf, size_t len, bool 
     const size_t n = (len - done) < (PAGE_SIZE - off) ? (len - done) : (PAGE_SIZE - off);
     page* p = nullptr;
     *err = mmu_fault_in_page(mm, a & PAGE_MASK, write, force, fflags, &p);
+    if (*err == -EAGAIN) {  // a userfaultfd fault dropped mmap_lock and waited: retry
+      *err = -EFAULT;
+      task_struct* t = current();
+      if (t && fatal_signal_pending(t)) return done;
+      mmap_read_lock(mm);
+      fflags |= FAULT_FLAG_TRIED;
+      *err = 0;
+      continue;
+    }
     if (*err) break;
     char* k = static_cast<char*>(page_address(p)) + off;
     if (write) std::memcpy(k, b + done, n);
@@ -100,13 +110,17 @@ int mmu_fault_in_page(mm_struct* mm, unsigned long addr, bool write, bool force,
   } else {
     if (!vma_is_accessible(vma) && !(force && any(vma->vm_flags, VM_MAYREAD))) return -EFAULT;
   }
-  const fault_flag ff = fflags | (write ? FAULT_FLAG_WRITE : FAULT_FLAG_NONE);
+  fault_flag ff = fflags | (write ? FAULT_FLAG_WRITE : FAULT_FLAG_NONE);
+  // A user access to a userfaultfd range may wait for its handler, as a user fault
+  // (always ALLOW_RETRY upstream) does; the model's other user faults never drop the lock.
+  if (any(fflags, FAULT_FLAG_USER) && userfaultfd_armed(vma)) ff |= FAULT_FLAG_ALLOW_RETRY | FAULT_FLAG_KILLABLE;
   for (int tries = 0; tries < kMaxFaultRetries; tries++) {
     if (page* p = mmu_follow(mm, vma, addr, write, force)) {
       *pagep = p;
       return 0;
     }
     vm_fault_t ret = handle_mm_fault(vma, addr, ff);
+    if (any(ret, VM_FAULT_RETRY) && any(ff, FAULT_FLAG_ALLOW_RETRY)) return -EAGAIN;  // mmap_lock dropped
     BUG_ON_MSG(any(ret, VM_FAULT_RETRY), "VM_FAULT_RETRY without FAULT_FLAG_ALLOW_RETRY");
     if (any(ret, VM_FAULT_OOM)) return -ENOMEM;
     if (any(ret, VM_FAULT_ERROR)) return -EFAULT;

@@ -20,6 +20,7 @@ struct mm_struct;
 struct anon_vma;
 struct vm_area_struct;
 struct file;
+struct userfaultfd_ctx;
 
 enum class vm_flags_t : uint64_t {
   VM_NONE = 0,
@@ -125,6 +126,7 @@ struct vm_area_struct {
   const vm_operations_struct* vm_ops = nullptr;
   file* vm_file = nullptr;
   void* vm_private_data = nullptr;
+  userfaultfd_ctx* vm_userfaultfd_ctx = nullptr;  // the registration's context (with VM_UFFD_*)
   list_head anon_vma_chain;  // this vma's membership in anon_vmas (rmap)
   list_head shared;          // this vma's place in its file's i_mmap list (rmap)
 };

@@ -45,4 +45,13 @@ inline void add_cell_options(CLI::App& app, std::string* design, std::string* po
       });
 }
 
+/**
+ * add_gup_retry_option() - --gup-retry on|off into @value (MachineConfig::gup_retry:
+ * off boots a kernel before seed 001, whose GUP never lets a fault drop mmap_lock).
+ */
+inline void add_gup_retry_option(CLI::App& app, std::string* value) {
+  app.add_option("--gup-retry", *value, "on (default) or off: GUP's faults may drop mmap_lock and retry (seed 001)")
+      ->check(CLI::IsMember({"on", "off"}));
+}
+
 }  // namespace guplab::tools

@@ -95,6 +95,8 @@ int explore_main(int argc, char** argv) {
   bool scripted = false, buggify = false, ftrace = false, until_fail = false, check = false, quiet = false;
   app.add_option("scenario", name, "the scenario to explore (guplab run --list)");
   add_cell_options(app, &design, &policy);
+  std::string gup_retry = "on";
+  add_gup_retry_option(app, &gup_retry);
   app.add_option("--seeds", seeds, "schedules to run (the whole exploration, over every shard)");
   app.add_option("--base-seed", base_seed_s, "where the exploration's seeds start (run i gets a seed mixed from it and i)");
   app.add_option("--strategy", strategy, "random (random walk) or pct:D (PCT of depth D; pct = pct:3)");
@@ -128,6 +130,7 @@ int explore_main(int argc, char** argv) {
     return 2;
   }
   o.design = *parse_pin_design(design);
+  o.gup_retry = gup_retry == "on";
   o.policy = *parse_writeback_policy(policy);
   if (!o.scenario->applies(o.design, o.policy)) {
     fmt::print(stderr, "guplab explore: {} does not run under design {} with policy {}\n", name, design, policy);

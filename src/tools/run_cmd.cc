@@ -21,6 +21,8 @@ int run_main(int argc, char** argv) {
   bool all = false, list = false, unscripted = false;
   app.add_option("scenario", name, "the scenario to run (see --list)");
   add_cell_options(app, &design, &policy);
+  std::string gup_retry = "on";
+  add_gup_retry_option(app, &gup_retry);
   app.add_option("--seed", seed, "seed of the machine (and of the sim scheduler)");
   app.add_option("--backend", backend, "sim (deterministic fibers; default) or native (threads)")
       ->check(CLI::IsMember({"sim", "native"}));
@@ -44,6 +46,7 @@ int run_main(int argc, char** argv) {
   base.backend = backend == "sim" ? Backend::sim : Backend::native;
   base.trace = true;
   base.scripted = !unscripted;
+  base.gup_retry = gup_retry == "on";
 
   if (all) {
     if (!name.empty()) {

@@ -1,0 +1,489 @@
+// userfaultfd.cc - userfaultfd contexts, their ioctls, and handle_userfault().
+#include "mm/userfaultfd.h"
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <vector>
+
+#include "base/bug.h"
+#include "base/spinlock.h"
+#include "base/task.h"
+#include "base/wait.h"
+#include "machine/machine.h"
+#include "machine/trace_point.h"
+#include "mm/fork.h"
+#include "mm/huge_memory.h"
+#include "mm/hugetlb.h"
+#include "mm/internal.h"
+#include "mm/lru.h"
+#include "mm/mmap.h"
+#include "mm/page_alloc.h"
+#include "mm/pgalloc.h"
+#include "mm/rmap.h"
+#include "mm/swap.h"
+#include "mm/uaccess.h"
+
+namespace guplab {
+
+namespace {
+
+constexpr unsigned long kMmapMinAddr = 65536;  // the kernel's default vm.mmap_min_addr
+constexpr uint64_t kFeatures = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_THREAD_ID;
+constexpr uint64_t kRangeIoctls = (1ull << _UFFDIO_WAKE) | (1ull << _UFFDIO_COPY) | (1ull << _UFFDIO_ZEROPAGE);
+
+/** One fault sleeping on a context (on the faulting task's stack). */
+struct uffd_waiter {
+  uffd_msg msg{};
+  unsigned long address = 0;  // page aligned
+  std::atomic<bool> woken{false};
+};
+
+}  // namespace
+
+struct userfaultfd_ctx {
+  mm_struct* mm = nullptr;
+  int flags = 0;
+  std::atomic<int> refs{1};
+  std::atomic<bool> api_done{false};
+  std::atomic<uint64_t> features{0};
+  std::atomic<bool> released{false};
+  spinlock_t lock;
+  std::deque<uffd_waiter*> pending GUARDED_BY(lock);  // queued, not yet read
+  std::vector<uffd_waiter*> waiting GUARDED_BY(lock); // read by the handler, not yet woken
+  wait_queue_head_t fault_pending_wqh;  // readers sleep here
+  wait_queue_head_t fault_wqh;          // faulting tasks sleep here
+};
+
+namespace {
+
+void ctx_get(userfaultfd_ctx* ctx) { ctx->refs.fetch_add(1, std::memory_order_relaxed); }
+
+void ctx_put(userfaultfd_ctx* ctx) {
+  if (ctx->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  mmdrop(ctx->mm);
+  delete ctx;
+}
+
+// Wake the faults on [start, start + len) (len 0: all of them).
+void wake_userfault(userfaultfd_ctx* ctx, unsigned long start, unsigned long len) {
+  auto hit = [&](const uffd_waiter* w) { return len == 0 || (w->address >= start && w->address - start < len); };
+  bool any_woken = false;
+  {
+    SpinGuard g(&ctx->lock);
+    auto take = [&](auto& c) {
+      for (auto it = c.begin(); it != c.end();) {
+        if (hit(*it)) {
+          (*it)->woken.store(true, std::memory_order_release);
+          it = c.erase(it);
+          any_woken = true;
+        } else {
+          ++it;
+        }
+      }
+    };
+    take(ctx->pending);
+    take(ctx->waiting);
+  }
+  if (any_woken) wake_up_all(&ctx->fault_wqh);
+}
+
+void dequeue(userfaultfd_ctx* ctx, uffd_waiter* w) {
+  SpinGuard g(&ctx->lock);
+  auto drop = [&](auto& c) {
+    auto it = std::find(c.begin(), c.end(), w);
+    if (it != c.end()) c.erase(it);
+  };
+  drop(ctx->pending);
+  drop(ctx->waiting);
+}
+
+int validate_range(unsigned long start, unsigned long len) {
+  if (start & ~PAGE_MASK) return -EINVAL;
+  if (len & ~PAGE_MASK) return -EINVAL;
+  if (!len) return -EINVAL;
+  if (start < kMmapMinAddr) return -EINVAL;
+  if (start >= TASK_SIZE) return -EINVAL;
+  if (len > TASK_SIZE - start) return -EINVAL;
+  return 0;
+}
+
+// The model registers private anonymous memory only (no shmem, no hugetlb).
+bool vma_can_userfault(const vm_area_struct* vma) {
+  return vma_is_anonymous(vma) && !any(vma->vm_flags, VM_SHARED) && !is_vm_hugetlb_page(vma);
+}
+
+// Set (@wp) or clear the userfaultfd write protection of the present ptes of
+// [start, end) of @vma; huge PMDs are split first.
+void uffd_wp_range(vm_area_struct* vma, unsigned long start, unsigned long end, bool wp) {
+  mm_struct* mm = vma->vm_mm;
+  for (unsigned long addr = start; addr < end; addr += PAGE_SIZE) {
+    pgtable_slot* pmdp = pmd_walk(mm, addr);
+    if (!pmdp) continue;
+    if (pmd_leaf(pmdp_get(pmdp))) __split_huge_pmd(vma, pmdp, addr);
+    SpinGuard g(&mm->page_table_lock);
+    pmd_t pmd = pmdp_get(pmdp);
+    if (!pmd_present(pmd) || pmd_leaf(pmd)) continue;
+    pgtable_slot* ptep = pte_offset(mm_mem(mm), pmd, addr);
+    pte_t pte = ptep_get(ptep);
+    if (!pte_present(pte)) continue;
+    pte_t n = wp ? pte_mkuffd_wp(pte_wrprotect(pte)) : pte_clear_uffd_wp(pte);
+    if (!pte_same(n, pte)) set_pte(ptep, n);
+  }
+}
+
+// Split so that [start, end) of the vma at @addr is a vma of its own; returns it.
+vm_area_struct* isolate_vma(mm_struct* mm, unsigned long addr, unsigned long end, int* err) REQUIRES(mm->mmap_lock) {
+  vm_area_struct* vma = find_vma(mm, addr);
+  if (vma->vm_start < addr) {
+    if ((*err = split_vma(mm, vma, addr, true))) return nullptr;
+    vma = find_vma(mm, addr);
+  }
+  if (vma->vm_end > end) {
+    if ((*err = split_vma(mm, vma, end, false))) return nullptr;
+    vma = find_vma(mm, addr);
+  }
+  return vma;
+}
+
+int uffd_api(userfaultfd_ctx* ctx, uffdio_api* a) {
+  if (a->api != UFFD_API || (a->features & ~kFeatures)) {
+    std::memset(a, 0, sizeof(*a));
+    return -EINVAL;
+  }
+  bool expected = false;
+  if (!ctx->api_done.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+    std::memset(a, 0, sizeof(*a));
+    return -EINVAL;  // a second UFFDIO_API
+  }
+  ctx->features.store(a->features, std::memory_order_release);
+  a->features = kFeatures;
+  a->ioctls = (1ull << _UFFDIO_REGISTER) | (1ull << _UFFDIO_UNREGISTER) | (1ull << _UFFDIO_API);
+  return 0;
+}
+
+int uffd_register(userfaultfd_ctx* ctx, uffdio_register* r) {
+  constexpr uint64_t kModes = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP | UFFDIO_REGISTER_MODE_MINOR;
+  if (!r->mode || (r->mode & ~kModes)) return -EINVAL;
+  if (r->mode & UFFDIO_REGISTER_MODE_MINOR) return -EINVAL;  // no shmem/hugetlb registration in the model
+  vm_flags_t vf = VM_NONE;
+  if (r->mode & UFFDIO_REGISTER_MODE_MISSING) vf |= VM_UFFD_MISSING;
+  if (r->mode & UFFDIO_REGISTER_MODE_WP) vf |= VM_UFFD_WP;
+  if (int e = validate_range(r->range.start, r->range.len)) return e;
+  const unsigned long start = r->range.start, end = start + r->range.len;
+  mm_struct* mm = ctx->mm;
+  if (!mmget_not_zero(mm)) return -ESRCH;
+  int ret = 0;
+  mmap_write_lock(mm);
+  vm_area_struct* vma = find_vma(mm, start);
+  if (!vma || vma->vm_start >= end) ret = -EINVAL;
+  for (vm_area_struct* cur = vma; !ret && cur && cur->vm_start < end; cur = vma_next(mm, cur)) {
+    if (!vma_can_userfault(cur)) ret = -EINVAL;
+    else if (!any(cur->vm_flags, VM_MAYWRITE)) ret = -EPERM;
+    else if (cur->vm_userfaultfd_ctx && cur->vm_userfaultfd_ctx != ctx) ret = -EBUSY;
+  }
+  for (unsigned long addr = start; !ret && addr < end;) {
+    vm_area_struct* cur = find_vma(mm, addr);
+    if (!cur || cur->vm_start >= end) break;
+    if (cur->vm_start > addr) addr = cur->vm_start;  // a hole: registration covers the vmas only
+    cur = isolate_vma(mm, addr, end, &ret);
+    if (!cur) break;
+    cur->vm_flags = (cur->vm_flags & ~(VM_UFFD_MISSING | VM_UFFD_WP)) | vf;
+    cur->vm_userfaultfd_ctx = ctx;
+    addr = cur->vm_end;
+  }
+  mmap_write_unlock(mm);
+  mmput(mm);
+  if (ret) return ret;
+  r->ioctls = kRangeIoctls | ((r->mode & UFFDIO_REGISTER_MODE_WP) ? (1ull << _UFFDIO_WRITEPROTECT) : 0);
+  trace_point(mm->machine, "uffd", "register", "start={:#x} len={:#x} mode={:#x}", start, r->range.len, r->mode);
+  return 0;
+}
+
+int uffd_unregister(userfaultfd_ctx* ctx, uffdio_range* r) {
+  if (int e = validate_range(r->start, r->len)) return e;
+  const unsigned long start = r->start, end = start + r->len;
+  mm_struct* mm = ctx->mm;
+  if (!mmget_not_zero(mm)) return -ESRCH;
+  int ret = 0;
+  mmap_write_lock(mm);
+  vm_area_struct* vma = find_vma(mm, start);
+  if (!vma || vma->vm_start >= end) ret = -EINVAL;
+  for (vm_area_struct* cur = vma; !ret && cur && cur->vm_start < end; cur = vma_next(mm, cur))
+    if (!vma_can_userfault(cur)) ret = -EINVAL;
+  for (unsigned long addr = start; !ret && addr < end;) {
+    vm_area_struct* cur = find_vma(mm, addr);
+    if (!cur || cur->vm_start >= end) break;
+    if (cur->vm_start > addr) addr = cur->vm_start;
+    if (!cur->vm_userfaultfd_ctx) {
+      addr = cur->vm_end;
+      continue;
+    }
+    cur = isolate_vma(mm, addr, end, &ret);
+    if (!cur) break;
+    userfaultfd_ctx* owner = cur->vm_userfaultfd_ctx;
+    if (userfaultfd_wp(cur)) uffd_wp_range(cur, cur->vm_start, cur->vm_end, false);
+    cur->vm_flags &= ~(VM_UFFD_MISSING | VM_UFFD_WP);
+    cur->vm_userfaultfd_ctx = nullptr;
+    // Faults still sleeping on this range now retry as ordinary faults.
+    wake_userfault(owner, cur->vm_start, cur->vm_end - cur->vm_start);
+    addr = cur->vm_end;
+  }
+  mmap_write_unlock(mm);
+  mmput(mm);
+  return ret;
+}
+
+// Install one page at @dst: a copy of @src (nullptr: the zero page). mmap_lock held.
+int mfill_one(vm_area_struct* vma, unsigned long dst, const void* src, bool wp) {
+  mm_struct* mm = vma->vm_mm;
+  Machine* m = mm_machine(mm);
+  pgtable_slot* pmdp = pmd_alloc_walk(mm, dst);
+  if (!pmdp) return -ENOMEM;
+  if (pmd_none(pmdp_get(pmdp)) && __pte_alloc(mm, pmdp)) return -ENOMEM;
+  if (pmd_leaf(pmdp_get(pmdp))) return -EEXIST;
+  page* p = nullptr;
+  if (src) {
+    if (anon_vma_prepare(vma)) return -ENOMEM;
+    p = alloc_pages_on(m, gfp_t::GFP_HIGHUSER_MOVABLE, 0);
+    if (!p) return -ENOMEM;
+    std::memcpy(page_address(p), src, PAGE_SIZE);
+  }
+  SpinGuard g(&mm->page_table_lock);
+  pmd_t pmd = pmdp_get(pmdp);
+  pgtable_slot* ptep = pmd_leaf(pmd) ? nullptr : pte_offset(mm_mem(mm), pmd, dst);
+  if (!ptep || !pte_none(ptep_get(ptep))) {
+    if (p) folio_put(page_folio(p));
+    return -EEXIST;
+  }
+  pte_t entry;
+  if (p) {
+    entry = pte_mkyoung(pte_mkdirty(mk_pte(p, vma->vm_page_prot)));
+    if (wp) entry = pte_mkuffd_wp(entry);
+    else if (any(vma->vm_flags, VM_WRITE)) entry = pte_mkwrite(entry);
+    folio* f = page_folio(p);
+    folio_add_new_anon_rmap(f, vma, dst);
+    folio_add_lru(f);
+    add_mm_rss(mm, true, 1);
+  } else {
+    entry = pte_mkspecial(mk_pte(m->zero_page(), vma->vm_page_prot));
+  }
+  set_pte(ptep, entry);
+  return 0;
+}
+
+// UFFDIO_COPY (@src a user address of the calling task) or UFFDIO_ZEROPAGE (@src 0).
+// Returns the bytes done, or -errno if none.
+long mfill_atomic(userfaultfd_ctx* ctx, unsigned long dst, unsigned long src, unsigned long len, bool copy, bool wp) {
+  mm_struct* mm = ctx->mm;
+  if (!mmget_not_zero(mm)) return -ESRCH;
+  std::vector<char> buf(copy ? PAGE_SIZE : 0);
+  long done = 0;
+  int err = 0;
+  while (static_cast<unsigned long>(done) < len) {
+    if (copy && copy_from_user(buf.data(), src + static_cast<unsigned long>(done), PAGE_SIZE)) {
+      err = -EFAULT;
+      break;
+    }
+    mmap_read_lock(mm);
+    vm_area_struct* vma = find_vma(mm, dst);
+    // The whole range must be in one registered vma (upstream's find_dst_vma()).
+    if (!vma || dst < vma->vm_start || dst + len > vma->vm_end || !vma->vm_userfaultfd_ctx) err = -ENOENT;
+    else if (!vma_can_userfault(vma) || (wp && !userfaultfd_wp(vma))) err = -EINVAL;
+    else err = mfill_one(vma, dst + static_cast<unsigned long>(done), copy ? buf.data() : nullptr, wp);
+    mmap_read_unlock(mm);
+    if (err) break;
+    done += static_cast<long>(PAGE_SIZE);
+    if (fatal_signal_pending(current())) {
+      err = -EINTR;
+      break;
+    }
+  }
+  mmput(mm);
+  return done ? done : err;
+}
+
+int uffd_copy(userfaultfd_ctx* ctx, uffdio_copy* c) {
+  c->copy = 0;
+  if (int e = validate_range(c->dst, c->len)) return e;
+  if (c->src + c->len <= c->src) return -EINVAL;
+  if (c->mode & ~(UFFDIO_COPY_MODE_DONTWAKE | UFFDIO_COPY_MODE_WP)) return -EINVAL;
+  long ret = mfill_atomic(ctx, c->dst, c->src, c->len, true, c->mode & UFFDIO_COPY_MODE_WP);
+  c->copy = ret;
+  if (ret < 0) return static_cast<int>(ret);
+  if (!(c->mode & UFFDIO_COPY_MODE_DONTWAKE)) wake_userfault(ctx, c->dst, static_cast<unsigned long>(ret));
+  trace_point(ctx->mm->machine, "uffd", "copy", "dst={:#x} len={:#x} done={}", c->dst, c->len, ret);
+  return static_cast<unsigned long>(ret) == c->len ? 0 : -EAGAIN;
+}
+
+int uffd_zeropage(userfaultfd_ctx* ctx, uffdio_zeropage* z) {
+  z->zeropage = 0;
+  if (int e = validate_range(z->range.start, z->range.len)) return e;
+  if (z->mode & ~UFFDIO_ZEROPAGE_MODE_DONTWAKE) return -EINVAL;
+  long ret = mfill_atomic(ctx, z->range.start, 0, z->range.len, false, false);
+  z->zeropage = ret;
+  if (ret < 0) return static_cast<int>(ret);
+  if (!(z->mode & UFFDIO_ZEROPAGE_MODE_DONTWAKE)) wake_userfault(ctx, z->range.start, static_cast<unsigned long>(ret));
+  return static_cast<unsigned long>(ret) == z->range.len ? 0 : -EAGAIN;
+}
+
+int uffd_writeprotect(userfaultfd_ctx* ctx, uffdio_writeprotect* w) {
+  if (int e = validate_range(w->range.start, w->range.len)) return e;
+  if (w->mode & ~(UFFDIO_WRITEPROTECT_MODE_WP | UFFDIO_WRITEPROTECT_MODE_DONTWAKE)) return -EINVAL;
+  const bool wp = w->mode & UFFDIO_WRITEPROTECT_MODE_WP;
+  const bool dontwake = w->mode & UFFDIO_WRITEPROTECT_MODE_DONTWAKE;
+  if (wp && dontwake) return -EINVAL;
+  const unsigned long start = w->range.start, end = start + w->range.len;
+  mm_struct* mm = ctx->mm;
+  if (!mmget_not_zero(mm)) return -ESRCH;
+  int err = -ENOENT;
+  mmap_read_lock(mm);
+  for (vm_area_struct* vma = find_vma(mm, start); vma && vma->vm_start < end; vma = vma_next(mm, vma)) {
+    if (!userfaultfd_wp(vma)) {
+      err = -ENOENT;
+      break;
+    }
+    uffd_wp_range(vma, std::max(start, vma->vm_start), std::min(end, vma->vm_end), wp);
+    err = 0;
+  }
+  mmap_read_unlock(mm);
+  mmput(mm);
+  if (err) return err;
+  if (!wp && !dontwake) wake_userfault(ctx, start, w->range.len);
+  return 0;
+}
+
+int uffd_wake(userfaultfd_ctx* ctx, uffdio_range* r) {
+  if (int e = validate_range(r->start, r->len)) return e;
+  wake_userfault(ctx, r->start, r->len);
+  return 0;
+}
+
+// Is the fault still unresolved (worth sleeping for)? Reads the entry once.
+bool userfaultfd_must_wait(const vm_fault* vmf, vm_flags_t reason) {
+  if (!vmf->pte) return true;
+  pte_t pte = ptep_get(vmf->pte);
+  if (reason == VM_UFFD_MISSING) return pte_none(pte);
+  return pte_present(pte) && pte_uffd_wp(pte);
+}
+
+}  // namespace
+
+userfaultfd_ctx* userfaultfd(mm_struct* mm, int flags) {
+  if (flags & ~(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY)) return ERR_PTR<userfaultfd_ctx>(-EINVAL);
+  auto* ctx = new userfaultfd_ctx;
+  ctx->mm = mm;
+  ctx->flags = flags;
+  init_waitqueue_head(&ctx->fault_pending_wqh, "uffd_fault_pending");
+  init_waitqueue_head(&ctx->fault_wqh, "uffd_fault");
+  mmgrab(mm);
+  return ctx;
+}
+
+void userfaultfd_close(userfaultfd_ctx* ctx) {
+  ctx->released.store(true, std::memory_order_release);
+  mm_struct* mm = ctx->mm;
+  if (mmget_not_zero(mm)) {
+    mmap_write_lock(mm);
+    for (auto& [end, vma] : mm->mm_mt) {
+      if (vma->vm_userfaultfd_ctx != ctx) continue;
+      vma->vm_flags &= ~(VM_UFFD_MISSING | VM_UFFD_WP);
+      vma->vm_userfaultfd_ctx = nullptr;
+    }
+    mmap_write_unlock(mm);
+    mmput(mm);
+  }
+  wake_userfault(ctx, 0, 0);
+  wake_up_all(&ctx->fault_pending_wqh);
+  ctx_put(ctx);
+}
+
+int userfaultfd_ioctl(userfaultfd_ctx* ctx, unsigned long cmd, void* arg) {
+  if (cmd != UFFDIO_API && !ctx->api_done.load(std::memory_order_acquire)) return -EINVAL;
+  if (!arg) return -EFAULT;
+  switch (cmd) {
+    case UFFDIO_API: return uffd_api(ctx, static_cast<uffdio_api*>(arg));
+    case UFFDIO_REGISTER: return uffd_register(ctx, static_cast<uffdio_register*>(arg));
+    case UFFDIO_UNREGISTER: return uffd_unregister(ctx, static_cast<uffdio_range*>(arg));
+    case UFFDIO_COPY: return uffd_copy(ctx, static_cast<uffdio_copy*>(arg));
+    case UFFDIO_ZEROPAGE: return uffd_zeropage(ctx, static_cast<uffdio_zeropage*>(arg));
+    case UFFDIO_WRITEPROTECT: return uffd_writeprotect(ctx, static_cast<uffdio_writeprotect*>(arg));
+    case UFFDIO_WAKE: return uffd_wake(ctx, static_cast<uffdio_range*>(arg));
+    default: return -EINVAL;
+  }
+}
+
+long userfaultfd_read(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock) {
+  if (!ctx->api_done.load(std::memory_order_acquire)) return -EINVAL;
+  nonblock = nonblock || (ctx->flags & O_NONBLOCK);
+  if (!nonblock) might_sleep();
+  for (;;) {
+    const uint32_t s = ctx->fault_pending_wqh.seq.load(std::memory_order_acquire);
+    {
+      SpinGuard g(&ctx->lock);
+      if (!ctx->pending.empty()) {
+        uffd_waiter* w = ctx->pending.front();
+        ctx->pending.pop_front();
+        *msg = w->msg;
+        ctx->waiting.push_back(w);
+        return static_cast<long>(sizeof(uffd_msg));
+      }
+    }
+    if (ctx->released.load(std::memory_order_acquire)) return 0;
+    if (nonblock) return -EAGAIN;
+    if (fatal_signal_pending(current())) return -EINTR;
+    wait_queue_sleep(&ctx->fault_pending_wqh, s);
+  }
+}
+
+int userfaultfd_nr_waiting(userfaultfd_ctx* ctx) {
+  SpinGuard g(&ctx->lock);
+  return static_cast<int>(ctx->pending.size() + ctx->waiting.size());
+}
+
+vm_fault_t handle_userfault(vm_fault* vmf, vm_flags_t reason) NO_THREAD_SAFETY_ANALYSIS /* drops mmap_lock */ {
+  vm_area_struct* vma = vmf->vma;
+  mm_struct* mm = vma->vm_mm;
+  userfaultfd_ctx* ctx = vma->vm_userfaultfd_ctx;
+  Machine* m = mm_machine(mm);
+  if (!ctx || ctx->released.load(std::memory_order_acquire)) return VM_FAULT_SIGBUS;
+  if (!any(vmf->flags, FAULT_FLAG_ALLOW_RETRY)) {
+    // Nobody above us can retry: the fault cannot wait for the handler (seed 001's
+    // problem with GUP before get_user_pages_locked/unlocked).
+    trace_point(m, "uffd", "handle_userfault", "address={:#x} no ALLOW_RETRY: SIGBUS", vmf->address);
+    return VM_FAULT_SIGBUS;
+  }
+  if (any(vmf->flags, FAULT_FLAG_RETRY_NOWAIT)) return VM_FAULT_RETRY;  // mmap_lock kept
+  uffd_waiter w;
+  w.address = vmf->address;
+  w.msg.event = UFFD_EVENT_PAGEFAULT;
+  w.msg.arg.pagefault.address = vmf->address;
+  if (any(vmf->flags, FAULT_FLAG_WRITE)) w.msg.arg.pagefault.flags |= UFFD_PAGEFAULT_FLAG_WRITE;
+  if (reason == VM_UFFD_WP) w.msg.arg.pagefault.flags |= UFFD_PAGEFAULT_FLAG_WP;
+  if ((ctx->features.load(std::memory_order_acquire) & UFFD_FEATURE_THREAD_ID) && current())
+    w.msg.arg.pagefault.feat.ptid = static_cast<__u32>(current()->pid);
+  ctx_get(ctx);
+  {
+    SpinGuard g(&ctx->lock);
+    ctx->pending.push_back(&w);
+  }
+  // Queued before this check: a resolution after it wakes us.
+  const bool must_wait = userfaultfd_must_wait(vmf, reason);
+  mmap_read_unlock(mm);
+  trace_point(m, "uffd", "handle_userfault", "address={:#x}{}{} mmap_lock dropped{}", vmf->address,
+              reason == VM_UFFD_WP ? " wp" : " missing", any(vmf->flags, FAULT_FLAG_TRIED) ? " tried" : "",
+              must_wait ? ", waiting" : "");
+  if (must_wait) {
+    wake_up_all(&ctx->fault_pending_wqh);
+    wait_event_killable(&ctx->fault_wqh, [&] {
+      return w.woken.load(std::memory_order_acquire) || ctx->released.load(std::memory_order_acquire);
+    });
+  }
+  dequeue(ctx, &w);
+  ctx_put(ctx);
+  return VM_FAULT_RETRY;
+}
+
+}  // namespace guplab

@@ -1,0 +1,434 @@
+// userfaultfd_test.cc - userfaultfd contexts: every ioctl's errors (as fs/userfaultfd.c
+// and mm/userfaultfd.c return them), handle_userfault() with and without
+// FAULT_FLAG_ALLOW_RETRY, and (sim backend, seeded) GUP and user accesses resolved by a
+// handler task.
+#include "mm/userfaultfd.h"
+
+#include <fcntl.h>
+
+#include <cstring>
+#include <vector>
+
+#include "mm/gup.h"
+#include "mm/mm_fixture.h"
+#include "mm/pin.h"
+
+namespace guplab::test {
+namespace {
+
+constexpr unsigned long P = PAGE_SIZE;
+
+int api(userfaultfd_ctx* ctx, uint64_t features = 0) {
+  uffdio_api a{};
+  a.api = UFFD_API;
+  a.features = features;
+  return userfaultfd_ioctl(ctx, UFFDIO_API, &a);
+}
+int reg(userfaultfd_ctx* ctx, unsigned long start, unsigned long len, uint64_t mode = UFFDIO_REGISTER_MODE_MISSING) {
+  uffdio_register r{};
+  r.range.start = start;
+  r.range.len = len;
+  r.mode = mode;
+  return userfaultfd_ioctl(ctx, UFFDIO_REGISTER, &r);
+}
+int unreg(userfaultfd_ctx* ctx, unsigned long start, unsigned long len) {
+  uffdio_range r{start, len};
+  return userfaultfd_ioctl(ctx, UFFDIO_UNREGISTER, &r);
+}
+int copy(userfaultfd_ctx* ctx, unsigned long dst, unsigned long src, unsigned long len, uint64_t mode = 0,
+         long* done = nullptr) {
+  uffdio_copy c{};
+  c.dst = dst;
+  c.src = src;
+  c.len = len;
+  c.mode = mode;
+  int r = userfaultfd_ioctl(ctx, UFFDIO_COPY, &c);
+  if (done) *done = c.copy;
+  return r;
+}
+int zeropage(userfaultfd_ctx* ctx, unsigned long start, unsigned long len, uint64_t mode = 0) {
+  uffdio_zeropage z{};
+  z.range = {start, len};
+  z.mode = mode;
+  return userfaultfd_ioctl(ctx, UFFDIO_ZEROPAGE, &z);
+}
+int wp(userfaultfd_ctx* ctx, unsigned long start, unsigned long len, uint64_t mode) {
+  uffdio_writeprotect w{};
+  w.range = {start, len};
+  w.mode = mode;
+  return userfaultfd_ioctl(ctx, UFFDIO_WRITEPROTECT, &w);
+}
+int wake(userfaultfd_ctx* ctx, unsigned long start, unsigned long len) {
+  uffdio_range r{start, len};
+  return userfaultfd_ioctl(ctx, UFFDIO_WAKE, &r);
+}
+
+// get_user_pages()/pin_user_pages() of one page under mmap_lock (no *locked: no ALLOW_RETRY).
+long gup_held(mm_struct* mm, unsigned long a, foll_flags f, page** pages, bool pin = false) {
+  mmap_read_lock(mm);
+  long r = pin ? pin_user_pages(a, 1, f, pages) : get_user_pages(a, 1, f, pages);
+  mmap_read_unlock(mm);
+  return r;
+}
+
+class UserfaultfdTest : public MmTest {
+ protected:
+  void SetUp() override {
+    MmTest::SetUp();
+    ctx_ = userfaultfd(mm_, O_CLOEXEC);
+    ASSERT_FALSE(IS_ERR(ctx_));
+  }
+  void TearDown() override {
+    if (ctx_) userfaultfd_close(ctx_);
+    MmTest::TearDown();
+  }
+  userfaultfd_ctx* ctx_ = nullptr;
+};
+
+TEST_F(UserfaultfdTest, ApiMustComeFirstAndOnlyOnce) {
+  EXPECT_EQ(PTR_ERR(userfaultfd(mm_, O_RDWR)), -EINVAL);
+  const unsigned long a = map(4 * P);
+  EXPECT_EQ(reg(ctx_, a, P), -EINVAL);
+  uffd_msg msg;
+  EXPECT_EQ(userfaultfd_read(ctx_, &msg, true), -EINVAL);
+  uffdio_api bad{};
+  bad.api = UFFD_API + 1;
+  EXPECT_EQ(userfaultfd_ioctl(ctx_, UFFDIO_API, &bad), -EINVAL);
+  bad.api = UFFD_API;
+  bad.features = UFFD_FEATURE_EVENT_FORK;  // not in the model
+  EXPECT_EQ(userfaultfd_ioctl(ctx_, UFFDIO_API, &bad), -EINVAL);
+  EXPECT_EQ(bad.features, 0u);  // zeroed on error, as the kernel does
+  uffdio_api ok{};
+  ok.api = UFFD_API;
+  ASSERT_EQ(userfaultfd_ioctl(ctx_, UFFDIO_API, &ok), 0);
+  EXPECT_TRUE(ok.features & UFFD_FEATURE_THREAD_ID);
+  EXPECT_TRUE(ok.ioctls & (1ull << _UFFDIO_REGISTER));
+  EXPECT_EQ(api(ctx_), -EINVAL);  // a second UFFDIO_API
+  EXPECT_EQ(userfaultfd_ioctl(ctx_, 0xdead, &ok), -EINVAL);
+  EXPECT_EQ(userfaultfd_read(ctx_, &msg, true), -EAGAIN);  // nothing queued
+}
+
+TEST_F(UserfaultfdTest, RegisterErrors) {
+  ASSERT_EQ(api(ctx_), 0);
+  const unsigned long a = map(8 * P);
+  EXPECT_EQ(reg(ctx_, a + 1, P), -EINVAL);  // misaligned start
+  EXPECT_EQ(reg(ctx_, a, P + 1), -EINVAL);  // misaligned len
+  EXPECT_EQ(reg(ctx_, a, 0), -EINVAL);
+  EXPECT_EQ(reg(ctx_, a, P, 0), -EINVAL);   // no mode
+  EXPECT_EQ(reg(ctx_, a, P, 1ull << 7), -EINVAL);
+  EXPECT_EQ(reg(ctx_, a, P, UFFDIO_REGISTER_MODE_MINOR), -EINVAL);  // shmem only; not in the model
+  EXPECT_EQ(reg(ctx_, a + 16 * P, P), -EINVAL);                      // no vma there
+  const unsigned long shared = map(2 * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS);
+  EXPECT_EQ(reg(ctx_, shared, P), -EINVAL);
+  const unsigned long ro = map(2 * P, PROT_READ, MAP_SHARED | MAP_ANONYMOUS);
+  EXPECT_EQ(reg(ctx_, ro, P), -EINVAL);
+
+  uffdio_register r{};
+  r.range = {a + 2 * P, 2 * P};
+  r.mode = UFFDIO_REGISTER_MODE_MISSING;
+  ASSERT_EQ(userfaultfd_ioctl(ctx_, UFFDIO_REGISTER, &r), 0);
+  EXPECT_TRUE(r.ioctls & (1ull << _UFFDIO_COPY));
+  EXPECT_FALSE(r.ioctls & (1ull << _UFFDIO_WRITEPROTECT));
+  vm_area_struct* v = lookup(a + 2 * P);
+  EXPECT_EQ(v->vm_start, a + 2 * P);  // split at both ends
+  EXPECT_EQ(v->vm_end, a + 4 * P);
+  EXPECT_TRUE(userfaultfd_missing(v));
+  EXPECT_FALSE(userfaultfd_armed(lookup(a)));
+  EXPECT_EQ(reg(ctx_, a, 8 * P, UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP), 0);  // same ctx: again is fine
+
+  userfaultfd_ctx* other = userfaultfd(mm_, 0);
+  ASSERT_EQ(api(other), 0);
+  EXPECT_EQ(reg(other, a + 3 * P, 2 * P), -EBUSY);  // overlaps ctx_'s registration
+  EXPECT_EQ(lookup(a + 4 * P)->vm_userfaultfd_ctx, ctx_);  // unchanged
+  userfaultfd_close(other);
+}
+
+TEST_F(UserfaultfdTest, UnregisterErrorsAndEffect) {
+  ASSERT_EQ(api(ctx_), 0);
+  const unsigned long a = map(4 * P);
+  EXPECT_EQ(unreg(ctx_, a + 1, P), -EINVAL);
+  EXPECT_EQ(unreg(ctx_, a, 0), -EINVAL);
+  EXPECT_EQ(unreg(ctx_, a + 8 * P, P), -EINVAL);  // no vma
+  EXPECT_EQ(unreg(ctx_, a, P), 0);                // not registered: nothing to do
+  ASSERT_EQ(reg(ctx_, a, 4 * P), 0);
+  EXPECT_EQ(fault(a, FAULT_FLAG_WRITE), VM_FAULT_SIGBUS);  // registered, no ALLOW_RETRY
+  ASSERT_EQ(unreg(ctx_, a, 4 * P), 0);
+  EXPECT_FALSE(userfaultfd_armed(lookup(a)));
+  EXPECT_EQ(fault(a, FAULT_FLAG_WRITE), VM_FAULT_NONE);  // an ordinary fault again
+}
+
+TEST_F(UserfaultfdTest, CopyErrorsAndData) {
+  ASSERT_EQ(api(ctx_), 0);
+  const unsigned long a = map(4 * P), src = map(4 * P);
+  put_u64(src, 0x1234);
+  put_u64(src + P, 0x5678);
+  EXPECT_EQ(copy(ctx_, a, src, P), -ENOENT);  // not registered
+  ASSERT_EQ(reg(ctx_, a, 4 * P), 0);
+  EXPECT_EQ(copy(ctx_, a + 1, src, P), -EINVAL);
+  EXPECT_EQ(copy(ctx_, a, src, P + 1), -EINVAL);
+  EXPECT_EQ(copy(ctx_, a, src, 0), -EINVAL);
+  EXPECT_EQ(copy(ctx_, a, ~0ul - 10, P), -EINVAL);                 // src wraps
+  EXPECT_EQ(copy(ctx_, a, src, P, 1ull << 5), -EINVAL);            // unknown mode
+  EXPECT_EQ(copy(ctx_, a, src, P, UFFDIO_COPY_MODE_WP), -EINVAL);  // not WP-registered
+  EXPECT_EQ(copy(ctx_, a + 2 * P, src, 4 * P), -ENOENT);           // runs past the registered vma
+  long done = -1;
+  ASSERT_EQ(copy(ctx_, a, src, 2 * P, 0, &done), 0);
+  EXPECT_EQ(done, static_cast<long>(2 * P));
+  EXPECT_EQ(get_u64(a), 0x1234u);
+  EXPECT_EQ(get_u64(a + P), 0x5678u);
+  EXPECT_EQ(copy(ctx_, a, src, P, 0, &done), -EEXIST);  // over a present page
+  EXPECT_EQ(done, -EEXIST);
+  EXPECT_EQ(copy(ctx_, a + P, src, 2 * P, 0, &done), -EEXIST);  // the first page is present
+  EXPECT_EQ(copy(ctx_, a + 2 * P, src, P, 0, &done), 0);
+  EXPECT_EQ(zeropage(ctx_, a + 3 * P, P), 0);
+  EXPECT_EQ(copy(ctx_, a + 3 * P, src, P), -EEXIST);  // over the zero page too
+}
+
+TEST_F(UserfaultfdTest, CopyPartialIsEagain) {
+  ASSERT_EQ(api(ctx_), 0);
+  const unsigned long a = map(4 * P), src = map(4 * P);
+  ASSERT_EQ(reg(ctx_, a, 4 * P), 0);
+  ASSERT_EQ(copy(ctx_, a + P, src, P), 0);
+  long done = -1;
+  EXPECT_EQ(copy(ctx_, a, src, 2 * P, 0, &done), -EAGAIN);
+  EXPECT_EQ(done, static_cast<long>(P));
+  EXPECT_EQ(copy(ctx_, a + 2 * P, 0x1000, P, 0, &done), -EFAULT);  // unreadable source
+}
+
+TEST_F(UserfaultfdTest, ZeropageErrors) {
+  ASSERT_EQ(api(ctx_), 0);
+  const unsigned long a = map(4 * P);
+  EXPECT_EQ(zeropage(ctx_, a, P), -ENOENT);
+  ASSERT_EQ(reg(ctx_, a, 4 * P), 0);
+  EXPECT_EQ(zeropage(ctx_, a + 1, P), -EINVAL);
+  EXPECT_EQ(zeropage(ctx_, a, P, UFFDIO_COPY_MODE_WP), -EINVAL);  // only DONTWAKE
+  ASSERT_EQ(zeropage(ctx_, a, P), 0);
+  EXPECT_EQ(get_u64(a), 0u);
+  EXPECT_EQ(zeropage(ctx_, a, P), -EEXIST);
+  EXPECT_EQ(vs(NR_ANON_MAPPED), 0);  // the shared zero page, no page of its own
+}
+
+TEST_F(UserfaultfdTest, WriteprotectAndWakeErrors) {
+  ASSERT_EQ(api(ctx_), 0);
+  const unsigned long a = map(4 * P);
+  EXPECT_EQ(wp(ctx_, a, P, UFFDIO_WRITEPROTECT_MODE_WP), -ENOENT);  // not registered
+  ASSERT_EQ(reg(ctx_, a, 2 * P, UFFDIO_REGISTER_MODE_MISSING), 0);
+  EXPECT_EQ(wp(ctx_, a, P, UFFDIO_WRITEPROTECT_MODE_WP), -ENOENT);  // registered, but not for WP
+  ASSERT_EQ(reg(ctx_, a + 2 * P, 2 * P, UFFDIO_REGISTER_MODE_WP), 0);
+  EXPECT_EQ(wp(ctx_, a + 2 * P + 1, P, UFFDIO_WRITEPROTECT_MODE_WP), -EINVAL);
+  EXPECT_EQ(wp(ctx_, a + 2 * P, 0, UFFDIO_WRITEPROTECT_MODE_WP), -EINVAL);
+  EXPECT_EQ(wp(ctx_, a + 2 * P, P, 1ull << 4), -EINVAL);
+  EXPECT_EQ(wp(ctx_, a + 2 * P, P, UFFDIO_WRITEPROTECT_MODE_WP | UFFDIO_WRITEPROTECT_MODE_DONTWAKE), -EINVAL);
+  EXPECT_EQ(wp(ctx_, a + P, 2 * P, UFFDIO_WRITEPROTECT_MODE_WP), -ENOENT);  // partly outside WP
+  EXPECT_EQ(wake(ctx_, a + 1, P), -EINVAL);
+  EXPECT_EQ(wake(ctx_, a, 0), -EINVAL);
+  EXPECT_EQ(wake(ctx_, a, P), 0);
+}
+
+TEST_F(UserfaultfdTest, WriteProtectedPageFaultsToTheHandler) {
+  ASSERT_EQ(api(ctx_), 0);
+  const unsigned long a = map(2 * P);
+  put_u64(a, 7);
+  ASSERT_EQ(reg(ctx_, a, 2 * P, UFFDIO_REGISTER_MODE_WP), 0);
+  ASSERT_EQ(wp(ctx_, a, P, UFFDIO_WRITEPROTECT_MODE_WP), 0);
+  EXPECT_TRUE(pte_uffd_wp(pte_at(a)));
+  EXPECT_FALSE(pte_write(pte_at(a)));
+  EXPECT_EQ(get_u64(a), 7u);                                // reads are fine
+  EXPECT_EQ(fault(a, FAULT_FLAG_WRITE), VM_FAULT_SIGBUS);  // a write cannot wait here
+  page* pages[1];
+  EXPECT_EQ(gup_held(mm_, a, FOLL_WRITE, pages), -EFAULT);
+  EXPECT_EQ(gup_held(mm_, a, FOLL_WRITE | FOLL_FORCE, pages), -EFAULT);  // FOLL_FORCE too
+  ASSERT_EQ(wp(ctx_, a, P, 0), 0);  // resolve
+  EXPECT_FALSE(pte_uffd_wp(pte_at(a)));
+  put_u64(a, 8);
+  EXPECT_EQ(get_u64(a), 8u);
+}
+
+TEST_F(UserfaultfdTest, MissingWithoutAllowRetryIsSigbusAndEfault) {
+  ASSERT_EQ(api(ctx_), 0);
+  const unsigned long a = map(2 * P);
+  ASSERT_EQ(reg(ctx_, a, 2 * P), 0);
+  EXPECT_EQ(fault(a, FAULT_FLAG_NONE), VM_FAULT_SIGBUS);  // read: no zero page either
+  page* pages[1];
+  EXPECT_EQ(gup_held(mm_, a, FOLL_WRITE, pages), -EFAULT);
+  EXPECT_EQ(gup_held(mm_, a, FOLL_WRITE, pages, true), -EFAULT);
+  EXPECT_EQ(userfaultfd_nr_waiting(ctx_), 0);
+}
+
+TEST_F(UserfaultfdTest, ForkAndCloseDropRegistration) {
+  ASSERT_EQ(api(ctx_), 0);
+  const unsigned long a = map(2 * P);
+  ASSERT_EQ(reg(ctx_, a, 2 * P), 0);
+  mm_struct* child = dup_mm(mm_);
+  ASSERT_NE(child, nullptr);
+  mmap_read_lock(child);
+  vm_area_struct* cv = vma_lookup(child, a);
+  EXPECT_FALSE(userfaultfd_armed(cv));
+  EXPECT_EQ(cv->vm_userfaultfd_ctx, nullptr);
+  mmap_read_unlock(child);
+  mmput(child);
+  userfaultfd_close(ctx_);
+  ctx_ = nullptr;
+  EXPECT_FALSE(userfaultfd_armed(lookup(a)));
+  EXPECT_EQ(lookup(a)->vm_userfaultfd_ctx, nullptr);
+}
+
+// ---- the handler protocol, on the sim backend -----------------------------------------
+
+enum class Caller { pin_fast, pin_unlocked, gup_unlocked, gup_locked, user_read };
+
+const char* name(Caller c) {
+  switch (c) {
+    case Caller::pin_fast: return "pin_user_pages_fast";
+    case Caller::pin_unlocked: return "pin_user_pages_unlocked";
+    case Caller::gup_unlocked: return "get_user_pages_unlocked";
+    case Caller::gup_locked: return "get_user_pages_locked";
+    case Caller::user_read: return "copy_from_user";
+  }
+  return "?";
+}
+
+// One run: @caller touches a MISSING-registered page; a handler task (when
+// @with_handler) reads the message and UFFDIO_COPYs a page of 0xab.. into place.
+// Returns the caller's result (pages / 0 on success, -errno) and the value it saw.
+struct Outcome {
+  long ret = 0;
+  uint64_t seen = 0;
+  uffd_msg msg{};
+  int caller_pid = 0;
+};
+
+// get_user_pages_locked() as a caller holding mmap_lock does it (*locked protocol).
+long gup_locked_once(mm_struct* mm, unsigned long a, page** pages) NO_THREAD_SAFETY_ANALYSIS {
+  int locked = 1;
+  mmap_read_lock(mm);
+  long r = get_user_pages_locked(mm, a, 1, FOLL_WRITE, pages, &locked);
+  if (locked) mmap_read_unlock(mm);
+  return r;
+}
+
+Outcome run_one(Caller caller, bool gup_retry, uint64_t seed, bool with_handler) {
+  MachineConfig c = small_config();
+  c.backend = Backend::sim;
+  c.seed = seed;
+  c.gup_retry = gup_retry;
+  Machine m(c);
+  Outcome o;
+  constexpr uint64_t kPattern = 0xabcdef0123456789ull;
+  m.run([&] {
+    mm_struct* mm = mm_alloc(&m);
+    const auto a = static_cast<unsigned long>(vm_mmap(mm, 0, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0));
+    const auto src = static_cast<unsigned long>(vm_mmap(mm, 0, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0));
+    ASSERT_EQ(uaccess_write(mm, src, &kPattern, sizeof(kPattern)), 0);
+    userfaultfd_ctx* ctx = userfaultfd(mm, 0);
+    ASSERT_EQ(api(ctx, UFFD_FEATURE_THREAD_ID), 0);
+    ASSERT_EQ(reg(ctx, a, 2 * P), 0);
+    task_struct* t = m.spawn("caller", [&] {
+      page* pages[1] = {nullptr};
+      long r = 0;
+      switch (caller) {
+        case Caller::pin_fast: r = pin_user_pages_fast(a, 1, FOLL_WRITE, pages); break;
+        case Caller::pin_unlocked: r = pin_user_pages_unlocked(a, 1, pages, FOLL_WRITE); break;
+        case Caller::gup_unlocked: r = get_user_pages_unlocked(a, 1, pages, FOLL_WRITE); break;
+        case Caller::gup_locked: r = gup_locked_once(mm, a, pages); break;
+        case Caller::user_read: {
+          uint64_t v = 0;
+          r = uaccess_read(mm, a, &v, sizeof(v));
+          o.seen = v;
+          break;
+        }
+      }
+      o.ret = r;
+      if (r == 1) {
+        std::memcpy(&o.seen, page_address(pages[0]), sizeof(o.seen));
+        if (caller == Caller::pin_fast || caller == Caller::pin_unlocked) unpin_user_page(pages[0]);
+        else put_page(pages[0]);
+      }
+    }, mm);
+    o.caller_pid = t->pid;
+    task_struct* h = nullptr;
+    if (with_handler) {
+      h = m.spawn("handler", [&] {
+        ASSERT_EQ(userfaultfd_read(ctx, &o.msg), static_cast<long>(sizeof(uffd_msg)));
+        ASSERT_EQ(copy(ctx, o.msg.arg.pagefault.address & PAGE_MASK, src, P), 0);
+      }, mm);
+    }
+    task_join(t);
+    if (h) task_join(h);
+    EXPECT_EQ(userfaultfd_nr_waiting(ctx), 0);
+    userfaultfd_close(ctx);
+    mmput(mm);
+  });
+  EXPECT_TRUE(m.sim_result() && m.sim_result()->ok()) << (m.sim_result() ? m.sim_result()->format() : "");
+  EXPECT_EQ(m.nr_oops(), 0u) << (m.nr_oops() ? m.oopses()[0].format() : "");
+  EXPECT_EQ(m.vmstat().read(NR_FOLL_PIN_ACQUIRED), m.vmstat().read(NR_FOLL_PIN_RELEASED));
+  if (o.ret == 1 || (caller == Caller::user_read && o.ret == 0)) EXPECT_EQ(o.seen, kPattern) << name(caller);
+  return o;
+}
+
+TEST(UserfaultfdSimTest, GupAndUserFaultsResolveThroughTheHandler) {
+  for (Caller c : {Caller::pin_fast, Caller::pin_unlocked, Caller::gup_unlocked, Caller::gup_locked,
+                   Caller::user_read}) {
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+      Outcome o = run_one(c, true, seed, true);
+      const long want = c == Caller::user_read ? 0 : 1;
+      EXPECT_EQ(o.ret, want) << name(c) << " seed " << seed;
+      EXPECT_EQ(o.msg.event, UFFD_EVENT_PAGEFAULT);
+      EXPECT_EQ(o.msg.arg.pagefault.address, o.msg.arg.pagefault.address & PAGE_MASK);
+      EXPECT_EQ(static_cast<int>(o.msg.arg.pagefault.feat.ptid), o.caller_pid) << name(c);
+      EXPECT_EQ((o.msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0, c != Caller::user_read) << name(c);
+    }
+  }
+}
+
+TEST(UserfaultfdSimTest, WithoutGupRetryGupFailsWithEfault) {
+  // A kernel before seed 001: GUP's faults cannot wait for the handler.
+  for (Caller c : {Caller::pin_fast, Caller::pin_unlocked, Caller::gup_unlocked, Caller::gup_locked}) {
+    for (uint64_t seed = 1; seed <= 4; seed++) {
+      Outcome o = run_one(c, false, seed, false);
+      EXPECT_EQ(o.ret, -EFAULT) << name(c) << " seed " << seed;
+    }
+  }
+}
+
+TEST(UserfaultfdSimTest, WriteProtectFaultWaitsForUnprotect) {
+  for (uint64_t seed = 1; seed <= 8; seed++) {
+    MachineConfig c = small_config();
+    c.backend = Backend::sim;
+    c.seed = seed;
+    Machine m(c);
+    uint64_t after = 0;
+    uffd_msg msg{};
+    m.run([&] {
+      mm_struct* mm = mm_alloc(&m);
+      const auto a = static_cast<unsigned long>(vm_mmap(mm, 0, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0));
+      uint64_t v = 1;
+      ASSERT_EQ(uaccess_write(mm, a, &v, sizeof(v)), 0);
+      userfaultfd_ctx* ctx = userfaultfd(mm, 0);
+      ASSERT_EQ(api(ctx), 0);
+      ASSERT_EQ(reg(ctx, a, P, UFFDIO_REGISTER_MODE_WP), 0);
+      ASSERT_EQ(wp(ctx, a, P, UFFDIO_WRITEPROTECT_MODE_WP), 0);
+      task_struct* w = m.spawn("writer", [&] {
+        uint64_t two = 2;
+        EXPECT_EQ(uaccess_write(mm, a, &two, sizeof(two)), 0);
+      }, mm);
+      task_struct* h = m.spawn("handler", [&] {
+        ASSERT_EQ(userfaultfd_read(ctx, &msg), static_cast<long>(sizeof(uffd_msg)));
+        ASSERT_EQ(wp(ctx, a, P, 0), 0);  // un-protect and wake
+      }, mm);
+      task_join(w);
+      task_join(h);
+      ASSERT_EQ(uaccess_read(mm, a, &after, sizeof(after)), 0);
+      userfaultfd_close(ctx);
+      mmput(mm);
+    });
+    EXPECT_TRUE(m.sim_result() && m.sim_result()->ok()) << (m.sim_result() ? m.sim_result()->format() : "");
+    EXPECT_EQ(m.nr_oops(), 0u);
+    EXPECT_EQ(after, 2u) << "seed " << seed;
+    EXPECT_TRUE(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP);
+    EXPECT_TRUE(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
+  }
+}
+
+}  // namespace
+}  // namespace guplab::test

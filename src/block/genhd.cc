@@ -190,6 +190,15 @@ int BlockLayer::add_disk(std::unique_ptr<block_device> disk) {
   return -EEXIST;  // @disk goes here, outside the lock
 }
 
+void BlockLayer::flush_deferred() {
+  std::vector<block_device*> devs;
+  {
+    RawSpinGuard g(lock_);
+    for (auto& [name, disk] : disks_) devs.push_back(disk.get());
+  }
+  for (block_device* d : devs) d->flush_deferred();  // sleeps: not under lock_
+}
+
 void BlockLayer::sim_run_ended() {
   RawSpinGuard g(lock_);
   for (auto& [name, disk] : disks_) disk->sim_run_ended();

@@ -51,6 +51,13 @@ class BlockLayer {
   block_device* lookup(std::string_view name) const;
   /** names() - registered device names, sorted. */
   std::vector<std::string> names() const;
+  /**
+   * flush_deferred() - wait until the completion work every device has queued so far
+   * (block_device::flush_deferred()) has run: the kernel's completions defer to one
+   * system workqueue, and sync must see its unpins whichever device completed the I/O.
+   * REQUIRES: process context; no device is being deleted meanwhile (del_gendisk()).
+   */
+  void flush_deferred();
   /** sim_run_ended() - block_device::sim_run_ended() for every device (Machine::run()). */
   void sim_run_ended();
 

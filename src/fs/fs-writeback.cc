@@ -9,6 +9,7 @@
 #include "block/blkdev.h"
 #include "fs/super.h"
 #include "fs/writeback.h"
+#include "block/genhd.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
 
@@ -149,9 +150,11 @@ void sync_inodes_sb(super_block* sb) {
 }
 
 int sync_filesystem(super_block* sb) {
-  // Completion work deferred to the device's worker (fake_vma unpins; pages dirtied
-  // after the I/O) changes what there is to write: let it finish first.
-  if (sb->s_bdev) sb->s_bdev->flush_deferred();
+  // Completion work deferred to the devices' workers (fake_vma unpins; pages dirtied
+  // after the I/O) changes what there is to write: let it finish first, whichever
+  // device completed the I/O (a direct read from another disk into a mapped file page).
+  if (sb->s_machine) sb->s_machine->block().flush_deferred();
+  else if (sb->s_bdev) sb->s_bdev->flush_deferred();
   writeback_inodes_sb(sb, LONG_MAX, wb_reason::sync);
   sync_inodes_sb(sb);
   return sb->s_op->sync_fs ? sb->s_op->sync_fs(sb, 1) : 0;

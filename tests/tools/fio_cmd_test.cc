@@ -2,6 +2,8 @@
 // --help, overrides, and the errors for broken job files, bad options, a missing file and
 // a bad device, each with a clear message, exit status 2 and nothing printed to stdout.
 #include <gtest/gtest.h>
+
+#include "tools/tool_runner.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,24 +17,11 @@
 namespace {
 
 namespace fs = std::filesystem;
+using guplab::testing::guplab_bin;
+using guplab::testing::Ran;
+using guplab::testing::run_guplab;
+using guplab::testing::slurp;
 
-/** The guplab binary: $GUPLAB_BIN (ctest sets it), else beside this test binary. */
-std::string guplab_bin() {
-  if (const char* b = std::getenv("GUPLAB_BIN")) return b;
-  return (fs::read_symlink("/proc/self/exe").parent_path() / "guplab").string();
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-struct Ran {
-  int status = -1;
-  std::string out, err;
-};
 
 class FioCmd : public ::testing::Test {
  protected:
@@ -48,15 +37,7 @@ class FioCmd : public ::testing::Test {
     return p;
   }
   /** run() - guplab fio @args, from the test's directory, with stdout and stderr apart. */
-  Ran run(const std::string& args) {
-    const std::string cmd = "cd '" + dir_.string() + "' && '" + guplab_bin() + "' fio " + args + " >out.txt 2>err.txt";
-    Ran r;
-    const int st = std::system(cmd.c_str());
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    r.out = slurp(dir_ / "out.txt");
-    r.err = slurp(dir_ / "err.txt");
-    return r;
-  }
+  Ran run(const std::string& args) { return run_guplab("fio " + args, dir_); }
 
   fs::path dir_;
 };

@@ -1,6 +1,8 @@
 // fp_rate_cmd_test.cc - `guplab fp-rate` as a user runs it: the table and the JSON rows
 // per design and workload, and a bad design or count refused with exit status 2.
 #include <gtest/gtest.h>
+
+#include "tools/tool_runner.h"
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,35 +16,14 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string guplab_bin() {
-  if (const char* b = std::getenv("GUPLAB_BIN")) return b;
-  return (fs::read_symlink("/proc/self/exe").parent_path() / "guplab").string();
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-struct Ran {
-  int status = -1;
-  std::string out, err;
-};
+using guplab::testing::Ran;
+using guplab::testing::run_guplab;
 
 /** run() - guplab fp-rate @args with stdout and stderr apart. */
 Ran run(const std::string& args) {
   const fs::path dir = fs::temp_directory_path() / ("fp-rate-cmd-test-" + std::to_string(getpid()));
   fs::create_directories(dir);
-  const std::string cmd = "'" + guplab_bin() + "' fp-rate " + args + " >'" + (dir / "out").string() + "' 2>'" +
-                          (dir / "err").string() + "'";
-  Ran r;
-  const int st = std::system(cmd.c_str());
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  r.out = slurp(dir / "out");
-  r.err = slurp(dir / "err");
+  Ran r = run_guplab("fp-rate " + args, dir);
   fs::remove_all(dir);
   return r;
 }

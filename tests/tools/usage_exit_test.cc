@@ -2,6 +2,8 @@
 // own codes, such as 105 for a failed validator) and --help with 0.
 #include "tools/usage_exit.h"
 
+#include "tools/tool_runner.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -12,11 +14,7 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string guplab_bin() {
-  if (const char* b = std::getenv("GUPLAB_BIN")) return b;
-  return (fs::read_symlink("/proc/self/exe").parent_path() / "guplab").string();
-}
+using guplab::testing::guplab_bin;
 
 /** status() - the exit status of guplab @args, its output thrown away. */
 int status(const std::string& args) {

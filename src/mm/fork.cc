@@ -11,6 +11,7 @@
 #include "mm/lru.h"
 #include "mm/memory.h"
 #include "mm/mmap.h"
+#include "mm/mmu_notifier.h"
 #include "mm/page_alloc.h"
 #include "mm/pgalloc.h"
 #include "mm/rmap.h"
@@ -155,6 +156,7 @@ void mmgrab(mm_struct* mm) { atomic_inc(&mm->mm_count); }
 void mmdrop(mm_struct* mm) {
   if (!atomic_dec_and_test(&mm->mm_count)) return;
   WARN_ON(atomic_read(&mm->mm_users) != 0);
+  mmu_notifier_subscriptions_destroy(mm);
   pgd_free(mm);
   WARN_ON(atomic_read(&mm->pgtables_bytes) != 0);
   delete mm;

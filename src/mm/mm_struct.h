@@ -22,6 +22,8 @@ namespace guplab {
 
 class Machine;
 
+struct mmu_notifier_subscriptions;
+
 struct mm_struct {
   Machine* machine = nullptr;
   rw_semaphore mmap_lock;
@@ -41,6 +43,8 @@ struct mm_struct {
   std::atomic<bool> has_pinned{false};
   /** write_protect_seq: odd while fork() copies page tables (GUP-fast backs off). */
   std::atomic<uint32_t> write_protect_seq{0};
+  /** MMU notifiers (mm/mmu_notifier.h): null until the first registration. */
+  std::atomic<mmu_notifier_subscriptions*> notifier_subscriptions{nullptr};
 };
 
 inline void mmap_read_lock(mm_struct* mm) ACQUIRE_SHARED(mm->mmap_lock) { down_read(&mm->mmap_lock); }

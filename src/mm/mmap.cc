@@ -11,6 +11,7 @@
 #include "mm/hugetlb.h"
 #include "mm/internal.h"
 #include "mm/memory.h"
+#include "mm/mmu_notifier.h"
 #include "mm/pgalloc.h"
 #include "mm/rmap.h"
 #include "mm/shmem.h"
@@ -366,6 +367,7 @@ int mm_populate(mm_struct* mm, unsigned long start, unsigned long len) {
 }
 
 void exit_mmap(mm_struct* mm) {
+  mmu_notifier_release(mm);  // secondary MMUs stop first, as upstream
   mmap_write_lock(mm);
   std::vector<vm_area_struct*> vmas;
   for (auto& [end, vma] : mm->mm_mt) vmas.push_back(vma);

@@ -153,29 +153,22 @@ int OdpDevice::dma_write(unsigned long i, unsigned first, unsigned count, dma_st
     stats_.writes++;
   }
   if (out) *out = s;
-  unsigned long cur_pfn = 0;  // the frame this write is landing in (0: none yet)
   unsigned c = first;
+  bool restarted = false;  // the entry was cleared after some chunks landed
   while (c < first + count) {
     bool landed = false;
-    bool restarted = false;
     unsigned long pfn = 0;
     {
       SpinGuard g(&lock_);
       const unsigned long e = pfns_[i];
       if ((e & HMM_PFN_VALID) && (e & HMM_PFN_WRITE)) {
         pfn = hmm_pfn_to_pfn(e);
-        if (cur_pfn && pfn != cur_pfn) {  // moved under the write: start it again there
-          c = first;
-          restarted = true;
-          stats_.restarts++;
-        }
-        cur_pfn = pfn;
         page* p = m_->mem().pfn_to_page(pfn);
         // The invariant the notifier buys: a mirrored frame is never a free one.
         WARN_ON(page_ref_count(compound_head(p)) == 0);
         stamp_fill_chunk(static_cast<char*>(page_address(p)) + c * kStampChunkSize, s, c);
         if (last_[i].stamp == s) {
-          if (restarted || last_[i].pfn != pfn) last_[i].chunks_done = 0;
+          if (c == first) last_[i].chunks_done = 0;
           last_[i].pfn = pfn;
           last_[i].chunks_done++;
         }
@@ -192,10 +185,17 @@ int OdpDevice::dma_write(unsigned long i, unsigned first, unsigned count, dma_st
         trace(fmt::format("dma write {} failed: {}", to_string(s), errname(err)));
         return err;
       }
+      if (c != first) {
+        // What landed went to a frame the mm has since dropped (even if the new frame
+        // has the same pfn, it is a new page): send the whole write again.
+        c = first;
+        restarted = true;
+        SpinGuard g(&lock_);
+        stats_.restarts++;
+      }
       continue;
     }
-    if (restarted) trace(fmt::format("dma write {} restarts on pfn {:#x}", to_string(s), pfn));
-    if (c == first) trace(fmt::format("dma write {} -> pfn {:#x}", to_string(s), pfn));
+    if (c == first) trace(fmt::format("dma write {}{} -> pfn {:#x}", to_string(s), restarted ? " (again)" : "", pfn));
     TEST_SYNC_POINT(sp_chunk_.c_str());
     c++;
     if (cfg_.chunk_pace_ns && c < first + count) sleep_ns(cfg_.chunk_pace_ns);

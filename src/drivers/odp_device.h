@@ -11,9 +11,9 @@
 //    read_retry says an invalidation came in between (start again) or the new pfns go
 //    into the table;
 //  - each chunk is written under the device lock, after checking its entry, so a write
-//    never goes to a frame the mm no longer maps at that address. If the frame changed
-//    between two chunks of one write, the write starts again from its first chunk on the
-//    new frame (the way a NIC retransmits a packet after a page fault).
+//    never goes to a frame the mm no longer maps at that address. If the entry was
+//    cleared between two chunks of one write, the write starts again from its first
+//    chunk after the fault (the way a NIC retransmits a packet after a page fault).
 //
 // Page dirtiness needs no set_page_dirty() from the device: hmm_range_fault() asks for a
 // writable entry, which is a write fault (the pte dirty, page_mkwrite for a shared file),
@@ -64,7 +64,7 @@ struct odp_stats {
   uint64_t retries = 0;        // rounds thrown away: -EBUSY or read_retry
   uint64_t invalidations = 0;  // ->invalidate calls
   uint64_t cleared = 0;        // device entries those calls cleared
-  uint64_t restarts = 0;       // writes started again on a new frame mid-write
+  uint64_t restarts = 0;       // writes started again after their entry was cleared mid-write
   uint64_t errors = 0;         // writes that failed (fault error: the range is gone)
 };
 

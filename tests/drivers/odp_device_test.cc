@@ -190,8 +190,8 @@ struct RaceOutcome {
 };
 
 // The device writes whole generations to its 8 pages; meanwhile another task zaps half
-// the range and at once maps and fills fresh memory (which reuses the freed frames)
-// with the task's own stamps. No device chunk may reach that memory, and (dontneed)
+// the range and at once fills other memory of the process (its faults reuse the freed
+// frames) with the task's own stamps. No device chunk may reach that memory, and (dontneed)
 // a write after the race reaches the frame the process maps.
 RaceOutcome race_once(uint64_t seed, Zap zap) {
   MachineConfig c = test::small_config();
@@ -206,6 +206,11 @@ RaceOutcome race_once(uint64_t seed, Zap zap) {
     long r = vm_mmap(mm, 0, kPages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
     ASSERT_GT(r, 0);
     const auto a = static_cast<unsigned long>(r);
+    // The memory that will reuse the freed frames: mapped now (so not at the zapped
+    // addresses, which the device may legitimately reach again), touched after the zap.
+    long b = vm_mmap(mm, 0, kPages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
+    ASSERT_GT(b, 0);
+    const auto reused = static_cast<unsigned long>(b);
     OdpDevice dev(&m, &clock, odp_config{});
     current()->mm = mm;
     ASSERT_EQ(dev.reg_mr(a, kPages), 0);
@@ -214,16 +219,12 @@ RaceOutcome race_once(uint64_t seed, Zap zap) {
         for (unsigned long i = 0; i < kPages; i++)
           if (dev.dma_write(i) != 0) out.failed_writes++;
     }, mm);
-    unsigned long reused = 0;
     task_struct* zapper = m.spawn("zapper", [&] {
       for (uint64_t i = 0; i < seed % 5; i++) cond_resched();
       if (zap == Zap::munmap)
         vm_munmap(mm, a, kPages / 2 * PAGE_SIZE);
       else
         do_madvise(mm, a, kPages / 2 * PAGE_SIZE, MADV_DONTNEED);
-      long b = vm_mmap(mm, 0, kPages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
-      ASSERT_GT(b, 0);
-      reused = static_cast<unsigned long>(b);
       for (unsigned long i = 0; i < kPages; i++) {
         PageImage img;
         stamp_fill_page(img.data(), dma_stamp{0, static_cast<uint32_t>(i), clock.next()});

@@ -12,6 +12,7 @@
 #include "machine/sync_point.h"
 #include "mm/gup.h"
 #include "mm/page_ref.h"
+#include "tests/fs/fs_fixture.h"
 #include "tests/mm/mm_fixture.h"
 
 namespace guplab {
@@ -175,6 +176,51 @@ TEST_F(OdpDeviceTest, AFrameThatMovesMidWriteGetsTheWholeWriteAgain) {
   EXPECT_EQ(dev.last_write(0).pfn, page_to_pfn(page_at(a)));
   (void)old_pfn;
   dev.dereg_mr();
+}
+
+// ---- truncate of a mirrored shared file mapping -----------------------------------------
+
+class OdpTruncateTest : public fstest::FsTest {};
+
+// The device writes a MAP_SHARED file; mid-write (after chunk 3) the file is truncated
+// to 0 (MMU_NOTIFY_TRUNCATE clears the device's entries) and a second file takes the
+// freed blocks and page frames. The rest of the write faults beyond EOF and fails: no
+// chunk reaches the second file, in memory or on disk.
+TEST_F(OdpTruncateTest, TruncateMidWriteStopsTheDeviceAndTheReuserKeepsItsData) {
+  constexpr unsigned long kPages = 4;
+  write_file("/mnt/a", pattern(kPages * PAGE_SIZE, 1), true);
+  file* f = open("/mnt/a");
+  ASSERT_NE(f, nullptr);
+  const unsigned long a = map_file(f, kPages * PAGE_SIZE);
+  StampClock clock;
+  odp_config cfg;
+  cfg.name = "odp";
+  OdpDevice dev(m_.get(), &clock, cfg);
+  ASSERT_EQ(dev.reg_mr(a, kPages), 0);
+  EXPECT_EQ(vs(NR_FOLL_PIN_ACQUIRED), 0);
+  ASSERT_EQ(dev.dma_write_all(), 0);
+  m_->sync_points().enable();
+  int chunks = 0;
+  m_->sync_points().set_callback("odp:chunk", [&] {
+    if (++chunks != 4) return;
+    ASSERT_EQ(vfs_truncate(f, 0), 0);
+    write_file("/mnt/b", pattern(2 * kPages * PAGE_SIZE, 2), true);
+  });
+  EXPECT_EQ(dev.dma_write(1), -EFAULT) << "the page is beyond EOF now: the device fault fails";
+  m_->sync_points().disable();
+  EXPECT_EQ(chunks, 4);
+  for (unsigned long i = 0; i < kPages; i++) EXPECT_EQ(dev.mapped_pfn(i), 0ul);
+  EXPECT_GE(dev.stats().invalidations, 1u);
+  EXPECT_EQ(dev.stats().errors, 1u);
+  EXPECT_EQ(dev.dma_write(0), -EFAULT);
+  EXPECT_EQ(read_file("/mnt/b"), pattern(2 * kPages * PAGE_SIZE, 2)) << "no device chunk in the second file";
+  dev.dereg_mr();
+  ASSERT_EQ(vm_munmap(mm_, a, kPages * PAGE_SIZE), 0);
+  filp_close(f);
+  // And on disk, after the page cache is gone.
+  ASSERT_EQ(umount(), 0);
+  mount();
+  EXPECT_EQ(read_file("/mnt/b"), pattern(2 * kPages * PAGE_SIZE, 2));
 }
 
 // ---- the sim-backend race --------------------------------------------------------------

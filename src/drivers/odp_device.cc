@@ -176,7 +176,7 @@ int OdpDevice::dma_write(unsigned long i, unsigned first, unsigned count, dma_st
       }
     }
     if (!landed) {
-      trace(fmt::format("device page fault: page {} for {}", i, to_string(s)));
+      if (m_->tracing()) trace(fmt::format("device page fault: page {} for {}", i, to_string(s)));
       if (int err = prefetch(i, 1)) {
         {
           SpinGuard g(&lock_);
@@ -195,7 +195,7 @@ int OdpDevice::dma_write(unsigned long i, unsigned first, unsigned count, dma_st
       }
       continue;
     }
-    if (c == first) trace(fmt::format("dma write {}{} -> pfn {:#x}", to_string(s), restarted ? " (again)" : "", pfn));
+    if (c == first && m_->tracing()) trace(fmt::format("dma write {}{} -> pfn {:#x}", to_string(s), restarted ? " (again)" : "", pfn));
     TEST_SYNC_POINT(sp_chunk_.c_str());
     c++;
     if (cfg_.chunk_pace_ns && c < first + count) sleep_ns(cfg_.chunk_pace_ns);

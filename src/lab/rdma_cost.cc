@@ -47,16 +47,29 @@ class OdpCost : public CostDevice {
   OdpDevice dev_;
 };
 
+/** No device at all: the zap and the process's fault alone (the baseline round). */
+class NoDevice : public CostDevice {
+ public:
+  int reg(unsigned long, unsigned long) override { return 0; }
+  void dereg() override {}
+  int write(unsigned long, dma_stamp* out) override {
+    *out = dma_stamp{};
+    return 0;
+  }
+};
+
 struct RunFigures {
   double reg_ns_per_page = 0;
   double inval_ns = 0;
+  double write_ns = 0;
   unsigned long coherent = 0;
   unsigned long checked = 0;
   long pins_held = 0;
   int error = 0;
 };
 
-RunFigures run_once(const rdma_cost_mode& mode, const RdmaCostOptions& opt) {
+/** One run of @mode (nullptr: the baseline, no device). */
+RunFigures run_once(const rdma_cost_mode* mode, const RdmaCostOptions& opt) {
   RunFigures f;
   MachineConfig cfg;
   cfg.ram_bytes = 256ull << 20;
@@ -73,7 +86,7 @@ RunFigures run_once(const rdma_cost_mode& mode, const RdmaCostOptions& opt) {
     const uint64_t one = 1;
     for (unsigned long i = 0; i < n; i++) BUG_ON(uaccess_write(mm, a + i * PAGE_SIZE, &one, sizeof(one)) != 0);
     StampClock clock;
-    std::unique_ptr<CostDevice> dev = mode.make(&m, &clock);
+    std::unique_ptr<CostDevice> dev = mode ? mode->make(&m, &clock) : std::make_unique<NoDevice>();
 
     uint64_t t0 = host_time_ns();
     for (unsigned k = 0; k < opt.rounds && !f.error; k++) {
@@ -94,6 +107,14 @@ RunFigures run_once(const rdma_cost_mode& mode, const RdmaCostOptions& opt) {
         f.error = dev->write(k % n, &s);
       }
       f.inval_ns = static_cast<double>(host_time_ns() - t0) / static_cast<double>(opt.invalidations);
+      // The same rounds without the zap: what the store and the device write cost alone.
+      t0 = host_time_ns();
+      for (unsigned k = 0; k < opt.invalidations && !f.error; k++) {
+        const unsigned long addr = a + (k % n) * PAGE_SIZE;
+        uaccess_write(mm, addr, &one, sizeof(one));
+        f.error = dev->write(k % n, &s);
+      }
+      f.write_ns = static_cast<double>(host_time_ns() - t0) / static_cast<double>(opt.invalidations);
       // Untimed: does the process see the device's write after an invalidation?
       for (unsigned long i = 0; i < std::min<unsigned long>(n, 64) && !f.error; i++) {
         const unsigned long addr = a + i * PAGE_SIZE;
@@ -151,41 +172,55 @@ std::vector<RdmaCostRow> measure_rdma_cost(const RdmaCostOptions& opt, int* err)
     RdmaCostRow row;
     row.mode = mode.name;
     row.guarantee = mode.guarantee;
-        std::vector<double> reg, inval;
+        std::vector<double> reg, inval, write;
     for (unsigned r = 0; r < opt.runs; r++) {
-      RunFigures f = run_once(mode, opt);
+      RunFigures f = run_once(&mode, opt);
       if (f.error) {
         row.error = f.error;
         break;
       }
       reg.push_back(f.reg_ns_per_page);
       inval.push_back(f.inval_ns);
+      write.push_back(f.write_ns);
       row.coherent = f.coherent;
       row.checked = f.checked;
       row.pins_held = f.pins_held;
     }
     if (!row.error) {
       row.reg_ns_per_page = median(reg);
-      row.inval_ns = median(inval);
+      row.round_ns = median(inval);
+      row.write_ns = median(write);
     }
     rows.push_back(std::move(row));
   }
   return rows;
 }
 
-std::string format_rdma_cost(const std::vector<RdmaCostRow>& rows, const RdmaCostOptions& opt) {
+double measure_rdma_baseline(const RdmaCostOptions& opt) {
+  std::vector<double> extra;
+  for (unsigned r = 0; r < std::max(1u, opt.runs); r++) {
+    RunFigures f = run_once(nullptr, opt);
+    extra.push_back(f.inval_ns - f.write_ns);
+  }
+  return median(extra);
+}
+
+std::string format_rdma_cost(const std::vector<RdmaCostRow>& rows, const RdmaCostOptions& opt, double baseline_ns) {
   std::string out = fmt::format(
       "rdma-cost: {} pages, {} register rounds, {} invalidations, median of {} runs (host ns)\n", opt.pages,
       opt.rounds, opt.invalidations, opt.runs);
-  out += fmt::format("{:<12} {:>14} {:>14} {:>10} {:>10}  {}\n", "mode", "reg ns/page", "ns/inval", "coherent",
-                     "pins held", "guarantee");
+  if (baseline_ns > 0)
+    out += fmt::format("no device: MADV_DONTNEED of a page + the process's fault on it: {:.1f} ns\n", baseline_ns);
+  out += fmt::format("{:<12} {:>12} {:>10} {:>10} {:>10} {:>9} {:>5}  {}\n", "mode", "reg ns/page", "ns/round",
+                     "ns/write", "ns/inval", "coherent", "pins", "guarantee");
   for (const RdmaCostRow& r : rows) {
     if (r.error) {
       out += fmt::format("{:<12} failed: {}\n", r.mode, errname(r.error));
       continue;
     }
-    out += fmt::format("{:<12} {:>14.1f} {:>14.1f} {:>10} {:>10}  {}\n", r.mode, r.reg_ns_per_page, r.inval_ns,
-                       fmt::format("{}/{}", r.coherent, r.checked), r.pins_held, r.guarantee);
+    out += fmt::format("{:<12} {:>12.1f} {:>10.1f} {:>10.1f} {:>10.1f} {:>9} {:>5}  {}\n", r.mode, r.reg_ns_per_page,
+                       r.round_ns, r.write_ns, r.inval_ns(), fmt::format("{}/{}", r.coherent, r.checked), r.pins_held,
+                       r.guarantee);
   }
   return out;
 }

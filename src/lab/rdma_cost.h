@@ -13,11 +13,15 @@
 //   inval registered once, `invalidations` times: MADV_DONTNEED one page (i % pages),
 //         the device writes that page, the process stores to it. Host ns per round:
 //         one zap, one page fault and one device write in every mode; ODP adds its
-//         ->invalidate and a device page fault (hmm_range_fault). Then, untimed, the
+//         ->invalidate and a device page fault (hmm_range_fault). The same rounds
+//         without the zap give `write`; `inval` = round - write is what an
+//         invalidation costs (to be read against the no-device figure: the zap and
+//         the process's fault alone). Then, untimed, the
 //         same round on min(pages, 64) pages with a read-back: `coherent` counts those
 //         whose device write is what the process then sees at that address.
 //
-// Each figure is the median of `runs` runs. pins_held is NR_FOLL_PIN_ACQUIRED minus
+// The no-device baseline is round - write with no device at all. Each figure is the median
+// of `runs` runs. pins_held is NR_FOLL_PIN_ACQUIRED minus
 // _RELEASED while the range is registered (what the mode keeps out of reclaim and
 // migration).
 //
@@ -55,9 +59,9 @@ struct rdma_cost_mode {
 const std::vector<rdma_cost_mode>& rdma_cost_modes();
 
 struct RdmaCostOptions {
-  unsigned long pages = 256;
-  unsigned rounds = 20;
-  unsigned invalidations = 2000;
+  unsigned long pages = 1024;
+  unsigned rounds = 50;
+  unsigned invalidations = 20000;
   unsigned runs = 3;
   std::string only;  // one mode by name ("" for all)
 };
@@ -66,7 +70,10 @@ struct RdmaCostRow {
   std::string mode;
   std::string guarantee;
   double reg_ns_per_page = 0;  // median over runs
-  double inval_ns = 0;         // median over runs, per invalidation round
+  double round_ns = 0;         // median over runs: one invalidation round (zap, fault, write)
+  double write_ns = 0;         // median over runs: the same round without the zap
+  /** inval_ns() - what the invalidation adds to a round: round_ns - write_ns. */
+  double inval_ns() const { return round_ns - write_ns; }
   unsigned long coherent = 0;  // checked rounds (of the last run) whose write the process saw
   unsigned long checked = 0;   // rounds checked for that: min(pages, 64), untimed
   long pins_held = 0;          // while registered
@@ -79,7 +86,13 @@ struct RdmaCostRow {
  */
 std::vector<RdmaCostRow> measure_rdma_cost(const RdmaCostOptions& opt, int* err);
 
-/** format_rdma_cost() - the text table `guplab rdma-cost` prints. */
-std::string format_rdma_cost(const std::vector<RdmaCostRow>& rows, const RdmaCostOptions& opt);
+/**
+ * measure_rdma_baseline() - what a zap and the process's fault on that page cost with
+ * no device at all (round - write without a device): median host ns over @opt.runs runs.
+ */
+double measure_rdma_baseline(const RdmaCostOptions& opt);
+
+/** format_rdma_cost() - the text table `guplab rdma-cost` prints (@baseline_ns <= 0: no baseline line). */
+std::string format_rdma_cost(const std::vector<RdmaCostRow>& rows, const RdmaCostOptions& opt, double baseline_ns);
 
 }  // namespace guplab

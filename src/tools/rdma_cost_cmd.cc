@@ -35,6 +35,7 @@ int rdma_cost_main(int argc, char** argv) {
     fmt::print(stderr, "guplab rdma-cost: {}\n", errname(err));
     return 2;
   }
+  const double baseline = measure_rdma_baseline(opt);
   bool failed = false;
   for (const RdmaCostRow& r : rows) failed = failed || r.error;
   if (format == "json") {
@@ -43,14 +44,22 @@ int rdma_cost_main(int argc, char** argv) {
       j.push_back({{"mode", r.mode},
                    {"guarantee", r.guarantee},
                    {"reg_ns_per_page", r.reg_ns_per_page},
-                   {"ns_per_invalidation", r.inval_ns},
+                   {"ns_per_round", r.round_ns},
+                   {"ns_per_write", r.write_ns},
+                   {"ns_per_invalidation", r.inval_ns()},
                    {"coherent", r.coherent},
                    {"checked", r.checked},
                    {"pins_held", r.pins_held},
                    {"error", r.error ? errname(r.error) : ""}});
-    fmt::print("{}\n", j.dump(2));
+    nlohmann::json doc = {{"pages", opt.pages},
+                          {"rounds", opt.rounds},
+                          {"invalidations", opt.invalidations},
+                          {"runs", opt.runs},
+                          {"baseline_ns_per_invalidation", baseline},
+                          {"modes", j}};
+    fmt::print("{}\n", doc.dump(2));
   } else {
-    fmt::print("{}", format_rdma_cost(rows, opt));
+    fmt::print("{}", format_rdma_cost(rows, opt, baseline));
   }
   return failed ? 1 : 0;
 }

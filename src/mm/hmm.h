@@ -16,7 +16,9 @@
 // handle_mm_fault(), exactly as GUP's slow path does (FAULT_FLAG_WRITE for a write,
 // FAULT_FLAG_REMOTE, never FAULT_FLAG_ALLOW_RETRY: mmap_lock is never dropped here),
 // then the walk restarts at that address. An entry not requested is reported as it is
-// (0 when unmapped).
+// (0 when unmapped). A fault may itself invalidate the range (a COW break, such as a
+// write fault on the zero page, is MMU_NOTIFY_CLEAR): the call then returns -EBUSY and
+// the driver begins again, as with any other invalidation.
 //
 // Walks ptes, 2 MiB PMD leaves (THP, hugetlb) and 1 GiB PUD leaves. The zero page is
 // reported VALID without WRITE. VM_IO/VM_PFNMAP vmas and special ptes are -EFAULT.

@@ -33,15 +33,25 @@ struct HmmMirror {
     range.hmm_pfns = pfns.data();
   }
   ~HmmMirror() { mmu_interval_notifier_remove(&mni); }
-  /** One read: read_begin (unless @keep_seq), hmm_range_fault under mmap_lock for read. */
+  /**
+   * A read as a driver makes it: read_begin, hmm_range_fault under mmap_lock for read,
+   * again on -EBUSY (a fault of its own may invalidate the range: a COW break is CLEAR).
+   * With @keep_seq: one call under the sequence already in range.notifier_seq.
+   */
   int fault(unsigned long flags, bool keep_seq = false) {
     range.default_flags = flags;
-    if (!keep_seq) range.notifier_seq = mmu_interval_read_begin(&mni);
-    mmap_read_lock(mni.mm);
-    int ret = hmm_range_fault(&range);
-    mmap_read_unlock(mni.mm);
-    return ret;
+    const std::vector<unsigned long> in = pfns;  // the request bits, for each attempt
+    for (;;) {
+      if (!keep_seq) range.notifier_seq = mmu_interval_read_begin(&mni);
+      mmap_read_lock(mni.mm);
+      int ret = hmm_range_fault(&range);
+      mmap_read_unlock(mni.mm);
+      if (ret != -EBUSY || keep_seq) return ret;
+      retries++;
+      pfns = in;
+    }
   }
+  int retries = 0;
 };
 
 class HmmTest : public MmTest {};
@@ -83,6 +93,7 @@ TEST_F(HmmTest, ReadRequestGetsTheZeroPageReadOnlyAndNoRequestFaultsNothing) {
   ASSERT_EQ(mirror.fault(HMM_PFN_REQ_FAULT), 0);
   EXPECT_FALSE(mirror.pfns[0] & HMM_PFN_WRITE);
   EXPECT_TRUE(mirror.pfns[1] & HMM_PFN_WRITE) << "write fault: the zero page replaced";
+  EXPECT_EQ(mirror.retries, 1) << "replacing the zero page is a COW break: CLEAR, then -EBUSY once";
   EXPECT_FALSE(PageZero(page_at(a + PAGE_SIZE)));
 }
 

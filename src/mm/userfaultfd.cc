@@ -400,25 +400,51 @@ void userfaultfd_close(userfaultfd_ctx* ctx) {
   ctx_put(ctx);
 }
 
+userfaultfd_ctx* userfaultfd_get(userfaultfd_ctx* ctx) {
+  ctx_get(ctx);
+  return ctx;
+}
+
+void userfaultfd_put(userfaultfd_ctx* ctx) { ctx_put(ctx); }
+
 int userfaultfd_ioctl(userfaultfd_ctx* ctx, unsigned long cmd, void* arg) {
   if (cmd != UFFDIO_API && !ctx->api_done.load(std::memory_order_acquire)) return -EINVAL;
   if (!arg) return -EFAULT;
+  // The call holds the context, as fdget() holds the file: a close() racing it frees
+  // nothing under it.
+  ctx_get(ctx);
+  int ret = -EINVAL;
   switch (cmd) {
-    case UFFDIO_API: return uffd_api(ctx, static_cast<uffdio_api*>(arg));
-    case UFFDIO_REGISTER: return uffd_register(ctx, static_cast<uffdio_register*>(arg));
-    case UFFDIO_UNREGISTER: return uffd_unregister(ctx, static_cast<uffdio_range*>(arg));
-    case UFFDIO_COPY: return uffd_copy(ctx, static_cast<uffdio_copy*>(arg));
-    case UFFDIO_ZEROPAGE: return uffd_zeropage(ctx, static_cast<uffdio_zeropage*>(arg));
-    case UFFDIO_WRITEPROTECT: return uffd_writeprotect(ctx, static_cast<uffdio_writeprotect*>(arg));
-    case UFFDIO_WAKE: return uffd_wake(ctx, static_cast<uffdio_range*>(arg));
-    default: return -EINVAL;
+    case UFFDIO_API: ret = uffd_api(ctx, static_cast<uffdio_api*>(arg)); break;
+    case UFFDIO_REGISTER: ret = uffd_register(ctx, static_cast<uffdio_register*>(arg)); break;
+    case UFFDIO_UNREGISTER: ret = uffd_unregister(ctx, static_cast<uffdio_range*>(arg)); break;
+    case UFFDIO_COPY: ret = uffd_copy(ctx, static_cast<uffdio_copy*>(arg)); break;
+    case UFFDIO_ZEROPAGE: ret = uffd_zeropage(ctx, static_cast<uffdio_zeropage*>(arg)); break;
+    case UFFDIO_WRITEPROTECT: ret = uffd_writeprotect(ctx, static_cast<uffdio_writeprotect*>(arg)); break;
+    case UFFDIO_WAKE: ret = uffd_wake(ctx, static_cast<uffdio_range*>(arg)); break;
+    default: break;
   }
+  ctx_put(ctx);
+  return ret;
 }
+
+namespace {
+long read_msg(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock);
+}  // namespace
 
 long userfaultfd_read(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock) {
   if (!ctx->api_done.load(std::memory_order_acquire)) return -EINVAL;
   nonblock = nonblock || (ctx->flags & O_NONBLOCK);
   if (!nonblock) might_sleep();
+  ctx_get(ctx);  // as fdget(): a racing close frees nothing under the read
+  const long ret = read_msg(ctx, msg, nonblock);
+  ctx_put(ctx);
+  return ret;
+}
+
+namespace {
+
+long read_msg(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock) {
   for (;;) {
     const uint32_t s = ctx->fault_pending_wqh.seq.load(std::memory_order_acquire);
     {
@@ -437,6 +463,8 @@ long userfaultfd_read(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock) {
     wait_queue_sleep(&ctx->fault_pending_wqh, s);
   }
 }
+
+}  // namespace
 
 int userfaultfd_nr_waiting(userfaultfd_ctx* ctx) {
   SpinGuard g(&ctx->lock);

@@ -46,6 +46,15 @@ userfaultfd_ctx* userfaultfd(mm_struct* mm, int flags);
 void userfaultfd_close(userfaultfd_ctx* ctx);
 
 /**
+ * userfaultfd_get() / userfaultfd_put() - a reference to @ctx held across calls (as a
+ * task holding the file with fget()/fput()): a handler task takes one before its read
+ * loop, so the owner's userfaultfd_close() (which makes its reads return 0) frees
+ * nothing under it. The last reference frees the context.
+ */
+userfaultfd_ctx* userfaultfd_get(userfaultfd_ctx* ctx);
+void userfaultfd_put(userfaultfd_ctx* ctx);
+
+/**
  * userfaultfd_ioctl() - one UFFDIO_* command on @ctx; @arg is its struct (read and
  * written as the kernel's copy_from_user/put_user would). Returns 0 or -errno:
  * -EINVAL before UFFDIO_API, for an unknown @cmd, bad modes, a misaligned or empty

@@ -10,6 +10,7 @@
 #include "tools/fio_cmd.h"
 #include "tools/fp_rate_cmd.h"
 #include "tools/gup_test.h"
+#include "tools/mmap_lock_bench.h"
 #include "tools/run_cmd.h"
 
 namespace guplab::tools {
@@ -29,12 +30,14 @@ constexpr Command kCommands[] = {
     {"fp-rate", "false-positive rate of page_maybe_dma_pinned() per design (refs, fork, THP, mix)", fp_rate_main},
     {"gup_test", "the kernel's gup_test selftest (-u -a -L -U -b -m -n -r -j -t -T -w -W -S -z) on the model",
      gup_test_main},
+    {"mmap-lock-bench", "seed 001: a writer's mmap_lock wait while GUP faults from a slow disk, retry on vs off",
+     mmap_lock_bench_main},
     {"run", "run the seed scenarios: one (SCENARIO --design D --policy P) or the matrix (--all)", run_main},
 };
 
 int usage(FILE* out) {
   fmt::print(out, "usage: guplab <command> [options]   (guplab <command> --help for its options)\n\ncommands:\n");
-  for (const auto& c : kCommands) fmt::print(out, "  {:<10} {}\n", c.name, c.help);
+  for (const auto& c : kCommands) fmt::print(out, "  {:<16} {}\n", c.name, c.help);
   return out == stderr ? 2 : 0;
 }
 }  // namespace

@@ -77,9 +77,11 @@ long userfaultfd_read(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock = false
 int userfaultfd_nr_waiting(userfaultfd_ctx* ctx);
 
 /** userfaultfd_missing() / _wp() / _armed() - the vma's registration (mmap_lock held). */
+inline constexpr vm_flags_t VM_UFFD_ALL = VM_UFFD_MISSING | VM_UFFD_WP | VM_UFFD_MINOR;
 inline bool userfaultfd_missing(const vm_area_struct* vma) { return any(vma->vm_flags, VM_UFFD_MISSING); }
 inline bool userfaultfd_wp(const vm_area_struct* vma) { return any(vma->vm_flags, VM_UFFD_WP); }
-inline bool userfaultfd_armed(const vm_area_struct* vma) { return any(vma->vm_flags, VM_UFFD_MISSING | VM_UFFD_WP); }
+inline bool userfaultfd_minor(const vm_area_struct* vma) { return any(vma->vm_flags, VM_UFFD_MINOR); }
+inline bool userfaultfd_armed(const vm_area_struct* vma) { return any(vma->vm_flags, VM_UFFD_ALL); }
 
 /**
  * handle_userfault() - a fault on a range registered for @reason (VM_UFFD_MISSING or
@@ -95,7 +97,7 @@ vm_fault_t handle_userfault(vm_fault* vmf, vm_flags_t reason);
 /** userfaultfd_fork_vma() - a child's copy of a vma keeps no registration (no UFFD_FEATURE_EVENT_FORK). */
 inline void userfaultfd_fork_vma(vm_area_struct* child) {
   child->vm_userfaultfd_ctx = nullptr;
-  child->vm_flags &= ~(VM_UFFD_MISSING | VM_UFFD_WP);
+  child->vm_flags &= ~VM_UFFD_ALL;
 }
 
 }  // namespace guplab

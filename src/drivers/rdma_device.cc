@@ -41,7 +41,7 @@ RdmaDevice::~RdmaDevice() {
 void RdmaDevice::trace(const std::string& what) const { dev_trace(m_, fmt::format("{}: {}", cfg_.name, what)); }
 
 int RdmaDevice::reg_mr(unsigned long addr, unsigned long npages) {
-  task_struct* t = current();
+  [[maybe_unused]] task_struct* t = current();  // (asserted on)
   assert(t && t->mm && "reg_mr() runs in the registering process");
   assert((addr & ~PAGE_MASK) == 0 && npages > 0);
   assert(!registered());
@@ -52,9 +52,8 @@ int RdmaDevice::reg_mr(unsigned long addr, unsigned long npages) {
   if (cfg_.fast) {
     got = pin_user_pages_fast(addr, static_cast<int>(npages), flags, pages.data());
   } else {
-    mmap_read_lock(t->mm);
-    got = pin_user_pages(addr, npages, flags, pages.data());
-    mmap_read_unlock(t->mm);
+    // Seed 001's conversion: the unlocked form lets a fault drop mmap_lock (I/O, userfaultfd).
+    got = pin_user_pages_unlocked(addr, npages, pages.data(), flags);
   }
   if (got < 0) {
     trace(fmt::format("reg_mr {:#x} +{} pages: {}", addr, npages, errname(static_cast<int>(got))));

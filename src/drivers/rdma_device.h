@@ -41,7 +41,7 @@ struct task_struct;
 struct rdma_config {
   std::string name = "rdma0";
   uint32_t writer = 1;    // the stamp's writer id (0 is reserved for task stores)
-  bool fast = true;       // pin with pin_user_pages_fast(), else pin_user_pages()
+  bool fast = true;       // pin with pin_user_pages_fast(), else pin_user_pages_unlocked()
   bool longterm = true;   // FOLL_LONGTERM
   uint64_t chunk_pace_ns = 0;  // sleep between chunks of a write (0: none)
 };

@@ -88,7 +88,9 @@ blk_plug* plug_with_requests() {
 
 /**
  * dio_pin_pages() - pin @nr pages from @start. A task with plugged requests must not
- * sleep: try the lockless walk first and flush the plug before the slow path.
+ * sleep: try the lockless walk first and flush the plug before the slow path. The slow
+ * path is the unlocked form (seed 001: O_DIRECT is "fully covered"): a fault may drop
+ * mmap_lock for I/O or wait for a userfaultfd handler.
  * Returns pages pinned (possibly fewer than @nr) or -errno.
  */
 int dio_pin_pages(unsigned long start, int nr, foll_flags flags, page** pages) {

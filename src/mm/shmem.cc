@@ -12,6 +12,7 @@
 #include "mm/page_alloc.h"
 #include "mm/rmap.h"
 #include "mm/swap.h"
+#include "mm/userfaultfd.h"
 
 namespace guplab {
 
@@ -33,15 +34,19 @@ shmem_object* vma_shmem(const vm_area_struct* vma) { return static_cast<shmem_ob
 vm_fault_t shmem_fault(vm_fault* vmf) {
   shmem_object* obj = vma_shmem(vmf->vma);
   const pgoff_t idx = vmf->pgoff;
+  bool minor = false;
   {
     SpinGuard g(&obj->lock);
     auto it = obj->pages.find(idx);
-    if (it != obj->pages.end()) {
+    if (it != obj->pages.end() && !userfaultfd_minor(vmf->vma)) {
       get_page(it->second);
       vmf->page_ = it->second;
       return VM_FAULT_NONE;
     }
+    if (it != obj->pages.end()) minor = true;
   }
+  // In the object, not mapped here: a minor fault, which the handler resolves.
+  if (minor) return handle_userfault(vmf, VM_UFFD_MINOR);  // may drop mmap_lock
   page* p = alloc_pages_on(obj->machine, gfp_t::GFP_HIGHUSER_MOVABLE | gfp_t::__GFP_ZERO, 0);
   if (!p) return VM_FAULT_OOM;
   __SetPageSwapBacked(p);
@@ -114,6 +119,15 @@ int shmem_zero_setup(vm_area_struct* vma) {
 }
 
 bool vma_is_shmem(const vm_area_struct* vma) { return vma->vm_ops == &kShmemAnonVmOps; }
+
+page* shmem_find_page(const vm_area_struct* vma, pgoff_t pgoff) {
+  shmem_object* obj = vma_shmem(vma);
+  SpinGuard g(&obj->lock);
+  auto it = obj->pages.find(pgoff);
+  if (it == obj->pages.end()) return nullptr;
+  get_page(it->second);
+  return it->second;
+}
 
 unsigned long shmem_nr_pages(const vm_area_struct* vma) {
   shmem_object* obj = vma_shmem(vma);

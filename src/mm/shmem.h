@@ -9,6 +9,11 @@
 // goes, dropping its references, when its last vma is closed; a page still pinned then
 // stays allocated (mapping cleared, as after truncate) until its last reference.
 //
+// A vma registered with userfaultfd for MINOR faults (mm/userfaultfd.h) hands a fault
+// on a page the object already holds, but the vma does not map, to the handler
+// (handle_userfault(VM_UFFD_MINOR)), which maps it with UFFDIO_CONTINUE; a page the
+// object does not hold is allocated as usual.
+//
 // Threading: the page index is guarded by the object's lock; faults run under the
 // vma's mmap_lock for read; open/close under mmap_lock for write.
 #pragma once
@@ -24,6 +29,12 @@ int shmem_zero_setup(vm_area_struct* vma);
 
 /** vma_is_shmem() - is @vma backed by a shmem object? */
 bool vma_is_shmem(const vm_area_struct* vma);
+
+/**
+ * shmem_find_page() - the page the shmem object behind @vma holds at @pgoff, with a
+ * reference for the caller, or nullptr if it holds none (shmem_get_folio(SGP_NOALLOC)).
+ */
+struct page* shmem_find_page(const vm_area_struct* vma, pgoff_t pgoff);
 
 /** shmem_nr_pages() - pages the shmem object behind @vma holds (tests, stats). */
 unsigned long shmem_nr_pages(const vm_area_struct* vma);

@@ -23,6 +23,7 @@
 #include "mm/page_alloc.h"
 #include "mm/pgalloc.h"
 #include "mm/rmap.h"
+#include "mm/shmem.h"
 #include "mm/swap.h"
 #include "mm/uaccess.h"
 
@@ -31,7 +32,7 @@ namespace guplab {
 namespace {
 
 constexpr unsigned long kMmapMinAddr = 65536;  // the kernel's default vm.mmap_min_addr
-constexpr uint64_t kFeatures = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_THREAD_ID;
+constexpr uint64_t kFeatures = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_MINOR_SHMEM;
 constexpr uint64_t kRangeIoctls = (1ull << _UFFDIO_WAKE) | (1ull << _UFFDIO_COPY) | (1ull << _UFFDIO_ZEROPAGE);
 
 /** One fault sleeping on a context (on the faulting task's stack). */
@@ -110,9 +111,13 @@ int validate_range(unsigned long start, unsigned long len) {
   return 0;
 }
 
-// The model registers private anonymous memory only (no shmem, no hugetlb).
-bool vma_can_userfault(const vm_area_struct* vma) {
-  return vma_is_anonymous(vma) && !any(vma->vm_flags, VM_SHARED) && !is_vm_hugetlb_page(vma);
+// What the model registers: private anonymous memory for MISSING and WP, shmem (shared
+// anonymous memory) for MINOR only; no hugetlb. @vf: the modes asked (VM_UFFD_*).
+bool vma_can_userfault(const vm_area_struct* vma, vm_flags_t vf) {
+  if (is_vm_hugetlb_page(vma)) return false;
+  if (vma_is_shmem(vma)) return !any(vf, VM_UFFD_MISSING | VM_UFFD_WP);
+  if (any(vf, VM_UFFD_MINOR)) return false;  // minor faults need a page cache: shmem
+  return vma_is_anonymous(vma) && !any(vma->vm_flags, VM_SHARED);
 }
 
 // Set (@wp) or clear the userfaultfd write protection of the present ptes of
@@ -167,8 +172,8 @@ int uffd_api(userfaultfd_ctx* ctx, uffdio_api* a) {
 int uffd_register(userfaultfd_ctx* ctx, uffdio_register* r) {
   constexpr uint64_t kModes = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP | UFFDIO_REGISTER_MODE_MINOR;
   if (!r->mode || (r->mode & ~kModes)) return -EINVAL;
-  if (r->mode & UFFDIO_REGISTER_MODE_MINOR) return -EINVAL;  // no shmem/hugetlb registration in the model
   vm_flags_t vf = VM_NONE;
+  if (r->mode & UFFDIO_REGISTER_MODE_MINOR) vf |= VM_UFFD_MINOR;
   if (r->mode & UFFDIO_REGISTER_MODE_MISSING) vf |= VM_UFFD_MISSING;
   if (r->mode & UFFDIO_REGISTER_MODE_WP) vf |= VM_UFFD_WP;
   if (int e = validate_range(r->range.start, r->range.len)) return e;
@@ -180,7 +185,7 @@ int uffd_register(userfaultfd_ctx* ctx, uffdio_register* r) {
   vm_area_struct* vma = find_vma(mm, start);
   if (!vma || vma->vm_start >= end) ret = -EINVAL;
   for (vm_area_struct* cur = vma; !ret && cur && cur->vm_start < end; cur = vma_next(mm, cur)) {
-    if (!vma_can_userfault(cur)) ret = -EINVAL;
+    if (!vma_can_userfault(cur, vf)) ret = -EINVAL;
     else if (!any(cur->vm_flags, VM_MAYWRITE)) ret = -EPERM;
     else if (cur->vm_userfaultfd_ctx && cur->vm_userfaultfd_ctx != ctx) ret = -EBUSY;
   }
@@ -190,14 +195,15 @@ int uffd_register(userfaultfd_ctx* ctx, uffdio_register* r) {
     if (cur->vm_start > addr) addr = cur->vm_start;  // a hole: registration covers the vmas only
     cur = isolate_vma(mm, addr, end, &ret);
     if (!cur) break;
-    cur->vm_flags = (cur->vm_flags & ~(VM_UFFD_MISSING | VM_UFFD_WP)) | vf;
+    cur->vm_flags = (cur->vm_flags & ~VM_UFFD_ALL) | vf;
     cur->vm_userfaultfd_ctx = ctx;
     addr = cur->vm_end;
   }
   mmap_write_unlock(mm);
   mmput(mm);
   if (ret) return ret;
-  r->ioctls = kRangeIoctls | ((r->mode & UFFDIO_REGISTER_MODE_WP) ? (1ull << _UFFDIO_WRITEPROTECT) : 0);
+  r->ioctls = kRangeIoctls | ((r->mode & UFFDIO_REGISTER_MODE_WP) ? (1ull << _UFFDIO_WRITEPROTECT) : 0) |
+              ((r->mode & UFFDIO_REGISTER_MODE_MINOR) ? (1ull << _UFFDIO_CONTINUE) : 0);
   trace_point(mm->machine, "uffd", "register", "start={:#x} len={:#x} mode={:#x}", start, r->range.len, r->mode);
   return 0;
 }
@@ -212,7 +218,7 @@ int uffd_unregister(userfaultfd_ctx* ctx, uffdio_range* r) {
   vm_area_struct* vma = find_vma(mm, start);
   if (!vma || vma->vm_start >= end) ret = -EINVAL;
   for (vm_area_struct* cur = vma; !ret && cur && cur->vm_start < end; cur = vma_next(mm, cur))
-    if (!vma_can_userfault(cur)) ret = -EINVAL;
+    if (!vma_can_userfault(cur, cur->vm_flags & VM_UFFD_ALL)) ret = -EINVAL;
   for (unsigned long addr = start; !ret && addr < end;) {
     vm_area_struct* cur = find_vma(mm, addr);
     if (!cur || cur->vm_start >= end) break;
@@ -225,7 +231,7 @@ int uffd_unregister(userfaultfd_ctx* ctx, uffdio_range* r) {
     if (!cur) break;
     userfaultfd_ctx* owner = cur->vm_userfaultfd_ctx;
     if (userfaultfd_wp(cur)) uffd_wp_range(cur, cur->vm_start, cur->vm_end, false);
-    cur->vm_flags &= ~(VM_UFFD_MISSING | VM_UFFD_WP);
+    cur->vm_flags &= ~VM_UFFD_ALL;
     cur->vm_userfaultfd_ctx = nullptr;
     // Faults still sleeping on this range now retry as ordinary faults.
     wake_userfault(owner, cur->vm_start, cur->vm_end - cur->vm_start);
@@ -291,7 +297,7 @@ long mfill_atomic(userfaultfd_ctx* ctx, unsigned long dst, unsigned long src, un
     vm_area_struct* vma = find_vma(mm, dst);
     // The whole range must be in one registered vma (upstream's find_dst_vma()).
     if (!vma || dst < vma->vm_start || dst + len > vma->vm_end || !vma->vm_userfaultfd_ctx) err = -ENOENT;
-    else if (!vma_can_userfault(vma) || (wp && !userfaultfd_wp(vma))) err = -EINVAL;
+    else if (vma_is_shmem(vma) || (wp && !userfaultfd_wp(vma))) err = -EINVAL;  // shmem: MINOR only
     else err = mfill_one(vma, dst + static_cast<unsigned long>(done), copy ? buf.data() : nullptr, wp);
     mmap_read_unlock(mm);
     if (err) break;
@@ -355,6 +361,73 @@ int uffd_writeprotect(userfaultfd_ctx* ctx, uffdio_writeprotect* w) {
   return 0;
 }
 
+// Map the page shmem already holds for @dst (a minor fault's resolution). mmap_lock held.
+int continue_one(vm_area_struct* vma, unsigned long dst, bool wp) {
+  mm_struct* mm = vma->vm_mm;
+  page* p = shmem_find_page(vma, linear_page_index(vma, dst));
+  if (!p) return -EFAULT;  // nothing in the page cache to map
+  pgtable_slot* pmdp = pmd_alloc_walk(mm, dst);
+  int err = 0;
+  if (!pmdp) err = -ENOMEM;
+  else if (pmd_none(pmdp_get(pmdp)) && __pte_alloc(mm, pmdp)) err = -ENOMEM;
+  if (!err) {
+    SpinGuard g(&mm->page_table_lock);
+    pmd_t pmd = pmdp_get(pmdp);
+    pgtable_slot* ptep = pmd_leaf(pmd) ? nullptr : pte_offset(mm_mem(mm), pmd, dst);
+    if (!ptep || !pte_none(ptep_get(ptep))) {
+      err = -EEXIST;
+    } else {
+      pte_t entry = pte_mkyoung(pte_mkdirty(mk_pte(p, vma->vm_page_prot)));
+      if (wp) entry = pte_mkuffd_wp(entry);
+      else if (any(vma->vm_flags, VM_WRITE)) entry = pte_mkwrite(entry);
+      page_add_file_rmap(p, vma, false);
+      add_mm_rss(mm, false, 1);
+      set_pte(ptep, entry);  // the mapping owns the reference from shmem_find_page()
+      return 0;
+    }
+  }
+  put_page(p);
+  return err;
+}
+
+// UFFDIO_CONTINUE: map pages shmem holds into a MINOR-registered range.
+int uffd_continue(userfaultfd_ctx* ctx, uffdio_continue* c) {
+  c->mapped = 0;
+  if (int e = validate_range(c->range.start, c->range.len)) return e;
+  // (UFFDIO_CONTINUE_MODE_WP, 6.3, is newer than the model's header and shmem is never
+  // WP-registered here: refused as an unknown mode.)
+  if (c->mode & ~UFFDIO_CONTINUE_MODE_DONTWAKE) return -EINVAL;
+  const bool wp = false;
+  const unsigned long start = c->range.start, len = c->range.len;
+  mm_struct* mm = ctx->mm;
+  if (!mmget_not_zero(mm)) return -ESRCH;
+  unsigned long done = 0;
+  int err = 0;
+  while (done < len) {
+    mmap_read_lock(mm);
+    vm_area_struct* vma = find_vma(mm, start);
+    if (!vma || start < vma->vm_start || start + len > vma->vm_end || !vma->vm_userfaultfd_ctx) err = -ENOENT;
+    else if (!vma_is_shmem(vma)) err = -EINVAL;
+    else err = continue_one(vma, start + done, wp);
+    mmap_read_unlock(mm);
+    if (err) break;
+    done += PAGE_SIZE;
+    if (fatal_signal_pending(current())) {
+      err = -EINTR;
+      break;
+    }
+  }
+  mmput(mm);
+  if (!done) {
+    c->mapped = err;
+    return err;
+  }
+  c->mapped = static_cast<int64_t>(done);
+  if (!(c->mode & UFFDIO_CONTINUE_MODE_DONTWAKE)) wake_userfault(ctx, start, done);
+  trace_point(mm->machine, "uffd", "continue", "start={:#x} len={:#x} done={}", start, len, done);
+  return done == len ? 0 : -EAGAIN;
+}
+
 int uffd_wake(userfaultfd_ctx* ctx, uffdio_range* r) {
   if (int e = validate_range(r->start, r->len)) return e;
   wake_userfault(ctx, r->start, r->len);
@@ -365,7 +438,7 @@ int uffd_wake(userfaultfd_ctx* ctx, uffdio_range* r) {
 bool userfaultfd_must_wait(const vm_fault* vmf, vm_flags_t reason) {
   if (!vmf->pte) return true;
   pte_t pte = ptep_get(vmf->pte);
-  if (reason == VM_UFFD_MISSING) return pte_none(pte);
+  if (reason != VM_UFFD_WP) return pte_none(pte);  // MISSING, MINOR
   return pte_present(pte) && pte_uffd_wp(pte);
 }
 
@@ -389,7 +462,7 @@ void userfaultfd_close(userfaultfd_ctx* ctx) {
     mmap_write_lock(mm);
     for (auto& [end, vma] : mm->mm_mt) {
       if (vma->vm_userfaultfd_ctx != ctx) continue;
-      vma->vm_flags &= ~(VM_UFFD_MISSING | VM_UFFD_WP);
+      vma->vm_flags &= ~VM_UFFD_ALL;
       vma->vm_userfaultfd_ctx = nullptr;
     }
     mmap_write_unlock(mm);
@@ -400,25 +473,52 @@ void userfaultfd_close(userfaultfd_ctx* ctx) {
   ctx_put(ctx);
 }
 
+userfaultfd_ctx* userfaultfd_get(userfaultfd_ctx* ctx) {
+  ctx_get(ctx);
+  return ctx;
+}
+
+void userfaultfd_put(userfaultfd_ctx* ctx) { ctx_put(ctx); }
+
 int userfaultfd_ioctl(userfaultfd_ctx* ctx, unsigned long cmd, void* arg) {
   if (cmd != UFFDIO_API && !ctx->api_done.load(std::memory_order_acquire)) return -EINVAL;
   if (!arg) return -EFAULT;
+  // The call holds the context, as fdget() holds the file: a close() racing it frees
+  // nothing under it.
+  ctx_get(ctx);
+  int ret = -EINVAL;
   switch (cmd) {
-    case UFFDIO_API: return uffd_api(ctx, static_cast<uffdio_api*>(arg));
-    case UFFDIO_REGISTER: return uffd_register(ctx, static_cast<uffdio_register*>(arg));
-    case UFFDIO_UNREGISTER: return uffd_unregister(ctx, static_cast<uffdio_range*>(arg));
-    case UFFDIO_COPY: return uffd_copy(ctx, static_cast<uffdio_copy*>(arg));
-    case UFFDIO_ZEROPAGE: return uffd_zeropage(ctx, static_cast<uffdio_zeropage*>(arg));
-    case UFFDIO_WRITEPROTECT: return uffd_writeprotect(ctx, static_cast<uffdio_writeprotect*>(arg));
-    case UFFDIO_WAKE: return uffd_wake(ctx, static_cast<uffdio_range*>(arg));
-    default: return -EINVAL;
+    case UFFDIO_API: ret = uffd_api(ctx, static_cast<uffdio_api*>(arg)); break;
+    case UFFDIO_REGISTER: ret = uffd_register(ctx, static_cast<uffdio_register*>(arg)); break;
+    case UFFDIO_UNREGISTER: ret = uffd_unregister(ctx, static_cast<uffdio_range*>(arg)); break;
+    case UFFDIO_COPY: ret = uffd_copy(ctx, static_cast<uffdio_copy*>(arg)); break;
+    case UFFDIO_ZEROPAGE: ret = uffd_zeropage(ctx, static_cast<uffdio_zeropage*>(arg)); break;
+    case UFFDIO_WRITEPROTECT: ret = uffd_writeprotect(ctx, static_cast<uffdio_writeprotect*>(arg)); break;
+    case UFFDIO_WAKE: ret = uffd_wake(ctx, static_cast<uffdio_range*>(arg)); break;
+    case UFFDIO_CONTINUE: ret = uffd_continue(ctx, static_cast<uffdio_continue*>(arg)); break;
+    default: break;
   }
+  ctx_put(ctx);
+  return ret;
 }
+
+namespace {
+long read_msg(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock);
+}  // namespace
 
 long userfaultfd_read(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock) {
   if (!ctx->api_done.load(std::memory_order_acquire)) return -EINVAL;
   nonblock = nonblock || (ctx->flags & O_NONBLOCK);
   if (!nonblock) might_sleep();
+  ctx_get(ctx);  // as fdget(): a racing close frees nothing under the read
+  const long ret = read_msg(ctx, msg, nonblock);
+  ctx_put(ctx);
+  return ret;
+}
+
+namespace {
+
+long read_msg(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock) {
   for (;;) {
     const uint32_t s = ctx->fault_pending_wqh.seq.load(std::memory_order_acquire);
     {
@@ -437,6 +537,8 @@ long userfaultfd_read(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock) {
     wait_queue_sleep(&ctx->fault_pending_wqh, s);
   }
 }
+
+}  // namespace
 
 int userfaultfd_nr_waiting(userfaultfd_ctx* ctx) {
   SpinGuard g(&ctx->lock);
@@ -462,6 +564,7 @@ vm_fault_t handle_userfault(vm_fault* vmf, vm_flags_t reason) NO_THREAD_SAFETY_A
   w.msg.arg.pagefault.address = vmf->address;
   if (any(vmf->flags, FAULT_FLAG_WRITE)) w.msg.arg.pagefault.flags |= UFFD_PAGEFAULT_FLAG_WRITE;
   if (reason == VM_UFFD_WP) w.msg.arg.pagefault.flags |= UFFD_PAGEFAULT_FLAG_WP;
+  if (reason == VM_UFFD_MINOR) w.msg.arg.pagefault.flags |= UFFD_PAGEFAULT_FLAG_MINOR;
   if ((ctx->features.load(std::memory_order_acquire) & UFFD_FEATURE_THREAD_ID) && current())
     w.msg.arg.pagefault.feat.ptid = static_cast<__u32>(current()->pid);
   ctx_get(ctx);
@@ -473,7 +576,7 @@ vm_fault_t handle_userfault(vm_fault* vmf, vm_flags_t reason) NO_THREAD_SAFETY_A
   const bool must_wait = userfaultfd_must_wait(vmf, reason);
   mmap_read_unlock(mm);
   trace_point(m, "uffd", "handle_userfault", "address={:#x}{}{} mmap_lock dropped{}", vmf->address,
-              reason == VM_UFFD_WP ? " wp" : " missing", any(vmf->flags, FAULT_FLAG_TRIED) ? " tried" : "",
+              reason == VM_UFFD_WP ? " wp" : reason == VM_UFFD_MINOR ? " minor" : " missing", any(vmf->flags, FAULT_FLAG_TRIED) ? " tried" : "",
               must_wait ? ", waiting" : "");
   if (must_wait) {
     wake_up_all(&ctx->fault_pending_wqh);

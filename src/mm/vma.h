@@ -48,6 +48,7 @@ enum class vm_flags_t : uint64_t {
   VM_HUGEPAGE = 1ull << 29,
   VM_NOHUGEPAGE = 1ull << 30,
   VM_MIXEDMAP = 1ull << 28,
+  VM_UFFD_MINOR = 1ull << 37,  // x86-64's VM_HIGH_ARCH_5 (CONFIG_HAVE_ARCH_USERFAULTFD_MINOR)
 };
 GUPLAB_ENUM_FLAGS(vm_flags_t)
 using enum vm_flags_t;

@@ -11,6 +11,7 @@
 #include "tools/fp_rate_cmd.h"
 #include "tools/gup_test.h"
 #include "tools/merge_cmd.h"
+#include "tools/mmap_lock_bench.h"
 #include "tools/rdma_cost_cmd.h"
 #include "tools/run_cmd.h"
 
@@ -32,6 +33,8 @@ constexpr Command kCommands[] = {
     {"gup_test", "the kernel's gup_test selftest (-u -a -L -U -b -m -n -r -j -t -T -w -W -S -z) on the model",
      gup_test_main},
     {"merge", "merge the JSON outputs of an exploration's shards (explore --shard K/N) into one result", merge_main},
+    {"mmap-lock-bench", "seed 001: a writer's mmap_lock wait while GUP faults from a slow disk, retry on vs off",
+     mmap_lock_bench_main},
     {"rdma-cost", "cost per registered page and per invalidation: pinning vs on-demand paging (seed 003)",
      rdma_cost_main},
     {"run", "run the seed scenarios: one (SCENARIO --design D --policy P) or the matrix (--all)", run_main},
@@ -39,7 +42,7 @@ constexpr Command kCommands[] = {
 
 int usage(FILE* out) {
   fmt::print(out, "usage: guplab <command> [options]   (guplab <command> --help for its options)\n\ncommands:\n");
-  for (const auto& c : kCommands) fmt::print(out, "  {:<10} {}\n", c.name, c.help);
+  for (const auto& c : kCommands) fmt::print(out, "  {:<16} {}\n", c.name, c.help);
   return out == stderr ? 2 : 0;
 }
 }  // namespace

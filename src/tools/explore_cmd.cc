@@ -254,8 +254,8 @@ int explore_main(int argc, char** argv) {
     fmt::print("{}\n", j.dump(2));
     return good ? 0 : 1;
   }
-  fmt::print("explore:  {}{} under design {}, policy {}, strategy {}{}\n", name, scripted ? "" : " (unscripted)",
-             design, policy, strat, buggify ? ", fault injection on" : "");
+  fmt::print("explore:  {}{} under design {}, policy {}, strategy {}{}{}\n", name, scripted ? "" : " (unscripted)",
+             design, policy, strat, buggify ? ", fault injection on" : "", o.gup_retry ? "" : ", --gup-retry off");
   fmt::print("seeds:    {} runs from base seed {} (shard {}), {} done\n", r.total, o.base_seed, shard, r.runs);
   fmt::print("outcomes: {}\n", histogram_line(r));
   if (buggify)
@@ -264,8 +264,9 @@ int explore_main(int argc, char** argv) {
   if (r.first_failure) {
     const ExploreRun& f = *r.first_failure;
     fmt::print("first failure: run {} seed {:#x}: {}: {}\n", f.index, f.seed, to_string(f.outcome), f.reason);
-    fmt::print("  replay: guplab explore {} --design {} --policy {} --strategy {}{}{} --replay {:#x} --trace {}.json\n",
-               name, design, policy, strategy, scripted ? " --scripted" : "", buggify ? " --buggify" : "", f.seed, name);
+    fmt::print("  replay: guplab explore {} --design {} --policy {} --strategy {}{}{}{} --replay {:#x} --trace {}.json\n",
+               name, design, policy, strategy, scripted ? " --scripted" : "", buggify ? " --buggify" : "",
+               o.gup_retry ? "" : " --gup-retry off", f.seed, name);
     for (Outcome oc : kAllOutcomes) {
       const auto& fo = r.first_by_outcome[static_cast<size_t>(oc)];
       if (oc == Outcome::ok || !fo || fo->index == f.index) continue;

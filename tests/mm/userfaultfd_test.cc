@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mm/gup.h"
+#include "mm/madvise.h"
 #include "mm/mm_fixture.h"
 #include "mm/pin.h"
 
@@ -57,6 +58,14 @@ int wp(userfaultfd_ctx* ctx, unsigned long start, unsigned long len, uint64_t mo
   w.range = {start, len};
   w.mode = mode;
   return userfaultfd_ioctl(ctx, UFFDIO_WRITEPROTECT, &w);
+}
+int cont(userfaultfd_ctx* ctx, unsigned long start, unsigned long len, uint64_t mode = 0, long* mapped = nullptr) {
+  uffdio_continue c{};
+  c.range = {start, len};
+  c.mode = mode;
+  int r = userfaultfd_ioctl(ctx, UFFDIO_CONTINUE, &c);
+  if (mapped) *mapped = c.mapped;
+  return r;
 }
 int wake(userfaultfd_ctx* ctx, unsigned long start, unsigned long len) {
   uffdio_range r{start, len};
@@ -116,10 +125,12 @@ TEST_F(UserfaultfdTest, RegisterErrors) {
   EXPECT_EQ(reg(ctx_, a, 0), -EINVAL);
   EXPECT_EQ(reg(ctx_, a, P, 0), -EINVAL);   // no mode
   EXPECT_EQ(reg(ctx_, a, P, 1ull << 7), -EINVAL);
-  EXPECT_EQ(reg(ctx_, a, P, UFFDIO_REGISTER_MODE_MINOR), -EINVAL);  // shmem only; not in the model
+  EXPECT_EQ(reg(ctx_, a, P, UFFDIO_REGISTER_MODE_MINOR), -EINVAL);  // anonymous: no page cache, no minor faults
   EXPECT_EQ(reg(ctx_, a + 16 * P, P), -EINVAL);                      // no vma there
   const unsigned long shared = map(2 * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS);
-  EXPECT_EQ(reg(ctx_, shared, P), -EINVAL);
+  EXPECT_EQ(reg(ctx_, shared, P), -EINVAL);  // shmem: MINOR only in the model
+  EXPECT_EQ(reg(ctx_, shared, P, UFFDIO_REGISTER_MODE_WP), -EINVAL);
+  EXPECT_EQ(reg(ctx_, shared, P, UFFDIO_REGISTER_MODE_MINOR | UFFDIO_REGISTER_MODE_MISSING), -EINVAL);
   const unsigned long ro = map(2 * P, PROT_READ, MAP_SHARED | MAP_ANONYMOUS);
   EXPECT_EQ(reg(ctx_, ro, P), -EINVAL);
 
@@ -255,6 +266,56 @@ TEST_F(UserfaultfdTest, MissingWithoutAllowRetryIsSigbusAndEfault) {
   EXPECT_EQ(userfaultfd_nr_waiting(ctx_), 0);
 }
 
+TEST_F(UserfaultfdTest, MinorOnShmemAndContinue) {
+  uffdio_api a{};
+  a.api = UFFD_API;
+  a.features = UFFD_FEATURE_MINOR_SHMEM;
+  ASSERT_EQ(userfaultfd_ioctl(ctx_, UFFDIO_API, &a), 0);
+  EXPECT_TRUE(a.features & UFFD_FEATURE_MINOR_SHMEM);
+  const unsigned long s = map(4 * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS);
+  const unsigned long anon = map(2 * P);
+  put_u64(s, 0x1111);
+  put_u64(s + P, 0x2222);
+  // The pages stay in the shmem object; the mapping goes: the next touch is a minor fault.
+  ASSERT_EQ(do_madvise(mm_, s, 2 * P, MADV_DONTNEED), 0);
+  EXPECT_EQ(cont(ctx_, s, P), -ENOENT);  // not registered
+  uffdio_register r{};
+  r.range = {s, 4 * P};
+  r.mode = UFFDIO_REGISTER_MODE_MINOR;
+  ASSERT_EQ(userfaultfd_ioctl(ctx_, UFFDIO_REGISTER, &r), 0);
+  EXPECT_TRUE(r.ioctls & (1ull << _UFFDIO_CONTINUE));
+  EXPECT_FALSE(r.ioctls & (1ull << _UFFDIO_WRITEPROTECT));
+  EXPECT_TRUE(userfaultfd_minor(lookup(s)));
+  // In the object, not mapped: the fault goes to the handler (here it cannot wait).
+  EXPECT_EQ(fault(s, FAULT_FLAG_NONE), VM_FAULT_SIGBUS);
+  page* pages[1];
+  EXPECT_EQ(gup_held(mm_, s, FOLL_WRITE, pages), -EFAULT);
+  // Not in the object: an ordinary shmem fault, nothing for the handler.
+  EXPECT_EQ(fault(s + 2 * P, FAULT_FLAG_WRITE), VM_FAULT_NONE);
+
+  EXPECT_EQ(cont(ctx_, s + 1, P), -EINVAL);
+  EXPECT_EQ(cont(ctx_, s, 0), -EINVAL);
+  EXPECT_EQ(cont(ctx_, s, P, 1ull << 5), -EINVAL);          // unknown mode
+  EXPECT_EQ(cont(ctx_, s + 2 * P, 4 * P), -ENOENT);         // runs past the registered vma
+  ASSERT_EQ(reg(ctx_, anon, 2 * P), 0);
+  EXPECT_EQ(cont(ctx_, anon, P), -EINVAL);                  // anonymous: nothing to continue
+  EXPECT_EQ(cont(ctx_, s + 3 * P, P), -EFAULT);             // no page in the object there
+  long mapped = 0;
+  ASSERT_EQ(cont(ctx_, s, 2 * P, 0, &mapped), 0);
+  EXPECT_EQ(mapped, static_cast<long>(2 * P));
+  EXPECT_EQ(get_u64(s), 0x1111u);  // the object's page, as it was
+  EXPECT_EQ(get_u64(s + P), 0x2222u);
+  EXPECT_TRUE(pte_write(pte_at(s)));
+  EXPECT_EQ(cont(ctx_, s, P, 0, &mapped), -EEXIST);          // already mapped
+  EXPECT_EQ(mapped, -EEXIST);
+  EXPECT_EQ(cont(ctx_, s + 2 * P, P), -EEXIST);              // mapped by the ordinary fault
+  const unsigned long src = map(P);
+  put_u64(src, 1);
+  EXPECT_EQ(copy(ctx_, s + 3 * P, src, P), -EINVAL);         // COPY is for MISSING (anonymous) ranges
+  ASSERT_EQ(unreg(ctx_, s, 4 * P), 0);
+  EXPECT_FALSE(userfaultfd_armed(lookup(s)));
+}
+
 TEST_F(UserfaultfdTest, ForkAndCloseDropRegistration) {
   ASSERT_EQ(api(ctx_), 0);
   const unsigned long a = map(2 * P);
@@ -387,6 +448,56 @@ TEST(UserfaultfdSimTest, WithoutGupRetryGupFailsWithEfault) {
     for (uint64_t seed = 1; seed <= 4; seed++) {
       Outcome o = run_one(c, false, seed, false);
       EXPECT_EQ(o.ret, -EFAULT) << name(c) << " seed " << seed;
+    }
+  }
+}
+
+TEST(UserfaultfdSimTest, MinorFaultResolvedByContinue) {
+  for (bool gup : {false, true}) {
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+      MachineConfig c = small_config();
+      c.backend = Backend::sim;
+      c.seed = seed;
+      Machine m(c);
+      uint64_t seen = 0;
+      long ret = -1;
+      uffd_msg msg{};
+      m.run([&] {
+        mm_struct* mm = mm_alloc(&m);
+        const auto a = static_cast<unsigned long>(vm_mmap(mm, 0, P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, nullptr, 0));
+        const uint64_t v = 0x5eed;
+        ASSERT_EQ(uaccess_write(mm, a, &v, sizeof(v)), 0);
+        ASSERT_EQ(do_madvise(mm, a, P, MADV_DONTNEED), 0);
+        userfaultfd_ctx* ctx = userfaultfd(mm, 0);
+        ASSERT_EQ(api(ctx, UFFD_FEATURE_MINOR_SHMEM), 0);
+        ASSERT_EQ(reg(ctx, a, P, UFFDIO_REGISTER_MODE_MINOR), 0);
+        task_struct* t = m.spawn("toucher", [&] {
+          if (gup) {
+            page* pages[1] = {nullptr};
+            ret = pin_user_pages_fast(a, 1, FOLL_WRITE, pages);
+            if (ret == 1) {
+              std::memcpy(&seen, page_address(pages[0]), sizeof(seen));
+              unpin_user_page(pages[0]);
+            }
+          } else {
+            ret = uaccess_read(mm, a, &seen, sizeof(seen));
+          }
+        }, mm);
+        task_struct* h = m.spawn("handler", [&] {
+          ASSERT_EQ(userfaultfd_read(ctx, &msg), static_cast<long>(sizeof(uffd_msg)));
+          ASSERT_EQ(cont(ctx, msg.arg.pagefault.address & PAGE_MASK, P), 0);
+        }, mm);
+        task_join(t);
+        task_join(h);
+        userfaultfd_close(ctx);
+        mmput(mm);
+      });
+      EXPECT_TRUE(m.sim_result() && m.sim_result()->ok()) << (m.sim_result() ? m.sim_result()->format() : "");
+      EXPECT_EQ(m.nr_oops(), 0u);
+      EXPECT_EQ(ret, gup ? 1 : 0) << "seed " << seed;
+      EXPECT_EQ(seen, 0x5eedu) << "the page the object held, mapped by UFFDIO_CONTINUE";
+      EXPECT_TRUE(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR);
+      EXPECT_EQ(m.vmstat().read(NR_FOLL_PIN_ACQUIRED), m.vmstat().read(NR_FOLL_PIN_RELEASED));
     }
   }
 }

@@ -1,0 +1,65 @@
+// uffd_common.cc - the userfaultfd scenarios' process and frame oracle.
+#include "lab/scenarios/uffd_common.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/mman.h>
+
+#include <vector>
+
+#include "base/errno.h"
+#include "base/rcu.h"
+#include "lab/scenario.h"
+#include "machine/machine.h"
+#include "mm/fork.h"
+#include "mm/mmap.h"
+#include "mm/page_alloc.h"
+#include "mm/uaccess.h"
+#include "mm/userfaultfd.h"
+
+namespace guplab {
+
+int UffdProcess::setup(Machine& m, unsigned long n, uint64_t mode, bool prefault) {
+  mm = mm_alloc(&m);
+  if (!mm) return -ENOMEM;
+  npages = n;
+  const long a = vm_mmap(mm, 0, n << PAGE_SHIFT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
+  if (a < 0) return static_cast<int>(a);
+  addr = static_cast<unsigned long>(a);
+  if (prefault) {
+    std::vector<char> zeros(n << PAGE_SHIFT);
+    if (int err = uaccess_write(mm, addr, zeros.data(), zeros.size())) return err;
+  }
+  userfaultfd_ctx* ctx = userfaultfd(mm, O_CLOEXEC);
+  if (IS_ERR(ctx)) return static_cast<int>(PTR_ERR(ctx));
+  uffd = ctx;
+  uffdio_api api{};
+  api.api = UFFD_API;
+  api.features = UFFD_FEATURE_THREAD_ID;
+  if (int err = userfaultfd_ioctl(uffd, UFFDIO_API, &api)) return err;
+  uffdio_register r{};
+  r.range = {addr, n << PAGE_SHIFT};
+  r.mode = mode;
+  return userfaultfd_ioctl(uffd, UFFDIO_REGISTER, &r);
+}
+
+void UffdProcess::close_uffd() {
+  if (uffd) userfaultfd_close(uffd);
+  uffd = nullptr;
+}
+
+void UffdProcess::exit() {
+  close_uffd();
+  if (mm) mmput(mm);
+  mm = nullptr;
+}
+
+void check_frames_free(ScenarioContext& ctx, std::string_view when) {
+  Machine& m = ctx.machine();
+  rcu_barrier();
+  const unsigned long free = nr_free_pages(&m), boot = m.boot_free_pages();
+  if (free != boot)
+    ctx.found(Outcome::leak, fmt::format("{} page frames not free after {}", static_cast<long>(boot) - static_cast<long>(free), when));
+}
+
+}  // namespace guplab

@@ -6,7 +6,7 @@ DEB_PACKAGES := clang cmake ninja-build pkg-config liburcu-dev liburing-dev \
   libgmock-dev libbenchmark-dev fio
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test test-asan test-tsan bench explore clean
+.PHONY: deps build demo test test-asan test-tsan bench explore conform clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -47,6 +47,12 @@ bench: build-release
 # 100,000 schedules of every scenario under the safe designs and policies (~15 min, 2 cores).
 explore: build-release
 	bench/explore_check.sh ./build/release/guplab $(or $(SEEDS),100000) $(or $(JOBS),$(shell nproc))
+
+# Linux conformance: every case on the host kernel and on every design, side by side,
+# then the pre-5.8 COW reuse rule against the host (the vmsplice() cases leak: CVE-2020-29374).
+conform: build-release
+	./build/release/guplab conform
+	./build/release/guplab conform --host --design folio_pincount --cow-reuse mapcount | tail -n 25
 
 clean:
 	rm -rf build

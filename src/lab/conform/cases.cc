@@ -657,7 +657,7 @@ std::vector<Case> build() {
                               skip("need more free huge pages");
                             }));
   }
-  out.push_back(make_case("O_DIRECT read into memory COW-shared by fork()", "guplab", kShowsForkPin, dio_read_cow));
+  out.push_back(make_case("O_DIRECT read into memory COW-shared by fork()", "guplab", "", dio_read_cow));
   out.push_back(make_case("O_DIRECT write from memory COW-shared by fork()", "guplab", "", dio_write_cow));
   out.push_back(make_case("O_DIRECT read racing MADV_DONTNEED", "guplab", "", dio_dontneed));
   out.push_back(make_case("O_DIRECT read into userfaultfd memory", "guplab",

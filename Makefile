@@ -6,7 +6,7 @@ DEB_PACKAGES := clang cmake ninja-build pkg-config liburcu-dev liburing-dev \
   libgmock-dev libbenchmark-dev fio
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test test-asan test-tsan bench explore examples clean
+.PHONY: deps build demo test test-asan test-tsan bench explore examples conform clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -59,6 +59,12 @@ examples: build-release
 	  echo "== examples/$$n" && \
 	  if [ -x $$ex/check.sh ]; then $$ex/check.sh ./build/examples/$$n/$${n}_example; \
 	  else ./build/examples/$$n/$${n}_example; fi || exit 1; done
+
+# Linux conformance: every case on the host kernel and on every design, side by side,
+# then the pre-5.8 COW reuse rule against the host (the vmsplice() cases leak: CVE-2020-29374).
+conform: build-release
+	./build/release/guplab conform
+	./build/release/guplab conform --host --design folio_pincount --cow-reuse mapcount | tail -n 25
 
 clean:
 	rm -rf build

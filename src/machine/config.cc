@@ -38,6 +38,14 @@ std::optional<PinDesign> parse_pin_design(std::string_view s) {
   return std::nullopt;
 }
 
+const char* to_string(CowReuse r) { return r == CowReuse::refcount ? "refcount" : "mapcount"; }
+
+std::optional<CowReuse> parse_cow_reuse(std::string_view s) {
+  if (s == "refcount") return CowReuse::refcount;
+  if (s == "mapcount") return CowReuse::mapcount;
+  return std::nullopt;
+}
+
 std::optional<WritebackPolicy> parse_writeback_policy(std::string_view s) {
   for (WritebackPolicy p : kAllWritebackPolicies)
     if (s == to_string(p)) return p;

@@ -41,6 +41,11 @@ inline constexpr PinDesign kAllPinDesigns[] = {
 #undef GUPLAB_PIN_DESIGN_ALL
 };
 
+/** The COW reuse rule of do_wp_page() (MachineConfig::cow_reuse). */
+enum class CowReuse : uint8_t { refcount, mapcount };
+const char* to_string(CowReuse r);
+std::optional<CowReuse> parse_cow_reuse(std::string_view s);
+
 /** Which implementation of base/ runs the machine's tasks. */
 enum class Backend : uint8_t { native, sim };
 
@@ -75,6 +80,17 @@ struct MachineConfig {
   // GUP-fast's slow fallback) never set FAULT_FLAG_ALLOW_RETRY, so a fault GUP raises
   // can neither wait for I/O without mmap_lock nor for a userfaultfd handler (-EFAULT).
   bool gup_retry = true;
+  // When a write fault may reuse a COW-shared anonymous page instead of copying it:
+  // refcount is upstream since 5.8/5.19 ("mm: do_wp_page() simplification" 09854ba94c6a,
+  // then PageAnonExclusive): only if the page is exclusive, or its only reference is
+  // this mapping. mapcount is the rule before 5.8: reuse when this is the page's only
+  // mapping, whatever other references (a vmsplice()d pipe, a GUP) it has: CVE-2020-29374.
+  CowReuse cow_reuse = CowReuse::refcount;
+  // Upstream since 6.5 refuses a FOLL_LONGTERM | FOLL_WRITE pin of a page in a shared
+  // mapping of a file that needs dirty tracking (a disk filesystem; shmem is fine):
+  // -EFAULT from the slow path, and GUP-fast leaves such pages to it. Off (the default)
+  // is the seed-era kernel the scenarios model, where an RDMA device pins ext4 pages.
+  bool refuse_longterm_file_pins = false;
   BootCache* boot_cache = nullptr;  // host mappings and stacks to reuse (not owned; machine/boot_cache.h)
 };
 

@@ -19,6 +19,7 @@
 #include "mm/mm_struct.h"
 #include "mm/mmap.h"
 #include "mm/pin.h"
+#include "mm/shmem.h"
 #include "mm/swap.h"
 
 namespace guplab {
@@ -238,6 +239,11 @@ int faultin_page(vm_area_struct* vma, unsigned long address, foll_flags flags, b
 int check_vma_flags(const vm_area_struct* vma, foll_flags flags) {
   const vm_flags_t vf = vma->vm_flags;
   if (any(vf, VM_IO | VM_PFNMAP)) return -EFAULT;
+  // writable_file_mapping_allowed(): a long-term writable pin of a page whose file needs
+  // dirty tracking could be written behind writeback's back forever.
+  if (all(flags, FOLL_LONGTERM | FOLL_WRITE) && any(vf, VM_SHARED) && vma->vm_file && !vma_is_shmem(vma) &&
+      vma->vm_mm->machine->config().refuse_longterm_file_pins)
+    return -EFAULT;
   if (any(flags, FOLL_WRITE)) {
     if (!any(vf, VM_WRITE)) {
       if (!any(flags, FOLL_FORCE)) return -EFAULT;

@@ -275,6 +275,15 @@ long gup_fast(mm_struct* mm, unsigned long start, unsigned long end, foll_flags 
     walk.pgd_range(mm->pgd_pfn, start, end);
   }
   long nr = walk.nr();
+  if (pin && all(flags, FOLL_LONGTERM | FOLL_WRITE) && mm->machine->config().refuse_longterm_file_pins) {
+    // gup_fast_folio_allowed(): a file page that is neither anonymous nor shmem (swap
+    // backed) may need dirty tracking; leave it and what follows to the slow path,
+    // which refuses it by its vma.
+    long ok = 0;
+    while (ok < nr && (PageAnon(pages[ok]) || PageSwapBacked(pages[ok]))) ok++;
+    for (long i = ok; i < nr; i++) D::template unpin<S>(page_folio(pages[i]), 1);
+    nr = ok;
+  }
   if (pin) {
     smp_mb();
     if (mm->write_protect_seq.load(std::memory_order_acquire) != seq) {

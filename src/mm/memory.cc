@@ -177,6 +177,19 @@ vm_fault_t wp_page_shared(vm_fault* vmf, page* p) {
   return VM_FAULT_NONE;
 }
 
+// The rule before 5.8 (MachineConfig::cow_reuse == mapcount; reuse_swap_page()): an anon
+// page mapped only here is reused, whatever other references it has, so a page that a
+// pipe or a GUP still holds becomes writable by this mm (CVE-2020-29374).
+bool wp_can_reuse_by_mapcount(folio* f, page* p, vm_area_struct* vma) {
+  if (folio_test_large(f) && folio_entire_mapcount(f) > 0) return false;
+  if (page_mapcount(p) != 1) return false;
+  if (!folio_trylock(f)) return false;
+  const bool reuse = page_mapcount(p) == 1;
+  if (reuse && !folio_test_large(f)) folio_move_anon_rmap(f, vma);
+  folio_unlock(f);
+  return reuse;
+}
+
 // A write (or unshare) fault on a present read-only pte.
 vm_fault_t do_wp_page(vm_fault* vmf) {
   vm_area_struct* vma = vmf->vma;
@@ -194,7 +207,9 @@ vm_fault_t do_wp_page(vm_fault* vmf) {
     } else if (p && PageAnon(p)) {
       folio* f = page_folio(p);
       bool exclusive = PageAnonExclusive(p);
-      if (!exclusive && wp_can_reuse_anon_folio(f, vma)) {
+      const bool by_mapcount = mm_machine(mm)->config().cow_reuse == CowReuse::mapcount;
+      if (!exclusive && (by_mapcount ? !unshare && wp_can_reuse_by_mapcount(f, p, vma)
+                                     : wp_can_reuse_anon_folio(f, vma))) {
         SetPageAnonExclusive(p);
         exclusive = true;
       }
@@ -207,8 +222,10 @@ vm_fault_t do_wp_page(vm_fault* vmf) {
       }
       get_page(p);
     } else if (p) {
-      if (unshare) return VM_FAULT_NONE;  // only anon pages are unshared
-      get_page(p);                        // a file page in a private mapping: COW
+      // A file page in a private mapping: COW. An unshare (a long-term R/O pin) copies
+      // it too, mapped read-only, so the pin and later writes of this mm see one page;
+      // returning without the copy left GUP asking for the unshare forever.
+      get_page(p);
     }
     // p == nullptr: the zero page, replaced by a zeroed page of our own (also on unshare,
     // so that a read-only pin sees what later writes of this mm write).

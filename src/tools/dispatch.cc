@@ -5,6 +5,7 @@
 #include <string>
 
 #include "tools/commands.h"
+#include "tools/conform_cmd.h"
 #include "tools/demo_cmd.h"
 #include "tools/explore_cmd.h"
 #include "tools/fio_cmd.h"
@@ -25,6 +26,8 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"conform", "Linux conformance: cow.c/gup_longterm.c cases on the host kernel and the model, side by side",
+     conform_main},
     {"demo", "the headline experiment: scenario matrix, pin cost and fio per design (make demo)", demo_main},
     {"explore", "run a scenario under many sim schedules (histogram, first failing seed); --replay SEED --trace F.json",
      explore_main},

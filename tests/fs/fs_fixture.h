@@ -44,6 +44,7 @@ struct FsParams {
   uint64_t disk = 32ull << 20;
   unsigned block_size = 4096;
   bool trace = true;
+  bool refuse_longterm_file_pins = false;  // MachineConfig::refuse_longterm_file_pins
 };
 
 class FsTest : public ::testing::Test {
@@ -67,6 +68,7 @@ class FsTest : public ::testing::Test {
     c.pin_design = p_.design;
     c.wb_policy = p_.policy;
     c.trace = p_.trace;
+    c.refuse_longterm_file_pins = p_.refuse_longterm_file_pins;
     m_ = std::make_unique<Machine>(c);
     scope_ = std::make_unique<TaskScope>(m_->task_init("test"));
     mm_ = mm_alloc(m_.get());

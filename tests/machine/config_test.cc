@@ -16,6 +16,13 @@ TEST(ConfigTest, DesignAndPolicyNamesRoundTrip) {
   EXPECT_FALSE(parse_writeback_policy("").has_value());
 }
 
+TEST(ConfigTest, CowReuseNamesRoundTrip) {
+  for (CowReuse r : {CowReuse::refcount, CowReuse::mapcount}) EXPECT_EQ(parse_cow_reuse(to_string(r)), r);
+  EXPECT_FALSE(parse_cow_reuse("pagecount").has_value());
+  EXPECT_EQ(MachineConfig{}.cow_reuse, CowReuse::refcount);
+  EXPECT_FALSE(MachineConfig{}.refuse_longterm_file_pins);
+}
+
 TEST(ConfigTest, SizesParse) {
   EXPECT_EQ(parse_size("4096"), 4096u);
   EXPECT_EQ(parse_size("4k"), 4096u);

@@ -10,6 +10,7 @@
 #include "mm/fake_vm_ops.h"
 #include "mm/mm_fixture.h"
 #include "mm/pin.h"
+#include "tests/fs/fs_fixture.h"
 
 namespace guplab {
 namespace {
@@ -549,3 +550,86 @@ INSTANTIATE_TEST_SUITE_P(Designs, GupTest,
 
 }  // namespace
 }  // namespace guplab
+
+namespace guplab::fstest {
+namespace {
+
+// writable_file_mapping_allowed() (upstream 6.5), on when MachineConfig::
+// refuse_longterm_file_pins: a FOLL_LONGTERM | FOLL_WRITE pin of an ext4 page in a
+// shared mapping is -EFAULT from both the slow path and GUP-fast; a short-term pin, a
+// read-only long-term pin and a pin of a private mapping (its COW copy) still work.
+class LongtermFilePinTest : public FsTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  FsParams params() override {
+    FsParams p;
+    p.refuse_longterm_file_pins = GetParam();
+    return p;
+  }
+};
+
+TEST_P(LongtermFilePinTest, WritableLongtermPinOfASharedDiskFileMapping) {
+  write_file("/mnt/f", pattern(4096, 1), true);
+  file* f = open("/mnt/f");
+  ASSERT_NE(f, nullptr);
+  unsigned long shared = map_file(f, 4096);
+  unsigned long priv = map_file(f, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+  char c = 0;
+  ASSERT_EQ(uaccess_read(mm_, shared, &c, 1), 0);  // present: GUP-fast could take it
+  page* p = nullptr;
+  const long want_refused = GetParam() ? -EFAULT : 1;
+  EXPECT_EQ(pin_user_pages_fast(shared, 1, FOLL_WRITE | FOLL_LONGTERM, &p), want_refused);
+  if (!GetParam()) unpin_user_page(p);
+  mmap_read_lock(mm_);
+  EXPECT_EQ(pin_user_pages(shared, 1, FOLL_WRITE | FOLL_LONGTERM, &p), want_refused);
+  mmap_read_unlock(mm_);
+  if (!GetParam()) unpin_user_page(p);
+  for (foll_flags fl : {FOLL_WRITE, FOLL_LONGTERM}) {
+    ASSERT_EQ(pin_user_pages_fast(shared, 1, fl, &p), 1);
+    unpin_user_page(p);
+  }
+  ASSERT_EQ(pin_user_pages_fast(priv, 1, FOLL_WRITE | FOLL_LONGTERM, &p), 1);
+  EXPECT_TRUE(PageAnon(p));
+  unpin_user_page(p);
+  filp_close(f);
+}
+
+// A long-term R/O pin of a page-cache page mapped by a private mapping unshares it: the
+// pin gets an anonymous copy (mapped read-only), which later writes of the mm reuse, so
+// the pin sees them. The model used to answer the unshare fault of a file page with
+// nothing, and GUP asked again forever (found by `guplab conform`: "R/O longterm GUP pin
+// ... with tmpfile").
+TEST_P(LongtermFilePinTest, ReadOnlyLongtermPinOfAPrivateFilePageGetsAnAnonCopy) {
+  write_file("/mnt/f", pattern(4096, 2), true);
+  file* f = open("/mnt/f");
+  ASSERT_NE(f, nullptr);
+  unsigned long priv = map_file(f, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+  char c = 0;
+  ASSERT_EQ(uaccess_read(mm_, priv, &c, 1), 0);  // maps the page-cache page read-only
+  for (bool fast : {false, true}) {
+    page* p = nullptr;
+    long got;
+    if (fast) {
+      got = pin_user_pages_fast(priv, 1, FOLL_LONGTERM, &p);
+    } else {
+      mmap_read_lock(mm_);
+      got = pin_user_pages(priv, 1, FOLL_LONGTERM, &p);
+      mmap_read_unlock(mm_);
+    }
+    ASSERT_EQ(got, 1);
+    EXPECT_TRUE(PageAnon(p));
+    // The file's bytes (past the first word, which the first round's write changed).
+    EXPECT_EQ(std::memcmp(static_cast<char*>(page_address(p)) + 8, pattern(4096, 2).data() + 8, 4096 - 8), 0);
+    const uint64_t v = fast ? 7 : 6;
+    ASSERT_EQ(uaccess_write(mm_, priv, &v, sizeof(v)), 0);
+    EXPECT_EQ(std::memcmp(page_address(p), &v, sizeof(v)), 0) << "the pin sees the mm's write";
+    unpin_user_page(p);
+  }
+  EXPECT_EQ(read_file("/mnt/f"), pattern(4096, 2)) << "the file is untouched";
+  filp_close(f);
+}
+
+INSTANTIATE_TEST_SUITE_P(Refuse, LongtermFilePinTest, ::testing::Bool(),
+                         [](const auto& info) { return std::string(info.param ? "upstream" : "seed_era"); });
+
+}  // namespace
+}  // namespace guplab::fstest

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "mm/fake_vm_ops.h"
+#include "mm/gup.h"
 #include "mm/mm_fixture.h"
 #include "mm/pagemap.h"
 
@@ -350,6 +351,49 @@ TEST_F(MemoryTest, UnmapVmasZapsEveryOverlappedVma) {
   for (int i = 0; i < 8; i++) EXPECT_EQ(pte_present(pte_at(a + i * PAGE_SIZE)), i < 2 || i >= 6) << i;
   EXPECT_EQ(atomic_read(&mm_->rss_anon), 2);
 }
+
+}  // namespace
+}  // namespace guplab::test
+
+namespace guplab::test {
+namespace {
+
+// The COW reuse rule (MachineConfig::cow_reuse): a COW-shared page that the other mm
+// unmapped while a third party (a vmsplice()d pipe: a get_user_pages_fast() reference)
+// still holds it. Upstream copies (its refcount is not 1); the pre-5.8 rule reuses it
+// because this mapping is its only one, and the holder then sees this mm's later write
+// (CVE-2020-29374).
+class CowReuseTest : public MmTest, public ::testing::WithParamInterface<CowReuse> {
+ protected:
+  MachineConfig config() override {
+    MachineConfig c = small_config();
+    c.cow_reuse = GetParam();
+    return c;
+  }
+};
+
+TEST_P(CowReuseTest, WriteAfterTheOtherMmUnmappedReusesOnlyByMapcount) {
+  unsigned long a = map(PAGE_SIZE);
+  put_u64(a, 1);
+  mm_struct* child = dup_mm(mm_);
+  ASSERT_NE(child, nullptr);
+  scope_->task()->mm = child;
+  page* held = nullptr;
+  ASSERT_EQ(get_user_pages_fast(a, 1, FOLL_NONE, &held), 1);  // the child's vmsplice()
+  scope_->task()->mm = mm_;
+  ASSERT_EQ(vm_munmap(child, a, PAGE_SIZE), 0);
+  put_u64(a, 2);  // the parent writes
+  const bool reused = page_at(a) == held;
+  uint64_t seen = 0;
+  std::memcpy(&seen, page_address(held), sizeof(seen));
+  EXPECT_EQ(reused, GetParam() == CowReuse::mapcount);
+  EXPECT_EQ(seen, GetParam() == CowReuse::mapcount ? 2u : 1u) << "what the child's pipe holds";
+  put_page(held);
+  mmput(child);
+}
+
+INSTANTIATE_TEST_SUITE_P(Rules, CowReuseTest, ::testing::Values(CowReuse::refcount, CowReuse::mapcount),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
 
 }  // namespace
 }  // namespace guplab::test

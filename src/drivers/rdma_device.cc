@@ -16,6 +16,7 @@
 #include "mm/gup.h"
 #include "mm/memory_model.h"
 #include "mm/mm_struct.h"
+#include "mm/pin_design.h"
 
 namespace guplab {
 
@@ -66,6 +67,7 @@ int RdmaDevice::reg_mr(unsigned long addr, unsigned long npages) {
   {
     SpinGuard g(&lock_);
     addr_ = addr;  // the notifier looks at the range from here on
+    span_ = npages;
     nr_ = 0;
     revoked_ = false;
     lease_broken_ = false;
@@ -81,6 +83,8 @@ int RdmaDevice::reg_mr(unsigned long addr, unsigned long npages) {
   auto fail = [&](int err) {
     if (mm_) mmu_notifier_unregister(&listener_.mn, mm_);
     mm_ = nullptr;
+    SpinGuard g(&lock_);
+    span_ = 0;
     return err;
   };
   std::vector<page*> pages(npages, nullptr);
@@ -158,6 +162,7 @@ dma_stamp RdmaDevice::dma_write(unsigned long i, unsigned first, unsigned count)
   // The write is ordered (and its generation drawn) only once it may begin: a script
   // holding it back here must not leave it with an older generation than later writes.
   TEST_SYNC_POINT(sp_write_begin_.c_str());
+  release_deferred();
   dma_stamp s;
   {
     SpinGuard g(&lock_);
@@ -215,6 +220,7 @@ void RdmaDevice::dereg_mr(bool make_dirty) {
   }
   // The device cannot reach the frames once they are out of its IOMMU domain.
   m_->iommu().unmap(domain_, 0, n);
+  release_deferred();
   // Each page leaves the "pinned" record before its pin goes, so the false-negative
   // oracle (which reads the record under lock_) never checks a page already released;
   // a racing revoke takes the pages this loop has not. The unpin itself runs without
@@ -238,12 +244,24 @@ void RdmaDevice::dereg_mr(bool make_dirty) {
     SpinGuard g(&lock_);
     pages_.clear();
     nr_ = 0;
+    span_ = 0;
     deregistering_ = false;
   }
   TEST_SYNC_POINT(sp_dereg_done_.c_str());
 }
 
 // ---- listening: notifier, lease, revoke --------------------------------------------
+
+void RdmaDevice::release_deferred() {
+  std::vector<page*> pages;
+  {
+    SpinGuard g(&lock_);
+    pages.swap(deferred_);
+  }
+  if (pages.empty()) return;
+  unpin_user_pages_dirty_lock(pages.data(), pages.size(), true);
+  trace(fmt::format("revoke: {} pinned pages released in the driver's context", pages.size()));
+}
 
 void RdmaDevice::tell_user(rdma_revoke_event ev) {
   ev.generation = clock_->last();
@@ -262,13 +280,24 @@ void RdmaDevice::revoke(mmu_notifier_event e) {
   }
   // (1) The device page table first: once this returns no transfer reaches the frames.
   const unsigned long redirected = m_->iommu().redirect_to_scratch(domain_, 0, n);
-  // (2) Release what is still held, as dereg_mr() does.
+  // (2) Release what is still held, as dereg_mr() does. Under a design whose unpin may
+  // sleep on i_mmap_rwsem (fake_vma: the unpin unlinks a fake vma), which the
+  // invalidating truncate holds for read, the pins are handed to the driver's own
+  // context instead (release_deferred(), from the device's next write or dereg_mr()):
+  // the IOMMU already keeps the device off the frames, and the pins keep them from
+  // being reused until then.
+  const bool defer = pin_design_props(m_->pin_design()).unpin_may_sleep;
   unsigned long released = 0;
   for (unsigned long i = 0; i < n; i++) {
     page* p = take_page(i);
     if (!p) continue;
-    unpin_user_pages_dirty_lock(&p, 1, true);
     released++;
+    if (defer) {
+      SpinGuard g(&lock_);
+      deferred_.push_back(p);
+      continue;
+    }
+    unpin_user_pages_dirty_lock(&p, 1, true);
   }
   if (!released && !redirected) return;  // dereg_mr() or another revoke got there first
   {
@@ -287,8 +316,8 @@ int RdmaDevice::notifier_start(mmu_notifier* mn, const mmu_notifier_range* r) {
   bool held = false;
   {
     SpinGuard g(&dev->lock_);
-    const unsigned long len = (dev->nr_ ? dev->nr_ : 1) << PAGE_SHIFT;  // a reg_mr() in progress: its first page
-    if (r->end <= dev->addr_ || r->start >= dev->addr_ + len) return 0;
+    const unsigned long len = dev->span_ << PAGE_SHIFT;  // (a reg_mr() in progress too)
+    if (!len || r->end <= dev->addr_ || r->start >= dev->addr_ + len) return 0;
     dev->inval_seq_++;
     if (dev->deregistering_) return 0;
     for (page* p : dev->pages_) held |= p != nullptr;

@@ -28,7 +28,9 @@
 // invalidating task: (1) the domain's entries are pointed at the scratch frame -- the
 // IOMMU lock is the fence: a chunk already translated finishes first, every later
 // chunk (of the write in progress too) lands in the scratch page; (2) every page still
-// held is released as dereg_mr() does (unpin_user_pages_dirty_lock(), dirty); (3) the
+// held is released as dereg_mr() does (unpin_user_pages_dirty_lock(), dirty; under
+// fake_vma, whose unpin takes i_mmap_rwsem, at the device's next write or dereg_mr()
+// instead, since truncate's invalidation holds it); (3) the
 // user is told: a record (revoke_events()), the on_revoke callback, a trace line.
 // Other events (CLEAR, PROTECTION_*, MIGRATE) leave a pinned registration alone: the
 // pins keep the frames, and what writeback does with them is the policy's business.
@@ -180,6 +182,8 @@ class RdmaDevice {
   /** The registration's side of a revoke (notifier or release): see the header comment. */
   void revoke(mmu_notifier_event e);
   void tell_user(rdma_revoke_event ev);
+  /** Unpin what a revoke handed over (see revoke()); from the driver's own calls. */
+  void release_deferred();
   /** Take page @i out of the records; returns it (null if already released). */
   page* take_page(unsigned long i);
   static int notifier_start(mmu_notifier* mn, const mmu_notifier_range* r);
@@ -208,6 +212,8 @@ class RdmaDevice {
 
   struct iommu_domain* const domain_;                   // the device's IOVA table (Machine::iommu())
   unsigned long nr_ GUARDED_BY(lock_) = 0;              // pages registered (pages_ may hold nulls)
+  unsigned long span_ GUARDED_BY(lock_) = 0;            // pages of the range the notifier watches
+  std::vector<page*> deferred_ GUARDED_BY(lock_);       // revoked, unpinned in the driver's context
   uint64_t inval_seq_ GUARDED_BY(lock_) = 0;            // overlapping TRUNCATE/UNMAP seen (reg_mr's retry)
   bool deregistering_ GUARDED_BY(lock_) = false;        // dereg_mr() in progress: release is not a revoke
   bool revoked_ GUARDED_BY(lock_) = false;

@@ -53,6 +53,8 @@ namespace guplab {
 namespace {
 
 constexpr unsigned kPages = 2;
+constexpr unsigned kWaitForDevice = 2000;  // unscripted: at most this many yields for the device's first write
+constexpr unsigned kTruncateDelay = 4;     // then these before the truncate
 
 class LongtermTruncate final : public Scenario {
  public:
@@ -197,9 +199,15 @@ void LongtermTruncate::run(ScenarioContext& ctx) const {
         dev->dereg_mr(true);
       },
       w->mm());
-  ctx.spawn("truncate", [&ctx, w, st, clock, workers, scripted] {
+  ctx.spawn("truncate", [&ctx, dev, w, st, clock, workers, scripted] {
     Script::pass("lt:truncate");
-    if (!scripted) yield_some(3);
+    // Unscripted: the file is truncated while the device works, so give it time to pin
+    // and start writing (bounded: the device may fail to pin, or be slow); from there
+    // the scheduler decides how many of its writes come before the truncate.
+    if (!scripted) {
+      for (unsigned i = 0; i < kWaitForDevice && !dev->writes(); i++) cond_resched();
+      yield_some(kTruncateDelay);
+    }
     if (int err = vfs_truncate(w->filp(), 0)) ctx.found(Outcome::warn, fmt::format("truncate: {}", errname(err)));
     st->truncated = clock->next();
     ctx.note("truncate: /mnt/data to 0 bytes");

@@ -18,11 +18,34 @@
 //   "<name>:dereg:done"       after
 // and every write is a line in the machine's recent-events ring.
 //
+// DMA goes through the machine's IOMMU model (drivers/iommu.h): reg_mr() maps the
+// pinned frames into the device's domain, each chunk of a write is one transfer
+// translated there, and dereg_mr() unmaps the domain before it unpins.
+//
+// Listening (rdma_config::listens, seed 003's "revoke through mmu notifier"): reg_mr()
+// first registers an mmu notifier on the mm. An invalidation with event TRUNCATE or
+// UNMAP that overlaps the registered range revokes the whole registration, in the
+// invalidating task: (1) the domain's entries are pointed at the scratch frame -- the
+// IOMMU lock is the fence: a chunk already translated finishes first, every later
+// chunk (of the write in progress too) lands in the scratch page; (2) every page still
+// held is released as dereg_mr() does (unpin_user_pages_dirty_lock(), dirty; under
+// fake_vma, whose unpin takes i_mmap_rwsem, at the device's next write or dereg_mr()
+// instead, since truncate's invalidation holds it); (3) the
+// user is told: a record (revoke_events()), the on_revoke callback, a trace line.
+// Other events (CLEAR, PROTECTION_*, MIGRATE) leave a pinned registration alone: the
+// pins keep the frames, and what writeback does with them is the policy's business.
+// ->release at exit_mmap revokes too. A listener can also hold a layout lease on the
+// file (set_layout_lease(), fs/locks.h): a break is reported to the user the same way
+// (lease_broken()); a user that does not dereg_mr() within lease_break_time loses the
+// lease, and the notifier's revoke follows.
+//
 // Threading: reg_mr() runs in a task whose mm holds the range. Writes may come from
 // any task of the machine (the device's own task from start(), or a sync-point
 // callback: a DMA landing at that instant). The records are under lock_; page frames
-// are written with relaxed atomic words. dereg_mr() must not race a write.
+// are written with relaxed atomic words, under the IOMMU's lock. dereg_mr() must not
+// race a write; a revoke may race both (each page is released by exactly one of them).
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -31,12 +54,23 @@
 #include "base/spinlock.h"
 #include "base/thread_annotations.h"
 #include "drivers/dma_stamp.h"
+#include "fs/locks.h"
 #include "mm/mm_types.h"
+#include "mm/mmu_notifier.h"
 
 namespace guplab {
 
 class Machine;
 struct task_struct;
+struct iommu_domain;
+
+/** What the device told its user (a listening device only). */
+struct rdma_revoke_event {
+  std::string what;            // "lease-break", "lease-revoked" or "revoke"
+  std::string event;           // revoke: the notifier's event ("truncate", "unmap", "release")
+  unsigned long unpinned = 0;  // revoke: pages it released
+  uint64_t generation = 0;     // the StampClock's last generation when it happened
+};
 
 struct rdma_config {
   std::string name = "rdma0";
@@ -44,13 +78,17 @@ struct rdma_config {
   bool fast = true;       // pin with pin_user_pages_fast(), else pin_user_pages_unlocked()
   bool longterm = true;   // FOLL_LONGTERM
   uint64_t chunk_pace_ns = 0;  // sleep between chunks of a write (0: none)
+  bool listens = false;        // register an mmu notifier at reg_mr() and revoke on TRUNCATE/UNMAP
+  /** Called (in the notifying task, must not sleep) for every revoke_events() record. */
+  std::function<void(const rdma_revoke_event&)> on_revoke;
 };
 
 /** What the device last wrote to one page of its range. */
 struct rdma_write_record {
   dma_stamp stamp;          // generation 0: never written
   unsigned chunks_done = 0; // how many chunks of that write have landed (kStampChunks: whole)
-  unsigned long pfn = 0;    // the frame it went to
+  unsigned long pfn = 0;    // the frame its first chunk went to (kScratchPfn: the scratch page)
+  unsigned scratch_chunks = 0;  // chunks that landed in the scratch page (the device was revoked)
 };
 
 class RdmaDevice {
@@ -67,16 +105,36 @@ class RdmaDevice {
 
   /**
    * reg_mr() - pin the @npages pages at user address @addr of current->mm for writing,
-   * long-term. All or nothing: a short pin is released and reported as -EFAULT.
-   * Returns 0 or the pin call's -errno.
+   * long-term, and map them in the device's IOMMU domain. All or nothing: a short pin
+   * is released and reported as -EFAULT. A listening device registers its notifier
+   * first; an invalidation of the range while pinning makes it release and pin again
+   * (-EAGAIN after 3 tries). Returns 0 or the pin call's -errno.
    * REQUIRES: running in a task with an mm; @addr page aligned; nothing registered.
    */
   int reg_mr(unsigned long addr, unsigned long npages);
-  /** registered() - does the device hold a range pinned? */
+  /** registered() - is a range registered (its pages may have been revoked since)? */
   bool registered() const;
   unsigned long nr_pages() const;
-  /** pinned_page() - the page the device holds at index @i. REQUIRES: registered, @i in range. */
+  /**
+   * pinned_page() - the page the device holds at index @i, or null once revoked.
+   * REQUIRES: registered, @i in range.
+   */
   page* pinned_page(unsigned long i) const;
+  /** iommu_domain() - the device's IOVA table (index i: page i of the range). */
+  struct iommu_domain* domain() const { return domain_; }
+
+  /**
+   * set_layout_lease() - the device's user takes a layout lease on @filp (fs/locks.h);
+   * held until dereg_mr() or until revoked. Returns vfs_setlease()'s result.
+   * REQUIRES: a listening device; no lease held.
+   */
+  int set_layout_lease(file* filp);
+  /** lease_broken() - has the user been told to let go (a lease break)? */
+  bool lease_broken() const;
+  /** revoked() - did a notifier revoke the registration? */
+  bool revoked() const;
+  /** revoke_events() - what the user was told, in order (since the last reg_mr()). */
+  std::vector<rdma_revoke_event> revoke_events() const;
 
   /**
    * dma_write() - write chunks [@first, @first + @count) of a new generation into page
@@ -88,9 +146,10 @@ class RdmaDevice {
   void dma_write_all();
 
   /**
-   * dereg_mr() - the driver's release, seed 002's pattern: with @make_dirty,
-   * set_page_dirty_lock() each page, then unpin (unpin_user_pages_dirty_lock()).
-   * REQUIRES: registered; no write in progress.
+   * dereg_mr() - the driver's release, seed 002's pattern: unmap the IOMMU domain; with
+   * @make_dirty, set_page_dirty_lock() each page still held, then unpin
+   * (unpin_user_pages_dirty_lock()); unregister the notifier and drop the lease.
+   * REQUIRES: registered; no write in progress; the registering mm still alive.
    */
   void dereg_mr(bool make_dirty = true);
 
@@ -120,6 +179,23 @@ class RdmaDevice {
 
  private:
   void trace(const std::string& what) const;
+  /** The registration's side of a revoke (notifier or release): see the header comment. */
+  void revoke(mmu_notifier_event e);
+  void tell_user(rdma_revoke_event ev);
+  /** Unpin what a revoke handed over (see revoke()); from the driver's own calls. */
+  void release_deferred();
+  /** Take page @i out of the records; returns it (null if already released). */
+  page* take_page(unsigned long i);
+  static int notifier_start(mmu_notifier* mn, const mmu_notifier_range* r);
+  static void notifier_release(mmu_notifier* mn, mm_struct* mm);
+  static void lease_break(file_lease* fl);
+  static void lease_revoked(file_lease* fl);
+  static const mmu_notifier_ops kNotifierOps;
+  static const lease_manager_operations kLeaseOps;
+  struct Listener {
+    mmu_notifier mn;  // first: the callbacks get &mn
+    RdmaDevice* dev = nullptr;
+  };
 
   Machine* const m_;
   StampClock* const clock_;
@@ -133,6 +209,20 @@ class RdmaDevice {
   uint64_t writes_ GUARDED_BY(lock_) = 0;
   int paced_err_ GUARDED_BY(lock_) = 0;
   task_struct* task_ = nullptr;  // the device's task, owned by whoever calls start()/join()
+
+  struct iommu_domain* const domain_;                   // the device's IOVA table (Machine::iommu())
+  unsigned long nr_ GUARDED_BY(lock_) = 0;              // pages registered (pages_ may hold nulls)
+  unsigned long span_ GUARDED_BY(lock_) = 0;            // pages of the range the notifier watches
+  std::vector<page*> deferred_ GUARDED_BY(lock_);       // revoked, unpinned in the driver's context
+  uint64_t inval_seq_ GUARDED_BY(lock_) = 0;            // overlapping TRUNCATE/UNMAP seen (reg_mr's retry)
+  bool deregistering_ GUARDED_BY(lock_) = false;        // dereg_mr() in progress: release is not a revoke
+  bool revoked_ GUARDED_BY(lock_) = false;
+  bool lease_broken_ GUARDED_BY(lock_) = false;
+  std::vector<rdma_revoke_event> events_ GUARDED_BY(lock_);
+  Listener listener_;
+  mm_struct* mm_ = nullptr;  // where listener_ is registered (reg_mr/dereg_mr's task only)
+  file_lease lease_;
+  std::atomic<bool> lease_held_{false};
 };
 
 }  // namespace guplab

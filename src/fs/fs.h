@@ -19,6 +19,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <sys/types.h>
@@ -48,6 +49,7 @@ struct super_block;
 struct vm_area_struct;
 struct writeback_control;
 struct task_struct;
+struct file_lock_context;
 
 using loff_t = long long;
 using umode_t = unsigned short;
@@ -189,6 +191,7 @@ struct inode {
   list_head i_sb_list;   // on its super_block's s_inodes (s_inode_list_lock)
   address_space i_data;
   address_space* const i_mapping = &i_data;
+  std::shared_ptr<file_lock_context> i_flctx GUARDED_BY(i_lock);  // leases (fs/locks.h), made at the first
 };
 
 inline loff_t i_size_read(const inode* i) { return i->i_size_.load(std::memory_order_acquire); }

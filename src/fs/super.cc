@@ -37,17 +37,6 @@ void set_err(std::string* err, std::string msg) {
 
 }  // namespace
 
-bool wb_policy_supported(WritebackPolicy p, std::string* why) {
-  if (wb_policy_built(p)) return true;
-  if (why)
-    *why = fmt::format(
-        "writeback policy '{}' is not built yet: revoking long-term pins needs the "
-        "MMU_NOTIFY_TRUNCATE path of seed 003 (mm/mmu_notifier, drivers/); choose ignore, skip, "
-        "wait, bounce, keep_dirty or rfc002",
-        to_string(p));
-  return false;
-}
-
 MountTable::MountTable(Machine* m) : machine_(m) {
   spin_lock_init(&lock_, "mount_table");
   init_waitqueue_head(&wq_, "mount_table");
@@ -69,12 +58,6 @@ MountTable::~MountTable() {
 
 int MountTable::mount(std::string_view dev_spec, std::string_view dir, std::string_view type, std::string_view data,
                       std::string* err) {
-  std::string why;
-  if (!wb_policy_supported(machine_->wb_policy(), &why)) {
-    set_err(err, why);
-    if (machine_->tracing()) machine_->trace("mount: refused: " + why);
-    return -EOPNOTSUPP;
-  }
   const file_system_type* fstype = find_type(type);
   if (!fstype) {
     set_err(err, fmt::format("unknown filesystem type '{}'", type));

@@ -9,8 +9,8 @@
 // the filesystem.
 //
 // Mounting starts the filesystem's flusher task; unmounting writes everything back
-// (as sync), stops the flusher and drops the page cache. The writeback policy
-// `revoke` is refused at mount (-EOPNOTSUPP): revoking pins is not built.
+// (as sync), stops the flusher and drops the page cache. Every writeback policy mounts
+// (under `revoke`, truncate breaks layout leases first: fs/locks.h).
 //
 // Destroying the table (with its Machine) without unmounting is a crash: nothing is
 // written back; the device keeps exactly what was written before. Under the sim
@@ -45,7 +45,7 @@ class MountTable {
    * mount() - mount the @type filesystem on the device @dev_spec (opened through
    * block/genhd.h, e.g. "ram0" or "ram0,size=64M") at @dir ("/mnt").
    * Returns 0, or -EBUSY (@dir in use), -ENODEV (unknown type or device),
-   * -EOPNOTSUPP (writeback policy revoke), -EINVAL (bad options, or no such
+   * -EINVAL (bad options, or no such
    * filesystem on the device), -EIO. *@err (if given) says why.
    */
   int mount(std::string_view dev_spec, std::string_view dir, std::string_view type, std::string_view data,
@@ -89,9 +89,6 @@ class MountTable {
   std::vector<Mount> mounts_ GUARDED_BY(lock_);
   wait_queue_head_t wq_;  // drop_super() wakes unmount
 };
-
-/** wb_policy_supported() - can a machine run writeback policy @p? If not, why in *@why. */
-bool wb_policy_supported(WritebackPolicy p, std::string* why);
 
 // ---- kernel names, on the current task's machine ---------------------------------------
 /** do_mount() - mount(2) on current_machine(). */

@@ -33,7 +33,9 @@
 //               lost unless the driver dirties the page). WB_SYNC_ALL waits as `wait`.
 //               try_to_unmap() leaves a pinned page mapped; reclaim does not otherwise
 //               look at pins (an unmapped pinned page loses its buffers).
-//   revoke      refused at mount (-EOPNOTSUPP): revoking long-term pins is not built.
+//   revoke      as skip at writeback; truncate breaks layout leases, emits
+//               MMU_NOTIFY_TRUNCATE (listening devices revoke) and WARNs about a frame
+//               an IOMMU still maps, pointing it at the scratch page (mm/truncate.h).
 // Pinned pages are never written under skip, wait, keep_dirty, except through a bounce
 // copy under bounce; ignore and rfc002 write them.
 //

@@ -95,7 +95,7 @@ ExploreResult explore(const ExploreOptions& o, int* err) {
   ExploreResult bad;
   if (err) *err = 0;
   if (!o.scenario || o.shards == 0 || o.shard >= o.shards || !o.scenario->applies(o.design, o.policy) ||
-      !wb_policy_built(o.policy) || (o.strategy == SimStrategy::pct && o.pct_depth == 0) ||
+      (o.strategy == SimStrategy::pct && o.pct_depth == 0) ||
       o.strategy == SimStrategy::replay) {
     if (err) *err = -EINVAL;
     return bad;

@@ -35,7 +35,7 @@ struct MatrixCell {
   }
 };
 
-/** matrix_designs() / matrix_policies() - the axes: every design, every policy but revoke. */
+/** matrix_designs() / matrix_policies() - the axes: every design, every policy. */
 std::vector<PinDesign> matrix_designs();
 std::vector<WritebackPolicy> matrix_policies();
 

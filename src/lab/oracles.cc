@@ -1,4 +1,4 @@
-// oracles.cc - torn, lost and false-negative checks.
+// oracles.cc - torn, lost, corrupt and false-negative checks.
 #include "lab/oracles.h"
 
 #include <fmt/format.h>
@@ -40,6 +40,20 @@ bool check_lost(ScenarioContext& ctx, std::string_view where, const PageImage& i
   ctx.found(Outcome::lost, fmt::format("{} holds {}, but the newest write was {}", where, scan.describe(),
                                        to_string(newest)));
   return false;
+}
+
+bool check_corrupt(ScenarioContext& ctx, std::string_view where, const PageImage& img, uint32_t writer) {
+  const PageStampScan scan = stamp_scan_page(img.data());
+  unsigned hits = 0;
+  for (unsigned c = 0; c < kStampChunks; c++)
+    if (scan.state[c] != ChunkState::unstamped && scan.chunk[c].writer == writer) hits++;
+  if (hits) {
+    ctx.found(Outcome::corrupt, fmt::format("{} holds {} chunk(s) written by device {}: {}", where, hits, writer,
+                                            scan.describe()));
+    return false;
+  }
+  ctx.found(Outcome::ok, fmt::format("{} holds nothing of device {} ({})", where, writer, scan.describe()));
+  return true;
 }
 
 PinWitness::PinWitness(ScenarioContext& ctx, Script& script)

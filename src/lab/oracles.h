@@ -8,6 +8,9 @@
 //  - lost: after the final sync, each page on the disk must hold the newest write of
 //    that page, by the device (what it last wrote) or by the task (what it last
 //    synced); anything older, or nothing, is a lost update.
+//  - corrupt: a device's write reached data that belongs to another file (its stamps,
+//    writer = the device's id, found in a page of a file it never registered). Worse
+//    than lost: somebody else's data is damaged.
 //  - false negative: wherever the design is asked (page_mkclean, try_to_unmap,
 //    writeback), every page a device is known to hold pinned must answer
 //    page_maybe_dma_pinned() true, under every design that tracks pins.
@@ -66,6 +69,14 @@ PageStampScan check_torn(ScenarioContext& ctx, std::string_view where, const Pag
  * holds exactly @newest whole. Returns true if it held.
  */
 bool check_lost(ScenarioContext& ctx, std::string_view where, const PageImage& img, const dma_stamp& newest);
+
+/**
+ * check_corrupt() - the corrupt oracle on one page image of a file that device
+ * @writer never registered: any chunk stamped (whole or damaged) by @writer means its
+ * DMA reached that file's data. Reports corrupt with the chunk map, or ok. Returns
+ * true if the page is clean of @writer's stamps.
+ */
+bool check_corrupt(ScenarioContext& ctx, std::string_view where, const PageImage& img, uint32_t writer);
 
 /**
  * PinWitness - the false-negative oracle. Sources say which pages are known pinned

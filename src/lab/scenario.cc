@@ -19,6 +19,7 @@ const char* to_string(Outcome o) {
   switch (o) {
     case Outcome::oops: return "oops";
     case Outcome::deadlock: return "deadlock";
+    case Outcome::corrupt: return "corrupt";
     case Outcome::false_negative: return "false_negative";
     case Outcome::torn: return "torn";
     case Outcome::lost: return "lost";

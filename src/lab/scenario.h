@@ -31,9 +31,10 @@ struct mm_struct;
 struct task_struct;
 
 /** What a run ended with, worst first. */
-enum class Outcome : uint8_t { oops, deadlock, false_negative, torn, lost, leak, warn, ok };
-inline constexpr Outcome kAllOutcomes[] = {Outcome::oops, Outcome::deadlock, Outcome::false_negative, Outcome::torn,
-                                           Outcome::lost, Outcome::leak, Outcome::warn, Outcome::ok};
+enum class Outcome : uint8_t { oops, deadlock, corrupt, false_negative, torn, lost, leak, warn, ok };
+inline constexpr Outcome kAllOutcomes[] = {Outcome::oops,   Outcome::deadlock, Outcome::corrupt,
+                                           Outcome::false_negative, Outcome::torn, Outcome::lost,
+                                           Outcome::leak,   Outcome::warn,     Outcome::ok};
 const char* to_string(Outcome o);
 
 /** How a scenario runs. */

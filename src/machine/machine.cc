@@ -9,6 +9,7 @@
 #include "base/preempt.h"
 #include "base/rcu.h"
 #include "block/genhd.h"
+#include "drivers/iommu.h"
 #include "machine/boot_cache.h"
 #include "fs/super.h"
 #include "mm/fake_vma.h"
@@ -71,6 +72,7 @@ Machine::Machine(const MachineConfig& cfg)
   boot_free_pages_ = nr_free_pages(this);
   vmstat_.mod(NR_FREE_PAGES, static_cast<int64_t>(boot_free_pages_));
   fake_vmas_ = std::make_unique<FakeVmaTable>();
+  iommu_ = std::make_unique<Iommu>(&mem_);
   block_ = std::make_unique<BlockLayer>(this);
   mounts_ = std::make_unique<MountTable>(this);
 }

@@ -43,7 +43,7 @@ struct WbPolicy {
   bool unmap_skips_pinned;    // try_to_unmap() leaves a pinned page mapped
   bool unpin_redirties;       // unpinning a page of a file dirties it again
   bool stable_pages;          // a CPU write waits for the page's writeback (folio_wait_stable())
-  bool truncate_revokes;      // truncate revokes the pins (not built: refused at mount)
+  bool truncate_revokes;      // truncate breaks layout leases, then revokes what an IOMMU still maps
   bool acts_on_pins;          // false: pins are not looked at (every field as ignore's)
 };
 
@@ -61,7 +61,9 @@ struct WbPolicy {
  *   rfc002      seed 002 as posted: WB_SYNC_NONE writes a pinned page without
  *               write-protecting it, WB_SYNC_ALL and pagecache_isize_extended() wait,
  *               try_to_unmap() skips it; reclaim otherwise as ignore
- *   revoke      truncate revokes long-term pins (not built: refused at mount)
+ *   revoke      as skip; truncate asks long-term pinners to let go: layout lease
+ *               break (fs/locks.h), MMU_NOTIFY_TRUNCATE to listening devices, and a
+ *               WARN plus the IOMMU's scratch page for a pinner that did not listen
  */
 #define GUPLAB_WB_POLICIES(X)                                                                                        \
   X(ignore,     PinnedWrite::write,             PinnedWrite::write,  MkcleanPinned::clean, false, false, false, false, false, false) \
@@ -95,8 +97,5 @@ inline constexpr WritebackPolicy kAllWritebackPolicies[] = {
 
 /** wb_policy_row() - the row of policy @p. */
 constexpr const WbPolicy& wb_policy_row(WritebackPolicy p) { return kWbPolicies[static_cast<unsigned>(p)]; }
-
-/** wb_policy_built() - can a filesystem mount under @p (revoking pins is not built)? */
-constexpr bool wb_policy_built(WritebackPolicy p) { return !wb_policy_row(p).truncate_revokes; }
 
 }  // namespace guplab

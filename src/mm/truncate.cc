@@ -4,9 +4,12 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "base/bug.h"
 #include "base/errno.h"
+#include "drivers/iommu.h"
 #include "fs/writeback.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
@@ -88,6 +91,21 @@ void unmap_mapping_pages(address_space* mapping, pgoff_t first, pgoff_t last, bo
   i_mmap_unlock_read(mapping);
 }
 
+// Policy revoke: the listeners have let go at MMU_NOTIFY_TRUNCATE (and the lease
+// holders before it); a device whose IOMMU still maps @f's frame is a long-term pinner
+// that did not listen. WARN, and point its entries at the scratch frame so that its
+// later DMA cannot reach whoever gets the frame or the block next.
+void truncate_revoke_iommu(Machine* m, folio* f) {
+  std::vector<std::string> who;
+  if (!m->iommu().revoke_pfn(page_to_pfn(f), &who)) return;
+  std::string names;
+  for (const std::string& n : who) names += (names.empty() ? "" : ", ") + n;
+  warn_hit(__FILE__, __LINE__, __func__, "long-term pinner did not listen", false,
+           fmt::format("truncate: pfn {:#x} (index {}) is still mapped by {}: no notifier, no lease; its DMA now "
+                       "lands in the scratch page",
+                       page_to_pfn(f), f->index, names));
+}
+
 // Take locked @f, which is in @mapping, out of the page cache.
 void truncate_inode_folio(address_space* mapping, folio* f) {
   if (folio_mapped(f)) unmap_mapping_folio(f);
@@ -96,6 +114,7 @@ void truncate_inode_folio(address_space* mapping, folio* f) {
   Machine* m = page_machine(f);
   if (m->tracing() && folio_maybe_dma_pinned(f))
     m->trace(fmt::format("truncate: index {} is pinned: leaves the page cache, lives on", f->index));
+  if (m->wb().truncate_revokes) truncate_revoke_iommu(m, f);
   filemap_remove_folio(f);
 }
 

@@ -6,7 +6,12 @@
 // remove it from the cache. A page somebody still holds (a GUP pin, say) is only
 // removed from the cache: it lives on, with ->mapping NULL, until its last reference,
 // and whatever the device writes into it afterwards goes nowhere (the long-term-pin
-// vs truncate problem of seeds 002/003; revoke is not built).
+// vs truncate problem of seeds 002/003). Under policy `revoke` (truncate_revokes) a
+// page whose frame a device's IOMMU still maps when it leaves the cache -- a long-term
+// pinner that neither held a layout lease nor listened to MMU_NOTIFY_TRUNCATE -- is
+// reported with a WARN and those IOMMU entries are pointed at the scratch frame
+// (drivers/iommu.h), so the device's later DMA cannot reach the frame's or the block's
+// next owner.
 //
 // Sync points: "truncate:start" (truncate_inode_pages_range(), before the first
 // page), "truncate:done" (after the last).

@@ -4,12 +4,17 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <atomic>
+#include <vector>
 
 #include "base/clock.h"
+#include "drivers/iommu.h"
 #include "lab/oracles.h"
 #include "machine/sync_point.h"
 #include "mm/gup.h"
+#include "mm/mmu_notifier.h"
 #include "mm/page-flags.h"
 #include "tests/mm/mm_fixture.h"
 
@@ -152,6 +157,105 @@ TEST_P(RdmaDeviceTest, SlowPinPathWorksToo) {
   EXPECT_EQ(dev.writes(), 2u);
   dev.dereg_mr(true);
   EXPECT_EQ(acquired(), 2);
+  EXPECT_EQ(released(), 2);
+}
+
+// ---- listening: seed 003's revoke through the mmu notifier --------------------------
+
+rdma_config listening(const char* name = "nic") {
+  rdma_config cfg;
+  cfg.name = name;
+  cfg.listens = true;
+  return cfg;
+}
+
+TEST_P(RdmaDeviceTest, TruncateMidWriteFencesTheRestIntoTheScratchPage) {
+  const unsigned long a = map(2 * PAGE_SIZE);
+  std::vector<rdma_revoke_event> told;
+  rdma_config cfg = listening();
+  cfg.on_revoke = [&](const rdma_revoke_event& e) { told.push_back(e); };
+  RdmaDevice dev(m_.get(), &clock_, cfg);
+  ASSERT_EQ(dev.reg_mr(a, 2), 0);
+  const unsigned long pfn0 = page_to_pfn(dev.pinned_page(0));
+  m_->sync_points().enable();
+  std::atomic<int> chunks{0};
+  m_->sync_points().set_callback("nic:chunk", [&] {
+    if (++chunks == 3) MmuNotifierScope truncate(MMU_NOTIFY_TRUNCATE, mm_, a, a + PAGE_SIZE);
+  });
+  const dma_stamp s = dev.dma_write(0);
+  m_->sync_points().disable();
+  EXPECT_TRUE(dev.revoked());
+  const rdma_write_record rec = dev.last_write(0);
+  EXPECT_EQ(rec.pfn, pfn0) << "the write began in the frame";
+  EXPECT_EQ(rec.chunks_done, kStampChunks);
+  EXPECT_EQ(rec.scratch_chunks, kStampChunks - 3) << "chunks after the revoke land in the scratch page";
+  const PageStampScan scan = stamp_scan_page(user_page(a).data());
+  EXPECT_EQ(scan.describe(), fmt::format("torn: [0..2]={} [3..7]=unstamped", to_string(s)))
+      << "the frame keeps only what landed before the revoke";
+  EXPECT_EQ(acquired(), 2);
+  EXPECT_EQ(released(), 2) << "the revoke unpinned the whole registration";
+  EXPECT_EQ(dev.pinned_page(0), nullptr);
+  EXPECT_EQ(dev.pinned_page(1), nullptr);
+  ASSERT_EQ(told.size(), 1u) << "the user is told once";
+  EXPECT_EQ(told[0].what, "revoke");
+  EXPECT_EQ(told[0].event, "truncate");
+  EXPECT_EQ(told[0].unpinned, 2u);
+  EXPECT_EQ(dev.revoke_events().size(), 1u);
+  // The device keeps writing: everything goes to the scratch page, nothing to the frames.
+  dev.dma_write(1);
+  EXPECT_EQ(dev.last_write(1).pfn, kScratchPfn);
+  EXPECT_EQ(dev.last_write(1).scratch_chunks, kStampChunks);
+  EXPECT_EQ(stamp_scan_page(user_page(a + PAGE_SIZE).data()).verdict, PageVerdict::unstamped);
+  EXPECT_EQ(stamp_scan_page(m_->iommu().scratch()).stamp(), dev.last_write(1).stamp);
+  dev.dereg_mr(true);
+  EXPECT_EQ(released(), 2) << "dereg after a revoke releases nothing twice";
+  EXPECT_FALSE(dev.registered());
+}
+
+TEST_P(RdmaDeviceTest, MunmapRevokesAListeningDevice) {
+  const unsigned long a = map(2 * PAGE_SIZE);
+  RdmaDevice dev(m_.get(), &clock_, listening());
+  ASSERT_EQ(dev.reg_mr(a, 2), 0);
+  dev.dma_write_all();
+  ASSERT_EQ(vm_munmap(mm_, a, 2 * PAGE_SIZE), 0);  // upstream's call site: MMU_NOTIFY_UNMAP
+  EXPECT_TRUE(dev.revoked());
+  ASSERT_EQ(dev.revoke_events().size(), 1u);
+  EXPECT_EQ(dev.revoke_events()[0].event, "unmap");
+  EXPECT_EQ(released(), 2);
+  dev.dma_write(0);
+  EXPECT_EQ(dev.last_write(0).pfn, kScratchPfn) << "never into a freed frame";
+  dev.dereg_mr(true);
+}
+
+TEST_P(RdmaDeviceTest, OtherEventsAndOtherRangesLeaveTheRegistrationAlone) {
+  const unsigned long a = map(4 * PAGE_SIZE);
+  RdmaDevice dev(m_.get(), &clock_, listening());
+  ASSERT_EQ(dev.reg_mr(a, 2), 0);
+  { MmuNotifierScope clear(MMU_NOTIFY_CLEAR, mm_, a, a + 2 * PAGE_SIZE); }
+  { MmuNotifierScope mkclean(MMU_NOTIFY_PROTECTION_PAGE, mm_, a, a + PAGE_SIZE); }
+  { MmuNotifierScope elsewhere(MMU_NOTIFY_TRUNCATE, mm_, a + 2 * PAGE_SIZE, a + 4 * PAGE_SIZE); }
+  EXPECT_FALSE(dev.revoked());
+  EXPECT_TRUE(dev.revoke_events().empty());
+  EXPECT_EQ(released(), 0);
+  // A non-blocking invalidation cannot revoke (it sleeps on page locks): -EAGAIN.
+  mmu_notifier_range r;
+  mmu_notifier_range_init(&r, MMU_NOTIFY_UNMAP, 0, mm_, a, a + PAGE_SIZE);
+  EXPECT_EQ(mmu_notifier_invalidate_range_start_nonblock(&r), -EAGAIN);
+  EXPECT_FALSE(dev.revoked());
+  dev.dereg_mr(true);
+  EXPECT_EQ(released(), 2);
+}
+
+TEST_P(RdmaDeviceTest, ADeviceThatDoesNotListenIsNeverTold) {
+  const unsigned long a = map(2 * PAGE_SIZE);
+  RdmaDevice dev(m_.get(), &clock_, rdma_config{});
+  ASSERT_EQ(dev.reg_mr(a, 2), 0);
+  ASSERT_EQ(vm_munmap(mm_, a, 2 * PAGE_SIZE), 0);
+  EXPECT_FALSE(dev.revoked());
+  EXPECT_EQ(released(), 0) << "its pins hold the frames";
+  dev.dma_write(0);
+  EXPECT_EQ(dev.last_write(0).pfn, page_to_pfn(dev.pinned_page(0))) << "it writes a frame nobody maps";
+  dev.dereg_mr(true);
   EXPECT_EQ(released(), 2);
 }
 

@@ -74,7 +74,7 @@ TEST_P(FsWritebackTest, AnInodeWithAPinnedPageLeftDirtyStaysOnTheList) {
   wbc.sync_mode = WB_SYNC_NONE;
   EXPECT_EQ(writeback_single_inode(file_inode(f), &wbc), 0);
   const bool left_dirty = effective() == WritebackPolicy::skip || effective() == WritebackPolicy::keep_dirty ||
-                          effective() == WritebackPolicy::wait;
+                          effective() == WritebackPolicy::wait || effective() == WritebackPolicy::revoke;
   EXPECT_EQ(wbc.pages_skipped, left_dirty ? 1 : 0);
   // bounce writes a copy and keeps the pinned page dirty: the inode stays listed too.
   const bool still_dirty = left_dirty || effective() == WritebackPolicy::bounce;
@@ -210,21 +210,18 @@ TEST_P(FsWritebackTest, UmountDuringAFlusherPassWaitsForIt) {
 INSTANTIATE_TEST_SUITE_P(DesignsPolicies, FsWritebackTest, ::testing::ValuesIn(all_design_policies()),
                          design_policy_name);
 
-TEST(FsWritebackMountTest, RevokeIsRefusedAtMount) {
-  MachineConfig c;
-  c.ram_bytes = 32ull << 20;
-  c.wb_policy = WritebackPolicy::revoke;
-  Machine m(c);
-  TaskScope scope(m.task_init("test"));
-  ASSERT_EQ(ext4_mkfs(&m, "ram0,size=8M"), 0);
-  std::string err;
-  EXPECT_EQ(m.mounts().mount("ram0,size=8M", "/mnt", "ext4", "", &err), -EOPNOTSUPP);
-  EXPECT_NE(err.find("revoke"), std::string::npos) << err;
-  std::string why;
-  EXPECT_FALSE(wb_policy_supported(WritebackPolicy::revoke, &why));
-  for (WritebackPolicy p : kAllWritebackPolicies)
-    if (p != WritebackPolicy::revoke) EXPECT_TRUE(wb_policy_supported(p, nullptr)) << to_string(p);
-  EXPECT_FALSE(wb_policy_built(WritebackPolicy::revoke));
+TEST(FsWritebackMountTest, EveryPolicyMountsRevokeToo) {
+  for (WritebackPolicy p : kAllWritebackPolicies) {
+    MachineConfig c;
+    c.ram_bytes = 32ull << 20;
+    c.wb_policy = p;
+    Machine m(c);
+    TaskScope scope(m.task_init("test"));
+    ASSERT_EQ(ext4_mkfs(&m, "ram0,size=8M"), 0);
+    std::string err;
+    EXPECT_EQ(m.mounts().mount("ram0,size=8M", "/mnt", "ext4", "", &err), 0) << to_string(p) << ": " << err;
+    EXPECT_EQ(m.mounts().umount("/mnt"), 0) << to_string(p);
+  }
 }
 
 }  // namespace

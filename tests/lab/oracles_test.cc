@@ -73,6 +73,24 @@ TEST_F(OracleTest, LostOracleComparesWithTheNewestWrite) {
   EXPECT_EQ(lost[2].second, "p3 holds unstamped, but the newest write was dev1/p0/g3");
 }
 
+TEST_F(OracleTest, CorruptOracleFindsADevicesStampsInAnotherFilesPage) {
+  PageImage mine, hit, damaged;
+  stamp_fill_page(mine.data(), {0, 0, 1});      // the other file's own data
+  stamp_fill_page(hit.data(), {0, 1, 2});
+  stamp_fill_chunk(static_cast<char*>(hit.data()) + 2 * kStampChunkSize, {7, 0, 3}, 2);  // device 7's chunk
+  stamp_fill_page(damaged.data(), {0, 2, 4});
+  stamp_fill_chunk(static_cast<char*>(damaged.data()) + 3 * kStampChunkSize, {7, 1, 5}, 4);  // misplaced
+  EXPECT_TRUE(check_corrupt(ctx(), "q0", mine, 7));
+  EXPECT_FALSE(check_corrupt(ctx(), "q1", hit, 7));
+  EXPECT_FALSE(check_corrupt(ctx(), "q2", damaged, 7)) << "a damaged chunk with its header counts";
+  EXPECT_TRUE(check_corrupt(ctx(), "q3", hit, 8)) << "only the named device's stamps count";
+  auto corrupt = only(ctx(), Outcome::corrupt);
+  ASSERT_EQ(corrupt.size(), 2u);
+  EXPECT_EQ(corrupt[0].second,
+            "q1 holds 1 chunk(s) written by device 7: torn: [0..1]=task/p1/g2 [2]=dev7/p0/g3 [3..7]=task/p1/g2");
+  EXPECT_EQ(only(ctx(), Outcome::ok).size(), 2u);
+}
+
 TEST_F(OracleTest, DiskPagesAreReadFromTheMedium) {
   std::unique_ptr<ramdisk> rd;
   ASSERT_EQ(ramdisk::create(&m(), "ram0", ramdisk_config{}, &rd), 0);

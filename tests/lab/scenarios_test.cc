@@ -163,6 +163,32 @@ TEST(SeedScenarios, UffdWpPinReportsTheDeviceWriteUnderProtection) {
   }
 }
 
+// Seed 003's revoke: without it the device writes pages no file owns (lost); with it
+// the lease break and MMU_NOTIFY_TRUNCATE reach the device's user, its later DMA lands
+// in the scratch page, and the other file is intact.
+TEST(SeedScenarios, LongtermTruncateLostUnlessRevokeWhichTellsTheUser) {
+  for (PinDesign d : kAllPinDesigns)
+    for (WritebackPolicy p : matrix_policies()) {
+      const ScenarioResult r = run_cell(scenario("longterm-truncate"), d, p, sim_params()).result;
+      SCOPED_TRACE(std::string(to_string(d)) + "/" + to_string(p));
+      std::string all;
+      for (const std::string& f : r.findings) all += f + "\n";
+      if (p != WritebackPolicy::revoke) {
+        EXPECT_EQ(r.outcome, Outcome::lost) << all;
+        EXPECT_NE(all.find("nobody told the device: the write vanished"), std::string::npos) << all;
+        continue;
+      }
+      EXPECT_EQ(r.outcome, Outcome::ok) << all;
+      // Under get the machine acts as ignore: no lease break, the notifier alone.
+      const std::string told = d == PinDesign::get ? "the device's user was told: revoke (truncate, 2 pages unpinned)"
+                                                   : "the device's user was told: lease-break, lease-revoked, revoke "
+                                                     "(truncate, 2 pages unpinned)";
+      EXPECT_NE(all.find(told), std::string::npos) << all;
+      EXPECT_NE(all.find("fenced into the scratch page, the user told"), std::string::npos) << all;
+      EXPECT_NE(all.find("/mnt/other holds what was written into its 2 pages"), std::string::npos) << all;
+    }
+}
+
 TEST(SeedScenarios, Ext4BugOopsReportTellsTheSequence) {
   ScenarioParams p = sim_params();
   p.design = PinDesign::get;
@@ -206,8 +232,9 @@ TEST(SeedScenarios, SimRunsRepeatExactly) {
 TEST(SeedScenarios, UnscriptedSafeConfigurationsNeverFail) {
   for (const Scenario* s : all_scenarios())
     for (PinDesign d : {PinDesign::bias, PinDesign::dma_count, PinDesign::folio_pincount})
-      for (WritebackPolicy pol : {WritebackPolicy::skip, WritebackPolicy::wait}) {
-        // uffd-wp-pin fails under every design: no pin design stops a device's DMA.
+      for (WritebackPolicy pol : {WritebackPolicy::skip, WritebackPolicy::wait, WritebackPolicy::revoke}) {
+        // uffd-wp-pin fails under every design: no pin design stops a device's DMA;
+        // longterm-truncate is safe under revoke only: each cell's own prediction decides.
         if (s->expected_unscripted(d, pol) != Outcome::ok) continue;
         for (uint64_t seed = 1; seed <= 40; seed++) {
           ScenarioParams p = sim_params(seed);

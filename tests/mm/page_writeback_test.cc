@@ -179,15 +179,16 @@ TEST_P(PageWritebackTest, PinnedDirtyPageIsWrittenOrLeftDirtyAsThePolicySays) {
       break;
     case WritebackPolicy::skip:
     case WritebackPolicy::keep_dirty:
+    case WritebackPolicy::revoke:  // writes back as skip (it differs at truncate)
     case WritebackPolicy::wait:  // WB_SYNC_NONE skips under wait too (a departure from seed 002)
       EXPECT_EQ(wbc.pages_written, 1);
       EXPECT_EQ(wbc.pages_skipped, 1);
       EXPECT_EQ(disk_page(f, 0), pattern(PAGE_SIZE, 1)) << "never written while pinned";
       EXPECT_TRUE(PageDirty(p));
       break;
-    case WritebackPolicy::revoke: FAIL();
   }
-  if (effective() == WritebackPolicy::skip || effective() == WritebackPolicy::keep_dirty) {
+  if (effective() == WritebackPolicy::skip || effective() == WritebackPolicy::keep_dirty ||
+      effective() == WritebackPolicy::revoke) {
     wbc = writeback(f, WB_SYNC_ALL);
     EXPECT_EQ(wbc.pages_skipped, 1) << "WB_SYNC_ALL skips it as well";
     EXPECT_EQ(vfs_fsync(f, 0), 0) << "fsync returns without it";

@@ -24,7 +24,7 @@ int status(const std::string& args) {
 }
 
 TEST(UsageExit, AFailedValidatorIsStatus2InEverySubcommand) {
-  EXPECT_EQ(status("run ext4-bug --policy revoke"), 2) << "a policy that is not built";
+  EXPECT_EQ(status("run ext4-bug --policy nosuch"), 2) << "a policy that does not exist";
   EXPECT_EQ(status("run ext4-bug --design nosuch"), 2);
   EXPECT_EQ(status("explore ext4-bug --policy nosuch --seeds 1"), 2);
   EXPECT_EQ(status("gup_test -a --design nosuch"), 2);

@@ -16,6 +16,7 @@
 #include "mm/internal.h"
 #include "mm/pagemap.h"
 #include "mm/swap.h"
+#include "fs/locks.h"
 #include "mm/truncate.h"
 
 namespace guplab {
@@ -322,6 +323,11 @@ int ext4_setattr(inode* ino, const iattr* attr) NO_THREAD_SAFETY_ANALYSIS {
   const loff_t old_size = i_size_read(ino);
   const loff_t new_size = attr->ia_size;
   if (new_size == old_size) return 0;
+  // Policy revoke: holders of a layout lease (long-term pinners of the file's pages)
+  // are told and given lease_break_time before the blocks go; truncate_pagecache()
+  // then emits MMU_NOTIFY_TRUNCATE, and truncate revokes what is still mapped in an
+  // IOMMU (mm/truncate.cc).
+  if (new_size < old_size && ino->i_sb->s_machine->wb().truncate_revokes) break_layout(ino, true);
   truncate_setsize(ino, new_size);
   int err = 0;
   if (new_size < old_size) {

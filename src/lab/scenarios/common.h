@@ -74,5 +74,6 @@ const Scenario* fork_pin_scenario();
 const Scenario* gup_put_page_leak_scenario();
 const Scenario* uffd_gup_scenario();
 const Scenario* uffd_wp_pin_scenario();
+const Scenario* longterm_truncate_scenario();
 
 }  // namespace guplab

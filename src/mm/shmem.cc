@@ -115,6 +115,8 @@ int shmem_zero_setup(vm_area_struct* vma) {
 
 bool vma_is_shmem(const vm_area_struct* vma) { return vma->vm_ops == &kShmemAnonVmOps; }
 
+bool shmem_mapping(const address_space* mapping) { return mapping && mapping->a_ops == &kShmemAops; }
+
 unsigned long shmem_nr_pages(const vm_area_struct* vma) {
   shmem_object* obj = vma_shmem(vma);
   SpinGuard g(&obj->lock);

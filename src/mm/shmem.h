@@ -16,6 +16,8 @@
 
 namespace guplab {
 
+struct address_space;
+
 /**
  * shmem_zero_setup() - back the shared anonymous @vma by a new shmem object (sets
  * vm_ops and vm_private_data). Returns 0.
@@ -24,6 +26,9 @@ int shmem_zero_setup(vm_area_struct* vma);
 
 /** vma_is_shmem() - is @vma backed by a shmem object? */
 bool vma_is_shmem(const vm_area_struct* vma);
+
+/** shmem_mapping() - is @mapping a shmem object's (the pages' ->mapping)? */
+bool shmem_mapping(const address_space* mapping);
 
 /** shmem_nr_pages() - pages the shmem object behind @vma holds (tests, stats). */
 unsigned long shmem_nr_pages(const vm_area_struct* vma);

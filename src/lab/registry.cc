@@ -9,7 +9,7 @@ namespace guplab {
 const std::vector<const Scenario*>& all_scenarios() {
   static const std::vector<const Scenario*> kAll = {
       ext4_bug_scenario(), torn_writeback_scenario(), lost_update_scenario(), dio_vs_truncate_scenario(),
-      fork_pin_scenario(), gup_put_page_leak_scenario(),
+      fork_pin_scenario(), gup_put_page_leak_scenario(), migrate_pinned_scenario(),
   };
   return kAll;
 }

@@ -317,6 +317,7 @@ int migrate_pages(Machine* m, list_head* from, const new_folio_t& get_new, migra
   unsigned ok = 0;
   int failed = 0;
   bool oom = false;
+  const bool tracks = pin_design_props(m->pin_design()).tracks_pins;
   for (int pass = 0; pass < kMaxPasses && !list_empty(from) && !oom; pass++) {
     std::vector<folio*> batch;
     for (list_head* e = from->next; e != from; e = e->next) batch.push_back(static_cast<folio*>(list_entry(e, page, lru)));
@@ -332,7 +333,8 @@ int migrate_pages(Machine* m, list_head* from, const new_folio_t& get_new, migra
         ok++;
         continue;
       }
-      if (r == -EAGAIN && pass + 1 < kMaxPasses) {
+      // A pin is not transient: a maybe-pinned folio is not tried again.
+      if (r == -EAGAIN && pass + 1 < kMaxPasses && !(tracks && folio_maybe_dma_pinned(f))) {
         list_add_tail(&f->lru, from);  // try again next pass
         continue;
       }

@@ -54,7 +54,8 @@ using new_folio_t = std::function<folio*(folio* src)>;
 /**
  * migrate_pages() - migrate every folio on @from (isolated folios, linked through their
  * lru field, each holding its isolation reference), each to a folio @get_new returns.
- * Transient failures (-EAGAIN) are retried up to 10 passes, as upstream. A folio that
+ * Transient failures (-EAGAIN) are retried up to 10 passes, as upstream (not a folio
+ * that may be DMA-pinned: a pin is not transient). A folio that
  * moved is gone (its isolation reference dropped); one that did not is put back on the
  * LRU (folio_putback_lru()). @from is empty on return.
  * Returns the number of folios not migrated (0: all), or -ENOMEM if @get_new failed

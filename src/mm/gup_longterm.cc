@@ -107,13 +107,17 @@ int check_and_migrate_movable_pages(unsigned long nr_pages, page** pages, foll_f
     movable.push_back(f);
   }
   if (movable.empty()) return 0;
-  // Isolate while the pins still hold the folios, then let the pins go, then migrate.
+  // Hold each folio by a plain reference, let the pins go, then isolate (seed 002's
+  // design keeps a pinned page off the LRU, so isolation waits for the unpin) and migrate.
+  for (folio* f : movable) folio_get(f);
+  release_pages(pages, nr_pages, flags);
   list_head list;
   INIT_LIST_HEAD(&list);
   unsigned long isolated = 0;
-  for (folio* f : movable)
+  for (folio* f : movable) {
     if (isolate_folio_for_migration(f, &list)) isolated++;
-  release_pages(pages, nr_pages, flags);
+    folio_put(f);  // the isolation holds it now (or it is not ours to move)
+  }
   if (!isolated) return -EAGAIN;  // someone else has them off the LRU right now: try again
   unsigned ok = 0;
   int r;

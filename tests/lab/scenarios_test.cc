@@ -29,7 +29,8 @@ TEST(SeedScenarios, AllAreRegisteredWithDistinctNames) {
   std::set<std::string> names;
   for (const Scenario* s : all_scenarios()) names.insert(s->name());
   for (const char* n :
-       {"ext4-bug", "torn-writeback", "lost-update", "dio-vs-truncate", "fork-pin", "gup-put-page-leak"})
+       {"ext4-bug", "torn-writeback", "lost-update", "dio-vs-truncate", "fork-pin", "gup-put-page-leak",
+        "migrate-pinned"})
     EXPECT_TRUE(names.count(n)) << n;
   EXPECT_EQ(names.size(), all_scenarios().size());
 }
@@ -102,6 +103,25 @@ TEST(SeedScenarios, GupPutPageLeakUnderBiasAllOnly) {
       EXPECT_EQ(r.outcome, Outcome::ok) << all;
       EXPECT_NE(all.find("4 pages back at refcount 1"), std::string::npos) << all;
     }
+  }
+}
+
+TEST(SeedScenarios, MigratePinnedMovesThePinnedPageUnderGetOnly) {
+  for (PinDesign d : kAllPinDesigns) {
+    const ScenarioResult r = run_cell(scenario("migrate-pinned"), d, WritebackPolicy::skip, sim_params()).result;
+    SCOPED_TRACE(to_string(d));
+    std::string events;
+    for (const std::string& e : r.events) events += e + "\n";
+    if (d == PinDesign::get) {
+      EXPECT_EQ(r.outcome, Outcome::lost) << r.reason;
+      EXPECT_NE(events.find("(compaction)"), std::string::npos) << events;
+    } else {
+      EXPECT_EQ(r.outcome, Outcome::ok) << r.reason;
+      EXPECT_NE(events.find("may be DMA-pinned: not moved"), std::string::npos) << events;
+    }
+    // The process's own page, which nobody pins, moves under every design.
+    const char* moved = d == PinDesign::get ? "3 moved, 0 stayed" : "1 moved, 2 stayed";
+    EXPECT_NE(events.find(moved), std::string::npos) << events;
   }
 }
 

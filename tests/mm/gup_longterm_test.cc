@@ -82,6 +82,32 @@ TEST_P(LongtermPathTest, ShortTermPinsStayInZoneMovable) {
 INSTANTIATE_TEST_SUITE_P(FastAndSlow, LongtermPathTest, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "fast" : "slow"; });
 
+class LongtermDesignTest : public LongtermTest, public ::testing::WithParamInterface<PinDesign> {
+ protected:
+  MachineConfig config() override {
+    MachineConfig c = LongtermTest::config();
+    c.pin_design = GetParam();
+    return c;
+  }
+};
+
+TEST_P(LongtermDesignTest, EveryDesignPinsOutsideZoneMovable) {
+  const unsigned long a = map(2 * PAGE_SIZE);
+  put_u64(a, 1);
+  put_u64(a + PAGE_SIZE, 2);
+  page* pages[2] = {};
+  ASSERT_EQ(pin(a, 2, FOLL_WRITE | FOLL_LONGTERM, pages, true), 2);
+  for (int i = 0; i < 2; i++) {
+    EXPECT_EQ(page_zonenum(pages[i]), ZONE_NORMAL);
+    EXPECT_EQ(page_at(a + i * PAGE_SIZE), pages[i]);
+  }
+  EXPECT_EQ(get_u64(a + PAGE_SIZE), 2u);
+  unpin_user_pages(pages, 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Designs, LongtermDesignTest, ::testing::ValuesIn(kAllPinDesigns),
+                         [](const auto& info) { return std::string(to_string(info.param)); });
+
 TEST_F(LongtermTest, CmaAreaIsTheTopOfZoneNormalAndNotLongtermPinnable) {
   const unsigned long normal_end = m_->zones()[ZONE_MOVABLE].zone_start_pfn;
   page* in = take_free_page(m_.get(), normal_end - 1);

@@ -192,7 +192,13 @@ struct inode {
   address_space i_data;
   address_space* const i_mapping = &i_data;
   std::shared_ptr<file_lock_context> i_flctx GUARDED_BY(i_lock);  // leases (fs/locks.h), made at the first
+  unsigned i_flags = 0;  // S_* (S_DAX), set before the inode is visible
 };
+
+/** i_flags bits. S_DAX: the file's blocks are the memory mapped into user space (fs-DAX). */
+inline constexpr unsigned S_DAX = 1u << 13;
+/** IS_DAX() - is @i an fs-DAX file? (GUP refuses long-term pins of its mappings.) */
+inline bool IS_DAX(const inode* i) { return (i->i_flags & S_DAX) != 0; }
 
 inline loff_t i_size_read(const inode* i) { return i->i_size_.load(std::memory_order_acquire); }
 /** i_size_write() - REQUIRES: i_rwsem held for write (or the inode not yet visible). */

@@ -31,6 +31,13 @@ const char* to_string(WritebackPolicy p) {
 }
 
 const char* to_string(Backend b) { return b == Backend::native ? "native" : "sim"; }
+const char* to_string(LongtermRules r) { return r == LongtermRules::seed ? "seed" : "upstream"; }
+
+std::optional<LongtermRules> parse_longterm_rules(std::string_view s) {
+  if (s == "seed") return LongtermRules::seed;
+  if (s == "upstream") return LongtermRules::upstream;
+  return std::nullopt;
+}
 
 std::optional<PinDesign> parse_pin_design(std::string_view s) {
   for (PinDesign d : kAllPinDesigns)

@@ -45,6 +45,16 @@ inline constexpr PinDesign kAllPinDesigns[] = {
 enum class CowReuse : uint8_t { refcount, mapcount };
 const char* to_string(CowReuse r);
 std::optional<CowReuse> parse_cow_reuse(std::string_view s);
+/**
+ * Which rules GUP applies to FOLL_LONGTERM pins (mm/migrate.h, docs/seeds.md D-migrate-2):
+ * `seed` - the kernels of the seeds (2018-2019): a long-term pin takes whatever page is
+ *          mapped, in ZONE_MOVABLE or not, file-backed or not;
+ * `upstream` - what Linux settled on: pages in ZONE_MOVABLE or the CMA area are migrated
+ *          out before the pin (check_and_migrate_movable_pages()), a writable long-term
+ *          pin of a shared file mapping that needs dirty tracking is refused (-EFAULT;
+ *          shmem/memfd allowed), and fs-DAX is refused (-EOPNOTSUPP).
+ */
+enum class LongtermRules : uint8_t { seed, upstream };
 
 /** Which implementation of base/ runs the machine's tasks. */
 enum class Backend : uint8_t { native, sim };
@@ -52,6 +62,8 @@ enum class Backend : uint8_t { native, sim };
 const char* to_string(PinDesign d);
 const char* to_string(WritebackPolicy p);
 const char* to_string(Backend b);
+const char* to_string(LongtermRules r);
+std::optional<LongtermRules> parse_longterm_rules(std::string_view s);
 /** describe() - one line on what design @d is (its GUPLAB_PIN_DESIGNS entry). */
 const char* describe(PinDesign d);
 std::optional<PinDesign> parse_pin_design(std::string_view s);
@@ -91,6 +103,13 @@ struct MachineConfig {
   // -EFAULT from the slow path, and GUP-fast leaves such pages to it. Off (the default)
   // is the seed-era kernel the scenarios model, where an RDMA device pins ext4 pages.
   bool refuse_longterm_file_pins = false;
+  // FOLL_LONGTERM rules (LongtermRules above). `seed` by default: the seed scenarios
+  // long-term pin shared file mappings in ZONE_MOVABLE, which the seed-era kernels allowed.
+  LongtermRules longterm_rules = LongtermRules::seed;
+  // A CMA-like area: the last cma_bytes of ZONE_NORMAL (a multiple of 4 KiB; 0: none).
+  // Its pages are handed out as any ZONE_NORMAL page is (the model has no per-migratetype
+  // free lists), but a long-term pin under the upstream rules migrates them out.
+  uint64_t cma_bytes = 0;
   BootCache* boot_cache = nullptr;  // host mappings and stacks to reuse (not owned; machine/boot_cache.h)
 };
 

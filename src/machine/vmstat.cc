@@ -19,6 +19,8 @@ const char* vm_stat_name(vm_stat_item item) {
       "pgrotated",            "pgpgin",                "pgpgout",
       "gup_fast_fallback",    "gup_fast_pages",        "gup_slow_pages",
       "gup_pin_overflow",
+      "pgmigrate_success",    "pgmigrate_fail",        "compact_migrate_scanned",
+      "compact_free_scanned",
   };
   return item < NR_VM_STAT_ITEMS ? kNames[item] : "?";
 }

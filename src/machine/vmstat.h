@@ -46,6 +46,10 @@ enum vm_stat_item : unsigned {
   GUP_FAST_PAGES,      // lab: pages taken by the lockless walk
   GUP_SLOW_PAGES,      // lab: pages taken by the slow path
   GUP_PIN_OVERFLOW,    // lab: pins refused with -EOVERFLOW
+  PGMIGRATE_SUCCESS,
+  PGMIGRATE_FAIL,
+  COMPACT_MIGRATE_SCANNED,
+  COMPACT_FREE_SCANNED,
   NR_VM_STAT_ITEMS
 };
 

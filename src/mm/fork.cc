@@ -16,6 +16,7 @@
 #include "mm/pgalloc.h"
 #include "mm/rmap.h"
 #include "mm/swap.h"
+#include "mm/swapops.h"
 #include "mm/userfaultfd.h"
 
 namespace guplab {
@@ -93,6 +94,15 @@ int copy_pte_range(vm_area_struct* dst_vma, vm_area_struct* src_vma, pgtable_slo
         pgtable_slot* s = pte_offset(mem, src_pmd, addr);
         pte_t pte = ptep_get(s);
         if (pte_none(pte)) continue;
+        if (is_migration_entry(pte)) {  // copied as it is; read-only on both sides of a COW mapping
+          if (is_cow_mapping(src_vma->vm_flags)) {
+            pte = make_readable_migration_entry(pte);
+            set_pte(s, pte);
+          }
+          set_pte(pte_offset(mem, dpmd, addr), pte);
+          add_mm_rss(dst_vma->vm_mm, PageAnon(mm_pfn_page(src_mm, migration_entry_pfn(pte))), 1);
+          continue;
+        }
         if (WARN_ON_ONCE(!pte_present(pte))) continue;
         if (copy_present_pte(dst_vma, src_vma, pte_offset(mem, dpmd, addr), s, addr, &prealloc) == -EAGAIN) {
           need_page = true;

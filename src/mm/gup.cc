@@ -14,6 +14,7 @@
 #include "machine/machine.h"
 #include "mm/fake_vma.h"
 #include "mm/gup_internal.h"
+#include "mm/gup_longterm.h"
 #include "mm/lru.h"
 #include "mm/memory.h"
 #include "mm/mm_struct.h"
@@ -254,7 +255,7 @@ int check_vma_flags(const vm_area_struct* vma, foll_flags flags) {
     if (!any(flags, FOLL_FORCE)) return -EFAULT;
     if (!any(vf, VM_MAYREAD)) return -EFAULT;
   }
-  return 0;
+  return check_longterm_vma(vma, flags);  // fs-DAX; upstream's writable file pin rule
 }
 
 vm_area_struct* gup_vma_lookup(mm_struct* mm, unsigned long addr) REQUIRES_SHARED(mm->mmap_lock) {
@@ -441,9 +442,11 @@ foll_flags gup_design_flags(const mm_struct* mm, foll_flags flags) {
   return (flags & ~FOLL_GET) | FOLL_PIN;
 }
 
-long __get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long nr_pages, page** pages,
-                             int* locked, foll_flags flags) NO_THREAD_SAFETY_ANALYSIS {
-  if (nr_pages == 0) return 0;
+namespace {
+
+/** gup_locked_once() - __get_user_pages_locked() without the FOLL_LONGTERM migration loop. */
+long gup_locked_once(mm_struct* mm, unsigned long start, unsigned long nr_pages, page** pages, int* locked,
+                     foll_flags flags) NO_THREAD_SAFETY_ANALYSIS {
   const char* const what = any(flags, FOLL_PIN) ? "pin_user_pages" : "get_user_pages";
   flags = gup_design_flags(mm, flags);
   if (start & ~PAGE_MASK) return -EINVAL;
@@ -471,6 +474,28 @@ long __get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long n
               "start={:#x} nr={} ret={} pfn={:#x}{}", start, nr_pages, ret,
               ret > 0 && pages ? page_to_pfn(pages[0]) : 0ul, any(flags, FOLL_LONGTERM) ? " longterm" : "");
   return ret;
+}
+
+constexpr int kMaxLongtermPasses = 16;  // a page that never leaves ZONE_MOVABLE fails the pin
+
+}  // namespace
+
+long __get_user_pages_locked(mm_struct* mm, unsigned long start, unsigned long nr_pages, page** pages,
+                             int* locked, foll_flags flags) {
+  if (nr_pages == 0) return 0;
+  if (!any(flags, FOLL_LONGTERM) || !pages || !longterm_rules_upstream(mm))
+    return gup_locked_once(mm, start, nr_pages, pages, locked, flags);
+  // Upstream's __gup_longterm_locked(): pin, move out what a long-term pin may not hold
+  // (the pins released meanwhile), pin again.
+  flags = gup_design_flags(mm, flags);
+  for (int pass = 0;; pass++) {
+    const long ret = gup_locked_once(mm, start, nr_pages, pages, locked, flags);
+    if (ret <= 0) return ret;
+    const int r = check_and_migrate_movable_pages(static_cast<unsigned long>(ret), pages, flags);
+    if (r == 0) return ret;
+    if (r != -EAGAIN) return r;
+    if (pass + 1 >= kMaxLongtermPasses) return -ENOMEM;
+  }
 }
 
 // ---- entry points ------------------------------------------------------------------------

@@ -25,6 +25,7 @@
 #include "base/task.h"
 #include "machine/machine.h"
 #include "mm/gup_internal.h"
+#include "mm/gup_longterm.h"
 #include "mm/mm_struct.h"
 #include "mm/pin.h"
 
@@ -313,8 +314,13 @@ long gup_fast_fallback(unsigned long start, unsigned long nr_pages, foll_flags f
   if (end > TASK_SIZE || end < start) return -EFAULT;
   const char* const what = any(flags, FOLL_PIN) ? "pin_user_pages_fast" : "get_user_pages_fast";
   flags = gup_design_flags(mm, flags);
+  // Upstream's rules: the lockless walk does not take a page a long-term pin may not
+  // hold; the model sends every long-term pin to the slow path, which migrates those
+  // out (mm/gup_longterm.h; docs/seeds.md D-migrate-2).
+  const bool walk = !(any(flags, FOLL_LONGTERM) && longterm_rules_upstream(mm));
+  if (!walk && any(flags, FOLL_FAST_ONLY)) return 0;
 
-  long nr_pinned = sched_dispatch([&](auto s) {
+  long nr_pinned = !walk ? 0 : sched_dispatch([&](auto s) {
     using S = decltype(s);
     if (!any(flags, FOLL_PIN)) return gup_fast<PinGet, S>(mm, start, end, flags, pages);
     return pin_dispatch(mm->machine->pin_design(),

@@ -10,11 +10,13 @@
 #include "mm/hugetlb.h"
 #include "mm/internal.h"
 #include "mm/lru.h"
+#include "mm/migrate.h"
 #include "mm/mmu_notifier.h"
 #include "mm/page_alloc.h"
 #include "mm/pagemap.h"
 #include "mm/rmap.h"
 #include "mm/swap.h"
+#include "mm/swapops.h"
 #include "mm/userfaultfd.h"
 
 namespace guplab {
@@ -340,6 +342,10 @@ vm_fault_t handle_pte_fault(vm_fault* vmf) {
   vmf->pte = pte_offset(mm_mem(mm), pmd, vmf->address);
   vmf->orig_pte = ptep_get(vmf->pte);
   if (pte_none(vmf->orig_pte)) return vma_is_anonymous(vma) ? do_anonymous_page(vmf) : do_fault(vmf);
+  if (is_migration_entry(vmf->orig_pte)) {  // the page is moving: wait, then fault again
+    migration_entry_wait(mm, vmf->pte, vmf->orig_pte);
+    return VM_FAULT_NONE;
+  }
   if (WARN_ON_ONCE(!pte_present(vmf->orig_pte))) return VM_FAULT_SIGBUS;  // no swap entries here
   if (fault_write(vmf) && userfaultfd_wp(vma) && pte_uffd_wp(vmf->orig_pte))
     return handle_userfault(vmf, VM_UFFD_WP);  // may drop mmap_lock
@@ -391,6 +397,10 @@ void zap_pte_range(mmu_gather* tlb, vm_area_struct* vma, pmd_t pmd, unsigned lon
     pgtable_slot* slot = pte_offset(mem, pmd, addr);
     if (pte_none(ptep_get(slot))) continue;
     pte_t pte = ptep_get_and_clear(slot);
+    if (is_migration_entry(pte)) {  // rmap and reference already dropped by the migration
+      add_mm_rss(mm, PageAnon(mm_pfn_page(mm, migration_entry_pfn(pte))), -1);
+      continue;
+    }
     page* p = vm_normal_page(vma, addr, pte);
     if (!p) continue;  // the zero page
     folio* f = page_folio(p);

@@ -11,6 +11,7 @@
 #include "mm/mmap.h"
 #include "mm/mmu_notifier.h"
 #include "mm/pgalloc.h"
+#include "mm/swapops.h"
 
 namespace guplab {
 
@@ -43,6 +44,10 @@ long change_pte_range(vm_area_struct* vma, pmd_t pmd, unsigned long addr, unsign
   for (; addr < end; addr += PAGE_SIZE) {
     pgtable_slot* slot = pte_offset(mem, pmd, addr);
     pte_t old = ptep_get(slot);
+    if (is_migration_entry(old)) {  // the migration must not bring the write bit back
+      if (!may_write && is_writable_migration_entry(old)) set_pte(slot, make_readable_migration_entry(old));
+      continue;
+    }
     if (!pte_present(old)) continue;
     pteval_t v = (old.val & kPteKeepMask) | newprot.val;
     if (pte_write(old) && may_write) v |= _PAGE_RW;

@@ -147,6 +147,11 @@ page* alloc_pages_on(Machine* m, gfp_t gfp, unsigned order) {
     p = take();
   }
   if (!p) return nullptr;
+  prep_new_page(m, p, gfp, order);
+  return p;
+}
+
+void prep_new_page(Machine* m, page* p, gfp_t gfp, unsigned order) {
   m->mem().mark_allocated(page_to_pfn(p), order);
   m->vmstat().mod(NR_FREE_PAGES, -(1l << order));
   m->vmstat().mod(PGALLOC, 1l << order);
@@ -165,7 +170,41 @@ page* alloc_pages_on(Machine* m, gfp_t gfp, unsigned order) {
   if (any(gfp, gfp_t::__GFP_ZERO)) std::memset(page_address(p), 0, PAGE_SIZE << order);
   if (order && any(gfp, gfp_t::__GFP_COMP)) prep_compound_page(p, order);
   init_page_count(p);
-  return p;
+}
+
+page* take_free_page(Machine* m, unsigned long pfn) NO_THREAD_SAFETY_ANALYSIS {
+  PhysMem& mem = m->mem();
+  if (!mem.pfn_valid(pfn)) return nullptr;
+  page* const target = mem.pfn_to_page(pfn);
+  zone* z = page_zone(target);
+  const unsigned long rel = pfn - z->zone_start_pfn;
+  page* const base = target - rel;
+  {
+    SpinGuard g(&z->lock);
+    unsigned o = 0;
+    unsigned long head = rel;
+    for (; o < MAX_ORDER; o++) {
+      head = rel & ~((1ul << o) - 1);
+      if (head + (1ul << o) > z->spanned_pages) return nullptr;
+      page* h = base + head;
+      if (PageBuddy(h) && h->private_ == o) break;
+    }
+    if (o == MAX_ORDER) return nullptr;  // not free
+    del_from_free_list(z, base + head, o);
+    while (o > 0) {  // split, giving back the halves that do not hold @pfn
+      o--;
+      const unsigned long half = 1ul << o;
+      if (rel < head + half) {
+        add_to_free_list(z, base + head + half, o);
+      } else {
+        add_to_free_list(z, base + head, o);
+        head += half;
+      }
+    }
+  }
+  z->free_pages.fetch_sub(1, std::memory_order_relaxed);
+  prep_new_page(m, target, gfp_t::NONE, 0);
+  return target;
 }
 
 page* alloc_pages(gfp_t gfp, unsigned order) { return alloc_pages_on(current_machine(), gfp, order); }

@@ -75,6 +75,21 @@ void destroy_compound_page(page* head);
  */
 bool take_free_blocks_boot(Machine* m, unsigned long start_pfn, unsigned long nr);
 
+/**
+ * prep_new_page() - what every page handed out goes through: counted, its fields reset
+ * (the zone kept), zeroed for __GFP_ZERO, made compound for __GFP_COMP, refcount 1.
+ * REQUIRES: the 2^@order frames at @p were just taken off a free list.
+ */
+void prep_new_page(Machine* m, page* p, gfp_t gfp, unsigned order);
+
+/**
+ * take_free_page() - take the free frame @pfn itself out of the buddy allocator (its
+ * free block is split around it), as compaction's free scanner takes its targets.
+ * Returns the page, prepared as alloc_pages() prepares one (refcount 1), or nullptr if
+ * the frame is not free.
+ */
+page* take_free_page(Machine* m, unsigned long pfn);
+
 /** page_zone() - the zone @p belongs to. */
 zone* page_zone(const page* p);
 

@@ -129,6 +129,8 @@ page* shmem_find_page(const vm_area_struct* vma, pgoff_t pgoff) {
   return it->second;
 }
 
+bool shmem_mapping(const address_space* mapping) { return mapping && mapping->a_ops == &kShmemAops; }
+
 unsigned long shmem_nr_pages(const vm_area_struct* vma) {
   shmem_object* obj = vma_shmem(vma);
   SpinGuard g(&obj->lock);

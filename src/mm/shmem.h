@@ -21,6 +21,8 @@
 
 namespace guplab {
 
+struct address_space;
+
 /**
  * shmem_zero_setup() - back the shared anonymous @vma by a new shmem object (sets
  * vm_ops and vm_private_data). Returns 0.
@@ -35,6 +37,8 @@ bool vma_is_shmem(const vm_area_struct* vma);
  * reference for the caller, or nullptr if it holds none (shmem_get_folio(SGP_NOALLOC)).
  */
 struct page* shmem_find_page(const vm_area_struct* vma, pgoff_t pgoff);
+/** shmem_mapping() - is @mapping a shmem object's (the pages' ->mapping)? */
+bool shmem_mapping(const address_space* mapping);
 
 /** shmem_nr_pages() - pages the shmem object behind @vma holds (tests, stats). */
 unsigned long shmem_nr_pages(const vm_area_struct* vma);

@@ -23,6 +23,7 @@
 #include "mm/pgalloc.h"
 #include "mm/rmap.h"
 #include "mm/swap.h"
+#include "mm/swapops.h"
 
 namespace guplab {
 
@@ -50,6 +51,14 @@ void zap_file_range(vm_area_struct* vma, unsigned long start, unsigned long end,
         for (unsigned long a = addr; a < stop; a += PAGE_SIZE) {
           pgtable_slot* slot = pte_offset(mem, pmd, a);
           pte_t pte = ptep_get(slot);
+          if (is_migration_entry(pte)) {  // a page being migrated: drop the entry, as zap does
+            page* mp = mm_pfn_page(mm, migration_entry_pfn(pte));
+            const bool anon = PageAnon(mp);
+            if ((only && page_folio(mp) != only) || (anon && !even_cows)) continue;
+            ptep_get_and_clear(slot);
+            add_mm_rss(mm, anon, -1);
+            continue;
+          }
           if (!pte_present(pte)) continue;
           page* p = vm_normal_page(vma, a, pte);
           if (!p) {  // the zero page: only a private mapping's, with the copies

@@ -30,7 +30,7 @@ TEST(SeedScenarios, AllAreRegisteredWithDistinctNames) {
   for (const Scenario* s : all_scenarios()) names.insert(s->name());
   for (const char* n :
        {"ext4-bug", "torn-writeback", "lost-update", "dio-vs-truncate", "fork-pin", "gup-put-page-leak", "uffd-gup",
-        "uffd-wp-pin"})
+        "uffd-wp-pin", "longterm-truncate", "migrate-pinned"})
     EXPECT_TRUE(names.count(n)) << n;
   EXPECT_EQ(names.size(), all_scenarios().size());
 }
@@ -187,6 +187,30 @@ TEST(SeedScenarios, LongtermTruncateLostUnlessRevokeWhichTellsTheUser) {
       EXPECT_NE(all.find("fenced into the scratch page, the user told"), std::string::npos) << all;
       EXPECT_NE(all.find("/mnt/other holds what was written into its 2 pages"), std::string::npos) << all;
     }
+}
+
+TEST(SeedScenarios, MigratePinnedMovesThePinnedPageUnderGetOnly) {
+  for (PinDesign d : kAllPinDesigns) {
+    const ScenarioResult r = run_cell(scenario("migrate-pinned"), d, WritebackPolicy::skip, sim_params()).result;
+    SCOPED_TRACE(to_string(d));
+    std::string events;
+    for (const std::string& e : r.events) events += e + "\n";
+    if (d == PinDesign::get) {
+      EXPECT_EQ(r.outcome, Outcome::lost) << r.reason;
+      EXPECT_NE(events.find("(compaction)"), std::string::npos) << events;
+    } else if (d != PinDesign::dma_count) {
+      EXPECT_EQ(r.outcome, Outcome::ok) << r.reason;
+      EXPECT_NE(events.find("may be DMA-pinned: not moved"), std::string::npos) << events;
+    } else {
+      EXPECT_EQ(r.outcome, Outcome::ok) << r.reason;  // seed 002 keeps pinned pages off the LRU:
+      EXPECT_EQ(events.find("may be DMA-pinned"), std::string::npos) << events;  // never isolated
+    }
+    // The process's own page, which nobody pins, moves under every design.
+    const char* moved = d == PinDesign::get         ? "3 moved, 0 stayed"
+                        : d == PinDesign::dma_count ? "1 moved, 0 stayed"
+                                                    : "1 moved, 2 stayed";
+    EXPECT_NE(events.find(moved), std::string::npos) << events;
+  }
 }
 
 TEST(SeedScenarios, Ext4BugOopsReportTellsTheSequence) {

@@ -75,5 +75,6 @@ const Scenario* gup_put_page_leak_scenario();
 const Scenario* uffd_gup_scenario();
 const Scenario* uffd_wp_pin_scenario();
 const Scenario* longterm_truncate_scenario();
+const Scenario* migrate_pinned_scenario();
 
 }  // namespace guplab

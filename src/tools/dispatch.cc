@@ -11,6 +11,7 @@
 #include "tools/fp_rate_cmd.h"
 #include "tools/gup_test.h"
 #include "tools/merge_cmd.h"
+#include "tools/report_cmd.h"
 #include "tools/run_cmd.h"
 
 namespace guplab::tools {
@@ -31,6 +32,7 @@ constexpr Command kCommands[] = {
     {"gup_test", "the kernel's gup_test selftest (-u -a -L -U -b -m -n -r -j -t -T -w -W -S -z) on the model",
      gup_test_main},
     {"merge", "merge the JSON outputs of an exploration's shards (explore --shard K/N) into one result", merge_main},
+    {"report", "one self-contained HTML page of a matrix run, explorations and pin costs (-o OUT.html)", report_main},
     {"run", "run the seed scenarios: one (SCENARIO --design D --policy P) or the matrix (--all)", run_main},
 };
 

@@ -14,6 +14,7 @@
 #include "tools/merge_cmd.h"
 #include "tools/mmap_lock_bench.h"
 #include "tools/rdma_cost_cmd.h"
+#include "tools/report_cmd.h"
 #include "tools/run_cmd.h"
 
 namespace guplab::tools {
@@ -40,6 +41,7 @@ constexpr Command kCommands[] = {
      mmap_lock_bench_main},
     {"rdma-cost", "cost per registered page and per invalidation: pinning vs on-demand paging (seed 003)",
      rdma_cost_main},
+    {"report", "one self-contained HTML page of a matrix run, explorations and pin costs (-o OUT.html)", report_main},
     {"run", "run the seed scenarios: one (SCENARIO --design D --policy P) or the matrix (--all)", run_main},
 };
 

@@ -6,7 +6,7 @@ DEB_PACKAGES := clang cmake ninja-build pkg-config liburcu-dev liburing-dev \
   libgmock-dev libbenchmark-dev fio
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test test-asan test-tsan bench explore fuzz clean
+.PHONY: deps build demo test test-asan test-tsan bench explore fuzz mutants clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -47,6 +47,10 @@ bench: build-release
 # syscall-sequence fuzzer, FUZZ_SECONDS (default 60) each; prints executions per target.
 fuzz: deps
 	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) fuzz/run.sh
+
+# The mutation check: each scripts/mutants/*.mutant applied in turn must make its test fail.
+mutants: deps
+	scripts/mutants/run.sh
 
 # The long explorations: seeds to the first failure where a design is vulnerable, and
 # 100,000 schedules of every scenario under the safe designs and policies (~15 min, 2 cores).

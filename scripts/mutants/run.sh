@@ -17,6 +17,7 @@ for m in scripts/mutants/*.mutant; do
   if cmp -s "$file" "$file.orig"; then
     echo "mutant $(basename "$m"): the sed no longer matches $file"
     mv "$file.orig" "$file"
+    touch "$file"
     status=1
     continue
   fi
@@ -32,6 +33,7 @@ for m in scripts/mutants/*.mutant; do
     status=1
   fi
   mv "$file.orig" "$file"
+  touch "$file"  # newer than the mutant's objects, so the next build recompiles it
+  cmake --build build/release --target "$target" >/dev/null 2>&1
 done
-cmake --build build/release --target mm_tests >/dev/null 2>&1
 exit $status

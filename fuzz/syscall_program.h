@@ -9,6 +9,8 @@
 // run_syscall_program() returns "" when all of that held, else what did not.
 // Used by fuzz/syscall_fuzz.cc (libFuzzer) and by tests/lab/fuzz_corpus_test.cc, which
 // replays every input kept in fuzz/corpus/syscall/ (the seeds and every crash found).
+// With ProgramStats::log set, each step is logged; FUZZ_VERBOSE=1 in the environment also
+// prints it as it goes (to find where a program hangs).
 // Threading: one program at a time per calling thread (it boots its own Machine).
 #pragma once
 #include <fcntl.h>
@@ -143,8 +145,7 @@ inline std::string run_syscall_program(const uint8_t* data, size_t n, ProgramSta
     for (size_t step = 0; step < kMaxSteps && !in.done() && problem.empty(); step++) {
       t->mm = mms[cur];
       mm_struct* mm = mms[cur];
-      unsigned op = in.pick(20);
-      if (std::getenv("SKIP_OP") && op == static_cast<unsigned>(std::atoi(std::getenv("SKIP_OP")))) op = 14;
+      const unsigned op = in.pick(20);
       if (stats) stats->steps++;
       const unsigned long addr = kWindow + (in.pick(kWindowPages) << PAGE_SHIFT) + (in.pick(8) == 0 ? in.pick(64) * 64 : 0);
       const unsigned npages = 1 + in.pick(16);

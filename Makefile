@@ -6,7 +6,7 @@ DEB_PACKAGES := clang cmake ninja-build pkg-config liburcu-dev liburing-dev \
   libgmock-dev libbenchmark-dev fio chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test test-asan test-tsan bench explore examples conform clean
+.PHONY: deps build demo test test-asan test-tsan bench explore examples conform fuzz mutants clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -42,6 +42,15 @@ test-tsan: build-tsan
 
 bench: build-release
 	./build/release/guplab_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+
+# libFuzzer targets (fuzz/): the fio job-file parser, the command-line parsers and the
+# syscall-sequence fuzzer, FUZZ_SECONDS (default 60) each; prints executions per target.
+fuzz: deps
+	FUZZ_SECONDS=$(or $(FUZZ_SECONDS),60) fuzz/run.sh
+
+# The mutation check: each scripts/mutants/*.mutant applied in turn must make its test fail.
+mutants: deps
+	scripts/mutants/run.sh
 
 # The long explorations: seeds to the first failure where a design is vulnerable, and
 # 100,000 schedules of every scenario under the safe designs and policies (~15 min, 2 cores).

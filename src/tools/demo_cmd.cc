@@ -29,6 +29,7 @@
 #include "lab/scenario.h"
 #include "mm/pin_design.h"
 #include "tools/gup_test.h"
+#include "tools/strict_number.h"
 
 namespace guplab::tools {
 
@@ -218,11 +219,11 @@ int demo_main(int argc, char** argv) {
   CLI::App app{"the headline experiment: scenario matrix, pin cost per design, fio per design", "guplab demo"};
   uint64_t seed = 1, mb = 256, fio_mb = 128, explore_seeds = 2000;
   bool skip_fio = false;
-  app.add_option("--seed", seed, "seed of the scenario machines");
-  app.add_option("--gup-mb", mb, "size of the gup_test buffer in MiB")->check(CLI::Range(1, 4096));
-  app.add_option("--fio-mb", fio_mb, "size of the fio job in MiB (the seed's job says 1024)")->check(CLI::Range(1, 4096));
+  app.add_option("--seed", seed, "seed of the scenario machines")->check(Whole(0, UINT64_MAX, true));
+  app.add_option("--gup-mb", mb, "size of the gup_test buffer in MiB")->check(Whole(1, 4096));
+  app.add_option("--fio-mb", fio_mb, "size of the fio job in MiB (the seed's job says 1024)")->check(Whole(1, 4096));
   app.add_flag("--no-fio", skip_fio, "leave out the fio part");
-  app.add_option("--explore-seeds", explore_seeds, "schedules per exploration in part 4")->check(CLI::Range(1, 10000000));
+  app.add_option("--explore-seeds", explore_seeds, "schedules per exploration in part 4")->check(Whole(1, 10000000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -18,6 +18,7 @@
 #include "lab/matrix.h"
 #include "lab/scenario.h"
 #include "tools/cell_options.h"
+#include "tools/strict_number.h"
 #include "lab/trace/trace_recorder.h"
 
 namespace guplab::tools {
@@ -59,14 +60,11 @@ bool parse_shard(const std::string& s, unsigned* k, unsigned* n) {
   return true;
 }
 
+// A seed as printed ("0x1f") or decimal; no sign, no spaces, at most 2^64-1.
 bool parse_seed(const std::string& s, uint64_t* out) {
-  try {
-    size_t used = 0;
-    *out = std::stoull(s, &used, 0);
-    return used == s.size();
-  } catch (const std::exception&) {
-    return false;
-  }
+  const auto v = parse_whole(s, true);
+  if (v) *out = *v;
+  return v.has_value();
 }
 
 std::string histogram_line(const ExploreResult& r) {
@@ -83,6 +81,9 @@ bool as_predicted(const ExploreResult& r, Outcome expected) {
   return r.count(expected) > 0;
 }
 
+constexpr uint64_t kMaxSeeds = 1'000'000'000;  // --seeds, --pct-steps
+constexpr uint64_t kMaxJobs = 1024;            // --jobs
+
 }  // namespace
 
 int explore_main(int argc, char** argv) {
@@ -97,15 +98,17 @@ int explore_main(int argc, char** argv) {
   add_cell_options(app, &design, &policy);
   std::string gup_retry = "on";
   add_gup_retry_option(app, &gup_retry);
-  app.add_option("--seeds", seeds, "schedules to run (the whole exploration, over every shard)");
+  app.add_option("--seeds", seeds, "schedules to run (the whole exploration, over every shard)")
+      ->check(Whole(1, kMaxSeeds));
   app.add_option("--base-seed", base_seed_s, "where the exploration's seeds start (run i gets a seed mixed from it and i)");
   app.add_option("--strategy", strategy, "random (random walk) or pct:D (PCT of depth D; pct = pct:3)");
-  app.add_option("--pct-steps", pct_steps, "PCT's estimate k of a run's steps (default: measured on the seed-0 run)");
-  app.add_option("--jobs,-j", jobs, "host threads running schedules");
+  app.add_option("--pct-steps", pct_steps, "PCT's estimate k of a run's steps (default: measured on the seed-0 run)")
+      ->check(Whole(0, kMaxSeeds));
+  app.add_option("--jobs,-j", jobs, "host threads running schedules")->check(Whole(1, kMaxJobs));
   app.add_option("--shard", shard, "K/N: run the K-th of N interleaved slices of the seeds (1-based)");
   app.add_flag("--scripted", scripted, "explore the scripted variant (its sync-point order holds) instead");
   app.add_flag("--buggify", buggify, "enable the fault-injection sites (device delays, I/O errors, allocation failures, ...)");
-  app.add_option("--spurious-wakeups", spurious, "probability that a wait wakes spuriously")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--spurious-wakeups", spurious, "probability that a wait wakes spuriously")->check(Fraction(0.0, 1.0));
   app.add_flag("--until-fail", until_fail, "stop at the first failing schedule (the lowest failing run, whatever -j)");
   app.add_flag("--check", check, "exit 0 when outcomes are as the scenario predicts (no failure where it predicts ok)");
   app.add_option("--replay", replay, "run the schedule of this seed (as printed) again, exactly");
@@ -145,7 +148,7 @@ int explore_main(int argc, char** argv) {
     return 2;
   }
   if (!parse_seed(base_seed_s, &o.base_seed)) {
-    fmt::print(stderr, "guplab explore: --base-seed: '{}' is not a number\n", base_seed_s);
+    fmt::print(stderr, "guplab explore: --base-seed: '{}' is not a whole number (decimal or 0x hex); allowed: from 0 to 2^64-1\n", base_seed_s);
     return 2;
   }
   if (jobs == 0) {
@@ -169,7 +172,7 @@ int explore_main(int argc, char** argv) {
   if (!replay.empty()) {
     uint64_t seed = 0;
     if (!parse_seed(replay, &seed)) {
-      fmt::print(stderr, "guplab explore: --replay: '{}' is not a seed\n", replay);
+      fmt::print(stderr, "guplab explore: --replay: '{}' is not a seed (decimal or 0x hex, as printed); allowed: from 0 to 2^64-1\n", replay);
       return 2;
     }
     const std::string title = fmt::format("{}{} design {} policy {} strategy {} seed {:#x}", name,

@@ -12,8 +12,10 @@
 #include <vector>
 
 #include "lab/fio/json_report.h"
+#include "lab/fio/mem_budget.h"
 #include "lab/fio/report.h"
 #include "lab/fio/runner.h"
+#include "lab/fio/units.h"
 #include "tools/cell_options.h"
 
 namespace guplab::tools {
@@ -42,6 +44,9 @@ options:
                                    when a job reads), not on tmpfs (no O_DIRECT there)
                                  ram<N>[,size=S][,latency=T][,depth=N][,lbs=B][,chunk=B]
                                    the embedded ramdisk with options
+  --mem-limit=SIZE             host memory the run may take for its ramdisks and the model's
+                               RAM (default: half the host's RAM; at most all of it); a job
+                               asking for more is refused before anything is allocated
   -h, --help                   this text
 
 job options, as fio's command line gives them: applied to every job, over the file:
@@ -63,6 +68,7 @@ struct FioArgs {
   EtaMode eta = EtaMode::automatic;
   PinDesign design = PinDesign::folio_pincount;
   std::string device;
+  uint64_t mem_limit = 0;  // 0: fio::default_mem_limit()
   std::vector<std::string> job_options;  // "--bs=8k" ...
   bool help = false;
 };
@@ -125,6 +131,15 @@ std::string parse_args(int argc, char** argv, FioArgs* out) {
       out->device = *v;
       continue;
     }
+    if (auto v = take_value(argc, argv, &i, "--mem-limit", &err)) {
+      if (!err.empty()) return err;
+      const uint64_t host = fio::host_ram_bytes();
+      const auto n = fio::parse_size(*v);
+      if (!n || *n < (64ull << 20) || *n > host)
+        return fmt::format("--mem-limit: '{}' is not a size from 64m to the host's RAM ({} bytes)", *v, host);
+      out->mem_limit = *n;
+      continue;
+    }
     if (a.substr(0, 2) == "--") {  // a job option; with_overrides() checks it
       out->job_options.emplace_back(a);
       continue;
@@ -168,6 +183,7 @@ int fio_main(int argc, char** argv) {
   fio::RunConfig cfg;
   cfg.design = args.design;
   cfg.device = args.device;
+  cfg.mem_limit = args.mem_limit;
   cfg.preamble_out = json ? nullptr : stdout;
   const bool eta = args.eta == EtaMode::always || (args.eta == EtaMode::automatic && tty);
   cfg.progress.out = eta ? stdout : nullptr;

@@ -11,6 +11,7 @@
 #include "lab/fp_rate.h"
 #include "machine/config.h"
 #include "mm/pin_design.h"
+#include "tools/strict_number.h"
 
 namespace guplab::tools {
 
@@ -22,9 +23,9 @@ int fp_rate_main(int argc, char** argv) {
       ->check([](const std::string& s) { return parse_pin_design(s) ? std::string() : "unknown design '" + s + "'"; });
   app.add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
   app.add_option("--max-refs", opt.max_refs, "refs, thp_refs: N = 1..this many references")
-      ->check(CLI::Range(1, 1 << 20));
-  app.add_option("--max-forks", opt.max_forks, "fork: N = 1..this many children")->check(CLI::Range(1, 8192));
-  app.add_option("--mix-pages", opt.mix_pages, "mix: this many pages, odd ones pinned")->check(CLI::Range(2, 4096));
+      ->check(Whole(1, 1 << 20));
+  app.add_option("--max-forks", opt.max_forks, "fork: N = 1..this many children")->check(Whole(1, 8192));
+  app.add_option("--mix-pages", opt.mix_pages, "mix: this many pages, odd ones pinned")->check(Whole(2, 4096));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

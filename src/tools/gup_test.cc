@@ -30,6 +30,7 @@
 #include "mm/uaccess.h"
 #include "tools/cell_options.h"
 #include "tools/host_pin.h"
+#include "tools/strict_number.h"
 
 namespace guplab::tools {
 
@@ -281,10 +282,10 @@ int gup_test_main(int argc, char** argv) {
   cmd_flag("-L", GupTestCmd::PIN_LONGTERM_BENCHMARK, "PIN_LONGTERM_BENCHMARK: pin_user_pages(FOLL_LONGTERM)");
   cmd_flag("-U", GupTestCmd::GUP_BASIC_TEST, "GUP_BASIC_TEST: get_user_pages");
   cmd_flag("-b", GupTestCmd::PIN_BASIC_TEST, "PIN_BASIC_TEST: pin_user_pages");
-  app.add_option("-m", opt.size_mb, "size of the buffer in MiB (default 128)")->check(CLI::Range(1, 16384));
-  app.add_option("-n", opt.nr_pages_per_call, "pages per call (default 1)")->check(CLI::Range(1, 1 << 20));
-  app.add_option("-r", opt.repeats, "repeats (default 1)")->check(CLI::Range(1, 1000));
-  app.add_option("-j", opt.threads, "threads (default 1)")->check(CLI::Range(1, 64));
+  app.add_option("-m", opt.size_mb, "size of the buffer in MiB (default 128)")->check(Whole(1, 16384));
+  app.add_option("-n", opt.nr_pages_per_call, "pages per call (default 1)")->check(Whole(1, 1 << 20));
+  app.add_option("-r", opt.repeats, "repeats (default 1)")->check(Whole(1, 1000));
+  app.add_option("-j", opt.threads, "threads (default 1)")->check(Whole(1, 64));
   app.add_flag_callback("-t", [&] { opt.thp = 1; }, "MADV_HUGEPAGE the buffer");
   app.add_flag_callback("-T", [&] { opt.thp = 0; }, "MADV_NOHUGEPAGE the buffer");
   app.add_flag_callback("-w", [&] { opt.write = true; }, "FOLL_WRITE (default)");
@@ -343,7 +344,7 @@ int gup_test_main(int argc, char** argv) {
                opt.size_mb, opt.hugetlb ? fmt::format(" -H --hugetlb-size {}", opt.hugetlb_shift == PUD_SHIFT ? "1G" : "2M") : "",
                ram_needed >> 20, std::min<uint64_t>(64ull << 30, host_free) >> 20,
                host_free < (64ull << 30) ? "the host's free memory" : "the model's 64 GiB arena", opt.ram_bytes ? " or --ram" : "");
-    return 1;
+    return 2;  // refused before anything is allocated, as any bad usage
   }
 
   GupTestReport rep = run_gup_test(opt);

@@ -11,6 +11,7 @@
 #include "lab/matrix.h"
 #include "lab/scenario.h"
 #include "tools/cell_options.h"
+#include "tools/strict_number.h"
 
 namespace guplab::tools {
 
@@ -23,7 +24,7 @@ int run_main(int argc, char** argv) {
   add_cell_options(app, &design, &policy);
   std::string gup_retry = "on";
   add_gup_retry_option(app, &gup_retry);
-  app.add_option("--seed", seed, "seed of the machine (and of the sim scheduler)");
+  app.add_option("--seed", seed, "seed of the machine (and of the sim scheduler)")->check(Whole(0, UINT64_MAX, true));
   app.add_option("--backend", backend, "sim (deterministic fibers; default) or native (threads)")
       ->check(CLI::IsMember({"sim", "native"}));
   app.add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));

@@ -211,9 +211,9 @@ TEST(FioJobFile, OverridesApplyToAllJobsAndWin) {
 
 TEST(FioJobFile, ErrorsNameFileLineAndOption) {
   const std::string head = "; c\n; c\n[reader]\ndirect=1\nsize=1g\nrw=read\n";
-  EXPECT_EQ(error_of(head + "blocksise=4096\n"), "seed000.fio:7: unknown option 'blocksise'");
+  EXPECT_EQ(error_of(head + "blocksise=4096\n"), "seed000.fio:7: unknown option 'blocksise': fio has no such option; did you mean 'blocksize'?");
   EXPECT_EQ(error_of(head + "bs=4q\n"),
-            "seed000.fio:7: bad value '4q' for option 'bs': expected a size such as 4096, 4k, 1m or 1g");
+            "seed000.fio:7: bad value '4q' for option 'bs': expected a size such as 4096, 4k, 1m or 1g (no sign, below 16 EiB)");
   EXPECT_EQ(error_of(head + "bs=1000\n"),
             "seed000.fio:7: bad value '1000' for option 'bs': must be a multiple of 512");
   EXPECT_EQ(error_of(head + "blocksize=0\n"),
@@ -222,18 +222,18 @@ TEST(FioJobFile, ErrorsNameFileLineAndOption) {
             "seed000.fio:7: bad value 'reed' for option 'rw': expected read, write, randread, "
             "randwrite, rw, readwrite or randrw");
   EXPECT_EQ(error_of(head + "rwmixread=101\n"),
-            "seed000.fio:7: bad value '101' for option 'rwmixread': must be between 0 and 100");
+            "seed000.fio:7: bad value '101' for option 'rwmixread': out of range; allowed: from 0 to 100");
   EXPECT_EQ(error_of(head + "iodepth=0\n"),
-            "seed000.fio:7: bad value '0' for option 'iodepth': must be between 1 and 65536");
+            "seed000.fio:7: bad value '0' for option 'iodepth': out of range; allowed: from 1 to 65536");
   EXPECT_EQ(error_of(head + "iodepth=many\n"),
-            "seed000.fio:7: bad value 'many' for option 'iodepth': expected a whole number");
+            "seed000.fio:7: bad value 'many' for option 'iodepth': expected a whole number; allowed: from 1 to 65536");
   EXPECT_EQ(error_of(head + "direct=2\n"),
             "seed000.fio:7: bad value '2' for option 'direct': expected 0 or 1");
   EXPECT_EQ(error_of(head + "runtime=10sec\n"),
             "seed000.fio:7: bad value '10sec' for option 'runtime': expected a time such as 10, "
             "10s, 500ms or 1m");
   EXPECT_EQ(error_of(head + "loops=0\n"),
-            "seed000.fio:7: bad value '0' for option 'loops': must be at least 1");
+            "seed000.fio:7: bad value '0' for option 'loops': out of range; allowed: from 1 to 4294967295");
   EXPECT_EQ(error_of(head + "bs=\n"), "seed000.fio:7: option 'bs' needs a value");
   EXPECT_EQ(error_of(head + "filename\n"), "seed000.fio:7: option 'filename' needs a value");
   EXPECT_EQ(error_of(head + "=4k\n"), "seed000.fio:7: missing option name in '=4k'");
@@ -255,7 +255,7 @@ TEST(FioJobFile, StructuralErrors) {
 
 TEST(FioJobFile, OverrideErrors) {
   const std::string ok = "[x]\nsize=1m\n";
-  EXPECT_EQ(error_of(ok, {"--blocksise=4k"}), "command line: unknown option 'blocksise'");
+  EXPECT_EQ(error_of(ok, {"--blocksise=4k"}), "command line: unknown option 'blocksise': fio has no such option; did you mean 'blocksize'?");
   EXPECT_EQ(error_of(ok, {"--bs=513"}), "command line: bad value '513' for option 'bs': must be a multiple of 512");
   EXPECT_EQ(error_of(ok, {"bs=4k"}), "command line: 'bs=4k' is not of the form --option=value");
   EXPECT_EQ(error_of(ok, {"--size=0"}),

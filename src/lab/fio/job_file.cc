@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 
+#include "lab/fio/fio_names.h"
 #include "lab/fio/units.h"
 
 namespace guplab::fio {
@@ -56,6 +57,19 @@ const OptionDef* find_option(std::string_view key) {
   return nullptr;
 }
 
+/** supported_names() - "name, filename, ..., loops": every option guplab runs, for messages. */
+const std::string& supported_names() {
+  static const std::string names = [] {
+    std::string s;
+    for (const OptionDef& d : kOptions) {
+      s += (s.empty() ? "" : ", ") + std::string(d.name);
+      if (d.alias) s += ", " + std::string(d.alias);
+    }
+    return s;
+  }();
+  return names;
+}
+
 struct RwName {
   const char* name;
   RwMode mode;
@@ -98,7 +112,7 @@ std::optional<std::string> check_value(const OptionDef& def, std::string_view va
       return std::nullopt;
     case Kind::size: {
       const auto v = parse_size(value);
-      if (!v) return bad("expected a size such as 4096, 4k, 1m or 1g");
+      if (!v) return bad("expected a size such as 4096, 4k, 1m or 1g (no sign, below 16 EiB)");
       if (std::string_view(def.name) == "bs") {
         if (*v == 0) return bad("must be greater than 0");
         if (*v % 512) return bad("must be a multiple of 512");
@@ -113,11 +127,8 @@ std::optional<std::string> check_value(const OptionDef& def, std::string_view va
       return std::nullopt;
     case Kind::uint: {
       const auto v = parse_uint(value);
-      if (!v) return bad("expected a whole number");
-      if (*v < def.min || *v > def.max) {
-        if (def.max == UINT64_MAX || def.max == UINT32_MAX) return bad(fmt::format("must be at least {}", def.min));
-        return bad(fmt::format("must be between {} and {}", def.min, def.max));
-      }
+      if (!v || *v < def.min || *v > def.max)
+        return bad(fmt::format("{}; allowed: from {} to {}", v ? "out of range" : "expected a whole number", def.min, def.max));
       return std::nullopt;
     }
     case Kind::rw:
@@ -165,7 +176,7 @@ Result<Option> parse_option(std::string_view text, int line, const std::string& 
   const std::string_view value = eq == std::string_view::npos ? std::string_view{} : trim(text.substr(eq + 1));
   if (key.empty()) return Error{fmt::format("{}: missing option name in '{}'", where(source, line), text)};
   const OptionDef* def = find_option(key);
-  if (!def) return Error{fmt::format("{}: unknown option '{}'", where(source, line), key)};
+  if (!def) return Error{fmt::format("{}: unknown option '{}': {}", where(source, line), key, unknown_option_why(key, supported_names()))};
   if (eq != std::string_view::npos && value.empty())
     return Error{fmt::format("{}: option '{}' needs a value", where(source, line), key)};
   if (auto why = check_value(*def, value)) return Error{fmt::format("{}: {}", where(source, line), *why)};

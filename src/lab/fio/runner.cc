@@ -16,6 +16,7 @@
 #include "block/blkdev.h"
 #include "block/genhd.h"
 #include "fs/direct-io.h"
+#include "lab/fio/mem_budget.h"
 #include "lab/fio/progress.h"
 #include "lab/fio/targets.h"
 #include "machine/machine.h"
@@ -41,8 +42,9 @@ uint64_t ram_for(const std::vector<JobSpec>& jobs) {
   uint64_t bytes = kBaseRamBytes;
   for (const JobSpec& j : jobs) {
     const uint64_t depth = is_sync_engine(j.ioengine) ? 1 : j.iodepth;
-    bytes += depth * round_up(j.bs, PAGE_SIZE);
+    bytes = sat_add(bytes, sat_mul(depth, sat_add(j.bs, PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE));
   }
+  if (bytes > (UINT64_MAX >> 2)) return UINT64_MAX;  // check_mem_budget() refuses it
   return round_up(bytes + bytes / 8, kRamAlign);  // and their page tables and mem_map slack
 }
 
@@ -137,10 +139,14 @@ Result<RunOutcome> run_fio(const JobFile& file, const RunConfig& cfg) {
   auto planned = plan_targets(jobs, cfg.device, file.source);
   if (!planned) return Error{planned.error()};
   const std::vector<TargetPlan>& plans = planned.value();
+  const uint64_t ram = ram_for(jobs);
+  const uint64_t limit = cfg.mem_limit ? cfg.mem_limit : default_mem_limit();
+  if (auto ok = check_mem_budget(jobs, plans, ram, limit, cfg.mem_limit != 0, cfg.device, file.source); !ok)
+    return Error{ok.error()};
 
   MachineConfig mc;
   mc.pin_design = cfg.design;
-  mc.ram_bytes = ram_for(jobs);
+  mc.ram_bytes = ram;
   RunOutcome out;
   out.result.global_options = file.global_options;
   out.result.jobs = jobs;

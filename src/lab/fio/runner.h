@@ -69,6 +69,7 @@ std::vector<JobStats> run_jobs(std::span<const JobSpec> jobs, std::span<const Jo
 struct RunConfig {
   PinDesign design = PinDesign::folio_pincount;
   std::string device;                // empty: the embedded ramdisk
+  uint64_t mem_limit = 0;            // host bytes ramdisks + model RAM may take (0: default_mem_limit())
   FILE* preamble_out = nullptr;      // fio's job lines and "Starting N processes" (null: none)
   ProgressOptions progress;
   IoHook on_io;                      // optional: every completed I/O

@@ -16,6 +16,7 @@
 #include "block/genhd.h"
 #include "fs/direct-io.h"
 #include "lab/fio/io_job.h"
+#include "lab/fio/mem_budget.h"
 #include "lab/fio/units.h"
 #include "machine/machine.h"
 #include "mm/fork.h"
@@ -74,7 +75,9 @@ Result<bool> finish_spec(TargetPlan* t, const std::vector<JobSpec>& jobs) {
     }
   } else {
     if (!has_key(t->spec, "size"))
-      t->spec += fmt::format(",size={}", round_up(std::max<uint64_t>(t->need_bytes, 1), 1 << 20));
+      t->spec += fmt::format(",size={}", std::max<uint64_t>(t->need_bytes, 1) > UINT64_MAX - (1 << 20)
+                                             ? t->need_bytes
+                                             : round_up(std::max<uint64_t>(t->need_bytes, 1), 1 << 20));
     if (!has_key(t->spec, "generations")) t->spec += ",generations=off";
   }
   if (!has_key(t->spec, "depth")) t->spec += fmt::format(",depth={}", depth);
@@ -102,7 +105,8 @@ Result<std::vector<TargetPlan>> plan_targets(const std::vector<JobSpec>& jobs, c
     }
     TargetPlan& tp = out[t];
     tp.jobs.push_back(i);
-    tp.need_bytes = std::max(tp.need_bytes, j.size ? j.offset + j.size : (device.empty() ? j.offset + kDefaultRamBytes : 0));
+    tp.need_bytes = std::max(tp.need_bytes, j.size ? sat_add(j.offset, j.size)
+                                                    : (device.empty() ? sat_add(j.offset, kDefaultRamBytes) : 0));
     tp.any_reads = tp.any_reads || does_read(j.rw);
   }
   for (TargetPlan& tp : out)

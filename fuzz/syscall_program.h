@@ -70,7 +70,7 @@ inline constexpr size_t kMaxSteps = 256;
  * is open, programs drop FOLL_LONGTERM on file-backed vmas so the fuzzer can go on past it;
  * set this to false to look for it again.
  */
-inline constexpr bool kAvoidFindingF1 = true;
+inline constexpr bool kAvoidFindingF1 = false;
 
 /** file_backed() - is the vma at @addr of @mm file-backed? */
 inline bool file_backed(mm_struct* mm, unsigned long addr) {

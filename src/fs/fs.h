@@ -110,6 +110,10 @@ struct address_space {
   std::atomic<unsigned long> nrpages{0};
   rw_semaphore i_mmap_rwsem;
   list_head i_mmap GUARDED_BY(i_mmap_rwsem);  // vm_area_struct::shared entries
+  // Faults that map the file's blocks take it shared, truncate exclusive (only fs-DAX
+  // files use it here: fs/dax.h). Order: i_rwsem -> invalidate_lock -> i_mmap_rwsem;
+  // a fault takes it inside mmap_lock.
+  rw_semaphore invalidate_lock;
   const address_space_operations* a_ops = nullptr;
   bitword_t flags{0};     // mapping_flags
   spinlock_t private_lock;  // attaching and detaching the pages' buffer heads
@@ -119,6 +123,14 @@ inline void i_mmap_lock_write(address_space* m) ACQUIRE(m->i_mmap_rwsem) { down_
 inline void i_mmap_unlock_write(address_space* m) RELEASE(m->i_mmap_rwsem) { up_write(&m->i_mmap_rwsem); }
 inline void i_mmap_lock_read(address_space* m) ACQUIRE_SHARED(m->i_mmap_rwsem) { down_read(&m->i_mmap_rwsem); }
 inline void i_mmap_unlock_read(address_space* m) RELEASE_SHARED(m->i_mmap_rwsem) { up_read(&m->i_mmap_rwsem); }
+inline void filemap_invalidate_lock(address_space* m) ACQUIRE(m->invalidate_lock) { down_write(&m->invalidate_lock); }
+inline void filemap_invalidate_unlock(address_space* m) RELEASE(m->invalidate_lock) { up_write(&m->invalidate_lock); }
+inline void filemap_invalidate_lock_shared(address_space* m) ACQUIRE_SHARED(m->invalidate_lock) {
+  down_read(&m->invalidate_lock);
+}
+inline void filemap_invalidate_unlock_shared(address_space* m) RELEASE_SHARED(m->invalidate_lock) {
+  up_read(&m->invalidate_lock);
+}
 
 /** mapping_set_error() - remember a writeback error for the next fsync(). */
 inline void mapping_set_error(address_space* m, int err) {
@@ -181,6 +193,7 @@ struct inode {
   const file_operations* i_fop = nullptr;
   std::atomic<loff_t> i_size_{0};  // i_size_read()/i_size_write(); written under i_rwsem
   rw_semaphore i_rwsem;
+  unsigned i_flags = 0;            // S_DAX; set before the inode is visible
   atomic_t i_count;                // references (iget/iput)
   spinlock_t i_lock;
   unsigned long i_state GUARDED_BY(i_lock) = 0;
@@ -190,6 +203,10 @@ struct inode {
   address_space i_data;
   address_space* const i_mapping = &i_data;
 };
+
+/** inode->i_flags: S_DAX - the file's data is the device's memory, mapped directly (fs/dax.h). */
+inline constexpr unsigned S_DAX = 1u << 13;
+inline bool IS_DAX(const inode* i) { return i->i_flags & S_DAX; }
 
 inline loff_t i_size_read(const inode* i) { return i->i_size_.load(std::memory_order_acquire); }
 /** i_size_write() - REQUIRES: i_rwsem held for write (or the inode not yet visible). */

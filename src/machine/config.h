@@ -75,6 +75,10 @@ struct MachineConfig {
   // GUP-fast's slow fallback) never set FAULT_FLAG_ALLOW_RETRY, so a fault GUP raises
   // can neither wait for I/O without mmap_lock nor for a userfaultfd handler (-EFAULT).
   bool gup_retry = true;
+  // A pmem region (the kernel's memmap=nn!ss): this many bytes of RAM, a multiple of
+  // 2 MiB, taken from ZONE_MOVABLE at boot as ZONE_DEVICE frames behind the block device
+  // "pmem0" (block/pmem.h), which fs-DAX maps directly. 0: none.
+  uint64_t pmem_bytes = 0;
   BootCache* boot_cache = nullptr;  // host mappings and stacks to reuse (not owned; machine/boot_cache.h)
 };
 

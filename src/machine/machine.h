@@ -37,6 +37,7 @@ class BlockLayer;    // block/genhd.h
 class MountTable;    // fs/super.h
 class FakeVmaTable;  // mm/fake_vma.h
 class HugetlbPools;  // mm/hugetlb.h
+struct dax_device;  // block/pmem.h
 
 /** One oops: where, which task, what, and the events that led to it. */
 struct OopsRecord {
@@ -85,6 +86,8 @@ class Machine final : public BugSink {
   FakeVmaTable& fake_vmas() { return *fake_vmas_; }
   /** hugetlb() - the machine's hugetlb pools, one per huge page size (mm/hugetlb.h). */
   HugetlbPools& hugetlb() { return *hugetlb_; }
+  /** pmem() - the pmem region's frames (config().pmem_bytes), or null if none (block/pmem.h). */
+  dax_device* pmem() const { return pmem_.get(); }
 
   /** spawn() - start a model task on this machine; join with task_join(). */
   task_struct* spawn(const std::string& comm, std::function<void()> fn, mm_struct* mm = nullptr);
@@ -173,6 +176,7 @@ class Machine final : public BugSink {
 
   std::unique_ptr<FakeVmaTable> fake_vmas_;
   std::unique_ptr<HugetlbPools> hugetlb_;
+  std::unique_ptr<dax_device> pmem_;
   // Block devices: their completion tasks and in-flight I/O use the RAM above, so
   // ~Machine stops them first.
   std::unique_ptr<BlockLayer> block_;

@@ -14,7 +14,9 @@
 #include "machine/machine.h"
 #include "mm/fake_vma.h"
 #include "mm/gup_internal.h"
+#include "mm/internal.h"
 #include "mm/lru.h"
+#include "mm/memremap.h"
 #include "mm/memory.h"
 #include "mm/mm_struct.h"
 #include "mm/mmap.h"
@@ -238,6 +240,11 @@ int faultin_page(vm_area_struct* vma, unsigned long address, foll_flags flags, b
 int check_vma_flags(const vm_area_struct* vma, foll_flags flags) {
   const vm_flags_t vf = vma->vm_flags;
   if (any(vf, VM_IO | VM_PFNMAP)) return -EFAULT;
+  // fs-DAX: the page is the disk block, and a long-term pin would keep truncate from
+  // ever freeing it (seed 003's O3); upstream refuses. Under a policy that revokes pins
+  // at truncate (MMU_NOTIFY_TRUNCATE) the pin is allowed and revoked there instead.
+  if (any(flags, FOLL_LONGTERM) && vma_is_fsdax(vma) && !mm_machine(vma->vm_mm)->wb().truncate_revokes)
+    return -EOPNOTSUPP;
   if (any(flags, FOLL_WRITE)) {
     if (!any(vf, VM_WRITE)) {
       if (!any(flags, FOLL_FORCE)) return -EFAULT;

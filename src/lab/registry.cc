@@ -10,6 +10,7 @@ const std::vector<const Scenario*>& all_scenarios() {
   static const std::vector<const Scenario*> kAll = {
       ext4_bug_scenario(), torn_writeback_scenario(), lost_update_scenario(), dio_vs_truncate_scenario(),
       fork_pin_scenario(), gup_put_page_leak_scenario(),
+      dax_truncate_scenario(),
   };
   return kAll;
 }

@@ -72,5 +72,6 @@ const Scenario* lost_update_scenario();
 const Scenario* dio_vs_truncate_scenario();
 const Scenario* fork_pin_scenario();
 const Scenario* gup_put_page_leak_scenario();
+const Scenario* dax_truncate_scenario();
 
 }  // namespace guplab

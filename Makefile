@@ -6,7 +6,7 @@ DEB_PACKAGES := clang cmake ninja-build pkg-config liburcu-dev liburing-dev \
   libgmock-dev libbenchmark-dev fio
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test test-asan test-tsan bench explore clean
+.PHONY: deps build demo test test-asan test-tsan bench explore examples clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -47,6 +47,16 @@ bench: build-release
 # 100,000 schedules of every scenario under the safe designs and policies (~15 min, 2 cores).
 explore: build-release
 	bench/explore_check.sh ./build/release/guplab $(or $(SEEDS),100000) $(or $(JOBS),$(shell nproc))
+
+# Install the library into build/install and build every out-of-tree project of examples/
+# against that package (find_package(guplab CONFIG)), then run each.
+examples: build-release
+	cmake --install build/release --prefix $(CURDIR)/build/install >/dev/null
+	@for ex in examples/*/; do n=$$(basename $$ex); \
+	  cmake -S $$ex -B build/examples/$$n -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
+	    -DCMAKE_PREFIX_PATH=$(CURDIR)/build/install >/dev/null && \
+	  cmake --build build/examples/$$n >/dev/null && \
+	  echo "== examples/$$n" && ./build/examples/$$n/$${n}_example || exit 1; done
 
 clean:
 	rm -rf build

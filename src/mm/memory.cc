@@ -10,6 +10,7 @@
 #include "mm/hugetlb.h"
 #include "mm/internal.h"
 #include "mm/lru.h"
+#include "mm/mmu_notifier.h"
 #include "mm/page_alloc.h"
 #include "mm/pagemap.h"
 #include "mm/rmap.h"
@@ -97,6 +98,9 @@ vm_fault_t wp_page_copy(vm_fault* vmf, page* old) {
   if (old) copy_user_highpage(np, old);
   folio* nf = page_folio(np);
   bool mapped = false;
+  // The old page leaves this mm at this address: secondary MMUs drop it (CLEAR).
+  const unsigned long haddr = vmf->address & PAGE_MASK;
+  MmuNotifierScope notify(MMU_NOTIFY_CLEAR, mm, haddr, haddr + PAGE_SIZE);
   {
     SpinGuard g(&mm->page_table_lock);
     if (pte_same(ptep_get(vmf->pte), vmf->orig_pte)) {
@@ -441,6 +445,7 @@ void zap_page_range_single(vm_area_struct* vma, unsigned long address, unsigned 
   unsigned long start = address > vma->vm_start ? address : vma->vm_start;
   unsigned long end = address + size < vma->vm_end ? address + size : vma->vm_end;
   if (start >= end) return;
+  MmuNotifierScope notify(MMU_NOTIFY_CLEAR, vma->vm_mm, start, end);
   mmu_gather tlb;
   tlb_gather_mmu(&tlb, vma->vm_mm);
   unmap_page_range(&tlb, vma, start, end);
@@ -448,6 +453,7 @@ void zap_page_range_single(vm_area_struct* vma, unsigned long address, unsigned 
 }
 
 void unmap_vmas(mmu_gather* tlb, mm_struct* mm, unsigned long start, unsigned long end) {
+  MmuNotifierScope notify(MMU_NOTIFY_UNMAP, mm, start, end);
   for (auto it = mm->mm_mt.upper_bound(start); it != mm->mm_mt.end() && it->second->vm_start < end; ++it) {
     vm_area_struct* vma = it->second;
     unmap_page_range(tlb, vma, start > vma->vm_start ? start : vma->vm_start, end < vma->vm_end ? end : vma->vm_end);

@@ -38,7 +38,10 @@ void unmap_region(mm_struct* mm, std::vector<vm_area_struct*>& vmas, unsigned lo
                   bool fullmm) REQUIRES(mm->mmap_lock) {
   mmu_gather tlb;
   tlb_gather_mmu(&tlb, mm, fullmm);
-  for (vm_area_struct* vma : vmas) unmap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);
+  if (!vmas.empty()) {  // unmap_vmas(): one UNMAP invalidation over the region
+    MmuNotifierScope notify(MMU_NOTIFY_UNMAP, mm, vmas.front()->vm_start, vmas.back()->vm_end);
+    for (vm_area_struct* vma : vmas) unmap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);
+  }
   // Out of rmap before the tables go: a walker can no longer reach them through us.
   for (vm_area_struct* vma : vmas) {
     unlink_anon_vmas(vma);

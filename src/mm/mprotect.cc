@@ -9,6 +9,7 @@
 #include "mm/hugetlb.h"
 #include "mm/internal.h"
 #include "mm/mmap.h"
+#include "mm/mmu_notifier.h"
 #include "mm/pgalloc.h"
 
 namespace guplab {
@@ -55,6 +56,7 @@ long change_pte_range(vm_area_struct* vma, pmd_t pmd, unsigned long addr, unsign
 }  // namespace
 
 long change_protection(vm_area_struct* vma, unsigned long addr, unsigned long end, pgprot_t newprot) {
+  MmuNotifierScope notify(MMU_NOTIFY_PROTECTION_VMA, vma->vm_mm, addr, end);
   if (is_vm_hugetlb_page(vma)) return hugetlb_change_protection(vma, addr, end, newprot);
   mm_struct* mm = vma->vm_mm;
   const PhysMem& mem = mm_mem(mm);

@@ -9,6 +9,7 @@
 #include "mm/fake_vma.h"
 #include "mm/gup.h"
 #include "mm/internal.h"
+#include "mm/mmu_notifier.h"
 #include "mm/page_ref.h"
 #include "mm/pagemap.h"
 #include "mm/pgalloc.h"
@@ -502,6 +503,7 @@ bool page_mkclean_one(folio* f, vm_area_struct* vma, unsigned long address, void
   if (mi->action != pin_action::ignore && !mi->fake_design && folio_pinned_now(f) && !mkclean_pinned(f, mi))
     return false;
   TEST_SYNC_POINT("rmap:mkclean:pin_checked");
+  MmuNotifierScope notify(MMU_NOTIFY_PROTECTION_PAGE, vma->vm_mm, address, address + (folio_nr_pages(f) << PAGE_SHIFT));
   struct page_vma_mapped_walk pvmw;
   pvmw.folio_ = f;
   pvmw.vma = vma;
@@ -546,6 +548,7 @@ bool ttu_one(folio* f, vm_area_struct* vma, unsigned long address, void* arg) {
     return false;
   }
   mm_struct* mm = vma->vm_mm;
+  MmuNotifierScope notify(MMU_NOTIFY_CLEAR, mm, address, address + (folio_nr_pages(f) << PAGE_SHIFT));
   struct page_vma_mapped_walk pvmw;
   pvmw.folio_ = f;
   pvmw.vma = vma;

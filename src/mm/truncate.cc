@@ -15,6 +15,7 @@
 #include "mm/gup.h"
 #include "mm/internal.h"
 #include "mm/memory.h"
+#include "mm/mmu_notifier.h"
 #include "mm/pagemap.h"
 #include "mm/pgalloc.h"
 #include "mm/rmap.h"
@@ -28,8 +29,10 @@ inline unsigned long next_pmd(unsigned long addr) { return (addr + PMD_SIZE) & P
 
 // Zap the ptes of [@start, @end) of file vma @vma that map file pages (and, with
 // @even_cows, private copies), or only those mapping @only.
-void zap_file_range(vm_area_struct* vma, unsigned long start, unsigned long end, bool even_cows, folio* only) {
+void zap_file_range(vm_area_struct* vma, unsigned long start, unsigned long end, bool even_cows, folio* only,
+                    mmu_notifier_event event) {
   mm_struct* mm = vma->vm_mm;
+  MmuNotifierScope notify(event, mm, start, end);
   const PhysMem& mem = mm_mem(mm);
   mmu_gather tlb;
   tlb_gather_mmu(&tlb, mm);
@@ -67,7 +70,8 @@ void zap_file_range(vm_area_struct* vma, unsigned long start, unsigned long end,
   tlb_finish_mmu(&tlb);
 }
 
-void unmap_mapping_pages(address_space* mapping, pgoff_t first, pgoff_t last, bool even_cows, folio* only) {
+void unmap_mapping_pages(address_space* mapping, pgoff_t first, pgoff_t last, bool even_cows, folio* only,
+                         mmu_notifier_event event) {
   i_mmap_lock_read(mapping);
   for (list_head* e = mapping->i_mmap.next; e != &mapping->i_mmap; e = e->next) {
     vm_area_struct* vma = list_entry(e, vm_area_struct, shared);
@@ -79,7 +83,7 @@ void unmap_mapping_pages(address_space* mapping, pgoff_t first, pgoff_t last, bo
     if (zba > zea) continue;
     const unsigned long start = vma->vm_start + ((zba - vba) << PAGE_SHIFT);
     const unsigned long end = vma->vm_start + ((zea - vba + 1) << PAGE_SHIFT);
-    zap_file_range(vma, start, end, even_cows, only);
+    zap_file_range(vma, start, end, even_cows, only, event);
   }
   i_mmap_unlock_read(mapping);
 }
@@ -108,18 +112,19 @@ void truncate_partial(address_space* mapping, pgoff_t index, unsigned from, unsi
 
 }  // namespace
 
-void unmap_mapping_range(address_space* mapping, loff_t holebegin, loff_t holelen, bool even_cows) {
+void unmap_mapping_range(address_space* mapping, loff_t holebegin, loff_t holelen, bool even_cows,
+                         mmu_notifier_event event) {
   const pgoff_t first = static_cast<pgoff_t>(holebegin >> PAGE_SHIFT);
   pgoff_t last = ~0ul;
   if (holelen > 0) last = static_cast<pgoff_t>((holebegin + holelen + static_cast<loff_t>(PAGE_SIZE) - 1) >> PAGE_SHIFT) - 1;
-  unmap_mapping_pages(mapping, first, last, even_cows, nullptr);
+  unmap_mapping_pages(mapping, first, last, even_cows, nullptr, event);
 }
 
 void unmap_mapping_folio(folio* f) {
   BUG_ON(!PageLocked(f));
   address_space* mapping = folio_mapping_read(f);
   if (!mapping) return;
-  unmap_mapping_pages(mapping, f->index, f->index, false, f);
+  unmap_mapping_pages(mapping, f->index, f->index, false, f, MMU_NOTIFY_CLEAR);
 }
 
 void folio_invalidate(folio* f, size_t offset, size_t len) {
@@ -181,9 +186,11 @@ void truncate_pagecache(inode* ino, loff_t newsize) {
   const loff_t holebegin = (newsize + static_cast<loff_t>(PAGE_SIZE) - 1) & ~static_cast<loff_t>(PAGE_SIZE - 1);
   // Unmap first so that nobody dirties through a pte what truncate is about to drop,
   // and again after, for a fault that raced in between.
-  unmap_mapping_range(mapping, holebegin, 0, true);
+  // Seed 003: the invalidation says TRUNCATE, so a device mirroring the range knows the
+  // blocks behind it are going away, not merely the ptes.
+  unmap_mapping_range(mapping, holebegin, 0, true, MMU_NOTIFY_TRUNCATE);
   truncate_inode_pages(mapping, newsize);
-  unmap_mapping_range(mapping, holebegin, 0, true);
+  unmap_mapping_range(mapping, holebegin, 0, true, MMU_NOTIFY_TRUNCATE);
 }
 
 void pagecache_isize_extended(inode* ino, loff_t from, loff_t to) {

@@ -17,6 +17,7 @@
 #pragma once
 #include "fs/fs.h"
 #include "mm/mm_types.h"
+#include "mm/mmu_notifier.h"
 
 namespace guplab {
 
@@ -24,9 +25,13 @@ namespace guplab {
  * unmap_mapping_range() - zap every pte of every vma of @mapping that maps file offsets
  * [@holebegin, @holebegin + @holelen) (@holelen 0: to the end). With @even_cows the
  * private COW copies in that range go too (truncate); without, only file pages. Fake
- * vmas (fake_vma design) have no page tables and are left alone.
+ * vmas (fake_vma design) have no page tables and are left alone. Each vma's zap is
+ * bracketed by an mmu notifier invalidation carrying @event: upstream's CLEAR, or
+ * seed 003's MMU_NOTIFY_TRUNCATE when the caller is about to free the file's blocks
+ * (truncate_pagecache()).
  */
-void unmap_mapping_range(address_space* mapping, loff_t holebegin, loff_t holelen, bool even_cows);
+void unmap_mapping_range(address_space* mapping, loff_t holebegin, loff_t holelen, bool even_cows,
+                         mmu_notifier_event event = MMU_NOTIFY_CLEAR);
 /** unmap_mapping_folio() - zap every pte mapping locked @f (it is in a file). */
 void unmap_mapping_folio(folio* f);
 

@@ -90,6 +90,41 @@ TEST_F(MmuNotifierTest, ExitReleasesOnceAndUnregisterAfterExitDoesNotReleaseAgai
   mmdrop(mm);
 }
 
+// The call sites: each page-table change is bracketed by the event upstream uses.
+TEST_F(MmuNotifierTest, CallSitesAnnounceTheirEvents) {
+  Recorder r;
+  r.sub.ops = &kRecorderOps;
+  ASSERT_EQ(mmu_notifier_register(&r.sub, mm_), 0);
+  const unsigned long a = map(4 * PAGE_SIZE);
+  put_u64(a, 1);
+  put_u64(a + PAGE_SIZE, 2);
+  auto saw = [&r](const std::string& what) {
+    bool found = std::find(r.calls.begin(), r.calls.end(), what) != r.calls.end();
+    r.calls.clear();
+    return found;
+  };
+  const std::string range1 = std::to_string(a) + "-" + std::to_string(a + PAGE_SIZE);
+  r.calls.clear();
+  ASSERT_EQ(do_madvise(mm_, a, PAGE_SIZE, MADV_DONTNEED), 0);
+  EXPECT_TRUE(saw("start clear " + range1)) << "MADV_DONTNEED: zap_page_range_single";
+  ASSERT_EQ(do_mprotect(mm_, a, PAGE_SIZE, PROT_READ), 0);
+  EXPECT_TRUE(saw("start protection_vma " + range1)) << "mprotect";
+  ASSERT_EQ(do_mprotect(mm_, a, PAGE_SIZE, PROT_READ | PROT_WRITE), 0);
+  r.calls.clear();
+  // COW break: fork shares the page read-only, the parent's write copies it.
+  mm_struct* child = dup_mm(mm_);
+  ASSERT_NE(child, nullptr);
+  const std::string range2 = std::to_string(a + PAGE_SIZE) + "-" + std::to_string(a + 2 * PAGE_SIZE);
+  r.calls.clear();
+  put_u64(a + PAGE_SIZE, 3);
+  EXPECT_TRUE(saw("start clear " + range2)) << "COW break: wp_page_copy";
+  mmput(child);  // the child's mm has no subscriber: nothing reaches ours
+  EXPECT_TRUE(r.calls.empty());
+  ASSERT_EQ(vm_munmap(mm_, a, 4 * PAGE_SIZE), 0);
+  EXPECT_TRUE(saw("start unmap " + std::to_string(a) + "-" + std::to_string(a + 4 * PAGE_SIZE))) << "munmap";
+  mmu_notifier_unregister(&r.sub, mm_);
+}
+
 struct Mirror {
   mmu_interval_notifier mni;
   int invalidations = 0;

@@ -11,6 +11,8 @@
 
 #include "base/clock.h"
 #include "mm/fake_vma.h"
+#include "mm/mmu_notifier.h"
+#include "mm/rmap.h"
 #include "mm/truncate.h"
 #include "tests/fs/fs_pin_fixture.h"
 
@@ -119,6 +121,77 @@ TEST_P(TruncateTest, UnmapMappingRangeZapsFilePagesAndCowsOnlyWhenAsked) {
     EXPECT_EQ(vm_munmap(mm_, priv, 4 * PAGE_SIZE), 0);
     EXPECT_EQ(vm_munmap(mm_, shr, 4 * PAGE_SIZE), 0);
   }
+  filp_close(f);
+}
+
+// Seed 003: truncating a mapped file tells the secondary MMUs that the blocks behind the
+// range are going, with MMU_NOTIFY_TRUNCATE over the mapped part beyond the new size.
+TEST_P(TruncateTest, TruncateOfAMappedFileEmitsMmuNotifyTruncate) {
+  struct Listener {
+    mmu_notifier sub;
+    std::vector<mmu_notifier_range> starts;
+  } l;
+  static const mmu_notifier_ops ops = {
+      nullptr,
+      [](mmu_notifier* s, const mmu_notifier_range* r) -> int {
+        reinterpret_cast<Listener*>(s)->starts.push_back(*r);
+        return 0;
+      },
+      nullptr,
+  };
+  l.sub.ops = &ops;
+  file* f = make_file("/mnt/t", 4, 1);
+  ASSERT_NE(f, nullptr);
+  const unsigned long a = map_file(f, 4 * PAGE_SIZE);
+  ASSERT_EQ(mmu_notifier_register(&l.sub, mm_), 0);
+  ASSERT_EQ(vfs_truncate(f, PAGE_SIZE), 0);
+  bool truncate_seen = false;
+  for (const auto& r : l.starts)
+    if (r.event == MMU_NOTIFY_TRUNCATE) {
+      truncate_seen = true;
+      EXPECT_EQ(r.start, a + PAGE_SIZE);
+      EXPECT_EQ(r.end, a + 4 * PAGE_SIZE);
+    }
+  EXPECT_TRUE(truncate_seen);
+  mmu_notifier_unregister(&l.sub, mm_);
+  EXPECT_EQ(vm_munmap(mm_, a, 4 * PAGE_SIZE), 0);
+  filp_close(f);
+}
+
+// page_mkclean() write-protects one page (PROTECTION_PAGE); try_to_unmap() clears it (CLEAR).
+TEST_P(TruncateTest, MkcleanAndTryToUnmapEmitTheirEvents) {
+  struct Listener {
+    mmu_notifier sub;
+    std::vector<mmu_notifier_event> events;
+  } l;
+  static const mmu_notifier_ops ops = {
+      nullptr,
+      [](mmu_notifier* s, const mmu_notifier_range* r) -> int {
+        reinterpret_cast<Listener*>(s)->events.push_back(r->event);
+        return 0;
+      },
+      nullptr,
+  };
+  l.sub.ops = &ops;
+  file* f = make_file("/mnt/t", 1, 1);
+  ASSERT_NE(f, nullptr);
+  const unsigned long a = map_file(f, PAGE_SIZE);
+  const char x = 'x';
+  ASSERT_EQ(uaccess_write(mm_, a, &x, 1), 0);
+  ASSERT_EQ(mmu_notifier_register(&l.sub, mm_), 0);
+  folio* fo = cached(f, 0);
+  ASSERT_NE(fo, nullptr);
+  lock_page(fo);
+  EXPECT_EQ(page_mkclean(fo, false), 1);
+  ASSERT_EQ(l.events.size(), 1u);
+  EXPECT_EQ(l.events[0], MMU_NOTIFY_PROTECTION_PAGE);
+  EXPECT_TRUE(try_to_unmap(fo, TTU_NONE));
+  ASSERT_EQ(l.events.size(), 2u);
+  EXPECT_EQ(l.events[1], MMU_NOTIFY_CLEAR);
+  unlock_page(fo);
+  folio_put(fo);
+  mmu_notifier_unregister(&l.sub, mm_);
+  EXPECT_EQ(vm_munmap(mm_, a, PAGE_SIZE), 0);
   filp_close(f);
 }
 

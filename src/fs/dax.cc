@@ -118,8 +118,10 @@ page* dax_layout_busy_page_range(address_space* mapping, loff_t start, loff_t en
   inode* ino = mapping_inode(mapping);
   if (!IS_DAX(ino)) return nullptr;
   // Nothing can map the range again while the caller holds invalidate_lock exclusive;
-  // whatever references remain after the unmap are GUP's.
-  unmap_mapping_range(mapping, start, end == LLONG_MAX ? 0 : end - start + 1, false);
+  // whatever references remain after the unmap are GUP's. The caller is about to free
+  // blocks: the unmap says so (seed 003's MMU_NOTIFY_TRUNCATE), so that a pinner that
+  // listens can let go before the busy check rather than be waited for.
+  unmap_mapping_range(mapping, start, end == LLONG_MAX ? 0 : end - start + 1, false, MMU_NOTIFY_TRUNCATE);
   dax_device* dax = inode_dax(ino);
   const pgoff_t first = static_cast<pgoff_t>(start >> PAGE_SHIFT);
   const pgoff_t last = std::min<pgoff_t>(static_cast<pgoff_t>(end >> PAGE_SHIFT), size_pages(i_size_read(ino)) - 1);

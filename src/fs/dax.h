@@ -51,8 +51,8 @@ vm_fault_t dax_iomap_fault(vm_fault* vmf, const dax_iomap_ops* ops);
 ssize_t dax_iomap_rw(file* filp, char* buf, size_t count, loff_t* pos, bool write, const dax_iomap_ops* ops);
 
 /**
- * dax_layout_busy_page_range() - unmap [@start, @end] of @mapping from every process,
- * then return a page of the range that is still referenced (a GUP pin or reference:
+ * dax_layout_busy_page_range() - unmap [@start, @end] of @mapping from every process
+ * (an invalidation with MMU_NOTIFY_TRUNCATE: its callers free blocks next), then return a page of the range that is still referenced (a GUP pin or reference:
  * direct I/O in flight, a device) or nullptr if every page is idle.
  * dax_layout_busy_page() - the same for the whole file.
  * REQUIRES: see the header comment.

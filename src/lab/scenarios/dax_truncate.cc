@@ -4,17 +4,19 @@
 // gave it to somebody else.
 //
 // Two acts, on ext4 -o dax on pmem0 with a 4-page file mapped shared by one process:
-//  1. "rdma0" asks for a long-term pin of the mapping (pin_user_pages(FOLL_WRITE |
-//     FOLL_LONGTERM)), as an RDMA registration would. Upstream refuses fs-DAX
-//     (-EOPNOTSUPP); under a policy that revokes pins at truncate it is allowed, and the
-//     revoke is that policy's business (longterm-truncate): the pin is dropped at once.
+//  1. "rdma0" reads every page through the mapping (the DAX frames get mapped), then
+//     asks for a long-term pin of it (pin_user_pages(FOLL_WRITE | FOLL_LONGTERM)), as an
+//     RDMA registration would. Upstream refuses fs-DAX (-EOPNOTSUPP); under a policy
+//     that revokes pins at truncate it is allowed, and the revoke is that policy's
+//     business (longterm-truncate): the pin is dropped at once.
 //  2. "dio" reads a raw disk (ram1) with O_DIRECT into the mapping: the DAX frames are
 //     pinned short-term and put in bios; "truncate" truncates the file to nothing while
 //     the read is in flight. dax_layout_busy_page() finds the pinned frames and truncate
 //     waits for the read to complete before any block is freed. Scripted: the truncate
 //     comes once the bios are submitted, and the read's DMA runs only once truncate
-//     sleeps on the busy page. Unscripted: the scheduler decides (a pin after the
-//     truncate faults beyond EOF: -EFAULT, nothing pinned).
+//     sleeps on the busy page (or has returned). Unscripted: the scheduler decides (a
+//     pin after the truncate faults beyond EOF: -EFAULT, nothing pinned). ram1 has a
+//     latency, so the read is often still in flight when truncate comes.
 //
 // Oracles: the long-term pin must be refused (ok) unless the policy revokes; in act 2 a
 // local `corrupt` check on every chunk of the read's DMA: a frame the device writes
@@ -46,6 +48,7 @@
 #include "mm/memremap.h"
 #include "mm/mm_struct.h"
 #include "mm/pagemap.h"
+#include "mm/uaccess.h"
 
 namespace guplab {
 
@@ -94,6 +97,11 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
       [w, st] {
         std::vector<page*> pages(kPages);
         mm_struct* mm = current()->mm;
+        // The process has read its mapping: the DAX frames are mapped (faulted in).
+        for (unsigned i = 0; i < kPages; i++) {
+          char c;
+          if (uaccess_read(mm, w->addr() + i * PAGE_SIZE, &c, 1)) return;
+        }
         mmap_read_lock(mm);
         const long r = pin_user_pages(w->addr(), kPages, FOLL_WRITE | FOLL_LONGTERM, pages.data());
         mmap_read_unlock(mm);
@@ -114,7 +122,9 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
 
   // ---- act 2: O_DIRECT in flight while the file is truncated -------------------------
   std::string why;
-  block_device* src = blkdev_get_by_path(&m, "ram1,size=64K", &why);
+  // A latency keeps the read in flight for a while (virtual time under sim), so that
+  // unscripted schedules often truncate in the middle of it.
+  block_device* src = blkdev_get_by_path(&m, "ram1,size=64K,latency=20us", &why);
   if (IS_ERR(src)) {
     ctx.found(Outcome::warn, fmt::format("ram1: {}", why));
     close_and_check_frames(ctx, *w);
@@ -139,7 +149,12 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
       ctx.found(Outcome::lost, fmt::format("corrupt: the direct read wrote pmem frame {} after truncate freed its block",
                                            page_to_pfn(c.page_)));
   });
-  if (scripted) script->order({{"dma0:submitted", "dio:truncate"}, {"dax:break_layouts:wait", "ramdisk:dma:chunk"}});
+  if (scripted) {
+    // The read's DMA runs once truncate sleeps on a busy page - or, in a kernel that
+    // does not wait, once truncate has returned (then the corrupt check sees it).
+    script->mark_any("dax:truncate:waits-or-returned", {"dax:break_layouts:wait", "dio:truncated"});
+    script->order({{"dma0:submitted", "dio:truncate"}, {"dax:truncate:waits-or-returned", "ramdisk:dma:chunk"}});
+  }
 
   ctx.spawn(
       "dio",
@@ -150,10 +165,11 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
       w->mm());
   ctx.spawn("truncate", [&ctx, w, st, scripted] {
     Script::pass("dio:truncate");
-    if (!scripted) yield_some(2);
+    if (!scripted) yield_some(4);
     if (int err = vfs_truncate(w->filp(), 0)) ctx.found(Outcome::warn, fmt::format("truncate: {}", errname(err)));
     st->truncated = true;
     ctx.note("truncate: /mnt/data to 0 bytes");
+    Script::pass("dio:truncated");
   });
   ctx.join_all();
 

@@ -49,14 +49,16 @@ explore: build-release
 	bench/explore_check.sh ./build/release/guplab $(or $(SEEDS),100000) $(or $(JOBS),$(shell nproc))
 
 # Install the library into build/install and build every out-of-tree project of examples/
-# against that package (find_package(guplab CONFIG)), then run each.
+# against that package (find_package(guplab CONFIG)), then run each (its check.sh if it has one).
 examples: build-release
 	cmake --install build/release --prefix $(CURDIR)/build/install >/dev/null
 	@for ex in examples/*/; do n=$$(basename $$ex); \
 	  cmake -S $$ex -B build/examples/$$n -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
 	    -DCMAKE_PREFIX_PATH=$(CURDIR)/build/install >/dev/null && \
 	  cmake --build build/examples/$$n >/dev/null && \
-	  echo "== examples/$$n" && ./build/examples/$$n/$${n}_example || exit 1; done
+	  echo "== examples/$$n" && \
+	  if [ -x $$ex/check.sh ]; then $$ex/check.sh ./build/examples/$$n/$${n}_example; \
+	  else ./build/examples/$$n/$${n}_example; fi || exit 1; done
 
 clean:
 	rm -rf build

@@ -5,10 +5,10 @@
 
 namespace guplab {
 
-void wait_queue_sleep(wait_queue_head_t* wq, uint32_t seq) {
+void wait_queue_sleep(wait_queue_head_t* wq, uint32_t seq, const char* what) {
   wq->sleepers.fetch_add(1, std::memory_order_seq_cst);
   try {
-    futex_wait(&wq->seq, seq, wq->name);
+    futex_wait(&wq->seq, seq, what ? what : wq->name);
   } catch (...) {
     wq->sleepers.fetch_sub(1, std::memory_order_relaxed);
     throw;

@@ -31,8 +31,12 @@ inline void init_waitqueue_head(wait_queue_head_t* wq, const char* name) { wq->n
 void wake_up_all(wait_queue_head_t* wq);
 inline void wake_up(wait_queue_head_t* wq) { wake_up_all(wq); }
 
-/** wait_queue_sleep() - sleep once on @wq if its sequence is still @seq. */
-void wait_queue_sleep(wait_queue_head_t* wq, uint32_t seq);
+/**
+ * wait_queue_sleep() - sleep once on @wq if its sequence is still @seq. @what, if given,
+ * is what a deadlock report says the task waits for (default: the queue's name); it must
+ * stay valid while the task sleeps.
+ */
+void wait_queue_sleep(wait_queue_head_t* wq, uint32_t seq, const char* what = nullptr);
 /** wait_queue_sleep_until() - as wait_queue_sleep(), returning by @deadline_ns at the latest. */
 void wait_queue_sleep_until(wait_queue_head_t* wq, uint32_t seq, uint64_t deadline_ns);
 

@@ -1,18 +1,50 @@
 // registry.cc - the list of scenarios `guplab run` knows, in the order they print.
-// Each scenario file provides an accessor (lab/scenarios/common.h); add a line here to
-// register a new one.
+// guplab's own scenario files provide an accessor (lab/scenarios/common.h) listed here;
+// any other (out of tree, or a test's) registers itself with GUPLAB_REGISTER_SCENARIO.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "base/errno.h"
 #include "lab/scenario.h"
 #include "lab/scenarios/common.h"
 
 namespace guplab {
 
-const std::vector<const Scenario*>& all_scenarios() {
-  static const std::vector<const Scenario*> kAll = {
+namespace {
+
+std::vector<const Scenario*>& registry() {
+  static std::vector<const Scenario*> kAll = {
       ext4_bug_scenario(), torn_writeback_scenario(), lost_update_scenario(), dio_vs_truncate_scenario(),
       fork_pin_scenario(), gup_put_page_leak_scenario(),
       dax_truncate_scenario(),
   };
   return kAll;
+}
+
+}  // namespace
+
+const std::vector<const Scenario*>& all_scenarios() { return registry(); }
+
+int register_scenario(const Scenario* s) {
+  if (!s || !s->name() || !*s->name()) return -EINVAL;
+  for (const Scenario* other : registry())
+    if (std::strcmp(other->name(), s->name()) == 0) return -EEXIST;
+  registry().push_back(s);
+  return 0;
+}
+
+int register_scenario_or_die(const Scenario* s) {
+  if (int err = register_scenario(s)) {
+    std::fputs(fmt::format("guplab: cannot register scenario '{}': {}\n", s && s->name() ? s->name() : "(null)",
+                           errname(err))
+                   .c_str(),
+               stderr);
+    std::exit(2);
+  }
+  return 0;
 }
 
 }  // namespace guplab

@@ -158,8 +158,38 @@ class Scenario {
 /** run_scenario() - boot, run, apply every oracle. */
 ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p);
 
-/** all_scenarios() - every registered scenario, in a stable order. */
+/**
+ * all_scenarios() - every registered scenario, in a stable order: guplab's own (the list
+ * in lab/registry.cc), then those registered with register_scenario(), in registration
+ * order.
+ */
 const std::vector<const Scenario*>& all_scenarios();
 const Scenario* find_scenario(const std::string& name);
+/**
+ * register_scenario() - add @s (which lives for the rest of the process) to
+ * all_scenarios(), so that `guplab run`/`explore`, the matrix and the test suite's
+ * every-scenario checks see it. Returns 0, or -EEXIST if a scenario of that name is
+ * registered already, -EINVAL for a null or nameless one.
+ * REQUIRES: no other thread reads the registry: call it from a static initializer
+ * (GUPLAB_REGISTER_SCENARIO) or from main() before any run. The registry is the list of
+ * the program's scenarios, not machine state: it is the one process-wide table.
+ */
+int register_scenario(const Scenario* s);
+
+/**
+ * GUPLAB_REGISTER_SCENARIO(Type) - at namespace scope in the scenario's .cc: one static
+ * instance of Type, registered before main(). An out-of-tree scenario needs nothing else
+ * (link its object file into a program that calls guplab::tools::main_dispatch()).
+ */
+#define GUPLAB_REGISTER_SCENARIO(Type) GUPLAB_REGISTER_SCENARIO_AT(Type, __COUNTER__)
+#define GUPLAB_REGISTER_SCENARIO_AT(Type, n) GUPLAB_REGISTER_SCENARIO_AT_(Type, n)
+#define GUPLAB_REGISTER_SCENARIO_AT_(Type, n)                                  \
+  namespace {                                                                  \
+  const Type guplab_scenario_instance_##n;                                     \
+  [[maybe_unused]] const int guplab_scenario_registered_##n =                  \
+      ::guplab::register_scenario_or_die(&guplab_scenario_instance_##n);       \
+  }
+/** register_scenario_or_die() - register_scenario(), and exit(2) with a message on error. */
+int register_scenario_or_die(const Scenario* s);
 
 }  // namespace guplab

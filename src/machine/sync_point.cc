@@ -40,14 +40,27 @@ void SyncPoints::process(const char* name) {
   // A test holding a task at a sync point (and its callback) is the lab's doing, not
   // the model's: it may do so in interrupt context without a might_sleep() report.
   LabSleepScope lab;
-  wait_event(&wq_, [&] {
+  // What the task waits for, named, so that a deadlock report (sim) or a stuck run
+  // (native, in a debugger) says which point of the script never came: often a
+  // misspelt name, or a code path that no longer passes it.
+  std::string waiting;
+  auto ready = [&] {
     SpinGuard g(&lock_);
     auto it = predecessors_.find(n);
     if (it == predecessors_.end()) return true;
     for (const auto& p : it->second)
-      if (passed_.find(p) == passed_.end()) return false;
+      if (passed_.find(p) == passed_.end()) {
+        waiting = "sync point '" + n + "' waits for '" + p + "', never reached so far";
+        return false;
+      }
     return true;
-  });
+  };
+  might_sleep();
+  for (;;) {
+    const uint32_t s = wq_.seq.load(std::memory_order_acquire);
+    if (ready()) break;
+    wait_queue_sleep(&wq_, s, waiting.c_str());
+  }
   {
     SpinGuard g(&lock_);
     auto it = callbacks_.find(n);

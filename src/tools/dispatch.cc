@@ -10,6 +10,8 @@
 #include "tools/fio_cmd.h"
 #include "tools/fp_rate_cmd.h"
 #include "tools/gup_test.h"
+#include "tools/merge_cmd.h"
+#include "tools/rdma_cost_cmd.h"
 #include "tools/run_cmd.h"
 
 namespace guplab::tools {
@@ -29,6 +31,9 @@ constexpr Command kCommands[] = {
     {"fp-rate", "false-positive rate of page_maybe_dma_pinned() per design (refs, fork, THP, mix)", fp_rate_main},
     {"gup_test", "the kernel's gup_test selftest (-u -a -L -U -b -m -n -r -j -t -T -w -W -S -z) on the model",
      gup_test_main},
+    {"merge", "merge the JSON outputs of an exploration's shards (explore --shard K/N) into one result", merge_main},
+    {"rdma-cost", "cost per registered page and per invalidation: pinning vs on-demand paging (seed 003)",
+     rdma_cost_main},
     {"run", "run the seed scenarios: one (SCENARIO --design D --policy P) or the matrix (--all)", run_main},
 };
 

@@ -363,3 +363,32 @@ TEST(SimScheduler, ThroughputOfSmallRuns) {
 
 }  // namespace
 }  // namespace guplab
+
+namespace guplab {
+namespace {
+
+// A script whose successor waits for a misspelt predecessor deadlocks under sim, and
+// the report names both points (the one waiting and the one never reached).
+TEST(SimScheduler, AMisspeltSyncPointIsNamedInTheDeadlockReport) {
+  auto m = testing::sim_machine(1, SimOptions{});
+  m->sync_points().load_dependency({{"writer:dnoe", "reader:start"}});
+  m->sync_points().enable();
+  m->run([&] {
+    task_struct* r = m->spawn("reader", [] { TEST_SYNC_POINT("reader:start"); });
+    task_struct* w = m->spawn("writer", [] { TEST_SYNC_POINT("writer:done"); });
+    task_join(w);
+    task_join(r);
+  });
+  const SimRunResult& res = *m->sim_result();
+  ASSERT_EQ(res.outcome, SimOutcome::deadlock) << res.format();
+  bool named = false;
+  for (const BlockedTask& b : res.blocked)
+    if (b.comm == "reader") {
+      named = true;
+      EXPECT_EQ(b.what, "sync point 'reader:start' waits for 'writer:dnoe', never reached so far");
+    }
+  EXPECT_TRUE(named) << res.format();
+}
+
+}  // namespace
+}  // namespace guplab

@@ -1,0 +1,92 @@
+// merge_cmd_test.cc - `guplab merge`: three shards of an exploration merge into exactly
+// the histogram, failure count and first failing seed of the unsharded run; inputs of
+// different explorations, a shard given twice, a missing file and a non-JSON file are
+// refused with exit status 2 and a message naming the file.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tools/tool_runner.h"
+
+namespace guplab::testing {
+namespace {
+
+class MergeCmdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("guplab-merge-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // explore ext4-bug under get/ignore (it fails), 24 seeds, shard @shard, to @file.
+  void explore_to(const std::string& file, const std::string& shard, const std::string& policy = "ignore") {
+    Ran r = run_guplab("explore ext4-bug --design get --policy " + policy + " --seeds 24 --format json -q --shard " + shard,
+                       dir_);
+    ASSERT_NE(r.status, 2) << r.err;
+    std::ofstream(dir_ / file) << r.out;
+  }
+  nlohmann::json json_of(const std::string& text) { return nlohmann::json::parse(text); }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(MergeCmdTest, ShardsMergeIntoTheUnshardedResult) {
+  explore_to("all.json", "1/1");
+  explore_to("s1.json", "1/3");
+  explore_to("s2.json", "2/3");
+  explore_to("s3.json", "3/3");
+  const nlohmann::json whole = json_of(slurp(dir_ / "all.json"));
+  Ran r = run_guplab("merge --format json s2.json s3.json s1.json", dir_);
+  ASSERT_EQ(r.status, 1) << "failures, unexplained: as explore's exit status\n" << r.err;
+  const nlohmann::json merged = json_of(r.out);
+  EXPECT_EQ(merged["runs"], whole["runs"]);
+  EXPECT_EQ(merged["failed"], whole["failed"]);
+  EXPECT_EQ(merged["outcomes"], whole["outcomes"]);
+  ASSERT_TRUE(whole.contains("first_failure"));
+  EXPECT_EQ(merged["first_failure"]["run"], whole["first_failure"]["run"]);
+  EXPECT_EQ(merged["first_failure"]["seed"], whole["first_failure"]["seed"]);
+  EXPECT_EQ(merged["as_predicted"], whole["as_predicted"]);
+  EXPECT_TRUE(merged["missing_shards"].empty());
+  Ran checked = run_guplab("merge --check s1.json s2.json s3.json", dir_);
+  EXPECT_EQ(checked.status, 0) << "get/ignore is predicted to fail: --check accepts it\n" << checked.out;
+  EXPECT_NE(checked.out.find("as predicted"), std::string::npos) << checked.out;
+}
+
+TEST_F(MergeCmdTest, AMissingShardIsReported) {
+  explore_to("s1.json", "1/3");
+  explore_to("s3.json", "3/3");
+  Ran r = run_guplab("merge --format json s1.json s3.json", dir_);
+  ASSERT_NE(r.status, 2) << r.err;
+  const nlohmann::json merged = json_of(r.out);
+  EXPECT_EQ(merged["missing_shards"], nlohmann::json::array({2}));
+  EXPECT_EQ(merged["shards"], "2 of 3");
+}
+
+TEST_F(MergeCmdTest, BadInputIsRefusedNamingTheFile) {
+  explore_to("s1.json", "1/2");
+  explore_to("other.json", "2/2", "skip");
+  Ran mixed = run_guplab("merge s1.json other.json", dir_);
+  EXPECT_EQ(mixed.status, 2);
+  EXPECT_NE(mixed.err.find("other.json: \"policy\""), std::string::npos) << mixed.err;
+  Ran twice = run_guplab("merge s1.json s1.json", dir_);
+  EXPECT_EQ(twice.status, 2);
+  EXPECT_NE(twice.err.find("given twice"), std::string::npos) << twice.err;
+  Ran missing = run_guplab("merge s1.json nonexistent.json", dir_);
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_NE(missing.err.find("nonexistent.json: cannot read it"), std::string::npos) << missing.err;
+  std::ofstream(dir_ / "junk.json") << "not json";
+  Ran junk = run_guplab("merge junk.json", dir_);
+  EXPECT_EQ(junk.status, 2);
+  EXPECT_NE(junk.err.find("junk.json: not a JSON object"), std::string::npos) << junk.err;
+  Ran none = run_guplab("merge", dir_);
+  EXPECT_EQ(none.status, 2);
+}
+
+}  // namespace
+}  // namespace guplab::testing

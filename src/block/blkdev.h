@@ -146,6 +146,8 @@ class block_device {
   std::atomic<int> bd_openers{0};
   /** The options string the device was created with (genhd.cc compares re-opens). */
   std::string bd_spec;
+  /** The frames behind the device's sectors if it can do fs-DAX (block/pmem.h), else null. */
+  struct dax_device* bd_dax = nullptr;
 
  protected:
   /** REQUIRES: @depth >= 1; @lim.logical_block_size a power of two >= 512; @lim.max_sectors

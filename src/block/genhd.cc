@@ -7,6 +7,7 @@
 #include <charconv>
 
 #include "base/errno.h"
+#include "block/pmem.h"
 #include "block/ramdisk.h"
 #include "block/uring.h"
 #include "machine/config.h"
@@ -122,6 +123,26 @@ int create_ramdisk(Machine* m, const parsed_spec& ps, std::unique_ptr<block_devi
   return 0;
 }
 
+int create_pmem(Machine* m, const parsed_spec& ps, std::unique_ptr<block_device>* out, std::string* err) {
+  pmem_options opt;
+  for (const auto& [k, v] : ps.kv) {
+    uint64_t n = 0;
+    if (k == "latency") {
+      if (!parse_duration(v, &opt.latency_ns)) return bad_option(ps, k, v, err);
+    } else if (k == "depth") {
+      if (!parse_uint(v, &n) || n == 0 || n > 4096) return bad_option(ps, k, v, err);
+      opt.queue_depth = static_cast<unsigned>(n);
+    } else if (k == "chunk") {
+      if (!parse_uint(v, &n) || n == 0 || n > PAGE_SIZE || n % 8) return bad_option(ps, k, v, err);
+      opt.dma_chunk = static_cast<unsigned>(n);
+    } else {
+      if (err) *err = fmt::format("{}: unknown option '{}' (latency, depth, chunk)", ps.name, k);
+      return -EINVAL;
+    }
+  }
+  return pmem_create(m, ps.name, opt, out, err);
+}
+
 int create_uring(Machine* m, const parsed_spec& ps, std::unique_ptr<block_device>* out, std::string* err) {
   uring_config cfg;
   cfg.path = ps.name.substr(6);  // after "uring:"
@@ -154,10 +175,12 @@ int create_block_device(Machine* m, std::string_view spec, std::unique_ptr<block
   int ret;
   if (is_ram_name(ps.name)) {
     ret = create_ramdisk(m, ps, &d, err);
+  } else if (is_pmem_name(ps.name)) {
+    ret = create_pmem(m, ps, &d, err);
   } else if (ps.name.rfind("uring:", 0) == 0 && ps.name.size() > 6) {
     ret = create_uring(m, ps, &d, err);
   } else {
-    if (err) *err = fmt::format("{}: no such device (ram<N> or uring:PATH)", ps.name);
+    if (err) *err = fmt::format("{}: no such device (ram<N>, pmem0 or uring:PATH)", ps.name);
     return -ENODEV;
   }
   if (ret < 0) return ret;

@@ -4,6 +4,8 @@
 // Specs, as `guplab fio --device SPEC` and the filesystem take them:
 //   ram<N>[,size=64M][,latency=20us][,depth=64][,lbs=512][,chunk=512][,generations=on|off]
 //       a ramdisk (block/ramdisk.h), created on first open
+//   pmem0[,latency=0][,depth=64][,chunk=512]
+//       the machine's pmem region (block/pmem.h: MachineConfig::pmem_bytes), DAX-capable
 //   uring:PATH[,depth=64][,size=1G]
 //       a host file or block device through io_uring with O_DIRECT (block/uring.h);
 //       size= creates the file if missing and grows it to at least that size

@@ -56,13 +56,13 @@ int ramdisk::create(Machine* m, std::string name, const ramdisk_config& cfg, std
   if (lim.max_sectors == 0 || (static_cast<uint64_t>(lim.max_sectors) << SECTOR_SHIFT) % lbs) return -EINVAL;
   if (lim.max_segments == 0 || lim.dma_alignment < 7 || ((lim.dma_alignment + 1) & lim.dma_alignment)) return -EINVAL;
   if (cfg.dma_chunk == 0 || cfg.dma_chunk % 8) return -EINVAL;
-  char* storage = static_cast<char*>(map_host(cfg.size_bytes));
+  char* storage = cfg.storage ? cfg.storage : static_cast<char*>(map_host(cfg.size_bytes));
   if (!storage) return -ENOMEM;
   uint64_t* gens = nullptr;
   if (cfg.track_generations) {
     gens = static_cast<uint64_t*>(map_host((cfg.size_bytes >> SECTOR_SHIFT) * sizeof(uint64_t)));
     if (!gens) {
-      munmap(storage, cfg.size_bytes);
+      if (!cfg.storage) munmap(storage, cfg.size_bytes);
       return -ENOMEM;
     }
   }
@@ -84,12 +84,13 @@ ramdisk::ramdisk(Machine* m, std::string name, const ramdisk_config& cfg, char* 
 
 ramdisk::~ramdisk() {
   stop();
-  munmap(storage_, cfg_.size_bytes);
+  if (!cfg_.storage) munmap(storage_, cfg_.size_bytes);
   if (gens_) munmap(gens_, (cfg_.size_bytes >> SECTOR_SHIFT) * sizeof(uint64_t));
 }
 
 std::string ramdisk::describe() const {
-  return fmt::format("{}: ramdisk {} MiB, lbs {}, depth {}, latency {}, generations {}", name(),
+  return fmt::format("{}: {} {} MiB, lbs {}, depth {}, latency {}, generations {}", name(),
+                     cfg_.storage ? "pmem (frames of the machine's RAM)" : "ramdisk",
                      cfg_.size_bytes >> 20, limits().logical_block_size, queue_depth(), fmt_ns(cfg_.latency_ns),
                      cfg_.track_generations ? "on" : "off");
 }

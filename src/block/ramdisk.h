@@ -41,6 +41,8 @@ struct ramdisk_config {
   queue_limits limits{};              // dma_alignment must be at least 7 (8-byte words)
   bool track_generations = true;      // keep the per-sector last-write record
   unsigned dma_chunk = SECTOR_SIZE;   // bytes copied between scheduling points (multiple of 8)
+  char* storage = nullptr;            // external storage, not owned (pmem: the region's frames,
+                                      // block/pmem.h); null: the device maps its own
 };
 
 class ramdisk final : public block_device {

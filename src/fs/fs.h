@@ -112,6 +112,10 @@ struct address_space {
   std::atomic<unsigned long> nrpages{0};
   rw_semaphore i_mmap_rwsem;
   list_head i_mmap GUARDED_BY(i_mmap_rwsem);  // vm_area_struct::shared entries
+  // Faults that map the file's blocks take it shared, truncate exclusive (only fs-DAX
+  // files use it here: fs/dax.h). Order: i_rwsem -> invalidate_lock -> i_mmap_rwsem;
+  // a fault takes it inside mmap_lock.
+  rw_semaphore invalidate_lock;
   const address_space_operations* a_ops = nullptr;
   bitword_t flags{0};     // mapping_flags
   spinlock_t private_lock;  // attaching and detaching the pages' buffer heads
@@ -121,6 +125,14 @@ inline void i_mmap_lock_write(address_space* m) ACQUIRE(m->i_mmap_rwsem) { down_
 inline void i_mmap_unlock_write(address_space* m) RELEASE(m->i_mmap_rwsem) { up_write(&m->i_mmap_rwsem); }
 inline void i_mmap_lock_read(address_space* m) ACQUIRE_SHARED(m->i_mmap_rwsem) { down_read(&m->i_mmap_rwsem); }
 inline void i_mmap_unlock_read(address_space* m) RELEASE_SHARED(m->i_mmap_rwsem) { up_read(&m->i_mmap_rwsem); }
+inline void filemap_invalidate_lock(address_space* m) ACQUIRE(m->invalidate_lock) { down_write(&m->invalidate_lock); }
+inline void filemap_invalidate_unlock(address_space* m) RELEASE(m->invalidate_lock) { up_write(&m->invalidate_lock); }
+inline void filemap_invalidate_lock_shared(address_space* m) ACQUIRE_SHARED(m->invalidate_lock) {
+  down_read(&m->invalidate_lock);
+}
+inline void filemap_invalidate_unlock_shared(address_space* m) RELEASE_SHARED(m->invalidate_lock) {
+  up_read(&m->invalidate_lock);
+}
 
 /** mapping_set_error() - remember a writeback error for the next fsync(). */
 inline void mapping_set_error(address_space* m, int err) {
@@ -183,6 +195,7 @@ struct inode {
   const file_operations* i_fop = nullptr;
   std::atomic<loff_t> i_size_{0};  // i_size_read()/i_size_write(); written under i_rwsem
   rw_semaphore i_rwsem;
+  unsigned i_flags = 0;            // S_DAX; set before the inode is visible
   atomic_t i_count;                // references (iget/iput)
   spinlock_t i_lock;
   unsigned long i_state GUARDED_BY(i_lock) = 0;
@@ -192,7 +205,6 @@ struct inode {
   address_space i_data;
   address_space* const i_mapping = &i_data;
   std::shared_ptr<file_lock_context> i_flctx GUARDED_BY(i_lock);  // leases (fs/locks.h), made at the first
-  unsigned i_flags = 0;  // S_* (S_DAX), set before the inode is visible
 };
 
 /** i_flags bits. S_DAX: the file's blocks are the memory mapped into user space (fs-DAX). */

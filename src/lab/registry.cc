@@ -19,7 +19,7 @@ std::vector<const Scenario*>& registry() {
   static std::vector<const Scenario*> kAll = {
       ext4_bug_scenario(), torn_writeback_scenario(), lost_update_scenario(), dio_vs_truncate_scenario(),
       fork_pin_scenario(), gup_put_page_leak_scenario(), uffd_gup_scenario(), uffd_wp_pin_scenario(),
-      longterm_truncate_scenario(), migrate_pinned_scenario(),
+      longterm_truncate_scenario(), migrate_pinned_scenario(), dax_truncate_scenario(),
   };
   return kAll;
 }

@@ -110,6 +110,10 @@ struct MachineConfig {
   // Its pages are handed out as any ZONE_NORMAL page is (the model has no per-migratetype
   // free lists), but a long-term pin under the upstream rules migrates them out.
   uint64_t cma_bytes = 0;
+  // A pmem region (the kernel's memmap=nn!ss): this many bytes of RAM, a multiple of
+  // 2 MiB, taken from ZONE_MOVABLE at boot as ZONE_DEVICE frames behind the block device
+  // "pmem0" (block/pmem.h), which fs-DAX maps directly. 0: none.
+  uint64_t pmem_bytes = 0;
   BootCache* boot_cache = nullptr;  // host mappings and stacks to reuse (not owned; machine/boot_cache.h)
 };
 

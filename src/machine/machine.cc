@@ -9,6 +9,7 @@
 #include "base/preempt.h"
 #include "base/rcu.h"
 #include "block/genhd.h"
+#include "block/pmem.h"
 #include "drivers/iommu.h"
 #include "machine/boot_cache.h"
 #include "fs/super.h"
@@ -69,6 +70,7 @@ Machine::Machine(const MachineConfig& cfg)
   __SetPageUptodate(zero_page_);
   init_page_count(zero_page_);
   hugetlb_ = std::make_unique<HugetlbPools>(this, cfg);  // may refuse the boot
+  if (cfg.pmem_bytes) pmem_ = pmem_reserve_boot(this, cfg.pmem_bytes);  // may refuse the boot
   boot_free_pages_ = nr_free_pages(this);
   vmstat_.mod(NR_FREE_PAGES, static_cast<int64_t>(boot_free_pages_));
   fake_vmas_ = std::make_unique<FakeVmaTable>();

@@ -38,6 +38,7 @@ class MountTable;    // fs/super.h
 class FakeVmaTable;  // mm/fake_vma.h
 class HugetlbPools;  // mm/hugetlb.h
 class Iommu;         // drivers/iommu.h
+struct dax_device;  // block/pmem.h
 
 /** One oops: where, which task, what, and the events that led to it. */
 struct OopsRecord {
@@ -88,6 +89,8 @@ class Machine final : public BugSink {
   HugetlbPools& hugetlb() { return *hugetlb_; }
   /** iommu() - the machine's IOMMU model and its scratch frame (drivers/iommu.h). */
   Iommu& iommu() { return *iommu_; }
+  /** pmem() - the pmem region's frames (config().pmem_bytes), or null if none (block/pmem.h). */
+  dax_device* pmem() const { return pmem_.get(); }
 
   /** spawn() - start a model task on this machine; join with task_join(). */
   task_struct* spawn(const std::string& comm, std::function<void()> fn, mm_struct* mm = nullptr);
@@ -177,6 +180,7 @@ class Machine final : public BugSink {
   std::unique_ptr<FakeVmaTable> fake_vmas_;
   std::unique_ptr<HugetlbPools> hugetlb_;
   std::unique_ptr<Iommu> iommu_;
+  std::unique_ptr<dax_device> pmem_;
   // Block devices: their completion tasks and in-flight I/O use the RAM above, so
   // ~Machine stops them first.
   std::unique_ptr<BlockLayer> block_;

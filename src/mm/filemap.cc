@@ -23,6 +23,7 @@ namespace guplab {
 
 address_space::address_space() NO_THREAD_SAFETY_ANALYSIS {
   init_rwsem(&i_mmap_rwsem, "i_mmap_rwsem");
+  init_rwsem(&invalidate_lock, "mapping.invalidate_lock");
   INIT_LIST_HEAD(&i_mmap);
   spin_lock_init(&private_lock, "mapping->private_lock");
 }

@@ -15,7 +15,9 @@
 #include "mm/fake_vma.h"
 #include "mm/gup_internal.h"
 #include "mm/gup_longterm.h"
+#include "mm/internal.h"
 #include "mm/lru.h"
+#include "mm/memremap.h"
 #include "mm/memory.h"
 #include "mm/mm_struct.h"
 #include "mm/mmap.h"
@@ -245,6 +247,11 @@ int check_vma_flags(const vm_area_struct* vma, foll_flags flags) {
   if (all(flags, FOLL_LONGTERM | FOLL_WRITE) && any(vf, VM_SHARED) && vma->vm_file && !vma_is_shmem(vma) &&
       vma->vm_mm->machine->config().refuse_longterm_file_pins)
     return -EFAULT;
+  // fs-DAX: the page is the disk block, and a long-term pin would keep truncate from
+  // ever freeing it (seed 003's O3); upstream refuses. Under a policy that revokes pins
+  // at truncate (MMU_NOTIFY_TRUNCATE) the pin is allowed and revoked there instead.
+  if (any(flags, FOLL_LONGTERM) && vma_is_fsdax(vma) && !mm_machine(vma->vm_mm)->wb().truncate_revokes)
+    return -EOPNOTSUPP;
   if (any(flags, FOLL_WRITE)) {
     if (!any(vf, VM_WRITE)) {
       if (!any(flags, FOLL_FORCE)) return -EFAULT;

@@ -8,8 +8,8 @@
 // folio (each pte of the run re-checked after the grab). For FOLL_PIN it also backs off
 // if fork() was copying page tables meanwhile (mm->write_protect_seq), so a pin can't
 // land on a page fork just shared. Whatever the walk can't do (not present, not
-// writable, zero page, must unshare) is left to the slow path, and so is every FOLL_PIN
-// under the fake_vma design.
+// writable, zero page, must unshare, an fs-DAX pte under FOLL_LONGTERM) is left to the
+// slow path, and so is every FOLL_PIN under the fake_vma design.
 //
 // Cost: the design and the scheduling-point policy are resolved once per call; per pte
 // the loop makes one mask test, one CAS on the folio's _refcount, and the re-reads, with
@@ -54,8 +54,10 @@ class FastWalk {
         // Like pte_access_permitted(): present, user-accessible (not PROT_NONE), not
         // special (no refcounted page; the zero page is only ever mapped special), and
         // writable for FOLL_WRITE: one mask test per pte.
-        pte_check_(_PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL | (any(flags, FOLL_WRITE) ? _PAGE_RW : 0)),
-        pte_want_(pte_check_ & ~_PAGE_SPECIAL),
+        // FOLL_LONGTERM leaves a devmap (fs-DAX) pte to the slow path, which knows the vma.
+        pte_check_(_PAGE_PRESENT | _PAGE_USER | _PAGE_SPECIAL | (any(flags, FOLL_WRITE) ? _PAGE_RW : 0) |
+                   (any(flags, FOLL_LONGTERM) ? _PAGE_DEVMAP : 0)),
+        pte_want_(pte_check_ & ~(_PAGE_SPECIAL | _PAGE_DEVMAP)),
         may_unshare_(any(flags, FOLL_PIN) && !any(flags, FOLL_WRITE)),
         pages_(pages) {}
   long nr() const { return nr_; }

@@ -39,10 +39,6 @@ bool folio_is_longterm_pinnable(const folio* f) {
   return page_zonenum(f) != ZONE_MOVABLE && !is_migrate_cma_page(f);
 }
 
-bool vma_is_fsdax(const vm_area_struct* vma) {
-  return vma->vm_file && vma->vm_file->f_inode && IS_DAX(vma->vm_file->f_inode);
-}
-
 bool vma_needs_dirty_tracking(const vm_area_struct* vma) {
   if (!any(vma->vm_flags, VM_SHARED) || !any(vma->vm_flags, VM_WRITE) || vma_is_shmem(vma)) return false;
   if (vma->vm_ops && vma->vm_ops->page_mkwrite) return true;  // the filesystem wants write faults
@@ -60,7 +56,8 @@ bool writable_file_mapping_allowed(const vm_area_struct* vma, foll_flags flags) 
 
 int check_longterm_vma(const vm_area_struct* vma, foll_flags flags) {
   if (!any(flags, FOLL_LONGTERM)) return 0;
-  if (vma_is_fsdax(vma)) return -EOPNOTSUPP;
+  // fs-DAX is refused in check_vma_flags() (mm/gup.c), under both rule sets, unless the
+  // policy revokes long-term pins at truncate.
   if (longterm_rules_upstream(vma->vm_mm) && !writable_file_mapping_allowed(vma, flags)) return -EFAULT;
   return 0;
 }

@@ -9,7 +9,8 @@
 //  - writable_file_mapping_allowed(): a FOLL_PIN | FOLL_LONGTERM | FOLL_WRITE pin of a
 //    shared file mapping that needs dirty tracking is refused (-EFAULT); shmem (the
 //    model's shared anonymous memory and memfd) does not, and is allowed.
-//  - vma_is_fsdax(): long-term pins of fs-DAX mappings are refused (-EOPNOTSUPP).
+//  - fs-DAX mappings: refused (-EOPNOTSUPP) by check_vma_flags() in gup.cc (vma_is_fsdax(),
+//    mm/memremap.h), unless the writeback policy revokes long-term pins at truncate.
 //
 // Threading: any task; see each function.
 #pragma once
@@ -33,11 +34,6 @@ bool is_migrate_cma_page(const page* p);
  */
 bool folio_is_longterm_pinnable(const folio* f);
 
-/**
- * vma_is_fsdax() - is @vma a mapping of an fs-DAX file (its inode IS_DAX())? The hook
- * the fs-DAX code sets; a long-term pin of such a vma is refused with -EOPNOTSUPP.
- */
-bool vma_is_fsdax(const vm_area_struct* vma);
 
 /**
  * vma_needs_dirty_tracking() - is @vma a shared writable mapping whose writes its

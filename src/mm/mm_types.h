@@ -68,6 +68,7 @@ enum pageflags : unsigned {
   PG_bounce,          // lab: a stable copy made for writeback (policy bounce)
   PG_pin_waiters,     // someone sleeps until this folio is unpinned (like PG_waiters)
   PG_hugetlb,         // a hugetlb folio (head page): freed to its hstate's pool, never to the buddy
+  PG_zone_device,     // a ZONE_DEVICE page (fs-DAX: a pmem frame, mm/memremap.h); never in the buddy
   __NR_PAGEFLAGS,
 };
 

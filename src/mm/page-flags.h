@@ -39,6 +39,7 @@ GUPLAB_PAGEFLAG(Zero, PG_zero)
 GUPLAB_PAGEFLAG(Bounce, PG_bounce)
 GUPLAB_PAGEFLAG(PinWaiters, PG_pin_waiters)
 GUPLAB_PAGEFLAG(Hugetlb, PG_hugetlb)
+GUPLAB_PAGEFLAG(ZoneDevice, PG_zone_device)
 #undef GUPLAB_PAGEFLAG
 
 // PG_uptodate publishes the page's contents (read I/O, a zeroed or copied page): the

@@ -38,6 +38,7 @@ inline constexpr pteval_t _PAGE_DIRTY = 1ull << 6;
 inline constexpr pteval_t _PAGE_PSE = 1ull << 7;      // huge mapping at pmd/pud level
 inline constexpr pteval_t _PAGE_SPECIAL = 1ull << 9;  // no refcounted struct page (zero page)
 inline constexpr pteval_t _PAGE_SOFTW_UFFD = 1ull << 10;  // userfaultfd write-protect (mm/userfaultfd.h)
+inline constexpr pteval_t _PAGE_DEVMAP = 1ull << 58;      // maps a ZONE_DEVICE page (fs-DAX; mm/memremap.h)
 inline constexpr pteval_t _PAGE_PFN_MASK = ((1ull << 52) - 1) & ~((1ull << PAGE_SHIFT) - 1);
 inline constexpr pteval_t _PAGE_TABLE = _PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED;
 
@@ -67,6 +68,8 @@ inline pte_t pte_mkclean(pte_t p) { return {p.val & ~_PAGE_DIRTY}; }
 inline pte_t pte_mkyoung(pte_t p) { return {p.val | _PAGE_ACCESSED}; }
 inline pte_t pte_mkold(pte_t p) { return {p.val & ~_PAGE_ACCESSED}; }
 inline pte_t pte_mkspecial(pte_t p) { return {p.val | _PAGE_SPECIAL}; }
+inline pte_t pte_mkdevmap(pte_t p) { return {p.val | _PAGE_DEVMAP}; }
+inline bool pte_devmap(pte_t p) { return p.val & _PAGE_DEVMAP; }
 /** pte_uffd_wp() etc. - userfaultfd write protection (with _PAGE_RW clear while set). */
 inline bool pte_uffd_wp(pte_t p) { return p.val & _PAGE_SOFTW_UFFD; }
 inline pte_t pte_mkuffd_wp(pte_t p) { return {(p.val | _PAGE_SOFTW_UFFD) & ~_PAGE_RW}; }

@@ -9,6 +9,7 @@
 #include "base/spinlock.h"
 #include "machine/machine.h"
 #include "mm/hugetlb.h"
+#include "mm/memremap.h"
 #include "mm/lru.h"
 #include "mm/memory_model.h"
 #include "mm/page_alloc.h"
@@ -58,7 +59,7 @@ int dma_pin_locked(zone* z, folio* f, int refs) REQUIRES(z->gup_lock) {
   if (!PageDmaPinned(f)) {
     // A hugetlb folio is never on an LRU (nor isolated from one): pinned where it is.
     const bool was_lru = lruvec_del_folio_if_lru(f);
-    if (!was_lru && !folio_test_hugetlb(f)) return -EAGAIN;
+    if (!was_lru && !folio_test_hugetlb(f) && !folio_is_zone_device(f)) return -EAGAIN;  // nor a pmem frame
     set_dma_pinned_flags(f, was_lru ? DMA_PINNED_WAS_LRU : 0);
     f->dma_pinned_count = 0;
     SetPageDmaPinned(f);

@@ -6,6 +6,7 @@
 #include "mm/hugetlb.h"
 #include "mm/lru.h"
 #include "mm/memory_model.h"
+#include "mm/memremap.h"
 #include "mm/page_alloc.h"
 #include "mm/pagemap.h"
 
@@ -13,6 +14,7 @@ namespace guplab {
 
 void __folio_put(folio* f) {
   if (folio_test_hugetlb(f)) return free_huge_folio(f);  // back to its pool
+  if (folio_is_zone_device(f)) return free_zone_device_folio(f);  // stays with its device, idle
   lruvec_del_folio_if_lru(f);
   if (PageAnon(f)) f->mapping = nullptr;
   const unsigned order = folio_order(f);

@@ -30,7 +30,7 @@ TEST(SeedScenarios, AllAreRegisteredWithDistinctNames) {
   for (const Scenario* s : all_scenarios()) names.insert(s->name());
   for (const char* n :
        {"ext4-bug", "torn-writeback", "lost-update", "dio-vs-truncate", "fork-pin", "gup-put-page-leak", "uffd-gup",
-        "uffd-wp-pin", "longterm-truncate", "migrate-pinned"})
+        "uffd-wp-pin", "longterm-truncate", "migrate-pinned", "dax-truncate"})
     EXPECT_TRUE(names.count(n)) << n;
   EXPECT_EQ(names.size(), all_scenarios().size());
 }
@@ -321,6 +321,28 @@ TEST(SeedScenarios, UnscriptedVulnerableConfigurationsFailAsPredicted) {
     }
     EXPECT_GT(failures, 0u) << s->name() << ": no failure in 300 unscripted schedules under get/ignore";
   }
+}
+
+// fs-DAX (seed 003 O3): under every design and built policy the long-term pin is refused
+// and truncate waits for the direct read's pins; scripted, the wait is seen.
+TEST(SeedScenarios, DaxTruncateOkEverywhere) {
+  const Scenario& s = scenario("dax-truncate");
+  for (PinDesign d : kAllPinDesigns)
+    for (WritebackPolicy pol : {WritebackPolicy::ignore, WritebackPolicy::skip, WritebackPolicy::rfc002}) {
+      ScenarioParams p = sim_params();
+      p.design = d;
+      p.policy = pol;
+      ScenarioResult r = run_scenario(s, p);
+      SCOPED_TRACE(std::string(to_string(d)) + "/" + to_string(pol));
+      ASSERT_EQ(r.outcome, Outcome::ok) << r.reason;
+      bool refused = false, waited = false;
+      for (const std::string& f : r.findings) {
+        refused |= f.find("-EOPNOTSUPP") != std::string::npos;
+        waited |= f.find("truncate waited") != std::string::npos;
+      }
+      EXPECT_TRUE(refused) << r.reason;
+      EXPECT_TRUE(waited) << r.reason;
+    }
 }
 
 }  // namespace

@@ -12,6 +12,9 @@
 // (4 KiB blocks: files up to 4 GiB). The root directory is the only directory; its
 // blocks hold 64-byte entries (inode number, name up to 55 bytes).
 //
+// Mounted with -o dax (fs/ext4/dax.cc) on a DAX-capable device (block/pmem.h) with 4 KiB
+// blocks, regular files are S_DAX: no page cache, their blocks are mapped directly.
+//
 // In memory: file data lives in the page cache with buffer heads (fs/buffer_head.h);
 // blocks are allocated when a buffered write or a page_mkwrite() first dirties them (no
 // delayed allocation). Metadata (superblock, bitmap, inode table, indirect and directory
@@ -137,6 +140,7 @@ struct ext4_sb_info {
   spinlock_t ordered_lock;
   std::vector<unsigned long> ordered GUARDED_BY(ordered_lock);  // inodes with uncommitted new blocks
   std::atomic<uint64_t> commits{0};
+  bool s_dax = false;  // mounted with -o dax: regular files are S_DAX (fs/ext4/dax.cc); set at mount
 };
 
 struct ext4_inode_info : inode {
@@ -178,6 +182,13 @@ extern const super_operations ext4_sops;
 extern const address_space_operations ext4_aops;
 extern const inode_operations ext4_file_iops;
 extern const file_operations ext4_file_fops;
+// dax.cc: fs-DAX files (mount option dax; block size PAGE_SIZE on a DAX-capable device)
+extern const file_operations ext4_dax_file_fops;
+extern const address_space_operations ext4_dax_aops;
+/** ext4_dax_setsize() - truncate/extend a DAX file: break layouts, zero, free. REQUIRES: i_rwsem. */
+int ext4_dax_setsize(inode* ino, loff_t new_size);
+/** ext4_dax_evict() - an unlinked DAX file's last reference: wait for its pages to go idle, unbind them. */
+void ext4_dax_evict(inode* ino);
 // namei.cc: the root directory
 extern const inode_operations ext4_dir_iops;
 extern const file_operations ext4_dir_fops;

@@ -42,6 +42,11 @@ void set_ops(inode* i) {
     i->i_fop = &ext4_file_fops;
   }
   i->i_mapping->a_ops = &ext4_aops;
+  if (EXT4_SB(i->i_sb)->s_dax && S_ISREG(i->i_mode)) {  // -o dax: the file's data is the pmem frames
+    i->i_flags |= S_DAX;
+    i->i_fop = &ext4_dax_file_fops;
+    i->i_mapping->a_ops = &ext4_dax_aops;
+  }
 }
 
 void mark_ordered(ext4_inode_info* ei) {
@@ -161,6 +166,7 @@ int ext4_write_inode(inode* i, writeback_control*) NO_THREAD_SAFETY_ANALYSIS {
 void ext4_evict_inode(inode* i) NO_THREAD_SAFETY_ANALYSIS {
   ext4_sb_info* sbi = EXT4_SB(i->i_sb);
   ext4_inode_info* ei = EXT4_I(i);
+  if (IS_DAX(i)) ext4_dax_evict(i);  // a pinned frame is not freed under its pin
   down_write(&sbi->s_meta_sem);
   ext4_truncate_blocks(sbi, ei, 0);
   int err = 0;
@@ -328,6 +334,7 @@ int ext4_setattr(inode* ino, const iattr* attr) NO_THREAD_SAFETY_ANALYSIS {
   // then emits MMU_NOTIFY_TRUNCATE, and truncate revokes what is still mapped in an
   // IOMMU (mm/truncate.cc).
   if (new_size < old_size && ino->i_sb->s_machine->wb().truncate_revokes) break_layout(ino, true);
+  if (IS_DAX(ino)) return ext4_dax_setsize(ino, new_size);
   truncate_setsize(ino, new_size);
   int err = 0;
   if (new_size < old_size) {

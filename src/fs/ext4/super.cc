@@ -12,6 +12,7 @@
 #include "block/bio.h"
 #include "block/blkdev.h"
 #include "block/genhd.h"
+#include "block/pmem.h"
 #include "fs/buffer_head.h"
 #include "fs/ext4/ext4.h"
 #include "fs/writeback.h"
@@ -286,7 +287,19 @@ int ext4_mkfs(Machine* m, std::string_view dev_spec, const ext4_mkfs_options& op
 namespace {
 
 int ext4_fill_super(super_block* sb, const char* data) NO_THREAD_SAFETY_ANALYSIS /* sbi not yet shared */ {
-  if (data && *data) return -EINVAL;  // no options
+  // Options: dax (or dax=always), dax=never.
+  bool dax = false;
+  for (std::string_view rest = data ? data : ""; !rest.empty();) {
+    const size_t c = rest.find(',');
+    const std::string_view opt = rest.substr(0, c);
+    rest = c == std::string_view::npos ? std::string_view{} : rest.substr(c + 1);
+    if (opt == "dax" || opt == "dax=always")
+      dax = true;
+    else if (opt == "dax=never")
+      dax = false;
+    else
+      return -EINVAL;
+  }
   ext4_super_block es = {};
   if (int err = sb_rw(sb->s_bdev, &es, false)) return err;
   if (es.s_magic != EXT4_LAB_MAGIC || es.s_log_block_size > 2) return -EINVAL;
@@ -302,6 +315,13 @@ int ext4_fill_super(super_block* sb, const char* data) NO_THREAD_SAFETY_ANALYSIS
   sb->s_blocksize = sbi->block_size;
   sb->s_blocksize_bits = static_cast<unsigned char>(sbi->blkbits);
   sb->s_op = &ext4_sops;
+  // fs-DAX maps blocks as pages: a DAX-capable device and PAGE_SIZE blocks, or no mount.
+  sbi->s_dax = dax;
+  if (dax && (!fs_dax_get_by_bdev(sb->s_bdev) || sbi->block_size != PAGE_SIZE)) {
+    delete sbi;
+    sb->s_fs_info = nullptr;
+    return -EINVAL;
+  }
   if (bdev_logical_block_size(sb->s_bdev) > sbi->block_size) {
     delete sbi;
     sb->s_fs_info = nullptr;

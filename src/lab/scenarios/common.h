@@ -76,5 +76,6 @@ const Scenario* uffd_gup_scenario();
 const Scenario* uffd_wp_pin_scenario();
 const Scenario* longterm_truncate_scenario();
 const Scenario* migrate_pinned_scenario();
+const Scenario* dax_truncate_scenario();
 
 }  // namespace guplab

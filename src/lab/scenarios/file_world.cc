@@ -23,7 +23,6 @@
 namespace guplab {
 
 namespace {
-constexpr const char* kDisk = "ram0";
 constexpr const char* kDir = "/mnt";
 }  // namespace
 
@@ -32,7 +31,7 @@ int FileWorld::setup(ScenarioContext& ctx, StampClock* clock, const file_world_o
   if (err && m_) {
     // A failed setup (an injected allocation failure, an I/O error) leaves nothing
     // running: under sim the disk's completion task would outlive the run otherwise.
-    if (close() == 0 && m_->block().lookup(kDisk)) del_gendisk(m_, kDisk);
+    if (close() == 0 && m_->block().lookup(disk_)) del_gendisk(m_, disk_);
     bdev_ = nullptr;
   }
   return err;
@@ -52,13 +51,14 @@ int FileWorld::setup_world(ScenarioContext& ctx, StampClock* clock, const file_w
     task_last_.assign(npages_, dma_stamp{});
     sectors_.assign(npages_, 0);
   }
-  std::string spec = fmt::format("{},size={}K", kDisk, o.disk_bytes >> 10);
-  if (o.disk_latency_ns) spec += fmt::format(",latency={}ns", o.disk_latency_ns);
+  if (o.dax) disk_ = "pmem0";
+  std::string spec = o.dax ? disk_ : fmt::format("{},size={}K", disk_, o.disk_bytes >> 10);
+  if (o.disk_latency_ns && !o.dax) spec += fmt::format(",latency={}ns", o.disk_latency_ns);
   if (int err = ext4_mkfs(m_, spec)) return err;
   std::string why;
-  if (int err = m_->mounts().mount(kDisk, kDir, "ext4", "", &why)) return err;
+  if (int err = m_->mounts().mount(disk_, kDir, "ext4", o.dax ? "dax" : "", &why)) return err;
   mounted_ = true;
-  bdev_ = m_->block().lookup(kDisk);
+  bdev_ = m_->block().lookup(disk_);
   file* f = filp_open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
   if (IS_ERR(f)) return static_cast<int>(PTR_ERR(f));
   filp_ = f;
@@ -72,7 +72,7 @@ int FileWorld::setup_world(ScenarioContext& ctx, StampClock* clock, const file_w
     if (a < 0) return static_cast<int>(a);
     addr_ = static_cast<unsigned long>(a);
   }
-  ctx.note(fmt::format("setup: {} of {} pages on {} synced; mapped shared at {:#x}", path_, npages_, kDisk, addr_));
+  ctx.note(fmt::format("setup: {} of {} pages on {} synced; mapped shared at {:#x}", path_, npages_, disk_, addr_));
   return 0;
 }
 
@@ -94,7 +94,7 @@ int FileWorld::close() {
   // The ramdisk goes too: its completion task must end inside the run (under sim a run
   // lasts until every task has ended). The disk's bytes are read before this.
   if (ret == 0 && bdev_) {
-    ret = del_gendisk(m_, kDisk);
+    ret = del_gendisk(m_, disk_);
     bdev_ = nullptr;
   }
   return ret;

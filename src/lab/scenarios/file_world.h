@@ -1,5 +1,5 @@
 // file_world.h - the setting of the file-backed seed scenarios: a small ext4 on a
-// ramdisk mounted at /mnt, and one application process that wrote a file of stamped
+// ramdisk (or, with dax, on the machine's pmem0 mounted -o dax) mounted at /mnt, and one application process that wrote a file of stamped
 // pages (drivers/dma_stamp.h), synced it, and maps it MAP_SHARED.
 //
 // What the scenarios need around that: a writeback pass over the file (the flusher's
@@ -41,6 +41,8 @@ struct file_world_options {
   uint64_t disk_latency_ns = 0;       // per-request latency of the ramdisk
   bool map = true;                    // map the file MAP_SHARED in the process
   const char* name = "data";          // the file is /mnt/<name>
+  bool dax = false;                   // ext4 -o dax on the machine's pmem0 (fs/dax.h) instead
+                                      // of a ramdisk: disk_bytes and disk_latency_ns unused
 };
 
 class FileWorld {
@@ -105,6 +107,7 @@ class FileWorld {
   StampClock* clock_ = nullptr;
   std::string path_;
   std::string dir_;
+  std::string disk_ = "ram0";     // the device's name ("pmem0" with dax)
   block_device* bdev_ = nullptr;  // the ramdisk (not held open: it lives with the machine)
   mm_struct* mm_ = nullptr;
   file* filp_ = nullptr;

@@ -3,6 +3,7 @@
 // shared mapping that needs dirty tracking is -EFAULT (shmem allowed), fs-DAX is
 // -EOPNOTSUPP; under the seed rules (the default) none of it happens.
 #include "mm/gup_longterm.h"
+#include "mm/memremap.h"
 
 #include <algorithm>
 #include <vector>

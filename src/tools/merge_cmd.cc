@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/read_input.h"
 #include "tools/usage_exit.h"
 
 namespace guplab::tools {
@@ -52,17 +53,7 @@ bool parse_shard(const std::string& s, uint64_t* k, uint64_t* n) {
 // Read and check one input; an error message, or "" when it is a shard.
 std::string load(const std::string& file, Shard* out) {
   std::string text;
-  if (file == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    text = ss.str();
-  } else {
-    std::ifstream in(file);
-    if (!in) return fmt::format("{}: cannot read it", file);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-  }
+  if (std::string err = read_input(file, &text); !err.empty()) return err;
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return fmt::format("{}: not a JSON object (guplab explore --format json)", file);
   for (const char* f : kIdentity)

@@ -16,6 +16,7 @@
 #include "lab/matrix.h"
 #include "lab/report_html.h"
 #include "lab/scenario.h"
+#include "tools/read_input.h"
 #include "tools/usage_exit.h"
 
 namespace guplab::tools {
@@ -25,17 +26,7 @@ namespace {
 // Read @file ("-": stdin) as JSON into @out; an error message naming the file, or "".
 std::string load(const std::string& file, ReportInput* out) {
   std::string text;
-  if (file == "-") {
-    std::ostringstream ss;
-    ss << std::cin.rdbuf();
-    text = ss.str();
-  } else {
-    std::ifstream in(file);
-    if (!in) return fmt::format("{}: cannot read it: {}", file, std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-  }
+  if (std::string err = read_input(file, &text); !err.empty()) return err;
   out->file = file;
   out->json = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (out->json.is_discarded()) return fmt::format("{}: not JSON", file);

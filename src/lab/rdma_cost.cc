@@ -24,7 +24,7 @@ namespace {
 
 class PinCost : public CostDevice {
  public:
-  PinCost(Machine* m, StampClock* c) : dev_(m, c, rdma_config{}) {}
+  PinCost(Machine* m, StampClock* c, bool listens = false) : dev_(m, c, config(listens)) {}
   int reg(unsigned long addr, unsigned long npages) override { return dev_.reg_mr(addr, npages); }
   void dereg() override { dev_.dereg_mr(true); }
   int write(unsigned long i, dma_stamp* out) override {
@@ -33,6 +33,11 @@ class PinCost : public CostDevice {
   }
 
  private:
+  static rdma_config config(bool listens) {
+    rdma_config cfg;
+    cfg.listens = listens;  // seed 003's revoke: an mmu notifier and the IOMMU at reg_mr()
+    return cfg;
+  }
   RdmaDevice dev_;
 };
 
@@ -148,6 +153,10 @@ const std::vector<rdma_cost_mode>& rdma_cost_modes() {
   static const std::vector<rdma_cost_mode> kModes = {
       {"pin", "frames stay put while pinned, but the mm (and a truncate) may move on: writes can go to a stale frame",
        [](Machine* m, StampClock* c) { return std::unique_ptr<CostDevice>(new PinCost(m, c)); }},
+      {"pin+notify",
+       "pinned, listening (seed 003's revoke): told of TRUNCATE/UNMAP, then DMA goes to the scratch page and the "
+       "pins are dropped; other invalidations (here MADV_DONTNEED's CLEAR) leave it writing a stale frame",
+       [](Machine* m, StampClock* c) { return std::unique_ptr<CostDevice>(new PinCost(m, c, true)); }},
       {"odp", "always coherent: nothing pinned, each invalidation costs the device a page fault",
        [](Machine* m, StampClock* c) { return std::unique_ptr<CostDevice>(new OdpCost(m, c)); }},
   };

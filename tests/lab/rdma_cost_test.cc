@@ -32,9 +32,12 @@ TEST(RdmaCostTest, EveryModeHasARowWithWhatItGuarantees) {
   EXPECT_EQ(rows[0].mode, "pin");
   EXPECT_EQ(rows[0].pins_held, 8) << "pinning holds every page of the range";
   EXPECT_EQ(rows[0].coherent, 0u) << "after an invalidation the pinned device writes a frame the process lost";
-  EXPECT_EQ(rows[1].mode, "odp");
-  EXPECT_EQ(rows[1].pins_held, 0);
-  EXPECT_EQ(rows[1].coherent, 8u) << "on-demand paging follows the mm";
+  EXPECT_EQ(rows[1].mode, "pin+notify");
+  EXPECT_EQ(rows[1].pins_held, 8) << "a listening device pins too";
+  EXPECT_EQ(rows[1].coherent, 0u) << "MADV_DONTNEED is a CLEAR: no revoke, the device writes the old frame";
+  EXPECT_EQ(rows[2].mode, "odp");
+  EXPECT_EQ(rows[2].pins_held, 0);
+  EXPECT_EQ(rows[2].coherent, 8u) << "on-demand paging follows the mm";
   const std::string table = format_rdma_cost(rows, small(), 1.0);
   EXPECT_NE(table.find("pin "), std::string::npos) << table;
   EXPECT_NE(table.find("odp "), std::string::npos) << table;

@@ -141,8 +141,11 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
   // corrupt (local oracle): each chunk of ram1's DMA into a DAX frame must land in a
   // frame that still belongs to the file.
   auto* corrupt = ctx.make<std::atomic<unsigned>>(0);
-  script->on("ramdisk:dma:chunk", [&ctx, rd, corrupt] {
-    if (!rd->in_completion_context()) return;
+  // The sync point is every ramdisk's (pmem0's too) and outlives ram1: look at ram1 only
+  // while it exists.
+  auto* rd_open = ctx.make<std::atomic<bool>>(true);
+  script->on("ramdisk:dma:chunk", [&ctx, rd, rd_open, corrupt] {
+    if (!rd_open->load(std::memory_order_acquire) || !rd->in_completion_context()) return;
     const ramdisk::dma_cursor_t c = rd->dma_cursor();
     if (c.write || !c.page_ || !is_fsdax_page(c.page_) || page_mapping(c.page_)) return;
     if (corrupt->fetch_add(1) == 0)
@@ -186,6 +189,7 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
   else if (scripted)
     ctx.found(Outcome::warn, "truncate did not wait for the pinned DAX frames");
   if (corrupt->load() == 0) ctx.found(Outcome::ok, "no DMA reached a frame after its block was freed");
+  rd_open->store(false, std::memory_order_release);
   blkdev_put(src);
   if (int err = del_gendisk(&m, "ram1")) ctx.found(Outcome::warn, fmt::format("del_gendisk ram1: {}", errname(err)));
   close_and_check_frames(ctx, *w);

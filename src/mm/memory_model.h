@@ -138,4 +138,20 @@ inline void copy_frame(void* dst, const void* src) {
   for (size_t i = 0; i < PAGE_SIZE / 8; i++) d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
 }
 
+/**
+ * copy_to_frame() / copy_from_frame() - a CPU store or load of @n bytes through a
+ * mapping (uaccess) while a device or a migration copy may touch the same frame: relaxed
+ * byte accesses, the defined form of that race, as copy_frame().
+ */
+inline void copy_to_frame(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<char*>(dst);
+  auto* s = static_cast<const char*>(src);
+  for (size_t i = 0; i < n; i++) __atomic_store_n(&d[i], s[i], __ATOMIC_RELAXED);
+}
+inline void copy_from_frame(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<char*>(dst);
+  auto* s = static_cast<const char*>(src);
+  for (size_t i = 0; i < n; i++) d[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
+}
+
 }  // namespace guplab

@@ -90,8 +90,9 @@ size_t access_mm(mm_struct* mm, unsigned long addr, void* buf, size_t len, bool 
     }
     if (*err) break;
     char* k = static_cast<char*>(page_address(p)) + off;
-    if (write) std::memcpy(k, b + done, n);
-    else std::memcpy(b + done, k, n);
+    // Relaxed accesses: a device's DMA or a migration copy may touch the frame meanwhile.
+    if (write) copy_to_frame(k, b + done, n);
+    else copy_from_frame(b + done, k, n);
     if (!PageZero(p)) put_page(p);
     done += n;
   }

@@ -19,6 +19,12 @@ void bug_hit(const char* file, int line, const char* func, const char* cond, std
   std::abort();
 }
 
+void check_failed(const char* file, int line, const char* func, const char* cond) noexcept {
+  std::fprintf(stderr, "guplab: check failed at %s:%d (%s): %s\n", file, line, func, cond);
+  std::fflush(stderr);
+  std::abort();
+}
+
 void warn_hit(const char* file, int line, const char* func, const char* cond, bool once,
               std::string message) noexcept {
   BugReport r{"WARNING", file, line, func, cond, std::move(message), once};

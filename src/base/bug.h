@@ -40,6 +40,9 @@ struct MachineHalted : std::exception {
   const char* what() const noexcept override { return "machine halted after an oops"; }
 };
 
+/** check_failed() - a GUPLAB_CHECK() failed: print the site and abort, in every build. */
+[[noreturn]] void check_failed(const char* file, int line, const char* func, const char* cond) noexcept;
+
 [[noreturn]] void bug_hit(const char* file, int line, const char* func, const char* cond,
                           std::string message = {});
 void warn_hit(const char* file, int line, const char* func, const char* cond, bool once,
@@ -68,3 +71,16 @@ inline bool warn_on_impl(bool c, const char* file, int line, const char* func, c
 #define WARN_ON(cond) ::guplab::warn_on_impl(!!(cond), __FILE__, __LINE__, __func__, #cond, false)
 #define WARN_ON_ONCE(cond) \
   ::guplab::warn_on_impl(!!(cond), __FILE__, __LINE__, __func__, #cond, true)
+
+// The model is a CONFIG_DEBUG_VM kernel: the VM_ checks that kernel code states its
+// preconditions with are compiled into every build (never dropped as NDEBUG drops
+// a C assert), and report as BUG_ON / WARN_ON_ONCE do: on the running task's machine.
+#define VM_BUG_ON(cond) BUG_ON(cond)
+#define VM_WARN_ON_ONCE(cond) WARN_ON_ONCE(cond)
+/**
+ * GUPLAB_CHECK(cond) - a precondition of lab machinery (the sim scheduler, fio, the
+ * scenarios, base/ internals that run outside any task or in noexcept paths): checked in
+ * every build; a failure prints the site and aborts the process.
+ */
+#define GUPLAB_CHECK(cond) \
+  (likely(cond) ? static_cast<void>(0) : ::guplab::check_failed(__FILE__, __LINE__, __func__, #cond))

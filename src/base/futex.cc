@@ -51,6 +51,23 @@ void futex_wait_until(std::atomic<uint32_t>* word, uint32_t expected, uint64_t d
   native_wait(word, expected, std::min(deadline_ns - now, kMaxNativeSleepNs));
 }
 
+void futex_wait_killable(std::atomic<uint32_t>* word, uint32_t expected, const char* what) {
+  task_struct* t = current();
+  if (!t) return futex_wait(word, expected, what);
+  t->killable_wait.store(word, std::memory_order_seq_cst);
+  if (t->fatal_signal.load(std::memory_order_seq_cst)) {
+    t->killable_wait.store(nullptr, std::memory_order_relaxed);
+    return;
+  }
+  try {
+    futex_wait(word, expected, what);
+  } catch (...) {
+    t->killable_wait.store(nullptr, std::memory_order_relaxed);
+    throw;
+  }
+  t->killable_wait.store(nullptr, std::memory_order_relaxed);
+}
+
 void futex_wake(std::atomic<uint32_t>* word, int n) {
   if (SimHooks* h = sim_hooks()) {
     h->futex_wake(word, n);

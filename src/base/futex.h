@@ -28,6 +28,13 @@ void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, const char* what
 void futex_wait_until(std::atomic<uint32_t>* word, uint32_t expected, uint64_t deadline_ns,
                       const char* what);
 
+/**
+ * futex_wait_killable() - as futex_wait(), for a TASK_KILLABLE sleep: send_sig_kill() to
+ * the calling task wakes it, and it returns at once if the signal is already pending.
+ * Callers check fatal_signal_pending() in their loop (-EINTR).
+ */
+void futex_wait_killable(std::atomic<uint32_t>* word, uint32_t expected, const char* what);
+
 /** futex_wake() - wake up to @n waiters of @word (INT32_MAX for all). */
 void futex_wake(std::atomic<uint32_t>* word, int n);
 

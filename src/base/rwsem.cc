@@ -4,13 +4,13 @@
 // and sleeps on the word; whoever releases and sees WAITERS clears it and wakes all.
 #include "base/rwsem.h"
 
-#include <cassert>
 #include <cerrno>
 
 #include "base/futex.h"
 #include "base/preempt.h"
 #include "base/sched.h"
 #include "base/task.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -18,12 +18,13 @@ namespace {
 using R = rw_semaphore;
 
 // Sleep until the word moves away from @s, after advertising a waiter.
-void sleep_on(rw_semaphore* sem, uint32_t s) {
+void sleep_on(rw_semaphore* sem, uint32_t s, bool killable) {
   if (!(s & R::kWaiters)) {
     if (!sem->state.compare_exchange_strong(s, s | R::kWaiters, std::memory_order_relaxed)) return;
     s |= R::kWaiters;
   }
-  futex_wait(&sem->state, s, sem->name);
+  if (killable) futex_wait_killable(&sem->state, s, sem->name);
+  else futex_wait(&sem->state, s, sem->name);
 }
 
 void wake_if_waiters(rw_semaphore* sem, uint32_t old) {
@@ -59,7 +60,7 @@ int read_slow(rw_semaphore* sem, bool killable) {
   uint32_t s;
   while (!try_read(sem, &s)) {
     if (killable && fatal_signal_pending(current())) return -EINTR;
-    sleep_on(sem, s);
+    sleep_on(sem, s, killable);
   }
   return 0;
 }
@@ -74,7 +75,7 @@ int write_slow(rw_semaphore* sem, bool killable) {
         ret = -EINTR;
         break;
       }
-      sleep_on(sem, s);
+      sleep_on(sem, s, killable);
     }
   } catch (...) {
     sem->writers_waiting.fetch_sub(1, std::memory_order_relaxed);
@@ -107,7 +108,7 @@ bool down_read_trylock(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
 
 void up_read(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
   uint32_t old = sem->state.fetch_sub(1, std::memory_order_release);
-  assert((old & R::kReaderMask) != 0 && "up_read without down_read");
+  VM_BUG_ON(!((old & R::kReaderMask) != 0 && "up_read without down_read"));
   if (((old - 1) & R::kReaderMask) == 0) wake_if_waiters(sem, old);
   sched_point(SchedPoint::kUnlock, sem);
 }
@@ -135,7 +136,7 @@ bool down_write_trylock(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
 }
 
 void up_write(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
-  assert(rwsem_is_write_locked(sem) && "up_write without down_write");
+  VM_BUG_ON(!(rwsem_is_write_locked(sem) && "up_write without down_write"));
   sem->owner.store(nullptr, std::memory_order_relaxed);
   uint32_t old = sem->state.fetch_and(R::kWaiters, std::memory_order_release);
   wake_if_waiters(sem, old);
@@ -143,7 +144,7 @@ void up_write(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
 }
 
 void downgrade_write(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
-  assert(rwsem_is_write_locked(sem) && "downgrade_write without down_write");
+  VM_BUG_ON(!(rwsem_is_write_locked(sem) && "downgrade_write without down_write"));
   sem->owner.store(nullptr, std::memory_order_relaxed);
   uint32_t s = sem->state.load(std::memory_order_relaxed);
   while (!sem->state.compare_exchange_weak(s, (s & R::kWaiters) | 1, std::memory_order_release)) {

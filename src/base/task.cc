@@ -1,15 +1,24 @@
 // task.cc - spawning and joining model tasks; current.
 #include "base/task.h"
 
-#include <cassert>
 #include <cstdio>
 #include <string>
 #include <thread>
 
+#include "base/futex.h"
 #include "base/rcu.h"
 #include "base/sched.h"
+#include "base/bug.h"
 
 namespace guplab {
+
+void send_sig_kill(task_struct* t) {
+  // Paired with futex_wait_killable(): the killer publishes the signal and then looks for
+  // a sleep, the sleeper publishes its sleep and then looks for a signal (both seq_cst),
+  // so one of them sees the other. A stale word only costs its waiters a spurious wakeup.
+  t->fatal_signal.store(true, std::memory_order_seq_cst);
+  if (std::atomic<uint32_t>* w = t->killable_wait.load(std::memory_order_seq_cst)) futex_wake(w, INT32_MAX);
+}
 
 constinit thread_local task_struct* tls_current = nullptr;
 
@@ -58,7 +67,7 @@ task_struct* task_spawn(const TaskInit& init, std::function<void()> fn) {
 }
 
 void task_join(task_struct* t) {
-  assert(t);
+  GUPLAB_CHECK(t);
   if (SimHooks* h = sim_hooks()) {
     h->join(t);
   } else {

@@ -31,6 +31,7 @@ struct task_struct {
   mm_struct* mm = nullptr;     // user address space, or nullptr for kernel threads
   Random rng;
   std::atomic<bool> fatal_signal{false};
+  std::atomic<std::atomic<uint32_t>*> killable_wait{nullptr};  // the word of a TASK_KILLABLE sleep (futex_wait_killable())
   std::atomic<uint32_t> exited{0};  // 1 once the task function has returned
   bool rcu_registered_here = false;  // native: this task registered its thread with RCU
   int rcu_nesting = 0;               // read-side nesting depth (debug checks, sim)
@@ -73,8 +74,11 @@ void task_join(task_struct* t);
 inline bool fatal_signal_pending(const task_struct* t) {
   return t && t->fatal_signal.load(std::memory_order_relaxed);
 }
-/** send_sig_kill() - SIGKILL @t: killable waits return -EINTR. */
-inline void send_sig_kill(task_struct* t) { t->fatal_signal.store(true, std::memory_order_relaxed); }
+/**
+ * send_sig_kill() - SIGKILL @t: wake it if it sleeps killable (futex_wait_killable()), so
+ * that its killable wait returns -EINTR (signal_wake_up() of a TASK_KILLABLE sleeper).
+ */
+void send_sig_kill(task_struct* t);
 
 /**
  * TaskScope - makes the calling OS thread a model task for the scope's lifetime (tests,

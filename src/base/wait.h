@@ -37,6 +37,8 @@ inline void wake_up(wait_queue_head_t* wq) { wake_up_all(wq); }
  * stay valid while the task sleeps.
  */
 void wait_queue_sleep(wait_queue_head_t* wq, uint32_t seq, const char* what = nullptr);
+/** wait_queue_sleep_killable() - as wait_queue_sleep(); send_sig_kill() to the caller wakes it. */
+void wait_queue_sleep_killable(wait_queue_head_t* wq, uint32_t seq);
 /** wait_queue_sleep_until() - as wait_queue_sleep(), returning by @deadline_ns at the latest. */
 void wait_queue_sleep_until(wait_queue_head_t* wq, uint32_t seq, uint64_t deadline_ns);
 
@@ -59,7 +61,7 @@ int wait_event_killable(wait_queue_head_t* wq, Cond cond) {
     const uint32_t s = wq->seq.load(std::memory_order_acquire);
     if (cond()) return 0;
     if (fatal_signal_pending(current())) return -4 /* -EINTR */;
-    wait_queue_sleep(wq, s);
+    wait_queue_sleep_killable(wq, s);
   }
 }
 

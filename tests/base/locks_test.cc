@@ -1,5 +1,6 @@
 // locks_test.cc - spinlock_t, rw_semaphore, wait queues, completion and bit locks on
-// the native backend, across real tasks.
+// the native backend, across real tasks (smoke runs that wait for events, never for
+// time), and their orderings on the sim backend, seed by seed (tests/sim_run.h).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include "base/spinlock.h"
 #include "base/task.h"
 #include "base/wait.h"
+#include "tests/sim_run.h"
 #include "tests/test_machine.h"
 
 namespace guplab {
@@ -99,15 +101,16 @@ TEST_F(MachineTest, RwsemDowngradeKeepsReadLock) {
   EXPECT_FALSE(rwsem_is_locked(&sem));
 }
 
-TEST_F(MachineTest, RwsemKillableWriterReturnsEintr) {
+/** A writer blocked behind a reader gives up with -EINTR once killed. */
+void killable_writer_case(Machine& m, bool let_it_sleep_first) {
   rw_semaphore sem;
   down_read(&sem);
   int ret = 0;
-  task_struct* t = m().spawn("w", [&]() NO_THREAD_SAFETY_ANALYSIS {
+  task_struct* t = m.spawn("w", [&]() NO_THREAD_SAFETY_ANALYSIS {
     ret = down_write_killable(&sem);
     if (ret == 0) up_write(&sem);
   });
-  sleep_ns(20 * NSEC_PER_MSEC);
+  if (let_it_sleep_first) sleep_ns(20 * NSEC_PER_MSEC);  // sim: virtual, the writer has parked
   send_sig_kill(t);
   task_join(t);
   EXPECT_EQ(ret, -EINTR);
@@ -115,15 +118,35 @@ TEST_F(MachineTest, RwsemKillableWriterReturnsEintr) {
   EXPECT_FALSE(rwsem_is_locked(&sem));
 }
 
-TEST_F(MachineTest, WaitEventSeesWakeUp) {
+// Native smoke: the kill lands before or while the writer sleeps; -EINTR either way.
+TEST_F(MachineTest, RwsemKillableWriterReturnsEintr) { killable_writer_case(m(), false); }
+
+TEST(LocksSim, RwsemKillableWriterReturnsEintrWhetherKilledBeforeOrWhileAsleep) {
+  for (bool sleep_first : {false, true})
+    testing::expect_every_seed(testing::small_config(), 30, [&](Machine& m) { killable_writer_case(m, sleep_first); });
+}
+
+/** A waiter on @wq sees the condition its waker set before wake_up(). */
+void wake_up_case(Machine& m, bool let_it_sleep_first) {
   wait_queue_head_t wq;
   std::atomic<int> flag{0};
-  task_struct* t = m().spawn("waiter", [&] { wait_event(&wq, [&] { return flag.load() == 1; }); });
-  sleep_ns(5 * NSEC_PER_MSEC);
+  int seen = -1;
+  task_struct* t = m.spawn("waiter", [&] {
+    wait_event(&wq, [&] { return flag.load() == 1; });
+    seen = flag.load();
+  });
+  if (let_it_sleep_first) sleep_ns(5 * NSEC_PER_MSEC);  // sim: virtual, the waiter has parked
   flag = 1;
   wake_up(&wq);
   task_join(t);
-  SUCCEED();
+  EXPECT_EQ(seen, 1) << "the waiter returned without its condition";
+}
+
+TEST_F(MachineTest, WaitEventSeesWakeUp) { wake_up_case(m(), false); }
+
+TEST(LocksSim, WaitEventSeesWakeUpUnderEverySeed) {
+  for (bool sleep_first : {false, true})
+    testing::expect_every_seed(testing::small_config(), 30, [&](Machine& m) { wake_up_case(m, sleep_first); });
 }
 
 TEST_F(MachineTest, WaitEventTimeoutExpires) {
@@ -133,26 +156,40 @@ TEST_F(MachineTest, WaitEventTimeoutExpires) {
   EXPECT_GE(ktime_get_ns() - t0, 30 * NSEC_PER_MSEC);
 }
 
+// Native smoke: three completes let three waiters through.
 TEST_F(MachineTest, CompletionCountsCompletes) {
   completion c;
   init_completion(&c);
   std::atomic<int> done{0};
   std::vector<task_struct*> ts;
   for (int i = 0; i < 3; i++) ts.push_back(m().spawn("w", [&] { wait_for_completion(&c); done++; }));
-  complete(&c);
-  complete(&c);
-  // Two completions let exactly two waiters through: wait (bounded) for both, then give
-  // the third a moment in which it must stay asleep.
-  for (int i = 0; i < 10000 && done.load() < 2; i++) sleep_ns(NSEC_PER_MSEC);
-  sleep_ns(10 * NSEC_PER_MSEC);
-  EXPECT_EQ(done.load(), 2);
-  complete(&c);
+  for (int i = 0; i < 3; i++) complete(&c);
   for (auto* t : ts) task_join(t);
   EXPECT_EQ(done.load(), 3);
   EXPECT_FALSE(try_wait_for_completion(&c));
   complete_all(&c);
   EXPECT_TRUE(try_wait_for_completion(&c));
   EXPECT_TRUE(try_wait_for_completion(&c));
+}
+
+// Two completions let exactly two of three waiters through: in virtual time, once every
+// task has parked, the third is still asleep.
+TEST(LocksSim, CompletionLetsExactlyAsManyWaitersThroughAsCompletes) {
+  testing::expect_every_seed(testing::small_config(), 50, [](Machine& m) {
+    completion c;
+    init_completion(&c);
+    std::atomic<int> done{0};
+    std::vector<task_struct*> ts;
+    for (int i = 0; i < 3; i++) ts.push_back(m.spawn("w", [&] { wait_for_completion(&c); done++; }));
+    complete(&c);
+    complete(&c);
+    sleep_ns(10 * NSEC_PER_MSEC);
+    EXPECT_EQ(done.load(), 2);
+    complete(&c);
+    for (auto* t : ts) task_join(t);
+    EXPECT_EQ(done.load(), 3);
+    EXPECT_FALSE(try_wait_for_completion(&c));
+  });
 }
 
 TEST_F(MachineTest, BitLockSerializes) {

@@ -4,7 +4,7 @@
 // atomic store: struct page overlays compound_head on lru.next, and compound_head() is
 // read locklessly while a neighbour on an LRU or free list is linked or unlinked.
 #pragma once
-#include <cassert>
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -34,7 +34,7 @@ inline void list_add(list_head* n, list_head* head) { list_add_between(n, head, 
 inline void list_add_tail(list_head* n, list_head* head) { list_add_between(n, head->prev, head); }
 /** list_del() - unlink @e; poisons it so a second delete is caught. */
 inline void list_del(list_head* e) {
-  assert(e->next && e->prev);
+  GUPLAB_CHECK(e->next && e->prev);
   e->next->prev = e->prev;
   list_set_next(e->prev, e->next);
   list_set_next(e, nullptr);

@@ -11,11 +11,11 @@
 #undef rcu_register_thread
 #undef rcu_unregister_thread
 
-#include <cassert>
 
 #include "base/rcu.h"
 #include "base/sched.h"
 #include "base/task.h"
+#include "base/bug.h"
 
 #if defined(GUPLAB_TSAN)
 #include <sanitizer/tsan_interface.h>
@@ -75,7 +75,7 @@ bool rcu_register_thread_once() {
 }
 
 void rcu_unregister_thread_now() {
-  assert(tls_rcu_nesting == 0);
+  GUPLAB_CHECK(tls_rcu_nesting == 0);
   if (!tls_rcu_registered) return;
   urcu_memb_unregister_thread();
   tls_rcu_registered = false;
@@ -83,14 +83,14 @@ void rcu_unregister_thread_now() {
 
 void rcu_read_lock() {
   if (SimHooks* h = sim_hooks()) return h->rcu_read_lock();
-  assert(tls_rcu_registered && "rcu_read_lock on a thread that is not a model task");
+  GUPLAB_CHECK(tls_rcu_registered && "rcu_read_lock on a thread that is not a model task");
   tls_rcu_nesting++;
   urcu_memb_read_lock();
 }
 
 void rcu_read_unlock() {
   if (SimHooks* h = sim_hooks()) return h->rcu_read_unlock();
-  assert(tls_rcu_nesting > 0);
+  GUPLAB_CHECK(tls_rcu_nesting > 0);
   tsan_reader_exit();
   urcu_memb_read_unlock();
   tls_rcu_nesting--;
@@ -106,7 +106,7 @@ bool rcu_read_lock_held() {
 
 void synchronize_rcu() {
   if (SimHooks* h = sim_hooks()) return h->synchronize_rcu();
-  assert(tls_rcu_nesting == 0 && "synchronize_rcu inside a read-side section");
+  GUPLAB_CHECK(tls_rcu_nesting == 0 && "synchronize_rcu inside a read-side section");
   bool reg = rcu_register_thread_once();
   urcu_memb_synchronize_rcu();
   tsan_grace_period_end();

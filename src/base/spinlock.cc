@@ -1,10 +1,10 @@
 // spinlock.cc - spin-then-sleep mutual exclusion (three-state futex mutex).
 #include "base/spinlock.h"
 
-#include <cassert>
 
 #include "base/futex.h"
 #include "base/sched.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -39,11 +39,11 @@ bool spin_trylock(spinlock_t* l) NO_THREAD_SAFETY_ANALYSIS {
 }
 
 void spin_unlock(spinlock_t* l) NO_THREAD_SAFETY_ANALYSIS {
-  assert(l->val.load(std::memory_order_relaxed) != 0 && "spin_unlock of a free lock");
+  VM_BUG_ON(!(l->val.load(std::memory_order_relaxed) != 0 && "spin_unlock of a free lock"));
   if (l->val.exchange(0, std::memory_order_release) == 2) futex_wake(&l->val, 1);
   sched_point(SchedPoint::kUnlock, l);
 }
 
-void assert_spin_locked(const spinlock_t* l) { assert(spin_is_locked(l)); (void)l; }
+void assert_spin_locked(const spinlock_t* l) { VM_BUG_ON(!(spin_is_locked(l))); (void)l; }
 
 }  // namespace guplab

@@ -1,10 +1,10 @@
 // wake_batch.cc - deferred wake-ups at the end of a batch.
 #include "base/wake_batch.h"
 
-#include <cassert>
 
 #include "base/sched.h"
 #include "base/task.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -24,7 +24,7 @@ WakeBatch::WakeBatch() : owner_(sim_hooks() ? nullptr : current()), outer_(nullp
 WakeBatch::~WakeBatch() {
   flush();
   if (!owner_) return;
-  assert(tls_wake_batch == this && "WakeBatch scopes must nest");
+  GUPLAB_CHECK(tls_wake_batch == this && "WakeBatch scopes must nest");
   tls_wake_batch = outer_;
 }
 

@@ -1,7 +1,6 @@
 // bio.cc - allocating, building, splitting, chaining, completing and releasing bios.
 #include "block/bio.h"
 
-#include <cassert>
 #include <climits>
 #include <new>
 #include <vector>

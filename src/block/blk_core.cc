@@ -1,12 +1,12 @@
 // blk_core.cc - submitting bios: checks, splitting to the device's limits, queue slots,
 // plugging, synchronous submission; status codes.
-#include <cassert>
 #include <memory>
 
 #include "base/completion.h"
 #include "base/errno.h"
 #include "block/blkdev.h"
 #include "machine/machine.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -237,7 +237,7 @@ int submit_bio_wait(bio* b) {
 
 void blk_start_plug(blk_plug* plug) {
   task_struct* t = current();
-  assert(t && "blk_start_plug() outside a model task");
+  VM_BUG_ON(!(t && "blk_start_plug() outside a model task"));
   if (!t || t->plug) return;  // nested: the outer plug owns the batch
   *plug = blk_plug{};
   t->plug = plug;

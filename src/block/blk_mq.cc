@@ -1,11 +1,11 @@
 // blk_mq.cc - the queue every block device shares: request table and tags, the
 // completion task's life, ending requests, fault injection, counters.
 #include <algorithm>
-#include <cassert>
 
 #include "base/preempt.h"
 #include "block/blkdev.h"
 #include "machine/machine.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -23,10 +23,10 @@ block_device::block_device(Machine* m, std::string name, sector_t nr_sectors, co
       wake_batch_(std::max(1u, std::min(8u, depth / 8))),
       deferred_wq_("kworker/" + name_),
       rqs_(depth) {
-  assert(m && depth >= 1);
-  assert(is_pow2(lim.logical_block_size) && lim.logical_block_size >= SECTOR_SIZE);
-  assert(lim.max_sectors > 0 && (lim.max_sectors << SECTOR_SHIFT) % lim.logical_block_size == 0);
-  assert(lim.max_segments > 0 && lim.dma_alignment + 1 >= 1);
+  VM_BUG_ON(!(m && depth >= 1));
+  VM_BUG_ON(!(is_pow2(lim.logical_block_size) && lim.logical_block_size >= SECTOR_SIZE));
+  VM_BUG_ON(!(lim.max_sectors > 0 && (lim.max_sectors << SECTOR_SHIFT) % lim.logical_block_size == 0));
+  VM_BUG_ON(!(lim.max_segments > 0 && lim.dma_alignment + 1 >= 1));
   spin_lock_init(&tag_lock_, "blk tags");
   spin_lock_init(&fault_lock_, "blk fault inject");
   init_waitqueue_head(&tag_wait_, "blk tag wait");
@@ -52,7 +52,7 @@ bool block_device::in_completion_context() const {
 }
 
 void block_device::start() {
-  assert(!completion_task());
+  VM_BUG_ON(!(!completion_task()));
   task_struct* t = machine_->spawn("irq/" + name_, [this] { completion_loop(); });
   completion_task_.store(t, std::memory_order_release);
   deferred_wq_.start([this](const std::string& comm, std::function<void()> body) {
@@ -190,7 +190,7 @@ blk_status_t block_device::fault_check(const bio* b) {
 }
 
 void block_device::end_request(request* rq, blk_status_t error) {
-  assert(in_completion_context());
+  VM_BUG_ON(!(in_completion_context()));
   bio* b = rq->rq_bio;
   st_.completed.fetch_add(1, std::memory_order_relaxed);
   if (error != BLK_STS_OK) {

@@ -6,13 +6,13 @@
 #include <sys/mman.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cstring>
 
 #include "base/clock.h"
 #include "base/errno.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -209,7 +209,7 @@ int ramdisk::write_sectors(sector_t sector, unsigned nr, const void* buf) {
 }
 
 ramdisk::dma_cursor_t ramdisk::dma_cursor() const {
-  assert(in_completion_context() && "dma_cursor() belongs to the completion task");
+  VM_BUG_ON(!(in_completion_context() && "dma_cursor() belongs to the completion task"));
   return cursor_;
 }
 

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -21,6 +20,7 @@
 #include "base/errno.h"
 #include "base/wake_batch.h"
 #include "machine/machine.h"
+#include "base/bug.h"
 
 #if defined(GUPLAB_TSAN)
 #include <sanitizer/tsan_interface.h>
@@ -173,7 +173,7 @@ void uring_disk::queue_rq(request* rq, bool last) {
     bio_vec bv;
     bvec_iter iter;
     bio_for_each_segment(bv, b, iter) {
-      assert(n < cfg_.max_segments);
+      VM_BUG_ON(!(n < cfg_.max_segments));
       iov[n].iov_base = bvec_virt(&bv);
       iov[n].iov_len = bv.bv_len;
       n++;

@@ -6,10 +6,10 @@
 
 #include <fmt/format.h>
 
-#include <cassert>
 
 #include "base/random.h"
 #include "mm/mm_types.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -39,9 +39,9 @@ std::string to_string(const dma_stamp& s) {
 }
 
 void stamp_fill_chunk(void* chunk, const dma_stamp& s, unsigned idx) {
-  assert(idx < kStampChunks);
-  assert(reinterpret_cast<uintptr_t>(chunk) % 8 == 0);
-  assert(s.generation != 0);
+  VM_BUG_ON(!(idx < kStampChunks));
+  VM_BUG_ON(!(reinterpret_cast<uintptr_t>(chunk) % 8 == 0));
+  VM_BUG_ON(!(s.generation != 0));
   auto* w = static_cast<uint64_t*>(chunk);
   store(&w[0], kMagic);
   store(&w[1], static_cast<uint64_t>(s.writer) << 32 | s.page);
@@ -56,7 +56,7 @@ void stamp_fill_page(void* page_bytes, const dma_stamp& s) {
 }
 
 PageStampScan stamp_scan_page(const void* page_bytes) {
-  assert(reinterpret_cast<uintptr_t>(page_bytes) % 8 == 0);
+  VM_BUG_ON(!(reinterpret_cast<uintptr_t>(page_bytes) % 8 == 0));
   PageStampScan r;
   for (unsigned c = 0; c < kStampChunks; c++) {
     const auto* w = reinterpret_cast<const uint64_t*>(static_cast<const char*>(page_bytes) + c * kStampChunkSize);

@@ -2,9 +2,9 @@
 #include "drivers/iommu.h"
 
 #include <algorithm>
-#include <cassert>
 
 #include "mm/memory_model.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -24,7 +24,7 @@ iommu_domain* Iommu::domain_alloc(std::string name) {
 void Iommu::domain_free(iommu_domain* d) {
   SpinGuard g(&lock_);
   auto it = std::find_if(domains_.begin(), domains_.end(), [d](const auto& p) { return p.get() == d; });
-  assert(it != domains_.end() && "iommu_domain_free() of an unknown domain");
+  VM_BUG_ON(!(it != domains_.end() && "iommu_domain_free() of an unknown domain"));
   domains_.erase(it);
 }
 
@@ -59,7 +59,7 @@ unsigned long Iommu::redirect_to_scratch(iommu_domain* d, unsigned long iova, un
 }
 
 unsigned long Iommu::revoke_pfn(unsigned long pfn, std::vector<std::string>* who) {
-  assert(pfn != kScratchPfn && pfn != kIommuNoEntry);
+  VM_BUG_ON(!(pfn != kScratchPfn && pfn != kIommuNoEntry));
   SpinGuard g(&lock_);
   unsigned long changed = 0;
   for (const auto& d : domains_) {
@@ -93,7 +93,7 @@ unsigned long Iommu::dma(iommu_domain* d, unsigned long iova, const std::functio
     xfer(scratch_->bytes.data());
     return e;
   }
-  assert(mem_->pfn_valid(e));
+  VM_BUG_ON(!(mem_->pfn_valid(e)));
   xfer(static_cast<char*>(page_address(mem_->pfn_to_page(e))));
   return e;
 }

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cassert>
 
 #include "base/bug.h"
 #include "base/buggify.h"
@@ -34,13 +33,13 @@ OdpDevice::OdpDevice(Machine* m, StampClock* clock, odp_config cfg)
       sp_chunk_(cfg_.name + ":chunk"),
       sp_write_end_(cfg_.name + ":write:end"),
       sp_dereg_done_(cfg_.name + ":dereg:done") {
-  assert(m_ && clock_);
-  assert(cfg_.writer != 0 && "writer 0 is the task's own stores");
+  VM_BUG_ON(!(m_ && clock_));
+  VM_BUG_ON(!(cfg_.writer != 0 && "writer 0 is the task's own stores"));
   spin_lock_init(&lock_, "odp_device");
   mirror_.dev = this;
 }
 
-OdpDevice::~OdpDevice() { assert(!mm_ && "dereg_mr() before destroying the device"); }
+OdpDevice::~OdpDevice() { VM_WARN_ON_ONCE(!(!mm_ && "dereg_mr() before destroying the device")); }
 
 void OdpDevice::trace(const std::string& what) const { dev_trace(m_, fmt::format("{}: {}", cfg_.name, what)); }
 
@@ -62,9 +61,9 @@ bool OdpDevice::invalidate(mmu_interval_notifier* mni, const mmu_notifier_range*
 
 int OdpDevice::reg_mr(unsigned long addr, unsigned long npages) {
   task_struct* t = current();
-  assert(t && t->mm && "reg_mr() runs in the registering process");
-  assert((addr & ~PAGE_MASK) == 0);
-  assert(!mm_ && "a range is already registered");
+  VM_BUG_ON(!(t && t->mm && "reg_mr() runs in the registering process"));
+  VM_BUG_ON(!((addr & ~PAGE_MASK) == 0));
+  VM_BUG_ON(!(!mm_ && "a range is already registered"));
   if (npages == 0 || addr + npages * PAGE_SIZE < addr) return -EINVAL;
   {
     SpinGuard g(&lock_);
@@ -105,7 +104,7 @@ unsigned long OdpDevice::mapped_pfn(unsigned long i) const {
 }
 
 int OdpDevice::prefetch(unsigned long first, unsigned long n) {
-  assert(mm_ && n > 0);
+  VM_BUG_ON(!(mm_ && n > 0));
   TEST_SYNC_POINT(sp_fault_.c_str());
   // The mm may be exiting: a device fault then fails, as upstream's mmget_not_zero().
   if (!mmget_not_zero(mm_)) return -EFAULT;
@@ -142,12 +141,12 @@ int OdpDevice::prefetch(unsigned long first, unsigned long n) {
 }
 
 int OdpDevice::dma_write(unsigned long i, unsigned first, unsigned count, dma_stamp* out) {
-  assert(count > 0 && first + count <= kStampChunks);
+  VM_BUG_ON(!(count > 0 && first + count <= kStampChunks));
   TEST_SYNC_POINT(sp_write_begin_.c_str());
   dma_stamp s;
   {
     SpinGuard g(&lock_);
-    assert(i < pfns_.size() && "dma_write() outside the registered range");
+    VM_BUG_ON(!(i < pfns_.size() && "dma_write() outside the registered range"));
     s = dma_stamp{cfg_.writer, static_cast<uint32_t>(i), clock_->next()};
     last_[i] = rdma_write_record{s, 0, 0};
     stats_.writes++;
@@ -213,7 +212,7 @@ int OdpDevice::dma_write_all() {
 }
 
 void OdpDevice::dereg_mr() {
-  assert(mm_ && "dereg_mr() with nothing registered");
+  VM_BUG_ON(!(mm_ && "dereg_mr() with nothing registered"));
   mmu_interval_notifier_remove(&mirror_.mni);
   mirror_.mni.ops = nullptr;
   {

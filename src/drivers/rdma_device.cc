@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <cassert>
 
 #include "base/clock.h"
 #include "base/errno.h"
@@ -17,6 +16,7 @@
 #include "mm/memory_model.h"
 #include "mm/mm_struct.h"
 #include "mm/pin_design.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -31,8 +31,8 @@ RdmaDevice::RdmaDevice(Machine* m, StampClock* clock, rdma_config cfg)
       sp_dereg_begin_(cfg_.name + ":dereg:begin"),
       sp_dereg_done_(cfg_.name + ":dereg:done"),
       domain_(m->iommu().domain_alloc(cfg_.name)) {
-  assert(m_ && clock_);
-  assert(cfg_.writer != 0 && "writer 0 is the task's own stores");
+  VM_BUG_ON(!(m_ && clock_));
+  VM_BUG_ON(!(cfg_.writer != 0 && "writer 0 is the task's own stores"));
   spin_lock_init(&lock_, "rdma_device");
   listener_.mn.ops = &kNotifierOps;
   listener_.dev = this;
@@ -41,8 +41,8 @@ RdmaDevice::RdmaDevice(Machine* m, StampClock* clock, rdma_config cfg)
 }
 
 RdmaDevice::~RdmaDevice() {
-  assert(!task_ && "join() the device's task first");
-  assert(!registered() && "dereg_mr() before destroying the device");
+  VM_BUG_ON(!(!task_ && "join() the device's task first"));
+  VM_BUG_ON(!(!registered() && "dereg_mr() before destroying the device"));
   m_->iommu().domain_free(domain_);
 }
 
@@ -61,9 +61,9 @@ void RdmaDevice::trace(const std::string& what) const { dev_trace(m_, fmt::forma
 
 int RdmaDevice::reg_mr(unsigned long addr, unsigned long npages) {
   [[maybe_unused]] task_struct* t = current();  // (asserted on)
-  assert(t && t->mm && "reg_mr() runs in the registering process");
-  assert((addr & ~PAGE_MASK) == 0 && npages > 0);
-  assert(!registered());
+  VM_BUG_ON(!(t && t->mm && "reg_mr() runs in the registering process"));
+  VM_BUG_ON(!((addr & ~PAGE_MASK) == 0 && npages > 0));
+  VM_BUG_ON(!(!registered()));
   {
     SpinGuard g(&lock_);
     addr_ = addr;  // the notifier looks at the range from here on
@@ -152,12 +152,12 @@ unsigned long RdmaDevice::nr_pages() const {
 
 page* RdmaDevice::pinned_page(unsigned long i) const {
   SpinGuard g(&lock_);
-  assert(i < nr_);
+  VM_BUG_ON(!(i < nr_));
   return pages_[i];
 }
 
 dma_stamp RdmaDevice::dma_write(unsigned long i, unsigned first, unsigned count) {
-  assert(count > 0 && first + count <= kStampChunks);
+  VM_BUG_ON(!(count > 0 && first + count <= kStampChunks));
   // The write is ordered (and its generation drawn) only once it may begin: a script
   // holding it back here must not leave it with an older generation than later writes.
   TEST_SYNC_POINT(sp_write_begin_.c_str());
@@ -165,7 +165,7 @@ dma_stamp RdmaDevice::dma_write(unsigned long i, unsigned first, unsigned count)
   dma_stamp s;
   {
     SpinGuard g(&lock_);
-    assert(i < nr_ && "dma_write() outside the registered range");
+    VM_BUG_ON(!(i < nr_ && "dma_write() outside the registered range"));
     s = dma_stamp{cfg_.writer, static_cast<uint32_t>(i), clock_->next()};
     last_[i] = rdma_write_record{s, 0, 0, 0};
     writes_++;
@@ -213,7 +213,7 @@ void RdmaDevice::dereg_mr(bool make_dirty) {
   unsigned long n;
   {
     SpinGuard g(&lock_);
-    assert(nr_ && "dereg_mr() with nothing registered");
+    VM_BUG_ON(!(nr_ && "dereg_mr() with nothing registered"));
     n = nr_;
     deregistering_ = true;
   }
@@ -337,8 +337,8 @@ void RdmaDevice::notifier_release(mmu_notifier* mn, mm_struct*) {
 }
 
 int RdmaDevice::set_layout_lease(file* filp) {
-  assert(cfg_.listens && "only a listening device holds a lease");
-  assert(!lease_held_.load());
+  VM_BUG_ON(!(cfg_.listens && "only a listening device holds a lease"));
+  VM_BUG_ON(!(!lease_held_.load()));
   int err = vfs_setlease(filp, F_LAYOUT, &lease_);
   if (!err) lease_held_.store(true);
   trace(err ? fmt::format("layout lease on {}: {}", filp->f_path, errname(err))
@@ -379,7 +379,7 @@ std::vector<rdma_revoke_event> RdmaDevice::revoke_events() const {
 }
 
 void RdmaDevice::start(std::function<void()> body, mm_struct* mm) {
-  assert(!task_ && "the device already runs a task");
+  VM_BUG_ON(!(!task_ && "the device already runs a task"));
   task_ = m_->spawn(cfg_.name, std::move(body), mm);
 }
 
@@ -402,7 +402,7 @@ void RdmaDevice::start_paced(mm_struct* mm, unsigned long addr, unsigned long np
 }
 
 int RdmaDevice::join() {
-  assert(task_ && "no device task to join");
+  VM_BUG_ON(!(task_ && "no device task to join"));
   task_join(task_);
   task_ = nullptr;
   SpinGuard g(&lock_);

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cassert>
 
 #include "base/errno.h"
 #include "base/sched.h"
@@ -15,6 +14,7 @@
 #include "machine/sync_point.h"
 #include "mm/gup.h"
 #include "mm/memory_model.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -26,8 +26,8 @@ ShortDmaDevice::ShortDmaDevice(Machine* m, StampClock* clock, short_dma_config c
       sp_submitted_(cfg_.name + ":submitted"),
       sp_completed_(cfg_.name + ":completed"),
       sp_dma_done_(cfg_.name + ":dma:done") {
-  assert(m_ && clock_);
-  assert(cfg_.writer != 0 && "writer 0 is the task's own stores");
+  VM_BUG_ON(!(m_ && clock_));
+  VM_BUG_ON(!(cfg_.writer != 0 && "writer 0 is the task's own stores"));
   spin_lock_init(&lock_, "short_dma_device");
 }
 
@@ -48,8 +48,8 @@ int pin_all(unsigned long addr, unsigned long npages, bool write, std::vector<pa
 }  // namespace
 
 int ShortDmaDevice::dma_to_user(unsigned long addr, unsigned long npages) {
-  assert(current() && current()->mm && "dma_to_user() runs in the process that owns the range");
-  assert((addr & ~PAGE_MASK) == 0 && npages > 0);
+  VM_BUG_ON(!(current() && current()->mm && "dma_to_user() runs in the process that owns the range"));
+  VM_BUG_ON(!((addr & ~PAGE_MASK) == 0 && npages > 0));
   std::vector<page*> pages;
   if (int err = pin_all(addr, npages, true, &pages)) {
     trace(fmt::format("dma_to_user {:#x} +{}: {}", addr, npages, errname(err)));
@@ -88,8 +88,8 @@ void ShortDmaDevice::end_io(bio* b) {
 
 int ShortDmaDevice::submit(short_dio* dio, bool read, unsigned long addr, unsigned long npages, block_device* bdev,
                            sector_t sector) {
-  assert(current() && current()->mm && "submit() runs in the process that owns the range");
-  assert((addr & ~PAGE_MASK) == 0 && npages > 0 && bdev);
+  VM_BUG_ON(!(current() && current()->mm && "submit() runs in the process that owns the range"));
+  VM_BUG_ON(!((addr & ~PAGE_MASK) == 0 && npages > 0 && bdev));
   std::vector<page*> pages;
   if (int err = pin_all(addr, npages, read, &pages)) {
     trace(fmt::format("direct {} {:#x} +{}: {}", read ? "read" : "write", addr, npages, errname(err)));
@@ -114,7 +114,7 @@ int ShortDmaDevice::submit(short_dio* dio, bool read, unsigned long addr, unsign
     b->bi_private = dio;
     for (unsigned long i = 0; i < n; i++) {
       unsigned added = bio_add_page(b, pages[done + i], PAGE_SIZE, 0, /*is_gup=*/true);
-      assert(added == PAGE_SIZE && "a bio sized for its pages takes them all");
+      VM_BUG_ON(!(added == PAGE_SIZE && "a bio sized for its pages takes them all"));
       (void)added;
     }
     submit_bio(b);

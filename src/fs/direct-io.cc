@@ -2,7 +2,6 @@
 #include "fs/direct-io.h"
 
 #include <algorithm>
-#include <cassert>
 
 #include "base/atomic.h"
 #include "base/completion.h"
@@ -13,6 +12,7 @@
 #include "mm/gup.h"
 #include "mm/pin.h"
 #include "mm/uaccess.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -38,7 +38,7 @@ struct dio {
 };
 
 void dio_set_error(dio* d, int err) {
-  assert(err < 0);
+  VM_BUG_ON(!(err < 0));
   atomic_cmpxchg(&d->error, 0, err);
 }
 
@@ -128,7 +128,7 @@ long dio_submit_one(dio* d, block_device* bdev, blk_opf_t opf, unsigned long uad
   const int nr = static_cast<int>((off + want + PAGE_SIZE - 1) >> PAGE_SHIFT);
   const int got = dio_pin_pages(uaddr & PAGE_MASK, nr, d->is_read ? FOLL_WRITE : FOLL_NONE, pages);
   if (got <= 0) return got < 0 ? got : -EFAULT;
-  assert(got <= nr);
+  VM_BUG_ON(!(got <= nr));
   // A short pin: use the whole logical blocks it covers, release the rest.
   uint64_t bytes = std::min<uint64_t>(want, static_cast<uint64_t>(got) * PAGE_SIZE - off);
   bytes -= bytes % lbs;
@@ -149,7 +149,7 @@ long dio_submit_one(dio* d, block_device* bdev, blk_opf_t opf, unsigned long uad
     // goes in without the GUP bit; BIO_PAGE_PINNED still routes it to unpin, a no-op.
     const bool is_gup = !is_zero_folio(page_folio(pages[i]));
     const unsigned added = bio_add_page(b, pages[i], plen, poff, is_gup);
-    assert(added == plen);
+    VM_BUG_ON(!(added == plen));
     (void)added;
     left -= plen;
   }

@@ -1,6 +1,5 @@
 // inode.cc - in-memory inodes and files: construction, the per-superblock inode hash,
 // iput() and eviction, fput().
-#include <cassert>
 #include <cerrno>
 
 #include "base/bug.h"
@@ -31,7 +30,7 @@ super_block::super_block() NO_THREAD_SAFETY_ANALYSIS {
   INIT_LIST_HEAD(&s_inodes);
 }
 
-super_block::~super_block() NO_THREAD_SAFETY_ANALYSIS { assert(list_empty(&s_inodes)); }
+super_block::~super_block() NO_THREAD_SAFETY_ANALYSIS { VM_WARN_ON_ONCE(!(list_empty(&s_inodes))); }
 
 int bmap(inode* i, sector_t* block) {
   const address_space_operations* ops = i->i_mapping->a_ops;

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cassert>
 
 #include "base/buggify.h"
 #include "base/rcu.h"
@@ -12,6 +11,7 @@
 #include "drivers/dev_trace.h"
 #include "machine/machine.h"
 #include "sim/result.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -31,7 +31,7 @@ const char* to_string(Outcome o) {
 }
 
 ScenarioContext::~ScenarioContext() {
-  assert(tasks_.empty() && "the runner joins every task before the context goes");
+  GUPLAB_CHECK(tasks_.empty() && "the runner joins every task before the context goes");
   while (!objects_.empty()) objects_.pop_back();
 }
 
@@ -58,7 +58,7 @@ task_struct* ScenarioContext::spawn(const std::string& comm, std::function<void(
 
 void ScenarioContext::join(task_struct* t) {
   auto it = std::find(tasks_.begin(), tasks_.end(), t);
-  assert(it != tasks_.end() && "join() of a task this context did not spawn, or twice");
+  GUPLAB_CHECK(it != tasks_.end() && "join() of a task this context did not spawn, or twice");
   tasks_.erase(it);
   task_join(t);
 }

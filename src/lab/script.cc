@@ -1,7 +1,6 @@
 // script.cc - actions multiplexed onto sync-point callbacks.
 #include "lab/script.h"
 
-#include <cassert>
 
 #include "lab/scenario.h"
 #include "machine/machine.h"

@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <cassert>
 #include <cstring>
 
 #include "base/preempt.h"
@@ -19,6 +18,7 @@
 #include "mm/page_ref.h"
 #include "mm/pin_design.h"
 #include "sim/scheduler.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -119,7 +119,7 @@ void Machine::run(const std::function<void()>& fn, const std::string& comm) {
 }
 
 void Machine::set_sim_options(const SimOptions& opts) {
-  assert(!(sim_ && sim_->in_run()) && "set_sim_options() during a sim run");
+  GUPLAB_CHECK(!(sim_ && sim_->in_run()) && "set_sim_options() during a sim run");
   sim_opts_ = opts;
 }
 
@@ -220,7 +220,7 @@ void split_line(std::string_view line, std::string* name, std::string* args) {
 }  // namespace
 
 void Machine::emit_trace(const char* cat, std::string name, std::string args) {
-  assert(trace_sink_);
+  GUPLAB_CHECK(trace_sink_);
   TraceEvent e;
   e.cat = cat;
   e.name = std::move(name);

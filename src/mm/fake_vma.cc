@@ -158,6 +158,7 @@ uint64_t FakeVmaTable::records() const {
 bool vma_is_gup_fake(const vm_area_struct* vma) { return vma->vm_ops == &kFakeVmOps; }
 
 fake_vma* fake_vma_insert(vm_area_struct* vma, unsigned long start, unsigned long end) {
+  mmap_assert_locked(vma->vm_mm);  // REQUIRES (fake_vma.h)
   mm_struct* mm = vma->vm_mm;
   mmap_assert_locked(mm);
   BUG_ON(start < vma->vm_start || end > vma->vm_end || start >= end);

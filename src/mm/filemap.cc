@@ -30,8 +30,8 @@ address_space::address_space() NO_THREAD_SAFETY_ANALYSIS {
 
 address_space::~address_space() NO_THREAD_SAFETY_ANALYSIS {
   // Whoever owns the mapping truncated it and unlinked its vmas first.
-  assert(list_empty(&i_mmap));
-  assert(nrpages.load(std::memory_order_relaxed) == 0);
+  VM_BUG_ON(!(list_empty(&i_mmap)));
+  VM_BUG_ON(!(nrpages.load(std::memory_order_relaxed) == 0));
 }
 
 // ---- helpers --------------------------------------------------------------------------
@@ -260,6 +260,7 @@ int reread_locked(file* filp, address_space* mapping, folio* f) {
 // The retry path releases mmap_lock and hands that fact to the caller through
 // VM_FAULT_RETRY, which the analysis cannot follow.
 vm_fault_t filemap_fault(vm_fault* vmf) NO_THREAD_SAFETY_ANALYSIS {
+  mmap_assert_locked(vmf->vma->vm_mm);  // REQUIRES (filemap.h)
   vm_area_struct* vma = vmf->vma;
   file* filp = vma->vm_file;
   if (WARN_ON_ONCE(!filp)) return VM_FAULT_SIGBUS;

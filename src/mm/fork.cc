@@ -173,6 +173,8 @@ void mmdrop(mm_struct* mm) {
 }
 
 int copy_page_range(vm_area_struct* dst_vma, vm_area_struct* src_vma) {
+  mmap_assert_write_locked(src_vma->vm_mm);  // REQUIRES (fork.h): both mms
+  mmap_assert_write_locked(dst_vma->vm_mm);
   mm_struct* src_mm = src_vma->vm_mm;
   mm_struct* dst_mm = dst_vma->vm_mm;
   const bool cow = is_cow_mapping(src_vma->vm_flags);

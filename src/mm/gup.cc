@@ -517,6 +517,7 @@ mm_struct* current_mm() {
 long get_user_pages(unsigned long start, unsigned long nr_pages, foll_flags flags, page** pages) {
   mm_struct* mm = current_mm();
   if (!mm) return -EFAULT;
+  mmap_assert_locked(mm);  // REQUIRES (gup.h), checked in every build
   if (int r = gup_prepare_flags(&flags, FOLL_TOUCH, pages, nullptr)) return r;
   return __get_user_pages_locked(mm, start, nr_pages, pages, nullptr, flags);
 }

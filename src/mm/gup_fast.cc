@@ -17,7 +17,6 @@
 //
 // Threading: any task that is not holding mmap_lock; see mm/gup.h.
 #include <algorithm>
-#include <cassert>
 
 #include "machine/trace_point.h"
 #include "base/prefetch.h"
@@ -28,6 +27,7 @@
 #include "mm/gup_longterm.h"
 #include "mm/mm_struct.h"
 #include "mm/pin.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -96,7 +96,7 @@ class FastWalk {
         continue;
       }
       folio* const f = page_folio_of_head(p);
-      assert(!is_zero_folio(f));  // special: refused by the mask test
+      VM_BUG_ON(!(!is_zero_folio(f)));  // special: refused by the mask test
       if (D::template grab_fast<S>(f, 1) <= 0) {
         whole = false;
         break;
@@ -260,7 +260,7 @@ class FastWalk {
 template <typename D, typename S>
 long gup_fast(mm_struct* mm, unsigned long start, unsigned long end, foll_flags flags, page** pages) {
   const bool pin = any(flags, FOLL_PIN);
-  assert(pin || !D::kTracksPins);
+  VM_BUG_ON(!(pin || !D::kTracksPins));
   uint32_t seq = 0;
   if (pin) {
     mm->has_pinned.store(true, std::memory_order_relaxed);

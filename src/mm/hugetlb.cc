@@ -363,6 +363,7 @@ void hugetlb_vma_init(vm_area_struct* vma, hugetlb_file* hf) {
 }
 
 vm_fault_t hugetlb_fault(vm_area_struct* vma, unsigned long address, fault_flag flags) {
+  mmap_assert_locked(vma->vm_mm);  // REQUIRES (hugetlb.h)
   mm_struct* mm = vma->vm_mm;
   hugetlb_file* hf = vma_file(vma);
   const unsigned long haddr = address & huge_page_mask(hf->h);

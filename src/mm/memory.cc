@@ -414,6 +414,7 @@ void zap_pte_range(mmu_gather* tlb, vm_area_struct* vma, pmd_t pmd, unsigned lon
 }  // namespace
 
 vm_fault_t handle_mm_fault(vm_area_struct* vma, unsigned long address, fault_flag flags) {
+  mmap_assert_locked(vma->vm_mm);  // REQUIRES (memory.h), checked in every build
   mm_struct* mm = vma->vm_mm;
   mmap_assert_locked(mm);
   if (WARN_ON_ONCE(address < vma->vm_start || address >= vma->vm_end)) return VM_FAULT_SIGSEGV;
@@ -468,6 +469,7 @@ void unmap_page_range(mmu_gather* tlb, vm_area_struct* vma, unsigned long addr, 
 }
 
 void zap_page_range_single(vm_area_struct* vma, unsigned long address, unsigned long size) {
+  mmap_assert_locked(vma->vm_mm);  // REQUIRES (memory.h)
   mmap_assert_locked(vma->vm_mm);
   unsigned long start = address > vma->vm_start ? address : vma->vm_start;
   unsigned long end = address + size < vma->vm_end ? address + size : vma->vm_end;

@@ -3,7 +3,6 @@
 
 #include <sys/mman.h>
 
-#include <cassert>
 #include <cstring>
 #include <new>
 #include <stdexcept>

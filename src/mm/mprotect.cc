@@ -61,6 +61,7 @@ long change_pte_range(vm_area_struct* vma, pmd_t pmd, unsigned long addr, unsign
 }  // namespace
 
 long change_protection(vm_area_struct* vma, unsigned long addr, unsigned long end, pgprot_t newprot) {
+  mmap_assert_write_locked(vma->vm_mm);  // REQUIRES (mprotect.h)
   MmuNotifierScope notify(MMU_NOTIFY_PROTECTION_VMA, vma->vm_mm, addr, end);
   if (is_vm_hugetlb_page(vma)) return hugetlb_change_protection(vma, addr, end, newprot);
   mm_struct* mm = vma->vm_mm;

@@ -118,6 +118,7 @@ void unlink_anon_vmas_abandoned(vm_area_struct* vma) NO_THREAD_SAFETY_ANALYSIS {
 }
 
 int anon_vma_prepare(vm_area_struct* vma) {
+  mmap_assert_locked(vma->vm_mm);  // REQUIRES (rmap.h)
   if (likely(vma_anon_vma(vma))) return 0;
   mm_struct* mm = vma->vm_mm;
   mmap_assert_locked(mm);

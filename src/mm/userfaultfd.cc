@@ -550,6 +550,7 @@ vm_fault_t handle_userfault(vm_fault* vmf, vm_flags_t reason) NO_THREAD_SAFETY_A
   mm_struct* mm = vma->vm_mm;
   userfaultfd_ctx* ctx = vma->vm_userfaultfd_ctx;
   Machine* m = mm_machine(mm);
+  mmap_assert_locked(mm);  // REQUIRES (userfaultfd.h)
   if (!ctx || ctx->released.load(std::memory_order_acquire)) return VM_FAULT_SIGBUS;
   if (!any(vmf->flags, FAULT_FLAG_ALLOW_RETRY)) {
     // Nobody above us can retry: the fault cannot wait for the handler (seed 001's

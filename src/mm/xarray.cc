@@ -1,9 +1,9 @@
 // xarray.cc - the radix tree behind struct xarray.
 #include "mm/xarray.h"
 
-#include <cassert>
 
 #include "base/sched.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -103,7 +103,7 @@ void* xa_load(const xarray* xa, unsigned long index) {
 }
 
 void* __xa_store(xarray* xa, unsigned long index, void* entry) {
-  assert(entry);
+  VM_BUG_ON(!(entry));
   xa_node* head = xa->xa_head.load(std::memory_order_relaxed);
   if (!head) {
     unsigned shift = 0;

@@ -1,9 +1,9 @@
 // fiber.cc - Boost.Context fibers with sanitizer switch annotations.
 #include "sim/fiber.h"
+#include "base/bug.h"
 
 #include <cxxabi.h>
 
-#include <cassert>
 #include <utility>
 
 #if defined(GUPLAB_ASAN)
@@ -51,7 +51,7 @@ inline void tsan_switch(void*) {}
 }  // namespace
 
 Fiber::Fiber(StackPool* pool, Body body) : pool_(pool), body_(std::move(body)) {
-  assert(pool && body_);
+  GUPLAB_CHECK(pool && body_);
   stack_ = pool->allocate();
   stack_size_ = stack_.size;
   stack_bottom_ = static_cast<char*>(stack_.sp) - stack_.size;
@@ -60,7 +60,7 @@ Fiber::Fiber(StackPool* pool, Body body) : pool_(pool), body_(std::move(body)) {
 }
 
 Fiber::~Fiber() {
-  assert((finished_ || !started_) && "destroying a suspended fiber");
+  GUPLAB_CHECK((finished_ || !started_) && "destroying a suspended fiber");
   if (!finished_) pool_->deallocate(stack_);  // never started: nothing ran on it
   if (tsan_fiber_) tsan_destroy(tsan_fiber_);
 }
@@ -88,7 +88,7 @@ __attribute__((no_sanitize("address"), noinline)) void Fiber::exit_to_scheduler(
 }
 
 void Fiber::resume() {
-  assert(!finished_ && ctx_);
+  GUPLAB_CHECK(!finished_ && ctx_);
   started_ = true;
   tsan_sched_ = tsan_current();
   EhGlobals* eh = eh_globals();
@@ -112,7 +112,7 @@ void Fiber::resume() {
 }
 
 void Fiber::suspend() {
-  assert(back_ && "suspend() outside this fiber");
+  GUPLAB_CHECK(back_ && "suspend() outside this fiber");
   asan_start(&fake_stack_, sched_bottom_, sched_size_);
   tsan_switch(tsan_sched_);
   transfer_t t = boost::context::detail::jump_fcontext(back_, nullptr);

@@ -4,12 +4,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cassert>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
 
 #include "sim/event.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -34,15 +34,15 @@ class HooksScope {
 }  // namespace
 
 SimScheduler::SimScheduler(TaskFactory new_task) : new_task_(std::move(new_task)) {
-  assert(new_task_);
+  GUPLAB_CHECK(new_task_);
 }
 
-SimScheduler::~SimScheduler() { assert(!in_run_ && tasks_.empty()); }
+SimScheduler::~SimScheduler() { GUPLAB_CHECK(!in_run_ && tasks_.empty()); }
 
 const SimRunResult& SimScheduler::run(const SimOptions& opts, uint64_t seed, const BugSink* halt,
                                       const TaskInit& init, const std::function<void()>& fn) {
-  assert(!in_run_ && "SimScheduler::run() is not re-entrant");
-  assert(opts.pct_depth >= 1 && opts.stack_size > 0);
+  GUPLAB_CHECK(!in_run_ && "SimScheduler::run() is not re-entrant");
+  GUPLAB_CHECK(opts.pct_depth >= 1 && opts.stack_size > 0);
   reset_run(opts, seed, halt);
   HooksScope hooks(this);
   outer_current_ = current();
@@ -114,7 +114,7 @@ void SimScheduler::loop() {
 }
 
 void SimScheduler::finish_run() {
-  assert(live_ == 0 && runnable_.empty());
+  GUPLAB_CHECK(live_ == 0 && runnable_.empty());
   result_.steps = steps_;
   result_.tasks = tasks_.size();
   result_.end_ns = now_;
@@ -122,7 +122,7 @@ void SimScheduler::finish_run() {
   result_.spurious_wakeups = faults_->spurious_wakeups();
   result_.buggify_fired = faults_->buggify_fired();
   for (auto& t : tasks_) {
-    assert(t->state == State::done && t->fiber->finished());
+    GUPLAB_CHECK(t->state == State::done && t->fiber->finished());
     // A spawned task nobody joined (its joiner unwound first): free it as task_join would.
     if (!t->owned && !t->joined && t->task) delete t->task;
   }
@@ -131,7 +131,7 @@ void SimScheduler::finish_run() {
 
 SimScheduler::SimTask* SimScheduler::add_task(task_struct* task, std::unique_ptr<task_struct> owned,
                                               std::function<void()> fn, bool rcu_kthread) {
-  assert(tasks_.size() < std::numeric_limits<SimChoice>::max() && "too many tasks in one run");
+  GUPLAB_CHECK(tasks_.size() < std::numeric_limits<SimChoice>::max() && "too many tasks in one run");
   auto t = std::make_unique<SimTask>();
   t->id = static_cast<SimChoice>(tasks_.size());
   t->pid = task->pid;
@@ -165,7 +165,7 @@ void SimScheduler::task_body(SimTask* t) {
 }
 
 void SimScheduler::task_ended(SimTask* t) {
-  assert(t == running_);
+  GUPLAB_CHECK(t == running_);
   emit(SimEventKind::task_end, t);
   t->state = State::done;
   runnable_.erase(std::find(runnable_.begin(), runnable_.end(), t->id));
@@ -177,7 +177,7 @@ void SimScheduler::task_ended(SimTask* t) {
 }
 
 void SimScheduler::resume(SimTask* t) {
-  assert(t->state == State::runnable && !running_);
+  GUPLAB_CHECK(t->state == State::runnable && !running_);
   running_ = t;
   result_.switches++;
   emit(SimEventKind::switch_to, t);
@@ -188,7 +188,7 @@ void SimScheduler::resume(SimTask* t) {
 }
 
 SimScheduler::SimTask* SimScheduler::running() const {
-  assert(running_ && "a sim hook was called outside a fiber of the run");
+  GUPLAB_CHECK(running_ && "a sim hook was called outside a fiber of the run");
   return running_;
 }
 
@@ -223,7 +223,7 @@ void SimScheduler::make_runnable(SimTask* t) {
 }
 
 void SimScheduler::park(SimTask* t, Wait wait, const void* key, const char* what) {
-  assert(t->state == State::runnable && t->wait == Wait::none);
+  GUPLAB_CHECK(t->state == State::runnable && t->wait == Wait::none);
   t->wait = wait;
   t->key = key;
   t->what = what;
@@ -231,23 +231,23 @@ void SimScheduler::park(SimTask* t, Wait wait, const void* key, const char* what
 }
 
 void SimScheduler::block(SimTask* t) {
-  assert(t == running_ && t->wait != Wait::none);
+  GUPLAB_CHECK(t == running_ && t->wait != Wait::none);
   t->state = State::blocked;
   runnable_.erase(std::find(runnable_.begin(), runnable_.end(), t->id));
   emit(SimEventKind::block, t, t->what, t->key);
   t->fiber->suspend();
-  assert(t->state == State::runnable && t->wait == Wait::none);
+  GUPLAB_CHECK(t->state == State::runnable && t->wait == Wait::none);
 }
 
 void SimScheduler::unpark(SimTask* t) {
-  assert(t->state == State::blocked);
+  GUPLAB_CHECK(t->state == State::blocked);
   auto drop = [](std::vector<SimChoice>& v, SimChoice id) {
     v.erase(std::remove(v.begin(), v.end(), id), v.end());
   };
   switch (t->wait) {
     case Wait::futex: {
       auto it = futex_q_.find(t->key);
-      assert(it != futex_q_.end());
+      GUPLAB_CHECK(it != futex_q_.end());
       it->second.erase(std::find(it->second.begin(), it->second.end(), t->id));
       if (it->second.empty()) futex_q_.erase(it);
       break;
@@ -271,7 +271,7 @@ void SimScheduler::unpark(SimTask* t) {
 }
 
 void SimScheduler::add_timer(SimTask* t, uint64_t deadline) {
-  assert(!t->has_timer);
+  GUPLAB_CHECK(!t->has_timer);
   t->timer = timers_.emplace(deadline, t->id);
   t->has_timer = true;
 }

@@ -26,7 +26,6 @@
 // Threading: one OS thread. run() installs this scheduler as the thread's SimHooks for
 // the run's duration; every hook is called from a fiber of the run. Not re-entrant.
 #pragma once
-#include <cassert>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -68,7 +67,7 @@ class SimScheduler final : public SimHooks {
    * run; @pool outlives this scheduler's runs.
    */
   void share_stacks(StackPool* pool) {
-    assert(!in_run_);
+    GUPLAB_CHECK(!in_run_);
     if (pool) stacks_ = pool;
   }
   /**

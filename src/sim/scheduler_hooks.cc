@@ -1,7 +1,6 @@
 // scheduler_hooks.cc - SimScheduler's side of the base/ seam: what each SimHooks call does
 // to the running fiber (switch, park, wake, time), and the RCU kthread.
 #include <algorithm>
-#include <cassert>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
@@ -97,16 +96,16 @@ void SimScheduler::sleep_ns(uint64_t ns) {
 
 void SimScheduler::spawn(task_struct* task, std::function<void()> fn) {
   (void)running();
-  assert(task && fn);
+  GUPLAB_CHECK(task && fn);
   add_task(task, nullptr, std::move(fn), false);
 }
 
 void SimScheduler::join(task_struct* task) {
   SimTask* t = running();
-  assert(task && task->backend);
+  GUPLAB_CHECK(task && task->backend);
   SimTask* target = static_cast<SimTask*>(task->backend);
-  assert(target->id < tasks_.size() && tasks_[target->id].get() == target && "not a task of this run");
-  assert(!target->joined && !target->owned);
+  GUPLAB_CHECK(target->id < tasks_.size() && tasks_[target->id].get() == target && "not a task of this run");
+  GUPLAB_CHECK(!target->joined && !target->owned);
   if (target->state != State::done) {
     if (must_unwind()) throw MachineHalted();
     park(t, Wait::join, task, "task_join");

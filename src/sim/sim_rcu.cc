@@ -1,12 +1,12 @@
 // sim_rcu.cc - grace-period snapshots and the callback queue.
 #include "sim/sim_rcu.h"
+#include "base/bug.h"
 
-#include <cassert>
 
 namespace guplab {
 
 void SimRcu::add_task(SimChoice id) {
-  assert(id == tasks_.size());
+  GUPLAB_CHECK(id == tasks_.size());
   tasks_.emplace_back();
 }
 
@@ -18,14 +18,14 @@ void SimRcu::task_ended(SimChoice id) {
 
 void SimRcu::enter(SimChoice id) {
   TaskState& t = tasks_.at(id);
-  assert(!t.reading && !t.ended);
+  GUPLAB_CHECK(!t.reading && !t.ended);
   t.reading = true;
   nr_reading_++;
 }
 
 void SimRcu::exit(SimChoice id) {
   TaskState& t = tasks_.at(id);
-  assert(t.reading);
+  GUPLAB_CHECK(t.reading);
   t.reading = false;
   t.exits++;
   nr_reading_--;

@@ -1,10 +1,10 @@
 // stack_pool.cc - guarded fiber stacks from mmap, cached for reuse.
 #include "sim/stack_pool.h"
+#include "base/bug.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <cassert>
 #include <new>
 
 #if defined(GUPLAB_ASAN)
@@ -20,11 +20,11 @@ size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 StackPool::StackPool(size_t stack_size, size_t max_cached)
     : size_(round_up(stack_size, page_size())), guard_(page_size()), max_cached_(max_cached) {
-  assert(stack_size > 0);
+  GUPLAB_CHECK(stack_size > 0);
 }
 
 StackPool::~StackPool() {
-  assert(outstanding_ == 0 && "a fiber stack is still in use");
+  GUPLAB_CHECK(outstanding_ == 0 && "a fiber stack is still in use");
   for (void* sp : free_) unmap(sp);
 }
 
@@ -49,7 +49,7 @@ boost::context::stack_context StackPool::allocate() {
 }
 
 void StackPool::deallocate(boost::context::stack_context& sctx) noexcept {
-  assert(sctx.size == size_ && outstanding_ > 0);
+  GUPLAB_CHECK(sctx.size == size_ && outstanding_ > 0);
   outstanding_--;
 #if defined(GUPLAB_ASAN)
   // Frames left by the finished fiber may still be poisoned; the next fiber starts clean.

@@ -1,8 +1,8 @@
 // strategy.cc - random walk, PCT and replay.
 #include "sim/strategy.h"
+#include "base/bug.h"
 
 #include <algorithm>
-#include <cassert>
 
 namespace guplab {
 
@@ -14,12 +14,12 @@ constexpr uint64_t kStrategySalt = 0x9c1f'3a57'00d1'e5a1ull;
 }  // namespace
 
 SimChoice RandomWalk::pick(std::span<const SimChoice> runnable) {
-  assert(runnable.size() >= 2);
+  GUPLAB_CHECK(runnable.size() >= 2);
   return runnable[rng_.uniform(runnable.size())];
 }
 
 Pct::Pct(uint64_t seed, unsigned depth, uint64_t steps) : rng_(seed) {
-  assert(depth >= 1 && steps >= 1);
+  GUPLAB_CHECK(depth >= 1 && steps >= 1);
   // k_i is drawn for i = 1..d-1 and keeps priority value i; apply them in step order.
   std::vector<std::pair<uint64_t, uint64_t>> points;
   for (uint64_t i = 1; i < depth; i++) points.emplace_back(1 + rng_.uniform(steps), i);
@@ -32,7 +32,7 @@ Pct::Pct(uint64_t seed, unsigned depth, uint64_t steps) : rng_(seed) {
 }
 
 void Pct::on_task_created(SimChoice id) {
-  assert(id == prio_.size());
+  GUPLAB_CHECK(id == prio_.size());
   // Random and (with overwhelming probability) distinct; ties go to the lower id.
   prio_.push_back(kInitialBand + (rng_.next_u64() >> 1));
 }
@@ -45,7 +45,7 @@ void Pct::on_step(SimChoice id, uint64_t step) {
 }
 
 SimChoice Pct::pick(std::span<const SimChoice> runnable) {
-  assert(runnable.size() >= 2);
+  GUPLAB_CHECK(runnable.size() >= 2);
   SimChoice best = runnable[0];
   for (SimChoice id : runnable)
     if (prio_.at(id) > prio_.at(best)) best = id;
@@ -53,7 +53,7 @@ SimChoice Pct::pick(std::span<const SimChoice> runnable) {
 }
 
 SimChoice Replay::pick(std::span<const SimChoice> runnable) {
-  assert(runnable.size() >= 2);
+  GUPLAB_CHECK(runnable.size() >= 2);
   if (pos_ < choices_.size()) {
     SimChoice want = choices_[pos_++];
     if (std::binary_search(runnable.begin(), runnable.end(), want)) return want;

@@ -397,3 +397,33 @@ INSTANTIATE_TEST_SUITE_P(Rules, CowReuseTest, ::testing::Values(CowReuse::refcou
 
 }  // namespace
 }  // namespace guplab::test
+
+namespace guplab::test {
+namespace {
+
+// REQUIRES: lines are checked in every build (base/bug.h's VM_ checks): a fault handled
+// without the mmap_lock its contract asks for is an oops on the machine, naming the
+// check, in release builds as in debug ones.
+TEST(RequiresChecked, FaultWithoutMmapLockIsAnOopsNamingTheCheck) {
+  Machine m(small_config());
+  m.run([&] {
+    mm_struct* mm = mm_alloc(&m);
+    ASSERT_NE(mm, nullptr);
+    current()->mm = mm;
+    const long a = vm_mmap(mm, 0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
+    ASSERT_GT(a, 0);
+    mmap_read_lock(mm);
+    vm_area_struct* vma = vma_lookup(mm, static_cast<unsigned long>(a));
+    mmap_read_unlock(mm);
+    ASSERT_NE(vma, nullptr);
+    handle_mm_fault(vma, static_cast<unsigned long>(a), FAULT_FLAG_WRITE);  // no mmap_lock: BUG
+    ADD_FAILURE() << "handle_mm_fault() returned without mmap_lock held";
+  });
+  ASSERT_EQ(m.nr_oops(), 1u);
+  const std::string report = m.oopses()[0].format();
+  EXPECT_NE(report.find("rwsem_is_locked"), std::string::npos) << report;
+  EXPECT_NE(report.find("mmap_assert_locked"), std::string::npos) << report;
+}
+
+}  // namespace
+}  // namespace guplab::test

@@ -1,8 +1,8 @@
 // histogram.cc - fio's log-linear latency buckets and percentile lookup.
 #include "lab/fio/histogram.h"
+#include "base/bug.h"
 
 #include <algorithm>
-#include <cassert>
 
 namespace guplab::fio {
 
@@ -16,7 +16,7 @@ unsigned LatencyHistogram::bucket_index(uint64_t ns) {
 }
 
 uint64_t LatencyHistogram::bucket_value(unsigned idx) {
-  assert(idx < kBuckets);
+  GUPLAB_CHECK(idx < kBuckets);
   if (idx < (kVal << 1)) return idx;
   const unsigned error_bits = (idx >> kBits) - 1;
   const uint64_t group_min = uint64_t{1} << (error_bits + kBits);
@@ -31,7 +31,7 @@ void LatencyHistogram::merge(const LatencyHistogram& other) {
 }
 
 std::vector<uint64_t> LatencyHistogram::percentiles(std::span<const double> list) const {
-  assert(std::is_sorted(list.begin(), list.end()));
+  GUPLAB_CHECK(std::is_sorted(list.begin(), list.end()));
   std::vector<uint64_t> out;
   if (total_ == 0 || list.empty()) return out;
   out.reserve(list.size());
@@ -42,7 +42,7 @@ std::vector<uint64_t> LatencyHistogram::percentiles(std::span<const double> list
     while (out.size() < list.size() &&
            static_cast<long double>(sum) >=
                static_cast<long double>(list[out.size()]) / 100.0L * static_cast<long double>(total_)) {
-      assert(list[out.size()] <= 100.0);
+      GUPLAB_CHECK(list[out.size()] <= 100.0);
       out.push_back(bucket_value(i));
     }
   }

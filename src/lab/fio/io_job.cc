@@ -4,7 +4,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cassert>
 #include <vector>
 
 #include "base/clock.h"
@@ -20,6 +19,7 @@
 #include "mm/fork.h"
 #include "mm/mmap.h"
 #include "mm/uaccess.h"
+#include "base/bug.h"
 
 namespace guplab::fio {
 
@@ -320,10 +320,10 @@ bool is_sync_engine(const std::string& e) {
 }
 
 void run_io_job(const JobContext& ctx, JobStats* st, JobLive* live) {
-  assert(ctx.spec && ctx.file && ctx.region_bytes >= ctx.spec->bs);
+  GUPLAB_CHECK(ctx.spec && ctx.file && ctx.region_bytes >= ctx.spec->bs);
   const JobSpec& job = *ctx.spec;
   task_struct* t = current();
-  assert(t && !t->mm);
+  GUPLAB_CHECK(t && !t->mm);
   st->pid = t->pid;
   atomic_set(&live->state, static_cast<int>(JobState::setting_up));
   const auto fail = [&](int err) {

@@ -1,14 +1,14 @@
 // io_plan.cc - offsets and directions of a fio job's I/Os.
 #include "lab/fio/io_plan.h"
+#include "base/bug.h"
 
 #include <bit>
-#include <cassert>
 
 namespace guplab::fio {
 
 IoPlan::IoPlan(const JobSpec& job, uint64_t region_bytes, uint64_t seed)
     : job_(job), nr_blocks_(region_bytes / job.bs), rng_(seed) {
-  assert(job.bs > 0 && region_bytes >= job.bs);
+  GUPLAB_CHECK(job.bs > 0 && region_bytes >= job.bs);
   const uint64_t span = std::bit_ceil(nr_blocks_);
   lcg_mask_ = span - 1;
   lcg_a_ = (rng_.next_u64() << 2) | 1;  // = 1 mod 4

@@ -13,7 +13,6 @@
 //
 // Threading: stateless functions over values; safe from any thread.
 #pragma once
-#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <span>
@@ -22,6 +21,8 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+#include "base/bug.h"
 
 namespace guplab::fio {
 
@@ -40,11 +41,11 @@ class [[nodiscard]] Result {
   explicit operator bool() const { return ok(); }
   /** REQUIRES: ok(). */
   T& value() {
-    assert(ok());
+    GUPLAB_CHECK(ok());
     return std::get<0>(v_);
   }
   const T& value() const {
-    assert(ok());
+    GUPLAB_CHECK(ok());
     return std::get<0>(v_);
   }
   T& operator*() { return value(); }
@@ -53,7 +54,7 @@ class [[nodiscard]] Result {
   const T* operator->() const { return &value(); }
   /** REQUIRES: !ok(). */
   const std::string& error() const {
-    assert(!ok());
+    GUPLAB_CHECK(!ok());
     return std::get<1>(v_).message;
   }
 

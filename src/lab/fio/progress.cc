@@ -2,9 +2,9 @@
 #include "lab/fio/progress.h"
 
 #include <algorithm>
-#include <cassert>
 
 #include "lab/fio/units.h"
+#include "base/bug.h"
 
 namespace guplab::fio {
 
@@ -75,12 +75,12 @@ uint64_t job_eta_sec(const JobSpec& job, const JobProgress& p) {
 }
 
 ProgressLine::ProgressLine(std::span<const JobSpec> jobs) : jobs_(jobs.begin(), jobs.end()) {
-  assert(!jobs_.empty());
+  GUPLAB_CHECK(!jobs_.empty());
 }
 
 std::string ProgressLine::update(uint64_t now_ms, std::span<const JobProgress> progress) {
-  assert(progress.size() == jobs_.size());
-  assert(now_ms >= prev_ms_);
+  GUPLAB_CHECK(progress.size() == jobs_.size());
+  GUPLAB_CHECK(now_ms >= prev_ms_);
   unsigned running = 0;
   std::string run_str;
   std::array<uint64_t, kNumDdirs> bytes{}, ios{};

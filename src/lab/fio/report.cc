@@ -2,12 +2,12 @@
 #include "lab/fio/report.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 #include <cstring>
 #include <ctime>
 
 #include "lab/fio/units.h"
+#include "base/bug.h"
 
 namespace guplab::fio {
 namespace {
@@ -75,7 +75,7 @@ std::string ddir_block(const ReportedJob& rj, Ddir d, const GroupRun& g) {
   const DirStats& s = rj.stats.at(d);
   const size_t di = static_cast<size_t>(d);
   const uint64_t runt = s.runtime_ms;
-  assert(runt > 0);
+  GUPLAB_CHECK(runt > 0);
   const uint64_t bw = 1000 * s.io_bytes / runt;
   const uint64_t iops = 1000 * s.total_ios / runt;
   std::string out = strprintf(
@@ -183,7 +183,7 @@ std::string group_block(const GroupRun& g) {
 }  // namespace
 
 Summary summarize(const RunResult& r) {
-  assert(r.jobs.size() == r.stats.size());
+  GUPLAB_CHECK(r.jobs.size() == r.stats.size());
   Summary sum;
   for (size_t i = 0; i < r.jobs.size(); i++) {
     const JobSpec& job = r.jobs[i];

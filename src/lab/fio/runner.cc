@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <cassert>
 #include <chrono>
 #include <optional>
 
@@ -20,6 +19,7 @@
 #include "lab/fio/progress.h"
 #include "lab/fio/targets.h"
 #include "machine/machine.h"
+#include "base/bug.h"
 
 namespace guplab::fio {
 
@@ -83,9 +83,9 @@ void wait_and_show(std::span<const JobSpec> jobs, std::span<JobLive> live, Finis
 
 std::vector<JobStats> run_jobs(std::span<const JobSpec> jobs, std::span<const JobTarget> targets, const IoHook& on_io,
                                const ProgressOptions& progress) {
-  assert(jobs.size() == targets.size());
+  GUPLAB_CHECK(jobs.size() == targets.size());
   task_struct* self = current();
-  assert(self && self->machine);
+  GUPLAB_CHECK(self && self->machine);
   Machine* m = self->machine;
   const size_t n = jobs.size();
   std::vector<JobStats> stats(n);
@@ -95,7 +95,7 @@ std::vector<JobStats> run_jobs(std::span<const JobSpec> jobs, std::span<const Jo
   init_waitqueue_head(&fin.wq, "fio jobs");
   std::vector<task_struct*> tasks;
   for (size_t i = 0; i < n; i++) {
-    assert(targets[i].file && targets[i].region_bytes >= jobs[i].bs);
+    GUPLAB_CHECK(targets[i].file && targets[i].region_bytes >= jobs[i].bs);
     ctx[i] = JobContext{&jobs[i], i, targets[i].file, targets[i].region_bytes, job_seed(jobs[i], i), &on_io};
   }
   for (size_t i = 0; i < n; i++) {

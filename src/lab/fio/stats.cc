@@ -1,8 +1,8 @@
 // stats.cc - recording and merging one fio job's statistics.
 #include "lab/fio/stats.h"
+#include "base/bug.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cmath>
 
 namespace guplab::fio {
@@ -54,7 +54,7 @@ RunningStat RunningStat::from_summary(uint64_t samples, uint64_t min, uint64_t m
                                       double stddev) {
   RunningStat s;
   if (!samples) return s;
-  assert(min <= max);
+  GUPLAB_CHECK(min <= max);
   s.samples_ = samples;
   s.min_ = min;
   s.max_ = max;
@@ -122,7 +122,7 @@ CpuUsage rusage_delta(const struct rusage& start, const struct rusage& end) {
 
 void JobStats::add_io(Ddir d, uint64_t bytes, uint64_t clat_ns, uint64_t lat_ns,
                       std::optional<uint64_t> slat_ns) {
-  assert(lat_ns >= clat_ns);
+  GUPLAB_CHECK(lat_ns >= clat_ns);
   DirStats& s = at(d);
   s.io_bytes += bytes;
   s.total_ios++;
@@ -140,7 +140,7 @@ void JobStats::add_io(Ddir d, uint64_t bytes, uint64_t clat_ns, uint64_t lat_ns,
 }
 
 void JobStats::add_submit(unsigned nr, unsigned depth) {
-  assert(nr >= 1 && depth >= 1);
+  GUPLAB_CHECK(nr >= 1 && depth >= 1);
   depth_map[depth_bucket(depth)] += nr;
   submit_map[batch_bucket(nr)]++;
   total_submit++;
@@ -203,7 +203,7 @@ uint64_t JobStats::total_ios() const {
 }
 
 IntervalSampler::IntervalSampler(uint64_t interval_ms) : interval_ms_(interval_ms) {
-  assert(interval_ms > 0);
+  GUPLAB_CHECK(interval_ms > 0);
 }
 
 void IntervalSampler::start(uint64_t now_ms, const JobStats& stats) {

@@ -1,10 +1,10 @@
 // units.cc - fio size/time value parsing and num2str() formatting.
 #include "lab/fio/units.h"
+#include "base/bug.h"
 
 #include <fmt/format.h>
 
 #include <array>
-#include <cassert>
 #include <cctype>
 #include <cstdarg>
 #include <cstdio>
@@ -129,8 +129,8 @@ std::string strprintf(const char* format, ...) {
 }
 
 std::string num2str(uint64_t num, int maxlen, uint64_t base, bool pow2, Unit unit) {
-  assert(maxlen >= 1 && maxlen <= 20);
-  assert(base >= 1);
+  GUPLAB_CHECK(maxlen >= 1 && maxlen <= 20);
+  GUPLAB_CHECK(base >= 1);
   static constexpr std::array<const char*, 7> kSi = {"", "k", "M", "G", "T", "P", "E"};
   static constexpr std::array<const char*, 7> kIec = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
   static constexpr std::array<const char*, 6> kUnit = {"", "/s", "B", "bit", "B/s", "bit/s"};

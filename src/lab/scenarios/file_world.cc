@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 #include <sys/mman.h>
 
-#include <cassert>
 
 #include "base/errno.h"
 #include "block/genhd.h"
@@ -19,6 +18,7 @@
 #include "mm/mmap.h"
 #include "mm/uaccess.h"
 #include "mm/vmscan.h"
+#include "base/bug.h"
 
 namespace guplab {
 
@@ -38,8 +38,8 @@ int FileWorld::setup(ScenarioContext& ctx, StampClock* clock, const file_world_o
 }
 
 int FileWorld::setup_world(ScenarioContext& ctx, StampClock* clock, const file_world_options& o) {
-  assert(!m_ && "setup() once");
-  assert(o.npages > 0);
+  GUPLAB_CHECK(!m_ && "setup() once");
+  GUPLAB_CHECK(o.npages > 0);
   m_ = &ctx.machine();
   clock_ = clock;
   npages_ = o.npages;
@@ -112,7 +112,7 @@ inode* FileWorld::ino() const { return filp_ ? file_inode(filp_) : nullptr; }
 address_space* FileWorld::mapping() const { return filp_ ? filp_->f_mapping : nullptr; }
 
 int FileWorld::task_store(unsigned long i) {
-  assert(i < npages_ && addr_);
+  GUPLAB_CHECK(i < npages_ && addr_);
   PageImage img;  // on this task's stack: under sim every task shares one thread
   const dma_stamp s{0, static_cast<uint32_t>(i), clock_->next()};
   stamp_fill_page(img.data(), s);
@@ -124,7 +124,7 @@ int FileWorld::task_store(unsigned long i) {
 }
 
 int FileWorld::task_write(unsigned long i) {
-  assert(i < npages_ && filp_);
+  GUPLAB_CHECK(i < npages_ && filp_);
   PageImage img;
   const dma_stamp s{0, static_cast<uint32_t>(i), clock_->next()};
   stamp_fill_page(img.data(), s);

@@ -26,15 +26,18 @@ class FsWritebackTest : public FsPinTest {
     SpinGuard g(&ino->i_lock);
     return ino->i_state;
   }
-  /** wait_clean() - up to 10 s for @f's pages to be written by someone else. */
+  /**
+   * wait_clean() - up to 10 s for @f's pages to be written by someone else: the flusher
+   * wakes wb_wait at the end of every pass, and the wait re-checks then; the writeback
+   * the pass started is then waited for (filemap_fdatawait_range()).
+   */
   bool wait_clean(file* f) {
-    for (int i = 0; i < 10000; i++) {
-      if (!xa_marked(&f->f_mapping->i_pages, PAGECACHE_TAG_DIRTY) &&
-          !xa_marked(&f->f_mapping->i_pages, PAGECACHE_TAG_WRITEBACK))
-        return true;
-      msleep(1);
-    }
-    return false;
+    bdi_writeback* wb = &file_inode(f)->i_sb->s_wb;
+    wait_event_timeout(
+        &wb->wb_wait, [&] { return !xa_marked(&f->f_mapping->i_pages, PAGECACHE_TAG_DIRTY); }, 10 * NSEC_PER_SEC);
+    if (filemap_fdatawait_range(f->f_mapping, 0, LLONG_MAX)) return false;
+    return !xa_marked(&f->f_mapping->i_pages, PAGECACHE_TAG_DIRTY) &&
+           !xa_marked(&f->f_mapping->i_pages, PAGECACHE_TAG_WRITEBACK);
   }
 };
 
@@ -160,7 +163,7 @@ TEST_P(FsWritebackTest, PassingTheDirtyThresholdKicksTheFlusher) {
   loff_t pos = 0;
   ASSERT_EQ(kernel_write(f, d.data(), d.size(), &pos), static_cast<ssize_t>(d.size()));
   // Background writeback goes on until the dirty pages are under the threshold, not 0.
-  for (int i = 0; i < 10000 && sb()->s_wb.nr_passes.load() == passes0; i++) msleep(1);
+  wait_event_timeout(&sb()->s_wb.wb_wait, [&] { return sb()->s_wb.nr_passes.load() > passes0; }, 10 * NSEC_PER_SEC);
   EXPECT_GT(sb()->s_wb.nr_passes.load(), passes0) << "nobody synced, yet the flusher ran";
   EXPECT_GT(sb()->s_wb.nr_written.load(), written0);
   filp_close(f);

@@ -6,6 +6,7 @@
 
 #include "base/spinlock.h"
 #include "machine/sync_point.h"
+#include "tests/sim_run.h"
 #include "tests/test_machine.h"
 
 namespace guplab {
@@ -13,22 +14,22 @@ namespace {
 
 using testing::MachineTest;
 
-TEST_F(MachineTest, DependencyOrdersTwoTasks) {
+/** The reader is started first (and, if @reader_first, has reached its point), yet runs after the writer. */
+void dependency_case(Machine& m, bool reader_first) {
   spinlock_t lock;
   std::vector<std::string> order;
   auto log = [&](const char* s) {
     SpinGuard g(&lock);
     order.push_back(s);
   };
-  m().sync_points().load_dependency({{"writer:done", "reader:start"}});
-  m().sync_points().enable();
-  // The reader is started first, yet must run after the writer.
-  task_struct* r = m().spawn("reader", [&] {
+  m.sync_points().load_dependency({{"writer:done", "reader:start"}});
+  m.sync_points().enable();
+  task_struct* r = m.spawn("reader", [&] {
     TEST_SYNC_POINT("reader:start");
     log("read");
   });
-  sleep_ns(10 * NSEC_PER_MSEC);
-  task_struct* w = m().spawn("writer", [&] {
+  if (reader_first) sleep_ns(10 * NSEC_PER_MSEC);  // sim: virtual, the reader waits at its point
+  task_struct* w = m.spawn("writer", [&] {
     log("write");
     TEST_SYNC_POINT("writer:done");
   });
@@ -37,7 +38,15 @@ TEST_F(MachineTest, DependencyOrdersTwoTasks) {
   ASSERT_EQ(order.size(), 2u);
   EXPECT_EQ(order[0], "write");
   EXPECT_EQ(order[1], "read");
-  EXPECT_EQ(m().sync_points().hits("reader:start"), 1u);
+  EXPECT_EQ(m.sync_points().hits("reader:start"), 1u);
+  m.sync_points().disable();
+}
+
+TEST_F(MachineTest, DependencyOrdersTwoTasks) { dependency_case(m(), false); }
+
+TEST(SyncPointSim, DependencyOrdersTwoTasksUnderEverySeed) {
+  for (bool reader_first : {false, true})
+    testing::expect_every_seed(testing::small_config(), 30, [&](Machine& m) { dependency_case(m, reader_first); });
 }
 
 TEST_F(MachineTest, CallbackRunsAtThePoint) {

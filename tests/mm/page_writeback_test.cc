@@ -335,15 +335,24 @@ TEST_P(WaitPolicyTest, DirectIoCompletionUnpinsWhileFsyncWaitsForItsPin) {
   sp.load_dependency({{"writeback:wait_pinned", "ramdisk:dma:chunk"}});
   struct Done {
     std::atomic<long> res{1};
+    wait_queue_head_t wq;  // woken by the completion and by the fsync task when done
   } done;
   kiocb iocb;
   init_sync_kiocb(&iocb, &df, 0);
   iocb.ki_private = &done;
-  iocb.ki_complete = [](kiocb* k, long res) { static_cast<Done*>(k->ki_private)->res.store(res); };
+  iocb.ki_complete = [](kiocb* k, long res) {
+    Done* d = static_cast<Done*>(k->ki_private);
+    d->res.store(res);
+    wake_up(&d->wq);
+  };
   ASSERT_EQ(blockdev_direct_IO(&iocb, a, PAGE_SIZE), -EIOCBQUEUED);
   std::atomic<int> fsync_ret{1};
-  task_struct* t = m_->spawn("fsync", [&] { fsync_ret.store(vfs_fsync(f, 0)); });
-  for (int i = 0; i < 10000 && (done.res.load() == 1 || fsync_ret.load() == 1); i++) msleep(1);
+  task_struct* t = m_->spawn("fsync", [&] {
+    fsync_ret.store(vfs_fsync(f, 0));
+    wake_up(&done.wq);
+  });
+  // Wait for both to finish (woken by each), bounded: a deadlock fails instead of hanging.
+  wait_event_timeout(&done.wq, [&] { return done.res.load() != 1 && fsync_ret.load() != 1; }, 10 * NSEC_PER_SEC);
   if (done.res.load() == 1 || fsync_ret.load() == 1) {
     ADD_FAILURE() << "fsync and the O_DIRECT completion deadlocked (page lock vs pin)";
     std::fflush(nullptr);

@@ -5,7 +5,11 @@
 #include <atomic>
 
 #include "base/clock.h"
+#include "base/completion.h"
 #include "mm/mm_fixture.h"
+#include "mm/mmap.h"
+#include "mm/uaccess.h"
+#include "tests/sim_run.h"
 
 namespace guplab::test {
 namespace {
@@ -84,34 +88,53 @@ TEST_F(PgallocTest, ThpDepositsATableAndSplitPublishesIt) {
 }
 
 // The invariant behind GUP-fast: a table is not freed while a lockless walker, inside
-// rcu_read_lock(), may still read it.
-TEST_F(PgallocTest, TableIsNotFreedWhileAReaderIsInsideRcu) {
-  unsigned long a = map(PAGE_SIZE);
-  put_u64(a, 1);
-  page* pte_table = table_page(pmd_pfn(pmd_at(a)), m_.get());
-  std::atomic<int> state{0};  // 1: reader inside; 2: may leave
-  task_struct* reader = m_->spawn("reader", [&] {
-    rcu_read_lock();
-    // What GUP-fast would read: the table through the pmd.
-    pgtable_slot* pte = pte_walk(mm_, a);
-    EXPECT_NE(pte, nullptr);
-    state = 1;
-    while (state.load() != 2) msleep(1);
-    EXPECT_TRUE(PageTable(pte_table)) << "still a page table while we are inside";
-    if (pte) EXPECT_TRUE(pte_none(ptep_get(pte))) << "unlinked tables are empty";
-    rcu_read_unlock();
+// rcu_read_lock(), may still read it. On the sim backend, seed by seed: in virtual time
+// the rcu kthread runs as far as it can while the reader stays inside.
+TEST(PgallocSim, TableIsNotFreedWhileAReaderIsInsideRcu) {
+  testing::expect_every_seed(small_config(), 30, [](Machine& m) {
+    mm_struct* mm = mm_alloc(&m);
+    ASSERT_NE(mm, nullptr);
+    current()->mm = mm;
+    const long r = vm_mmap(mm, 0, PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
+    ASSERT_GT(r, 0);
+    const auto a = static_cast<unsigned long>(r);
+    const uint64_t one = 1;
+    ASSERT_EQ(uaccess_write(mm, a, &one, sizeof(one)), 0);
+    pmd_t pmd{0};
+    {
+      SpinGuard g(&mm->page_table_lock);
+      if (pgtable_slot* s = pmd_walk(mm, a)) pmd = pmdp_get(s);
+    }
+    ASSERT_TRUE(pmd_present(pmd) && !pmd_leaf(pmd));
+    page* pte_table = table_page(pmd_pfn(pmd), &m);
+    completion inside, leave;
+    init_completion(&inside);
+    init_completion(&leave);
+    task_struct* reader = m.spawn("reader", [&] {
+      rcu_read_lock();
+      // What GUP-fast would read: the table through the pmd.
+      pgtable_slot* pte = pte_walk(mm, a);
+      EXPECT_NE(pte, nullptr);
+      complete(&inside);
+      wait_for_completion(&leave);
+      EXPECT_TRUE(PageTable(pte_table)) << "still a page table while we are inside";
+      if (pte) EXPECT_TRUE(pte_none(ptep_get(pte))) << "unlinked tables are empty";
+      rcu_read_unlock();
+    }, mm);
+    wait_for_completion(&inside);
+    ASSERT_EQ(vm_munmap(mm, a, PAGE_SIZE), 0);
+    sleep_ns(50 * NSEC_PER_MSEC);
+    EXPECT_TRUE(PageTable(pte_table));
+    EXPECT_EQ(page_ref_count(pte_table), 1) << "not freed before the grace period";
+    EXPECT_FALSE(PageBuddy(pte_table));
+    complete(&leave);
+    task_join(reader);
+    rcu_barrier();
+    EXPECT_FALSE(PageTable(pte_table));
+    EXPECT_EQ(page_ref_count(pte_table), 0);
+    current()->mm = nullptr;
+    mmput(mm);
   });
-  while (state.load() != 1) msleep(1);
-  ASSERT_EQ(vm_munmap(mm_, a, PAGE_SIZE), 0);
-  msleep(50);
-  EXPECT_TRUE(PageTable(pte_table));
-  EXPECT_EQ(page_ref_count(pte_table), 1) << "not freed before the grace period";
-  EXPECT_FALSE(PageBuddy(pte_table));
-  state = 2;
-  task_join(reader);
-  rcu_barrier();
-  EXPECT_FALSE(PageTable(pte_table));
-  EXPECT_EQ(page_ref_count(pte_table), 0);
 }
 
 }  // namespace

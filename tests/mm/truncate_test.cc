@@ -315,14 +315,19 @@ TEST_P(IsizeExtendedWaitTest, ExtensionWaitsForThePinWithoutHoldingThePageLock) 
   SyncPoints& sp = sync_points();
   sp.load_dependency({{"writeback:wait_pinned", "test:unpin"}});
   std::atomic<int> ret{1};
+  wait_queue_head_t ret_wq;  // the extension wakes it when done
   std::atomic<bool> unpinned{false};
   task_struct* t = m_->spawn("unpinner", [&] {
     TEST_SYNC_POINT("test:unpin");
     unpinned.store(true);
     unpin_user_pages_dirty_lock(&p, 1, true);  // set_page_dirty_lock() of a clean page
   });
-  task_struct* e = m_->spawn("extend", [&] { ret.store(vfs_truncate(f, 3000)); });
-  for (int i = 0; i < 10000 && ret.load() == 1; i++) msleep(1);
+  task_struct* e = m_->spawn("extend", [&] {
+    ret.store(vfs_truncate(f, 3000));
+    wake_up(&ret_wq);
+  });
+  // Bounded: a deadlock fails instead of hanging.
+  wait_event_timeout(&ret_wq, [&] { return ret.load() != 1; }, 10 * NSEC_PER_SEC);
   if (ret.load() == 1) {
     ADD_FAILURE() << "the extension and the unpin deadlocked (page lock vs pin)";
     std::fflush(nullptr);

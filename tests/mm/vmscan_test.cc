@@ -71,12 +71,16 @@ TEST_P(VmscanTest, DirtyPagesAreLeftToTheFlusher) {
   const unsigned long n = isolate_lru_folios(m_->lru(), LRU_INACTIVE_FILE, 1024, &l);
   EXPECT_EQ(n, 256u);
   reclaim_stat st;
+  bdi_writeback* wb = &file_inode(f)->i_sb->s_wb;
+  const uint64_t passes0 = wb->nr_passes.load();
   EXPECT_EQ(shrink_folio_list(&l, &st), 0u) << "nothing clean to free";
   EXPECT_EQ(st.nr_scanned, n);
   EXPECT_EQ(st.nr_dirty, n);
   EXPECT_EQ(vs(NR_FILE_PAGES), 256);
   // Reclaim kicked the flusher: the pages get written without anyone else asking.
-  for (int i = 0; i < 10000 && vs(NR_FILE_DIRTY) > 0; i++) msleep(1);
+  // The flusher wakes wb_wait after every pass; bounded, so a flusher nobody kicked fails.
+  wait_event_timeout(&wb->wb_wait, [&] { return wb->nr_passes.load() > passes0 && vs(NR_FILE_DIRTY) == 0; },
+                     10 * NSEC_PER_SEC);
   EXPECT_EQ(vs(NR_FILE_DIRTY), 0) << "the flusher was kicked";
   ASSERT_EQ(filemap_fdatawait_range(f->f_mapping, 0, LLONG_MAX), 0);
   st = reclaim_all(1);

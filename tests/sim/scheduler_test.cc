@@ -321,45 +321,7 @@ TEST(SimScheduler, RunOnTheCallingThreadRestoresTheSeam) {
   EXPECT_EQ(sim_hooks(), nullptr);
 }
 
-TEST(SimScheduler, ThroughputOfSmallRuns) {
-  // Print only: how many 2-task runs (spawn, lock, a few points, join) per second.
-  auto scenario = [](Machine* m) {
-    spinlock_t lock;
-    spin_lock_init(&lock, "l");
-    int x = 0;
-    m->run([&] {
-      auto body = [&] {
-        for (int i = 0; i < 4; i++) {
-          SpinGuard g(&lock);
-          x++;
-        }
-      };
-      task_struct* a = m->spawn("a", body);
-      task_struct* b = m->spawn("b", body);
-      task_join(a);
-      task_join(b);
-    });
-  };
-  auto measure = [&](bool fresh_machine) {
-    auto shared = sim_machine(1);
-    uint64_t runs = 0, steps = 0;
-    const uint64_t start = host_time_ns();
-    while (host_time_ns() - start < 300 * NSEC_PER_MSEC) {
-      std::unique_ptr<Machine> own;
-      Machine* m = shared.get();
-      if (fresh_machine) m = (own = sim_machine(runs + 1)).get();
-      scenario(m);
-      steps += m->sim_result()->steps;
-      runs++;
-    }
-    const double secs = static_cast<double>(host_time_ns() - start) / 1e9;
-    std::printf("[ perf ] %s: %.0f runs/s (%.0f steps/run)\n",
-                fresh_machine ? "fresh 4 MiB machine per run" : "runs on one machine",
-                static_cast<double>(runs) / secs, static_cast<double>(steps) / static_cast<double>(runs));
-  };
-  measure(true);
-  measure(false);
-}
+// The runs-per-second figure of small sim runs is a benchmark: bench/sim_bench.cc.
 
 }  // namespace
 }  // namespace guplab

@@ -82,7 +82,8 @@ void userfaultfd_put(userfaultfd_ctx* ctx);
  * registered to another context; -ENOENT for COPY/ZEROPAGE/WRITEPROTECT/CONTINUE
  * outside a registered (WP-registered) range; -EEXIST for COPY/ZEROPAGE/CONTINUE over a
  * present page; -EFAULT for CONTINUE where shmem holds no page; -EAGAIN when part of the
- * range was done (->copy/->zeropage/->mapped says how much).
+ * range was done (->copy/->zeropage/->mapped says how much), and for COPY, ZEROPAGE,
+ * CONTINUE and WRITEPROTECT while an event on the context is unread (mmap_changing).
  */
 int userfaultfd_ioctl(userfaultfd_ctx* ctx, unsigned long cmd, void* arg);
 

@@ -20,12 +20,12 @@ MatrixCell run_cell(const Scenario& s, PinDesign d, WritebackPolicy p, const Sce
   c.design = d;
   c.policy = p;
   c.applies = s.applies(d, p);
-  c.expected = base.scripted ? s.expected(d, p) : s.expected_unscripted(d, p);
-  c.result.params = base;
-  if (!c.applies) return c;
   ScenarioParams params = base;
   params.design = d;
   params.policy = p;
+  c.expected = base.scripted ? s.expected_for(params) : s.expected_unscripted_for(params);
+  c.result.params = base;
+  if (!c.applies) return c;
   c.result = run_scenario(s, params);
   return c;
 }

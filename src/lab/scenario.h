@@ -148,6 +148,17 @@ class Scenario {
    */
   virtual Outcome expected_unscripted(PinDesign d, WritebackPolicy p) const { return expected(d, p); }
   /**
+   * expected_for() / expected_unscripted_for() - the predictions for the whole of @p
+   * (design, policy and boot options such as gup_retry): what run, explore, demo and
+   * the matrix compare against. By default expected(p.design, p.policy) and
+   * expected_unscripted(p.design, p.policy); a scenario whose outcome depends on a boot
+   * option overrides these.
+   */
+  virtual Outcome expected_for(const ScenarioParams& p) const { return expected(p.design, p.policy); }
+  virtual Outcome expected_unscripted_for(const ScenarioParams& p) const {
+    return expected_unscripted(p.design, p.policy);
+  }
+  /**
    * applies() - does the scenario run under design @d with policy @p? True for every
    * pair by default. A false cell is not run: the matrix prints it as n/a (and counts it
    * as expected), and `guplab run` / `guplab explore` refuse the pair with a message and

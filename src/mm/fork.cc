@@ -1,6 +1,8 @@
 // fork.cc - mm_struct lifetime, dup_mm() and copy_page_range().
 #include "mm/fork.h"
 
+#include <vector>
+
 #include "base/bug.h"
 #include "base/errno.h"
 #include "fs/fs.h"
@@ -224,6 +226,7 @@ mm_struct* dup_mm(mm_struct* oldmm) {
   mm_struct* mm = mm_alloc(oldmm->machine);
   if (!mm) return nullptr;
   int err = 0;
+  std::vector<userfaultfd_fork_pair> uf;  // UFFD_FEATURE_EVENT_FORK contexts, sent after the copy
   mmap_write_lock(oldmm);
   mmap_write_lock(mm);  // nobody else can see the new mm: no ordering against oldmm's
   mm->mmap_base = oldmm->mmap_base;
@@ -232,7 +235,7 @@ mm_struct* dup_mm(mm_struct* oldmm) {
     vm_area_struct* tmp = vm_area_dup(mpnt);
     tmp->vm_mm = mm;
     tmp->vm_flags &= ~VM_LOCKED;
-    userfaultfd_fork_vma(tmp);
+    dup_userfaultfd(tmp, &uf);
     const bool wipe = any(mpnt->vm_flags, VM_WIPEONFORK);
     if (wipe) tmp->anon_vma_ = nullptr;
     else err = anon_vma_fork(tmp, mpnt);
@@ -251,8 +254,10 @@ mm_struct* dup_mm(mm_struct* oldmm) {
   mmap_write_unlock(oldmm);
   if (err) {
     mmput(mm);  // tears down whatever was copied
+    dup_userfaultfd_fail(&uf);
     return nullptr;
   }
+  dup_userfaultfd_complete(&uf);  // waits until the parent's handler reads each fork event
   return mm;
 }
 

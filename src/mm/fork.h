@@ -16,6 +16,10 @@
 // parent only. Huge PMDs are shared read-only in both (a maybe-pinned THP is split in
 // the parent and copied page by page). Shared and file-backed vmas without anon pages
 // are not copied: the child faults them in from their backing.
+// A vma registered with userfaultfd keeps its registration in the child only if the
+// context has UFFD_FEATURE_EVENT_FORK: then the child's vmas get a new context, and
+// dup_mm() sends UFFD_EVENT_FORK to the parent's context after dropping the mmap_locks
+// and waits until the handler reads it (mm/userfaultfd.h).
 // While it copies the page tables of a COW vma, dup_mm() keeps the parent's
 // mm->write_protect_seq odd, so that GUP-fast can tell a pin may have raced with fork.
 //
@@ -57,6 +61,7 @@ void mm_abandon(mm_struct* mm);
 /**
  * dup_mm() - fork's copy of @oldmm (see above).
  * Returns the child mm (mm_users 1), or nullptr on -ENOMEM (nothing leaked).
+ * May sleep until a userfaultfd handler reads UFFD_EVENT_FORK (see above).
  * REQUIRES: @oldmm's mmap_lock not held by the caller.
  */
 mm_struct* dup_mm(mm_struct* oldmm);

@@ -4,6 +4,7 @@
 #include "base/errno.h"
 #include "mm/memory.h"
 #include "mm/mmap.h"
+#include "mm/userfaultfd.h"
 #include "mm/vma.h"
 
 namespace guplab {
@@ -52,6 +53,7 @@ int madvise_update_vma(mm_struct* mm, vm_area_struct* vma, unsigned long start, 
 }
 
 // Advise each mapped piece of [start, end) with @fn(vma, s, e); holes give -ENOMEM.
+// @fn may lower e (an lvalue) to where it stopped; the walk goes on from there.
 template <typename Fn>
 int madvise_walk(mm_struct* mm, unsigned long start, unsigned long end, Fn fn) REQUIRES_SHARED(mm->mmap_lock) {
   int unmapped_error = 0;
@@ -60,7 +62,7 @@ int madvise_walk(mm_struct* mm, unsigned long start, unsigned long end, Fn fn) R
     if (!vma) return -ENOMEM;
     if (vma->vm_start > addr) unmapped_error = -ENOMEM;
     const unsigned long s = vma->vm_start > addr ? vma->vm_start : addr;
-    const unsigned long e = vma->vm_end < end ? vma->vm_end : end;
+    unsigned long e = vma->vm_end < end ? vma->vm_end : end;
     if (int err = fn(vma, s, e)) return err;
     addr = e;
   }
@@ -87,8 +89,18 @@ int do_madvise(mm_struct* mm, unsigned long start, unsigned long len_in, int beh
   int ret;
   if (behavior == MADV_DONTNEED) {
     mmap_read_lock(mm);
-    ret = madvise_walk(mm, start, end, [](vm_area_struct* vma, unsigned long s, unsigned long e) {
+    ret = madvise_walk(mm, start, end, [mm](vm_area_struct* vma, unsigned long s, unsigned long& e)
+                                           NO_THREAD_SAFETY_ANALYSIS {  // userfaultfd_remove() may drop the lock
       if (any(vma->vm_flags, VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) return -EINVAL;
+      if (!userfaultfd_remove(vma, s, e)) {
+        // mmap_lock was dropped while the handler read UFFD_EVENT_REMOVE: the vma may
+        // have changed or gone; look again.
+        mmap_read_lock(mm);
+        vma = vma_lookup(mm, s);
+        if (!vma) return -ENOMEM;
+        if (any(vma->vm_flags, VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) return -EINVAL;
+        if (e > vma->vm_end) e = vma->vm_end;
+      }
       zap_page_range_single(vma, s, e - s);
       return 0;
     });

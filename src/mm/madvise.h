@@ -4,6 +4,9 @@
 // freed with their last reference (a pinned page stays allocated until unpinned; a
 // shmem page stays in its object), the next touch faults in zeroes (private) or the
 // object's page (shared). It refuses VM_LOCKED/VM_PFNMAP/VM_HUGETLB vmas with -EINVAL.
+// On a vma whose userfaultfd context has UFFD_FEATURE_EVENT_REMOVE it first drops
+// mmap_lock, sends UFFD_EVENT_REMOVE and waits for the handler to read it, then looks
+// the vma up again (mm/userfaultfd.h).
 // MADV_HUGEPAGE/MADV_NOHUGEPAGE set VM_HUGEPAGE/VM_NOHUGEPAGE (THP eligibility of later
 // faults; existing huge PMDs stay). MADV_DONTFORK/MADV_DOFORK set/clear VM_DONTCOPY,
 // MADV_WIPEONFORK/MADV_KEEPONFORK VM_WIPEONFORK (private anonymous only). Flag

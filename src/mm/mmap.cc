@@ -16,6 +16,7 @@
 #include "mm/rmap.h"
 #include "mm/shmem.h"
 #include "mm/swap.h"
+#include "mm/userfaultfd.h"
 
 namespace guplab {
 
@@ -113,12 +114,13 @@ long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot,
   unsigned long align = (anon && !shared && cfg.thp && len >= PMD_SIZE) ? PMD_SIZE : PAGE_SIZE;
   if (hf) align = huge_page_size(hf->h);
   long ret;
+  std::vector<userfaultfd_unmap_ctx> uf;  // MAP_FIXED over userfaultfd ranges: events after unlock
   {
     mmap_write_lock(mm);
     if (flags & MAP_FIXED_NOREPLACE) {
       ret = find_vma_intersection(mm, addr, addr + len) ? -EEXIST : static_cast<long>(addr);
     } else if (flags & MAP_FIXED) {
-      ret = do_munmap(mm, addr, len);
+      ret = do_munmap(mm, addr, len, &uf);
       if (!ret) ret = static_cast<long>(addr);
     } else {
       ret = get_unmapped_area(mm, addr, len, align);
@@ -163,6 +165,7 @@ long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot,
     }
     mmap_write_unlock(mm);
   }
+  userfaultfd_unmap_complete(&uf);
   if (hf) hugetlb_file_put(hf);  // not mapped after all
   if (ret >= 0 && ((flags & MAP_POPULATE) || any(vm_flags, VM_LOCKED))) mm_populate(mm, addr, len);
   return ret;
@@ -278,7 +281,7 @@ int split_vma(mm_struct* mm, vm_area_struct* vma, unsigned long addr, bool new_b
   return 0;
 }
 
-int do_munmap(mm_struct* mm, unsigned long start, unsigned long len) {
+int do_munmap(mm_struct* mm, unsigned long start, unsigned long len, std::vector<userfaultfd_unmap_ctx>* uf) {
   mmap_assert_write_locked(mm);
   if ((start & ~PAGE_MASK) || start > TASK_SIZE || len > TASK_SIZE - start) return -EINVAL;
   len = page_align(len);
@@ -296,6 +299,7 @@ int do_munmap(mm_struct* mm, unsigned long start, unsigned long len) {
   std::vector<vm_area_struct*> vmas;
   for (auto it = mm->mm_mt.upper_bound(start); it != mm->mm_mt.end() && it->second->vm_start < end;) {
     vm_area_struct* v = it->second;
+    if (uf) userfaultfd_unmap_prep(v, start, end, uf);
     vmas.push_back(v);
     mm->total_vm -= vma_pages(v);
     mm->map_count--;
@@ -306,9 +310,11 @@ int do_munmap(mm_struct* mm, unsigned long start, unsigned long len) {
 }
 
 int vm_munmap(mm_struct* mm, unsigned long start, unsigned long len) {
+  std::vector<userfaultfd_unmap_ctx> uf;
   mmap_write_lock(mm);
-  int ret = do_munmap(mm, start, len);
+  int ret = do_munmap(mm, start, len, &uf);
   mmap_write_unlock(mm);
+  userfaultfd_unmap_complete(&uf);
   return ret;
 }
 

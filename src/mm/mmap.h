@@ -14,10 +14,14 @@
 #pragma once
 #include <sys/mman.h>
 
+#include <vector>
+
 #include "mm/mm_struct.h"
 #include "mm/vma.h"
 
 namespace guplab {
+
+struct userfaultfd_unmap_ctx;
 
 /** find_vma() - the first vma with vm_end > @addr (it may start above @addr), or nullptr. */
 vm_area_struct* find_vma(mm_struct* mm, unsigned long addr) REQUIRES_SHARED(mm->mmap_lock);
@@ -64,11 +68,19 @@ long vm_mmap_backed(mm_struct* mm, unsigned long addr, unsigned long len, int pr
 
 /**
  * vm_munmap() - unmap [@start, @start + @len): vmas split at the ends, entries zapped,
- * emptied page tables freed after RCU, vmas closed. Returns 0 or -EINVAL.
+ * emptied page tables freed after RCU, vmas closed. Returns 0 or -EINVAL. Then, with
+ * mmap_lock released, sends UFFD_EVENT_UNMAP to each userfaultfd context with
+ * UFFD_FEATURE_EVENT_UNMAP registered in the range and waits for it to be read (as a
+ * MAP_FIXED vm_mmap() over a registered range does).
  */
 int vm_munmap(mm_struct* mm, unsigned long start, unsigned long len) EXCLUDES(mm->mmap_lock);
-/** do_munmap() - vm_munmap() with mmap_lock already held for write. */
-int do_munmap(mm_struct* mm, unsigned long start, unsigned long len) REQUIRES(mm->mmap_lock);
+/**
+ * do_munmap() - vm_munmap() with mmap_lock already held for write. With @uf, the
+ * userfaultfd unmap events to send are added there (the caller sends them with
+ * userfaultfd_unmap_complete() after dropping mmap_lock); without, none are sent.
+ */
+int do_munmap(mm_struct* mm, unsigned long start, unsigned long len,
+              std::vector<userfaultfd_unmap_ctx>* uf = nullptr) REQUIRES(mm->mmap_lock);
 
 /**
  * split_vma() - split @vma at @addr into two vmas; with @new_below the new one is the

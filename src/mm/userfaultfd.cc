@@ -32,7 +32,8 @@ namespace guplab {
 namespace {
 
 constexpr unsigned long kMmapMinAddr = 65536;  // the kernel's default vm.mmap_min_addr
-constexpr uint64_t kFeatures = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_MINOR_SHMEM;
+constexpr uint64_t kFeatures = UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_MINOR_SHMEM |
+                               UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP;
 constexpr uint64_t kRangeIoctls = (1ull << _UFFDIO_WAKE) | (1ull << _UFFDIO_COPY) | (1ull << _UFFDIO_ZEROPAGE);
 
 /** One fault sleeping on a context (on the faulting task's stack). */
@@ -40,6 +41,12 @@ struct uffd_waiter {
   uffd_msg msg{};
   unsigned long address = 0;  // page aligned
   std::atomic<bool> woken{false};
+};
+
+/** One event waiting to be read (on the sending task's stack). */
+struct uffd_event_waiter {
+  uffd_msg msg{};
+  std::atomic<bool> done{false};  // read by the handler (set under the context's lock)
 };
 
 }  // namespace
@@ -54,8 +61,11 @@ struct userfaultfd_ctx {
   spinlock_t lock;
   std::deque<uffd_waiter*> pending GUARDED_BY(lock);  // queued, not yet read
   std::vector<uffd_waiter*> waiting GUARDED_BY(lock); // read by the handler, not yet woken
+  std::deque<uffd_event_waiter*> events GUARDED_BY(lock);  // sent, not yet read
+  std::atomic<int> mmap_changing{0};    // events under way: mfill/WP ioctls return -EAGAIN
   wait_queue_head_t fault_pending_wqh;  // readers sleep here
   wait_queue_head_t fault_wqh;          // faulting tasks sleep here
+  wait_queue_head_t event_wqh;          // tasks waiting for their event to be read sleep here
 };
 
 namespace {
@@ -296,7 +306,8 @@ long mfill_atomic(userfaultfd_ctx* ctx, unsigned long dst, unsigned long src, un
     mmap_read_lock(mm);
     vm_area_struct* vma = find_vma(mm, dst);
     // The whole range must be in one registered vma (upstream's find_dst_vma()).
-    if (!vma || dst < vma->vm_start || dst + len > vma->vm_end || !vma->vm_userfaultfd_ctx) err = -ENOENT;
+    if (ctx->mmap_changing.load(std::memory_order_acquire)) err = -EAGAIN;  // an event came since
+    else if (!vma || dst < vma->vm_start || dst + len > vma->vm_end || !vma->vm_userfaultfd_ctx) err = -ENOENT;
     else if (vma_is_shmem(vma) || (wp && !userfaultfd_wp(vma))) err = -EINVAL;  // shmem: MINOR only
     else err = mfill_one(vma, dst + static_cast<unsigned long>(done), copy ? buf.data() : nullptr, wp);
     mmap_read_unlock(mm);
@@ -312,6 +323,7 @@ long mfill_atomic(userfaultfd_ctx* ctx, unsigned long dst, unsigned long src, un
 }
 
 int uffd_copy(userfaultfd_ctx* ctx, uffdio_copy* c) {
+  if (ctx->mmap_changing.load(std::memory_order_acquire)) return -EAGAIN;  // ->copy untouched, as upstream
   c->copy = 0;
   if (int e = validate_range(c->dst, c->len)) return e;
   if (c->src + c->len <= c->src) return -EINVAL;
@@ -325,6 +337,7 @@ int uffd_copy(userfaultfd_ctx* ctx, uffdio_copy* c) {
 }
 
 int uffd_zeropage(userfaultfd_ctx* ctx, uffdio_zeropage* z) {
+  if (ctx->mmap_changing.load(std::memory_order_acquire)) return -EAGAIN;
   z->zeropage = 0;
   if (int e = validate_range(z->range.start, z->range.len)) return e;
   if (z->mode & ~UFFDIO_ZEROPAGE_MODE_DONTWAKE) return -EINVAL;
@@ -336,6 +349,7 @@ int uffd_zeropage(userfaultfd_ctx* ctx, uffdio_zeropage* z) {
 }
 
 int uffd_writeprotect(userfaultfd_ctx* ctx, uffdio_writeprotect* w) {
+  if (ctx->mmap_changing.load(std::memory_order_acquire)) return -EAGAIN;
   if (int e = validate_range(w->range.start, w->range.len)) return e;
   if (w->mode & ~(UFFDIO_WRITEPROTECT_MODE_WP | UFFDIO_WRITEPROTECT_MODE_DONTWAKE)) return -EINVAL;
   const bool wp = w->mode & UFFDIO_WRITEPROTECT_MODE_WP;
@@ -392,6 +406,7 @@ int continue_one(vm_area_struct* vma, unsigned long dst, bool wp) {
 
 // UFFDIO_CONTINUE: map pages shmem holds into a MINOR-registered range.
 int uffd_continue(userfaultfd_ctx* ctx, uffdio_continue* c) {
+  if (ctx->mmap_changing.load(std::memory_order_acquire)) return -EAGAIN;
   c->mapped = 0;
   if (int e = validate_range(c->range.start, c->range.len)) return e;
   // (UFFDIO_CONTINUE_MODE_WP, 6.3, is newer than the model's header and shmem is never
@@ -406,7 +421,8 @@ int uffd_continue(userfaultfd_ctx* ctx, uffdio_continue* c) {
   while (done < len) {
     mmap_read_lock(mm);
     vm_area_struct* vma = find_vma(mm, start);
-    if (!vma || start < vma->vm_start || start + len > vma->vm_end || !vma->vm_userfaultfd_ctx) err = -ENOENT;
+    if (ctx->mmap_changing.load(std::memory_order_acquire)) err = -EAGAIN;
+    else if (!vma || start < vma->vm_start || start + len > vma->vm_end || !vma->vm_userfaultfd_ctx) err = -ENOENT;
     else if (!vma_is_shmem(vma)) err = -EINVAL;
     else err = continue_one(vma, start + done, wp);
     mmap_read_unlock(mm);
@@ -451,6 +467,7 @@ userfaultfd_ctx* userfaultfd(mm_struct* mm, int flags) {
   ctx->flags = flags;
   init_waitqueue_head(&ctx->fault_pending_wqh, "uffd_fault_pending");
   init_waitqueue_head(&ctx->fault_wqh, "uffd_fault");
+  init_waitqueue_head(&ctx->event_wqh, "uffd_event");
   mmgrab(mm);
   return ctx;
 }
@@ -470,6 +487,7 @@ void userfaultfd_close(userfaultfd_ctx* ctx) {
   }
   wake_userfault(ctx, 0, 0);
   wake_up_all(&ctx->fault_pending_wqh);
+  wake_up_all(&ctx->event_wqh);  // unread events: their senders stop waiting
   ctx_put(ctx);
 }
 
@@ -521,6 +539,7 @@ namespace {
 long read_msg(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock) {
   for (;;) {
     const uint32_t s = ctx->fault_pending_wqh.seq.load(std::memory_order_acquire);
+    bool event = false;
     {
       SpinGuard g(&ctx->lock);
       if (!ctx->pending.empty()) {
@@ -530,6 +549,19 @@ long read_msg(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock) {
         ctx->waiting.push_back(w);
         return static_cast<long>(sizeof(uffd_msg));
       }
+      // Then events, oldest first; after a close nobody is handed one (its sender is
+      // taking it back).
+      if (!ctx->events.empty() && !ctx->released.load(std::memory_order_acquire)) {
+        uffd_event_waiter* ew = ctx->events.front();
+        ctx->events.pop_front();
+        *msg = ew->msg;  // a fork's new context is the reader's from here on
+        ew->done.store(true, std::memory_order_release);
+        event = true;
+      }
+    }
+    if (event) {
+      wake_up_all(&ctx->event_wqh);
+      return static_cast<long>(sizeof(uffd_msg));
     }
     if (ctx->released.load(std::memory_order_acquire)) return 0;
     if (nonblock) return -EAGAIN;
@@ -543,6 +575,147 @@ long read_msg(userfaultfd_ctx* ctx, uffd_msg* msg, bool nonblock) {
 int userfaultfd_nr_waiting(userfaultfd_ctx* ctx) {
   SpinGuard g(&ctx->lock);
   return static_cast<int>(ctx->pending.size() + ctx->waiting.size());
+}
+
+int userfaultfd_nr_events(userfaultfd_ctx* ctx) {
+  SpinGuard g(&ctx->lock);
+  return static_cast<int>(ctx->events.size());
+}
+
+namespace {
+
+const char* event_name(uint8_t e) {
+  switch (e) {
+    case UFFD_EVENT_FORK: return "fork";
+    case UFFD_EVENT_REMOVE: return "remove";
+    case UFFD_EVENT_UNMAP: return "unmap";
+    default: return "?";
+  }
+}
+
+// Queue @ew on @ctx and sleep until a reader takes it, the context is closed or the
+// task is killed. Consumes a reference to @ctx and one count of its mmap_changing,
+// both taken by the caller when it decided to send. An unread fork event's new
+// context is closed (the child's vmas lose the registration).
+void event_wait_completion(userfaultfd_ctx* ctx, uffd_event_waiter* ew) {
+  Machine* m = mm_machine(ctx->mm);
+  {
+    SpinGuard g(&ctx->lock);
+    ctx->events.push_back(ew);
+  }
+  wake_up_all(&ctx->fault_pending_wqh);  // readers
+  trace_point(m, "uffd", "event", "{} sent, waiting to be read", event_name(ew->msg.event));
+  wait_event_killable(&ctx->event_wqh, [&] {
+    return ew->done.load(std::memory_order_acquire) || ctx->released.load(std::memory_order_acquire);
+  });
+  userfaultfd_ctx* unread_child = nullptr;
+  {
+    SpinGuard g(&ctx->lock);
+    if (!ew->done.load(std::memory_order_relaxed)) {  // not read: take it back
+      auto it = std::find(ctx->events.begin(), ctx->events.end(), ew);
+      if (it != ctx->events.end()) ctx->events.erase(it);
+      if (ew->msg.event == UFFD_EVENT_FORK) unread_child = userfaultfd_fork_ctx(&ew->msg);
+    }
+  }
+  trace_point(m, "uffd", "event", "{} {}", event_name(ew->msg.event),
+              ew->done.load(std::memory_order_acquire) ? "read" : "not read (context closed or task killed)");
+  if (unread_child) userfaultfd_close(unread_child);
+  ctx->mmap_changing.fetch_sub(1, std::memory_order_acq_rel);
+  ctx_put(ctx);
+}
+
+}  // namespace
+
+userfaultfd_ctx* userfaultfd_fork_ctx(const uffd_msg* msg) {
+  if (msg->event != UFFD_EVENT_FORK) return nullptr;
+  return reinterpret_cast<userfaultfd_ctx*>(static_cast<uintptr_t>(msg->arg.reserved.reserved1));
+}
+
+void dup_userfaultfd(vm_area_struct* child, std::vector<userfaultfd_fork_pair>* fcs) {
+  userfaultfd_ctx* octx = child->vm_userfaultfd_ctx;
+  if (!octx) return;
+  if (!(octx->features.load(std::memory_order_acquire) & UFFD_FEATURE_EVENT_FORK) ||
+      octx->released.load(std::memory_order_acquire)) {
+    child->vm_userfaultfd_ctx = nullptr;  // the child does not inherit the registration
+    child->vm_flags &= ~VM_UFFD_ALL;
+    return;
+  }
+  userfaultfd_ctx* nctx = nullptr;
+  for (const userfaultfd_fork_pair& f : *fcs)
+    if (f.orig == octx) nctx = f.child;
+  if (!nctx) {
+    nctx = new userfaultfd_ctx;  // one reference: the reader's once the event is read
+    nctx->mm = child->vm_mm;
+    nctx->flags = octx->flags;
+    nctx->api_done.store(true, std::memory_order_relaxed);
+    nctx->features.store(octx->features.load(std::memory_order_acquire), std::memory_order_relaxed);
+    init_waitqueue_head(&nctx->fault_pending_wqh, "uffd_fault_pending");
+    init_waitqueue_head(&nctx->fault_wqh, "uffd_fault");
+    init_waitqueue_head(&nctx->event_wqh, "uffd_event");
+    mmgrab(nctx->mm);
+    ctx_get(octx);
+    octx->mmap_changing.fetch_add(1, std::memory_order_acq_rel);
+    fcs->push_back({octx, nctx});
+  }
+  child->vm_userfaultfd_ctx = nctx;
+}
+
+void dup_userfaultfd_complete(std::vector<userfaultfd_fork_pair>* fcs) {
+  for (const userfaultfd_fork_pair& f : *fcs) {
+    uffd_event_waiter ew;
+    ew.msg.event = UFFD_EVENT_FORK;
+    ew.msg.arg.reserved.reserved1 = reinterpret_cast<uintptr_t>(f.child);  // the model's "fd"
+    event_wait_completion(f.orig, &ew);
+  }
+  fcs->clear();
+}
+
+void dup_userfaultfd_fail(std::vector<userfaultfd_fork_pair>* fcs) {
+  for (const userfaultfd_fork_pair& f : *fcs) {
+    f.orig->mmap_changing.fetch_sub(1, std::memory_order_acq_rel);
+    ctx_put(f.orig);
+    f.child->released.store(true, std::memory_order_release);
+    ctx_put(f.child);
+  }
+  fcs->clear();
+}
+
+bool userfaultfd_remove(vm_area_struct* vma, unsigned long start, unsigned long end) NO_THREAD_SAFETY_ANALYSIS
+/* drops mmap_lock when it sends */ {
+  userfaultfd_ctx* ctx = vma->vm_userfaultfd_ctx;
+  if (!ctx || !(ctx->features.load(std::memory_order_acquire) & UFFD_FEATURE_EVENT_REMOVE)) return true;
+  mm_struct* mm = vma->vm_mm;
+  ctx_get(ctx);
+  ctx->mmap_changing.fetch_add(1, std::memory_order_acq_rel);
+  mmap_read_unlock(mm);
+  uffd_event_waiter ew;
+  ew.msg.event = UFFD_EVENT_REMOVE;
+  ew.msg.arg.remove.start = start;
+  ew.msg.arg.remove.end = end;
+  event_wait_completion(ctx, &ew);
+  return false;
+}
+
+void userfaultfd_unmap_prep(vm_area_struct* vma, unsigned long start, unsigned long end,
+                            std::vector<userfaultfd_unmap_ctx>* uf) {
+  userfaultfd_ctx* ctx = vma->vm_userfaultfd_ctx;
+  if (!ctx || !(ctx->features.load(std::memory_order_acquire) & UFFD_FEATURE_EVENT_UNMAP)) return;
+  for (const userfaultfd_unmap_ctx& u : *uf)
+    if (u.ctx == ctx && u.start == start && u.end == end) return;  // one event per context and range
+  ctx_get(ctx);
+  ctx->mmap_changing.fetch_add(1, std::memory_order_acq_rel);
+  uf->push_back({ctx, start, end});
+}
+
+void userfaultfd_unmap_complete(std::vector<userfaultfd_unmap_ctx>* uf) {
+  for (const userfaultfd_unmap_ctx& u : *uf) {
+    uffd_event_waiter ew;
+    ew.msg.event = UFFD_EVENT_UNMAP;
+    ew.msg.arg.remove.start = u.start;
+    ew.msg.arg.remove.end = u.end;
+    event_wait_completion(u.ctx, &ew);
+  }
+  uf->clear();
 }
 
 vm_fault_t handle_userfault(vm_fault* vmf, vm_flags_t reason) NO_THREAD_SAFETY_ANALYSIS /* drops mmap_lock */ {

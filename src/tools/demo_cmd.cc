@@ -203,7 +203,7 @@ int demo_explore(uint64_t seeds) {
       replayed = fmt::format("seed {:#x}: {}", r.first_failure->seed, same ? "same run" : "DIFFERS");
       wrong += !same;
     }
-    const Outcome want = o.scenario->expected_unscripted(o.design, o.policy);
+    const Outcome want = o.scenario->expected_unscripted_for(explore_params(o, 1, 1));
     wrong += want == Outcome::ok ? r.failed != 0 : r.count(want) == 0;
     fmt::print("   {:<15} {:<26} {:<22} {:>14} {:>12.0f}  {}\n", row.scenario,
                fmt::format("{}/{}", to_string(row.d), to_string(row.p)), hist, first, r.per_second(), replayed);

@@ -166,8 +166,9 @@ int explore_main(int argc, char** argv) {
   o.spurious_wakeup_p = spurious;
   o.jobs = jobs;
   o.stop_at_first_failure = until_fail;
-  const Outcome expected = scripted ? o.scenario->expected(o.design, o.policy)
-                                    : o.scenario->expected_unscripted(o.design, o.policy);
+  const ScenarioParams predicted_for = explore_params(o, 1, 1);  // design, policy and boot options
+  const Outcome expected = scripted ? o.scenario->expected_for(predicted_for)
+                                    : o.scenario->expected_unscripted_for(predicted_for);
 
   if (!replay.empty()) {
     uint64_t seed = 0;

@@ -142,6 +142,29 @@ TEST(SeedScenarios, UffdGupUnscriptedFailsOnlyWithoutRetry) {
   }
 }
 
+// The prediction sees the boot options: without the retry protocol uffd-gup is predicted
+// `lost`, so the run (scripted or not) matches it, as `guplab run uffd-gup --gup-retry off`
+// and `guplab explore ... --gup-retry off --check` compare.
+TEST(SeedScenarios, UffdGupPredictsLostWithoutRetry) {
+  const Scenario& s = scenario("uffd-gup");
+  for (bool scripted : {true, false}) {
+    ScenarioParams p = sim_params(3);
+    p.scripted = scripted;
+    EXPECT_EQ(scripted ? s.expected_for(p) : s.expected_unscripted_for(p), Outcome::ok);
+    p.gup_retry = false;
+    EXPECT_EQ(scripted ? s.expected_for(p) : s.expected_unscripted_for(p), Outcome::lost);
+    const MatrixCell c = run_cell(s, PinDesign::bias, WritebackPolicy::skip, p);
+    EXPECT_EQ(c.expected, Outcome::lost);
+    EXPECT_EQ(c.result.outcome, Outcome::lost) << all_findings(c.result);
+    EXPECT_TRUE(c.matches());
+  }
+  // A scenario that does not override the prediction keeps expected(design, policy).
+  const Scenario& other = scenario("uffd-wp-pin");
+  ScenarioParams q = sim_params();
+  q.gup_retry = false;
+  EXPECT_EQ(other.expected_for(q), other.expected(q.design, q.policy));
+}
+
 // Write-protection does not stop a device that pinned the page before: the oracle
 // reports the device's write the tracker never saw, and the process's write it did.
 TEST(SeedScenarios, UffdWpPinReportsTheDeviceWriteUnderProtection) {

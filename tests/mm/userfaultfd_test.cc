@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "base/sched.h"
 #include "mm/gup.h"
 #include "mm/madvise.h"
 #include "mm/mm_fixture.h"
@@ -104,7 +105,7 @@ TEST_F(UserfaultfdTest, ApiMustComeFirstAndOnlyOnce) {
   bad.api = UFFD_API + 1;
   EXPECT_EQ(userfaultfd_ioctl(ctx_, UFFDIO_API, &bad), -EINVAL);
   bad.api = UFFD_API;
-  bad.features = UFFD_FEATURE_EVENT_FORK;  // not in the model
+  bad.features = UFFD_FEATURE_EVENT_REMAP;  // not in the model (no mremap)
   EXPECT_EQ(userfaultfd_ioctl(ctx_, UFFDIO_API, &bad), -EINVAL);
   EXPECT_EQ(bad.features, 0u);  // zeroed on error, as the kernel does
   uffdio_api ok{};
@@ -115,6 +116,31 @@ TEST_F(UserfaultfdTest, ApiMustComeFirstAndOnlyOnce) {
   EXPECT_EQ(api(ctx_), -EINVAL);  // a second UFFDIO_API
   EXPECT_EQ(userfaultfd_ioctl(ctx_, 0xdead, &ok), -EINVAL);
   EXPECT_EQ(userfaultfd_read(ctx_, &msg, true), -EAGAIN);  // nothing queued
+}
+
+TEST_F(UserfaultfdTest, ApiNegotiatesTheEvents) {
+  uffdio_api a{};
+  a.api = UFFD_API;
+  a.features = 1ull << 63;  // unknown bit
+  EXPECT_EQ(userfaultfd_ioctl(ctx_, UFFDIO_API, &a), -EINVAL);
+  EXPECT_EQ(a.features, 0u);
+  EXPECT_EQ(a.ioctls, 0u);
+  a = {};
+  a.api = UFFD_API;
+  a.features = UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_UNMAP | UFFD_FEATURE_EVENT_REMAP;
+  EXPECT_EQ(userfaultfd_ioctl(ctx_, UFFDIO_API, &a), -EINVAL);  // REMAP: the model has no mremap
+  a = {};
+  a.api = UFFD_API;
+  a.features = UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP;
+  ASSERT_EQ(userfaultfd_ioctl(ctx_, UFFDIO_API, &a), 0);
+  constexpr uint64_t kEvents = UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP;
+  EXPECT_EQ(a.features & kEvents, kEvents);  // what the model offers
+  EXPECT_FALSE(a.features & UFFD_FEATURE_EVENT_REMAP);
+  EXPECT_EQ(api(ctx_, UFFD_FEATURE_EVENT_FORK), -EINVAL);  // a second UFFDIO_API, even with features
+  uffd_msg msg;
+  EXPECT_EQ(userfaultfd_read(ctx_, &msg, true), -EAGAIN);  // nothing sent yet
+  EXPECT_EQ(userfaultfd_nr_events(ctx_), 0);
+  EXPECT_EQ(userfaultfd_fork_ctx(&msg), nullptr);
 }
 
 TEST_F(UserfaultfdTest, RegisterErrors) {
@@ -538,6 +564,253 @@ TEST(UserfaultfdSimTest, WriteProtectFaultWaitsForUnprotect) {
     EXPECT_EQ(after, 2u) << "seed " << seed;
     EXPECT_TRUE(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP);
     EXPECT_TRUE(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE);
+  }
+}
+
+// ---- events (UFFD_FEATURE_EVENT_FORK / _REMOVE / _UNMAP), on the sim backend ---------
+
+// One sim machine running @body (as its first task) from @seed; the run must end
+// cleanly (a task blocked for good is a deadlock the sim reports).
+template <typename Body>
+void run_sim(uint64_t seed, Body body) {
+  MachineConfig c = small_config();
+  c.backend = Backend::sim;
+  c.seed = seed;
+  Machine m(c);
+  m.run([&] { body(m); });
+  EXPECT_TRUE(m.sim_result() && m.sim_result()->ok()) << "seed " << seed << ": "
+                                                       << (m.sim_result() ? m.sim_result()->format() : "");
+  EXPECT_EQ(m.nr_oops(), 0u) << (m.nr_oops() ? m.oopses()[0].format() : "");
+}
+
+unsigned long sim_map(mm_struct* mm, unsigned long len) {
+  return static_cast<unsigned long>(vm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0));
+}
+
+// Until @ctx has an unread event (the sender is asleep in it). A bounded scheduling loop.
+void until_event_sent(userfaultfd_ctx* ctx) {
+  for (int i = 0; userfaultfd_nr_events(ctx) == 0; i++) {
+    ASSERT_LT(i, 1000000) << "no event sent";
+    cond_resched();
+  }
+}
+
+TEST(UserfaultfdSimTest, WithoutEventFeaturesNothingIsSent) {
+  // With no reader, a sent event would leave its sender asleep for good (a deadlock).
+  for (uint64_t seed = 1; seed <= 4; seed++) {
+    run_sim(seed, [&](Machine& m) {
+      mm_struct* mm = mm_alloc(&m);
+      const unsigned long a = sim_map(mm, 4 * P);
+      userfaultfd_ctx* ctx = userfaultfd(mm, 0);
+      ASSERT_EQ(api(ctx, UFFD_FEATURE_THREAD_ID), 0);
+      ASSERT_EQ(reg(ctx, a, 4 * P), 0);
+      task_struct* t = m.spawn("process", [&] {
+        EXPECT_EQ(zeropage(ctx, a, P), 0);
+        EXPECT_EQ(do_madvise(mm, a, 2 * P, MADV_DONTNEED), 0);
+        mm_struct* child = dup_mm(mm);
+        ASSERT_NE(child, nullptr);
+        mmap_read_lock(child);
+        EXPECT_FALSE(userfaultfd_armed(vma_lookup(child, a)));  // dropped, as without EVENT_FORK
+        mmap_read_unlock(child);
+        mmput(child);
+        EXPECT_EQ(vm_munmap(mm, a + 3 * P, P), 0);
+      }, mm);
+      task_join(t);
+      uffd_msg msg;
+      EXPECT_EQ(userfaultfd_read(ctx, &msg, true), -EAGAIN);
+      EXPECT_EQ(userfaultfd_nr_events(ctx), 0);
+      userfaultfd_close(ctx);
+      mmput(mm);
+    });
+  }
+}
+
+TEST(UserfaultfdSimTest, RemoveEventOnDontneedDropsMmapLockAndWaitsToBeRead) {
+  for (uint64_t seed = 1; seed <= 8; seed++) {
+    uffd_msg msg{};
+    int madv = -1, copy_during = 0, copy_after = -1, refill = -1;
+    long stage = -1;
+    run_sim(seed, [&](Machine& m) {
+      mm_struct* mm = mm_alloc(&m);
+      const unsigned long a = sim_map(mm, 4 * P), src = sim_map(mm, P);
+      userfaultfd_ctx* ctx = userfaultfd(mm, 0);
+      ASSERT_EQ(api(ctx, UFFD_FEATURE_EVENT_REMOVE), 0);
+      ASSERT_EQ(reg(ctx, a, 4 * P), 0);
+      task_struct* t = m.spawn("madviser", [&] {
+        ASSERT_EQ(copy(ctx, a, src, 2 * P), 0);
+        madv = do_madvise(mm, a, 2 * P, MADV_DONTNEED);
+      }, mm);
+      task_struct* h = m.spawn("handler", [&] {
+        until_event_sent(ctx);
+        copy_during = copy(ctx, a + 2 * P, src, P);  // the range is changing: -EAGAIN
+        // The sender dropped mmap_lock: a writer gets it while the event is unread.
+        stage = vm_mmap(mm, 0, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
+        if (stage > 0) vm_munmap(mm, static_cast<unsigned long>(stage), P);
+        ASSERT_EQ(userfaultfd_read(ctx, &msg), static_cast<long>(sizeof(uffd_msg)));
+      }, mm);
+      task_join(t);
+      task_join(h);
+      task_struct* after = m.spawn("after", [&] {
+        copy_after = copy(ctx, a + 2 * P, src, P);  // read and done: fills again
+        refill = copy(ctx, a, src, P);              // zapped by the DONTNEED: not -EEXIST
+      }, mm);
+      task_join(after);
+      EXPECT_EQ(msg.arg.remove.start, a);
+      userfaultfd_close(ctx);
+      mmput(mm);
+    });
+    EXPECT_EQ(madv, 0) << "seed " << seed;
+    EXPECT_EQ(copy_during, -EAGAIN) << "seed " << seed;
+    EXPECT_GT(stage, 0) << "mmap_lock held across the event, seed " << seed;
+    EXPECT_EQ(msg.event, UFFD_EVENT_REMOVE);
+    EXPECT_EQ(msg.arg.remove.end - msg.arg.remove.start, 2 * P);
+    EXPECT_EQ(copy_after, 0);
+    EXPECT_EQ(refill, 0);
+  }
+}
+
+TEST(UserfaultfdSimTest, UnmapEventAfterMunmapAndMapFixed) {
+  for (uint64_t seed = 1; seed <= 8; seed++) {
+    uffd_msg first{}, second{};
+    unsigned long a = 0, b = 0;
+    int unmapped = -1;
+    long fixed = -1;
+    bool gone = false;
+    run_sim(seed, [&](Machine& m) {
+      mm_struct* mm = mm_alloc(&m);
+      a = sim_map(mm, 4 * P);
+      b = sim_map(mm, 2 * P);
+      userfaultfd_ctx* ctx = userfaultfd(mm, 0);
+      ASSERT_EQ(api(ctx, UFFD_FEATURE_EVENT_UNMAP), 0);
+      ASSERT_EQ(reg(ctx, a + P, 2 * P), 0);  // the middle of the mapping
+      ASSERT_EQ(reg(ctx, b, 2 * P), 0);
+      task_struct* t = m.spawn("unmapper", [&] {
+        unmapped = vm_munmap(mm, a, 4 * P);  // one event: the munmap's whole range
+        fixed = vm_mmap(mm, b, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, nullptr, 0);
+      }, mm);
+      task_struct* h = m.spawn("handler", [&] {
+        ASSERT_EQ(userfaultfd_read(ctx, &first), static_cast<long>(sizeof(uffd_msg)));
+        ASSERT_EQ(userfaultfd_read(ctx, &second), static_cast<long>(sizeof(uffd_msg)));
+      }, mm);
+      task_join(t);
+      task_join(h);
+      mmap_read_lock(mm);
+      gone = vma_lookup(mm, a + P) == nullptr && !userfaultfd_armed(vma_lookup(mm, b));
+      mmap_read_unlock(mm);
+      uffd_msg none;
+      EXPECT_EQ(userfaultfd_read(ctx, &none, true), -EAGAIN);  // nothing more
+      userfaultfd_close(ctx);
+      mmput(mm);
+    });
+    EXPECT_EQ(unmapped, 0) << "seed " << seed;
+    EXPECT_EQ(fixed, static_cast<long>(b));
+    EXPECT_TRUE(gone);
+    EXPECT_EQ(first.event, UFFD_EVENT_UNMAP);
+    EXPECT_EQ(first.arg.remove.start, a);
+    EXPECT_EQ(first.arg.remove.end, a + 4 * P);
+    EXPECT_EQ(second.event, UFFD_EVENT_UNMAP);
+    EXPECT_EQ(second.arg.remove.start, b);
+    EXPECT_EQ(second.arg.remove.end, b + 2 * P);
+  }
+}
+
+TEST(UserfaultfdSimTest, ForkEventHandsTheChildContextThatResolvesTheChildsFaults) {
+  constexpr uint64_t kParent = 0x1111222233334444ull, kChild = 0x5555666677778888ull;
+  for (uint64_t seed = 1; seed <= 8; seed++) {
+    uffd_msg fork_msg{}, fault{};
+    userfaultfd_ctx* parent_ctx = nullptr;
+    userfaultfd_ctx* child_ctx = nullptr;
+    uint64_t child_saw0 = 0, child_saw1 = 0;
+    int child_pid = 0, child_read = -1, parent_refill = -1;
+    bool child_armed = false;
+    run_sim(seed, [&](Machine& m) {
+      mm_struct* mm = mm_alloc(&m);
+      const unsigned long a = sim_map(mm, 2 * P), src = sim_map(mm, 2 * P);
+      ASSERT_EQ(uaccess_write(mm, src, &kParent, sizeof(kParent)), 0);
+      ASSERT_EQ(uaccess_write(mm, src + P, &kChild, sizeof(kChild)), 0);
+      userfaultfd_ctx* ctx = parent_ctx = userfaultfd(mm, 0);
+      ASSERT_EQ(api(ctx, UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_THREAD_ID), 0);
+      ASSERT_EQ(reg(ctx, a, 2 * P), 0);
+      mm_struct* child = nullptr;
+      task_struct* parent = m.spawn("parent", [&] {
+        ASSERT_EQ(copy(ctx, a, src, P), 0);  // page 0 present, page 1 missing
+        child = dup_mm(mm);                  // returns once the handler has read the event
+      }, mm);
+      task_struct* h = m.spawn("handler", [&] {
+        ASSERT_EQ(userfaultfd_read(ctx, &fork_msg), static_cast<long>(sizeof(uffd_msg)));
+        child_ctx = userfaultfd_fork_ctx(&fork_msg);
+      }, mm);
+      task_join(parent);
+      task_join(h);
+      ASSERT_NE(child, nullptr);
+      ASSERT_NE(child_ctx, nullptr);
+      mmap_read_lock(child);
+      vm_area_struct* cv = vma_lookup(child, a);
+      child_armed = cv && userfaultfd_missing(cv) && cv->vm_userfaultfd_ctx == child_ctx;
+      mmap_read_unlock(child);
+      // The child touches its missing page: the fault goes to the child's context.
+      task_struct* ct = m.spawn("child", [&] {
+        child_read = uaccess_read(child, a + P, &child_saw1, sizeof(child_saw1));
+        (void)uaccess_read(child, a, &child_saw0, sizeof(child_saw0));
+      }, child);
+      child_pid = ct->pid;
+      task_struct* ch = m.spawn("child-handler", [&] {
+        ASSERT_EQ(userfaultfd_read(child_ctx, &fault), static_cast<long>(sizeof(uffd_msg)));
+        ASSERT_EQ(copy(child_ctx, fault.arg.pagefault.address & PAGE_MASK, src + P, P), 0);
+      }, mm);
+      task_join(ct);
+      task_join(ch);
+      task_struct* pt = m.spawn("parent-again", [&] {
+        parent_refill = copy(ctx, a + P, src, P);  // still missing in the parent
+      }, mm);
+      task_join(pt);
+      userfaultfd_close(child_ctx);  // the reader owns the new context (its "fd")
+      mmput(child);
+      userfaultfd_close(ctx);
+      mmput(mm);
+    });
+    EXPECT_EQ(fork_msg.event, UFFD_EVENT_FORK) << "seed " << seed;
+    EXPECT_NE(child_ctx, parent_ctx);
+    EXPECT_TRUE(child_armed);
+    EXPECT_EQ(fault.event, UFFD_EVENT_PAGEFAULT);
+    EXPECT_EQ(static_cast<int>(fault.arg.pagefault.feat.ptid), child_pid);
+    EXPECT_EQ(child_read, 0);
+    EXPECT_EQ(child_saw1, kChild) << "resolved through the child's context";
+    EXPECT_EQ(child_saw0, kParent) << "copied at fork";
+    EXPECT_EQ(parent_refill, 0);
+  }
+}
+
+TEST(UserfaultfdSimTest, UnreadForkEventEndsWithCloseAndTheChildLosesTheRegistration) {
+  for (uint64_t seed = 1; seed <= 8; seed++) {
+    bool child_armed = true;
+    run_sim(seed, [&](Machine& m) {
+      mm_struct* mm = mm_alloc(&m);
+      const unsigned long a = sim_map(mm, 2 * P);
+      userfaultfd_ctx* ctx = userfaultfd(mm, 0);
+      ASSERT_EQ(api(ctx, UFFD_FEATURE_EVENT_FORK), 0);
+      ASSERT_EQ(reg(ctx, a, 2 * P), 0);
+      userfaultfd_get(ctx);  // the closer's reference
+      mm_struct* child = nullptr;
+      task_struct* parent = m.spawn("parent", [&] { child = dup_mm(mm); }, mm);
+      task_struct* closer = m.spawn("closer", [&] {
+        until_event_sent(ctx);
+        userfaultfd_close(ctx);  // nobody will read the fork event
+      }, mm);
+      task_join(parent);
+      task_join(closer);
+      ASSERT_NE(child, nullptr);
+      mmap_read_lock(child);
+      vm_area_struct* cv = vma_lookup(child, a);
+      child_armed = !cv || userfaultfd_armed(cv) || cv->vm_userfaultfd_ctx != nullptr;
+      mmap_read_unlock(child);
+      uffd_msg msg;
+      EXPECT_EQ(userfaultfd_read(ctx, &msg), 0);  // closed
+      userfaultfd_put(ctx);
+      mmput(child);
+      mmput(mm);
+    });
+    EXPECT_FALSE(child_armed) << "seed " << seed;
   }
 }
 

@@ -59,6 +59,9 @@ class UffdGup final : public Scenario {
   }
   MachineConfig config(const ScenarioParams&) const override { return scenario_machine(); }
   Outcome expected(PinDesign, WritebackPolicy) const override { return Outcome::ok; }
+  /** Without the retry protocol (--gup-retry off) GUP's fault cannot wait: the read fails. */
+  Outcome expected_for(const ScenarioParams& p) const override { return p.gup_retry ? Outcome::ok : Outcome::lost; }
+  Outcome expected_unscripted_for(const ScenarioParams& p) const override { return expected_for(p); }
   void run(ScenarioContext& ctx) const override;
 };
 

@@ -13,6 +13,7 @@
 #include "machine/machine.h"
 #include "machine/sync_point.h"
 #include "base/bug.h"
+#include "machine/sync_point_names.h"
 
 namespace guplab {
 
@@ -176,7 +177,7 @@ blk_status_t ramdisk::do_request(request* rq) {
       }
       done += n;
       cursor_.bytes_done += n;
-      TEST_SYNC_POINT("ramdisk:dma:chunk");
+      TEST_SYNC_POINT(sp::kRamdiskDmaChunk);
       cond_resched();  // a CPU store may land between two chunks
     }
     sector += bv.bv_len >> SECTOR_SHIFT;

@@ -14,6 +14,7 @@
 #include "drivers/dev_trace.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 #include "mm/fork.h"
 #include "mm/hmm.h"
 #include "mm/memory_model.h"
@@ -27,12 +28,12 @@ OdpDevice::OdpDevice(Machine* m, StampClock* clock, odp_config cfg)
     : m_(m),
       clock_(clock),
       cfg_(std::move(cfg)),
-      sp_reg_done_(cfg_.name + ":reg_mr:done"),
-      sp_write_begin_(cfg_.name + ":write:begin"),
-      sp_fault_(cfg_.name + ":fault"),
-      sp_chunk_(cfg_.name + ":chunk"),
-      sp_write_end_(cfg_.name + ":write:end"),
-      sp_dereg_done_(cfg_.name + ":dereg:done") {
+      sp_reg_done_(cfg_.name + sp::kDevRegMrDone),
+      sp_write_begin_(cfg_.name + sp::kDevWriteBegin),
+      sp_fault_(cfg_.name + sp::kDevFault),
+      sp_chunk_(cfg_.name + sp::kDevChunk),
+      sp_write_end_(cfg_.name + sp::kDevWriteEnd),
+      sp_dereg_done_(cfg_.name + sp::kDevDeregDone) {
   VM_BUG_ON(!(m_ && clock_));
   VM_BUG_ON(!(cfg_.writer != 0 && "writer 0 is the task's own stores"));
   spin_lock_init(&lock_, "odp_device");

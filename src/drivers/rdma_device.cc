@@ -12,6 +12,7 @@
 #include "drivers/iommu.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 #include "mm/gup.h"
 #include "mm/memory_model.h"
 #include "mm/mm_struct.h"
@@ -24,12 +25,12 @@ RdmaDevice::RdmaDevice(Machine* m, StampClock* clock, rdma_config cfg)
     : m_(m),
       clock_(clock),
       cfg_(std::move(cfg)),
-      sp_reg_done_(cfg_.name + ":reg_mr:done"),
-      sp_write_begin_(cfg_.name + ":write:begin"),
-      sp_chunk_(cfg_.name + ":chunk"),
-      sp_write_end_(cfg_.name + ":write:end"),
-      sp_dereg_begin_(cfg_.name + ":dereg:begin"),
-      sp_dereg_done_(cfg_.name + ":dereg:done"),
+      sp_reg_done_(cfg_.name + sp::kDevRegMrDone),
+      sp_write_begin_(cfg_.name + sp::kDevWriteBegin),
+      sp_chunk_(cfg_.name + sp::kDevChunk),
+      sp_write_end_(cfg_.name + sp::kDevWriteEnd),
+      sp_dereg_begin_(cfg_.name + sp::kDevDeregBegin),
+      sp_dereg_done_(cfg_.name + sp::kDevDeregDone),
       domain_(m->iommu().domain_alloc(cfg_.name)) {
   VM_BUG_ON(!(m_ && clock_));
   VM_BUG_ON(!(cfg_.writer != 0 && "writer 0 is the task's own stores"));

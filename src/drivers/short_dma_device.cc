@@ -12,6 +12,7 @@
 #include "block/blkdev.h"
 #include "drivers/dev_trace.h"
 #include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 #include "mm/gup.h"
 #include "mm/memory_model.h"
 #include "base/bug.h"
@@ -22,10 +23,10 @@ ShortDmaDevice::ShortDmaDevice(Machine* m, StampClock* clock, short_dma_config c
     : m_(m),
       clock_(clock),
       cfg_(std::move(cfg)),
-      sp_pinned_(cfg_.name + ":pinned"),
-      sp_submitted_(cfg_.name + ":submitted"),
-      sp_completed_(cfg_.name + ":completed"),
-      sp_dma_done_(cfg_.name + ":dma:done") {
+      sp_pinned_(cfg_.name + sp::kDevPinned),
+      sp_submitted_(cfg_.name + sp::kDevSubmitted),
+      sp_completed_(cfg_.name + sp::kDevCompleted),
+      sp_dma_done_(cfg_.name + sp::kDevDmaDone) {
   VM_BUG_ON(!(m_ && clock_));
   VM_BUG_ON(!(cfg_.writer != 0 && "writer 0 is the task's own stores"));
   spin_lock_init(&lock_, "short_dma_device");

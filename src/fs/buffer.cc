@@ -12,6 +12,7 @@
 #include "fs/writeback.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 #include "mm/filemap.h"
 #include "mm/internal.h"
 #include "mm/pagemap.h"
@@ -463,7 +464,7 @@ int block_write_full_folio(folio* f, get_block_t get_block, writeback_control* w
   head->b_bounce = bounce;
   folio_start_writeback(f);
   folio_unlock(f);
-  TEST_SYNC_POINT("writeback:submit");
+  TEST_SYNC_POINT(sp::kWritebackSubmit);
   Machine* m = page_machine(f);
   if (m->tracing())
     m->trace(fmt::format("writeback: ino {} index {} {} block(s) submitted{}", ino->i_ino, f->index, writes.size(),

@@ -13,6 +13,7 @@
 #include "fs/file.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 #include "machine/trace_point.h"
 #include "mm/internal.h"
 #include "mm/memremap.h"
@@ -146,7 +147,7 @@ int dax_break_layouts(inode* ino, const dax_iomap_ops* ops) NO_THREAD_SAFETY_ANA
     Machine* m = page_machine(p);
     trace_point(m, "dax", "dax_layout_busy_page", "ino={} pfn={} refcount={}: truncate waits", ino->i_ino,
                 page_to_pfn(p), page_ref_count(p));
-    TEST_SYNC_POINT("dax:break_layouts:wait");
+    TEST_SYNC_POINT(sp::kDaxBreakLayoutsWait);
     waits++;
     dax_wait_page_idle(
         p, [mapping]() NO_THREAD_SAFETY_ANALYSIS { filemap_invalidate_unlock(mapping); },

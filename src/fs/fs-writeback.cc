@@ -12,6 +12,7 @@
 #include "block/genhd.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 
 namespace guplab {
 
@@ -185,7 +186,7 @@ void flusher_main(super_block* sb) {
     if (wb->stopping.load(std::memory_order_acquire)) break;
     wb->kicked.store(false, std::memory_order_release);
     wb->nr_started.fetch_add(1, std::memory_order_acq_rel);
-    TEST_SYNC_POINT("flusher:wake");
+    TEST_SYNC_POINT(sp::kFlusherWake);
     const wb_reason reason = periodic ? wb_reason::periodic : wb_reason::background;
     // The pass holds inode references: it holds the filesystem active too, so that an
     // umount waits for it instead of finding those inodes busy. Not mounted yet, or

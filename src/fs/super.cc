@@ -13,6 +13,7 @@
 #include "fs/writeback.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 #include "mm/truncate.h"
 
 namespace guplab {
@@ -145,7 +146,7 @@ int MountTable::umount(std::string_view dir) {
       if (mnt.dir == dir) sb = mnt.sb;
     if (!sb || sb->s_dying.exchange(true)) return -EINVAL;
   }
-  TEST_SYNC_POINT("umount:wait_active");
+  TEST_SYNC_POINT(sp::kUmountWaitActive);
   wait_event(&wq_, [sb] { return sb->s_active.load(std::memory_order_acquire) == 0; });
   // The flusher holds inode references while it writes: they do not make the
   // filesystem busy, so let its pass end (and keep it from starting another) first.

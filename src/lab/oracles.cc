@@ -30,9 +30,24 @@ PageStampScan check_torn(ScenarioContext& ctx, std::string_view where, const Pag
   return scan;
 }
 
-bool check_lost(ScenarioContext& ctx, std::string_view where, const PageImage& img, const dma_stamp& newest) {
+bool check_lost(ScenarioContext& ctx, std::string_view where, const PageImage& img, const dma_stamp& newest,
+                uint64_t discarded) {
   if (newest.generation == 0) return true;
   PageStampScan scan = stamp_scan_page(img.data());
+  if (discarded && newest.generation < discarded) {
+    // Every write the oracle knows of was discarded on purpose: none may come back.
+    bool stale = false;
+    for (unsigned c = 0; c < kStampChunks; c++)
+      if (scan.state[c] != ChunkState::unstamped && scan.chunk[c].generation < discarded) stale = true;
+    if (!stale) {
+      ctx.found(Outcome::ok, fmt::format("{} holds {}: the writes up to {} were discarded by the process at g{}",
+                                         where, scan.describe(), to_string(newest), discarded));
+      return true;
+    }
+    ctx.found(Outcome::lost, fmt::format("{} holds {}, written before the process discarded the page at g{}",
+                                         where, scan.describe(), discarded));
+    return false;
+  }
   if (scan.verdict == PageVerdict::whole && scan.stamp() == newest) {
     ctx.found(Outcome::ok, fmt::format("{} holds the newest write {}", where, to_string(newest)));
     return true;

@@ -7,7 +7,9 @@
 //    while the block layer's DMA was copying it out.
 //  - lost: after the final sync, each page on the disk must hold the newest write of
 //    that page, by the device (what it last wrote) or by the task (what it last
-//    synced); anything older, or nothing, is a lost update.
+//    synced); anything older, or nothing, is a lost update - unless the process threw
+//    the page away after that write (MADV_DONTNEED, truncate): then the page must not
+//    hold any write from before the discard.
 //  - corrupt: a device's write reached data that belongs to another file (its stamps,
 //    writer = the device's id, found in a page of a file it never registered). Worse
 //    than lost: somebody else's data is damaged.
@@ -65,10 +67,15 @@ PageStampScan check_torn(ScenarioContext& ctx, std::string_view where, const Pag
 /**
  * check_lost() - the lost-update oracle on one page image after the final sync.
  * @newest is the newest write of the page by anyone (see newer()); generation 0
- * means nothing was written and nothing is checked. Reports lost unless the image
- * holds exactly @newest whole. Returns true if it held.
+ * means nothing was written and nothing is checked. @discarded is the StampClock
+ * generation at which the process legitimately threw the page's contents away
+ * (MADV_DONTNEED, a truncate; 0: never): every write up to it is gone on purpose.
+ * Reports lost unless the image holds exactly @newest whole, or, where @newest came
+ * before @discarded, unless it holds no write of its own generation or older (a
+ * zero-filled page, or one written after the discard). Returns true if it held.
  */
-bool check_lost(ScenarioContext& ctx, std::string_view where, const PageImage& img, const dma_stamp& newest);
+bool check_lost(ScenarioContext& ctx, std::string_view where, const PageImage& img, const dma_stamp& newest,
+                uint64_t discarded = 0);
 
 /**
  * check_corrupt() - the corrupt oracle on one page image of a file that device

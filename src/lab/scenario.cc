@@ -143,6 +143,13 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
   }
 
   for (auto& f : ctx.findings()) all.push_back(std::move(f));
+  // A script whose point was never passed did not run the interleaving it describes
+  // (a point renamed in the model, or a path that no longer passes it): say which.
+  if (!m.halted() && !deadlocked)
+    for (const std::string& n : m.sync_points().never_passed())
+      all.emplace_back(Outcome::warn, fmt::format("the script orders sync point '{}', which no task passed: "
+                                                  "the run did not follow the script",
+                                                  n));
   if (m.nr_oops()) {
     OopsRecord o = m.oopses()[0];
     all.emplace_back(Outcome::oops, fmt::format("{} at {}: {}{}", o.kind == "BUG" ? "kernel BUG" : o.kind, o.site, o.cond,

@@ -13,6 +13,7 @@
 #pragma once
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,8 +30,15 @@ class Script {
   Script(const Script&) = delete;
   Script& operator=(const Script&) = delete;
 
-  /** order() - for each (before, after): a task reaching @after waits until @before was passed. */
-  void order(const std::vector<std::pair<std::string, std::string>>& deps);
+  /**
+   * order() - for each (before, after): a task reaching @after waits until @before was
+   * passed. A name that claims to be a model point (its prefix is one the model's points
+   * use, machine/sync_point_names.h) but is none, and is no marker of this script, is
+   * refused: the pair is not loaded and a warn finding names the point (it would never
+   * be passed). Points ordered but never passed are reported after the run
+   * (run_scenario()). Returns the number of pairs refused (0: all loaded).
+   */
+  int order(const std::vector<std::pair<std::string, std::string>>& deps);
   /** on() - run @fn each time @point is reached (before the point counts as passed). */
   void on(const std::string& point, std::function<void()> fn);
   /** mark_any() - passing any point of @sources passes @marker too. */
@@ -44,10 +52,14 @@ class Script {
   unsigned long passed(const std::string& name) const;
 
  private:
+  // Not a name that claims to be a model point without being one (see order()).
+  bool known(const std::string& name) const;
+
   ScenarioContext& ctx_;
   SyncPoints& sp_;
   // Written only while configuring (before tasks run); read by the installed callbacks.
   std::map<std::string, std::vector<std::function<void()>>> actions_;
+  std::set<std::string> markers_;  // mark_any()'s
 };
 
 }  // namespace guplab

@@ -9,7 +9,11 @@ namespace guplab {
 
 void SyncPoints::load_dependency(const std::vector<std::pair<std::string, std::string>>& deps) {
   SpinGuard g(&lock_);
-  for (const auto& [pred, succ] : deps) predecessors_[succ].push_back(pred);
+  for (const auto& [pred, succ] : deps) {
+    predecessors_[succ].push_back(pred);
+    ordered_.insert(pred);
+    ordered_.insert(succ);
+  }
 }
 
 void SyncPoints::set_callback(const std::string& name, std::function<void()> fn) {
@@ -22,6 +26,15 @@ void SyncPoints::clear_all() {
   predecessors_.clear();
   callbacks_.clear();
   passed_.clear();
+  ordered_.clear();
+}
+
+std::vector<std::string> SyncPoints::never_passed() {
+  SpinGuard g(&lock_);
+  std::vector<std::string> out;
+  for (const auto& n : ordered_)
+    if (passed_.find(n) == passed_.end()) out.push_back(n);
+  return out;
 }
 
 bool SyncPoints::reached(const std::string& name) { return hits(name) > 0; }

@@ -37,6 +37,13 @@ class SyncPoints {
   bool reached(const std::string& name);
   /** hits() - how many times @name was passed. */
   unsigned long hits(const std::string& name);
+  /**
+   * never_passed() - the points named in a loaded dependency (either side) that no task
+   * has passed, sorted. After a run, a non-empty answer means the run was not the
+   * interleaving the dependencies describe (a misspelt or renamed point, or a path that
+   * no longer passes it).
+   */
+  std::vector<std::string> never_passed();
 
  private:
   std::atomic<bool> enabled_{false};
@@ -44,6 +51,7 @@ class SyncPoints {
   std::map<std::string, std::vector<std::string>> predecessors_ GUARDED_BY(lock_);
   std::map<std::string, std::function<void()>> callbacks_ GUARDED_BY(lock_);
   std::map<std::string, unsigned long> passed_ GUARDED_BY(lock_);
+  std::set<std::string> ordered_ GUARDED_BY(lock_);  // every name in a loaded dependency
   wait_queue_head_t wq_;
 };
 

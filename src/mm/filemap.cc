@@ -10,6 +10,7 @@
 #include "fs/writeback.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 #include "mm/internal.h"
 #include "mm/lru.h"
 #include "mm/mm_struct.h"
@@ -87,7 +88,7 @@ folio* filemap_get_folio(address_space* mapping, pgoff_t index) {
       cond_resched();
       continue;
     }
-    TEST_SYNC_POINT("filemap:get_folio:got_ref");
+    TEST_SYNC_POINT(sp::kFilemapGetFolioGotRef);
     // Holding a reference, check it is still the page at @index: it may have been
     // removed, freed and reused between the load and the reference.
     if (unlikely(xa_load(&mapping->i_pages, index) != f || page_folio(f) != f)) {
@@ -286,7 +287,7 @@ vm_fault_t filemap_fault(vm_fault* vmf) NO_THREAD_SAFETY_ANALYSIS {
         // is released; only the file (pinned here) and the page are used after it.
         file* pinned = get_file(filp);
         mmap_read_unlock(mm);
-        TEST_SYNC_POINT("fault:retry:dropped");
+        TEST_SYNC_POINT(sp::kFaultRetryDropped);
         Machine* m = page_machine(f);
         if (m->tracing())
           m->trace(fmt::format("fault: ino {} index {} read in flight, mmap_lock dropped (VM_FAULT_RETRY)",
@@ -305,7 +306,7 @@ vm_fault_t filemap_fault(vm_fault* vmf) NO_THREAD_SAFETY_ANALYSIS {
         }
         file* pinned = get_file(filp);
         mmap_read_unlock(mm);
-        TEST_SYNC_POINT("fault:retry:dropped");
+        TEST_SYNC_POINT(sp::kFaultRetryDropped);
         folio_wait_locked(f);
         folio_put(f);
         fput(pinned);

@@ -9,6 +9,7 @@
 #include "fs/writeback.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 #include "mm/filemap.h"
 #include "mm/internal.h"
 #include "mm/memory.h"
@@ -69,7 +70,7 @@ bool clear_page_dirty_for_io(page* p, writeback_sync_modes sync_mode) {
   // faults and dirties the page again rather than slipping past the write.
   int skipped = 0;
   const int cleaned = __page_mkclean(p, skip_pinned_pages, &skipped);
-  TEST_SYNC_POINT("writeback:mkclean:done");
+  TEST_SYNC_POINT(sp::kWritebackMkcleanDone);
   if (skipped && action == PinnedWrite::skip) {
     if (m->tracing())
       m->trace(fmt::format("clear_page_dirty_for_io: index {} pinned, left dirty ({})", f->index,
@@ -104,7 +105,7 @@ void folio_start_writeback(folio* f) {
 }
 
 void folio_end_writeback(folio* f) {
-  TEST_SYNC_POINT("writeback:end");
+  TEST_SYNC_POINT(sp::kWritebackEnd);
   folio_get(f);  // a waiter may truncate and free it the moment the bit clears
   if (address_space* mapping = folio_mapping_read(f)) {
     SpinGuard g(&mapping->i_pages.xa_lock);
@@ -209,7 +210,7 @@ int write_cache_pages(address_space* mapping, writeback_control* wbc, writepage_
         }
         folio_wait_writeback(f);
       }
-      TEST_SYNC_POINT("writeback:clear_dirty:before");
+      TEST_SYNC_POINT(sp::kWritebackClearDirtyBefore);
       if (!clear_page_dirty_for_io(f, wbc->sync_mode)) {
         if (PageDirty(f)) {  // pinned, and the policy leaves it dirty
           wbc->pages_skipped++;

@@ -6,6 +6,7 @@
 #include "base/bug.h"
 #include "fs/fs.h"
 #include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 #include "mm/fake_vma.h"
 #include "mm/gup.h"
 #include "mm/internal.h"
@@ -472,7 +473,7 @@ pin_action mkclean_pin_action(const Machine* m, bool skip_pinned_pages) {
 
 // Seed 002's wait_for_dma_pinned_to_clear(), with a wait queue for schedule().
 void wait_for_dma_pinned_to_clear(folio* f) {
-  TEST_SYNC_POINT("writeback:wait_pinned");
+  TEST_SYNC_POINT(sp::kWritebackWaitPinned);
   Machine* m = page_machine(f);
   if (m->tracing()) m->trace(fmt::format("page_mkclean: pfn {:#x} index {} pinned: waiting", page_to_pfn(f), f->index));
   // Announce the sleeper before each look (an unpin clears the bit when it wakes us).
@@ -503,7 +504,7 @@ bool page_mkclean_one(folio* f, vm_area_struct* vma, unsigned long address, void
   auto* mi = static_cast<mkclean_info*>(arg);
   if (mi->action != pin_action::ignore && !mi->fake_design && folio_pinned_now(f) && !mkclean_pinned(f, mi))
     return false;
-  TEST_SYNC_POINT("rmap:mkclean:pin_checked");
+  TEST_SYNC_POINT(sp::kRmapMkcleanPinChecked);
   MmuNotifierScope notify(MMU_NOTIFY_PROTECTION_PAGE, vma->vm_mm, address, address + (folio_nr_pages(f) << PAGE_SHIFT));
   struct page_vma_mapped_walk pvmw;
   pvmw.folio_ = f;

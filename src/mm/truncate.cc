@@ -13,6 +13,7 @@
 #include "fs/writeback.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 #include "mm/fake_vma.h"
 #include "mm/filemap.h"
 #include "mm/gup.h"
@@ -162,7 +163,7 @@ void folio_invalidate(folio* f, size_t offset, size_t len) {
 }
 
 void truncate_inode_pages_range(address_space* mapping, loff_t lstart, loff_t lend) {
-  TEST_SYNC_POINT("truncate:start");
+  TEST_SYNC_POINT(sp::kTruncateStart);
   if (mapping->host && mapping_inode(mapping)->i_sb) {
     Machine* m = mapping_inode(mapping)->i_sb->s_machine;  // (umount at machine teardown has no task)
     if (m->tracing())
@@ -200,7 +201,7 @@ void truncate_inode_pages_range(address_space* mapping, loff_t lstart, loff_t le
     if (partial_end && !(partial_start && end == static_cast<pgoff_t>(lstart >> PAGE_SHIFT)))
       truncate_partial(mapping, end, 0, partial_end);
   }
-  TEST_SYNC_POINT("truncate:done");
+  TEST_SYNC_POINT(sp::kTruncateDone);
 }
 
 void truncate_inode_pages(address_space* mapping, loff_t lstart) { truncate_inode_pages_range(mapping, lstart, -1); }

@@ -10,6 +10,7 @@
 #include "fs/writeback.h"  // wakeup_flusher_threads()
 #include "machine/machine.h"
 #include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 #include "mm/filemap.h"
 #include "mm/gup.h"
 #include "mm/internal.h"
@@ -124,7 +125,7 @@ unsigned long shrink_folio_list(list_head* folios, reclaim_stat* stat) {
       continue;
     }
     if (folio_mapped(f)) {
-      TEST_SYNC_POINT("reclaim:try_to_unmap:before");
+      TEST_SYNC_POINT(sp::kReclaimTryToUnmapBefore);
       if (!try_to_unmap(f, TTU_NONE)) {
         stat->nr_unmap_fail++;
         trace(m, f, "still mapped (pinned?): kept");
@@ -148,9 +149,9 @@ unsigned long shrink_folio_list(list_head* folios, reclaim_stat* stat) {
       }
       stat->nr_buffers_dropped++;
       trace(m, f, "buffers dropped");
-      TEST_SYNC_POINT("reclaim:drop_buffers:done");
+      TEST_SYNC_POINT(sp::kReclaimDropBuffersDone);
     }
-    TEST_SYNC_POINT("reclaim:remove_mapping:before");
+    TEST_SYNC_POINT(sp::kReclaimRemoveMappingBefore);
     if (!remove_mapping(mapping, f)) {
       stat->nr_ref_kept++;
       trace(m, f, "referenced by someone (a pin?): kept in the page cache");

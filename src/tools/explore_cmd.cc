@@ -84,45 +84,51 @@ bool as_predicted(const ExploreResult& r, Outcome expected) {
 constexpr uint64_t kMaxSeeds = 1'000'000'000;  // --seeds, --pct-steps
 constexpr uint64_t kMaxJobs = 1024;            // --jobs
 
-}  // namespace
-
-int explore_main(int argc, char** argv) {
-  CLI::App app{"explore a scenario's schedules on the sim backend, or replay one exactly", "guplab explore"};
+// What the command line asked for, parsed and checked.
+struct ExploreArgs {
   std::string name, design = "folio_pincount", policy = "skip", strategy = "random", shard = "1/1", format = "text";
-  std::string replay, trace_file, base_seed_s = "1";
+  std::string replay, trace_file, base_seed_s = "1", gup_retry = "on";
   uint64_t seeds = 1000, pct_steps = 0;
   unsigned jobs = 1;
   double spurious = 0;
   bool scripted = false, buggify = false, ftrace = false, until_fail = false, check = false, quiet = false;
-  app.add_option("scenario", name, "the scenario to explore (guplab run --list)");
-  add_cell_options(app, &design, &policy);
-  std::string gup_retry = "on";
-  add_gup_retry_option(app, &gup_retry);
-  app.add_option("--seeds", seeds, "schedules to run (the whole exploration, over every shard)")
+  ExploreOptions o;
+  Outcome expected = Outcome::ok;  // what the scenario predicts for the cell explored
+};
+
+// Parses and checks the command line into @a. Returns -1 to go on, or the exit status
+// (0 after --help, 2 on bad usage, with the message printed).
+int parse_explore(int argc, char** argv, ExploreArgs* a) {
+  CLI::App app{"explore a scenario's schedules on the sim backend, or replay one exactly", "guplab explore"};
+  app.add_option("scenario", a->name, "the scenario to explore (guplab run --list)");
+  add_cell_options(app, &a->design, &a->policy);
+  add_gup_retry_option(app, &a->gup_retry);
+  app.add_option("--seeds", a->seeds, "schedules to run (the whole exploration, over every shard)")
       ->check(Whole(1, kMaxSeeds));
-  app.add_option("--base-seed", base_seed_s, "where the exploration's seeds start (run i gets a seed mixed from it and i)");
-  app.add_option("--strategy", strategy, "random (random walk) or pct:D (PCT of depth D; pct = pct:3)");
-  app.add_option("--pct-steps", pct_steps, "PCT's estimate k of a run's steps (default: measured on the seed-0 run)")
+  app.add_option("--base-seed", a->base_seed_s, "where the exploration's seeds start (run i gets a seed mixed from it and i)");
+  app.add_option("--strategy", a->strategy, "random (random walk) or pct:D (PCT of depth D; pct = pct:3)");
+  app.add_option("--pct-steps", a->pct_steps, "PCT's estimate k of a run's steps (default: measured on the seed-0 run)")
       ->check(Whole(0, kMaxSeeds));
-  app.add_option("--jobs,-j", jobs, "host threads running schedules")->check(Whole(1, kMaxJobs));
-  app.add_option("--shard", shard, "K/N: run the K-th of N interleaved slices of the seeds (1-based)");
-  app.add_flag("--scripted", scripted, "explore the scripted variant (its sync-point order holds) instead");
-  app.add_flag("--buggify", buggify, "enable the fault-injection sites (device delays, I/O errors, allocation failures, ...)");
-  app.add_option("--spurious-wakeups", spurious, "probability that a wait wakes spuriously")->check(Fraction(0.0, 1.0));
-  app.add_flag("--until-fail", until_fail, "stop at the first failing schedule (the lowest failing run, whatever -j)");
-  app.add_flag("--check", check, "exit 0 when outcomes are as the scenario predicts (no failure where it predicts ok)");
-  app.add_option("--replay", replay, "run the schedule of this seed (as printed) again, exactly");
-  app.add_option("--trace", trace_file, "with --replay: write a Chrome/Perfetto JSON trace to this file");
-  app.add_flag("--ftrace", ftrace, "with --replay: print the run's events as trace_pipe lines");
-  app.add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
-  app.add_flag("--quiet,-q", quiet, "no progress line");
+  app.add_option("--jobs,-j", a->jobs, "host threads running schedules")->check(Whole(1, kMaxJobs));
+  app.add_option("--shard", a->shard, "K/N: run the K-th of N interleaved slices of the seeds (1-based)");
+  app.add_flag("--scripted", a->scripted, "explore the scripted variant (its sync-point order holds) instead");
+  app.add_flag("--buggify", a->buggify, "enable the fault-injection sites (device delays, I/O errors, allocation failures, ...)");
+  app.add_option("--spurious-wakeups", a->spurious, "probability that a wait wakes spuriously")->check(Fraction(0.0, 1.0));
+  app.add_flag("--until-fail", a->until_fail, "stop at the first failing schedule (the lowest failing run, whatever -j)");
+  app.add_flag("--check", a->check, "exit 0 when outcomes are as the scenario predicts (no failure where it predicts ok)");
+  app.add_option("--replay", a->replay, "run the schedule of this seed (as printed) again, exactly");
+  app.add_option("--trace", a->trace_file, "with --replay: write a Chrome/Perfetto JSON trace to this file");
+  app.add_flag("--ftrace", a->ftrace, "with --replay: print the run's events as trace_pipe lines");
+  app.add_option("--format", a->format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--quiet,-q", a->quiet, "no progress line");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return usage_exit(app, e);
   }
 
-  ExploreOptions o;
+  ExploreOptions& o = a->o;
+  const std::string& name = a->name;
   if (name.empty()) {
     fmt::print(stderr, "guplab explore: give a scenario ({})\n", scenario_names());
     return 2;
@@ -132,114 +138,129 @@ int explore_main(int argc, char** argv) {
     fmt::print(stderr, "guplab explore: unknown scenario '{}' (known: {})\n", name, scenario_names());
     return 2;
   }
-  o.design = *parse_pin_design(design);
-  o.gup_retry = gup_retry == "on";
-  o.policy = *parse_writeback_policy(policy);
+  o.design = *parse_pin_design(a->design);
+  o.gup_retry = a->gup_retry == "on";
+  o.policy = *parse_writeback_policy(a->policy);
   if (!o.scenario->applies(o.design, o.policy)) {
-    fmt::print(stderr, "guplab explore: {} does not run under design {} with policy {}\n", name, design, policy);
+    fmt::print(stderr, "guplab explore: {} does not run under design {} with policy {}\n", name, a->design, a->policy);
     return 2;
   }
-  if (!parse_strategy(strategy, &o.strategy, &o.pct_depth)) {
-    fmt::print(stderr, "guplab explore: --strategy: '{}' is not random, pct or pct:D (1 <= D <= 64)\n", strategy);
+  if (!parse_strategy(a->strategy, &o.strategy, &o.pct_depth)) {
+    fmt::print(stderr, "guplab explore: --strategy: '{}' is not random, pct or pct:D (1 <= D <= 64)\n", a->strategy);
     return 2;
   }
-  if (!parse_shard(shard, &o.shard, &o.shards)) {
-    fmt::print(stderr, "guplab explore: --shard: '{}' is not K/N with 1 <= K <= N\n", shard);
+  if (!parse_shard(a->shard, &o.shard, &o.shards)) {
+    fmt::print(stderr, "guplab explore: --shard: '{}' is not K/N with 1 <= K <= N\n", a->shard);
     return 2;
   }
-  if (!parse_seed(base_seed_s, &o.base_seed)) {
-    fmt::print(stderr, "guplab explore: --base-seed: '{}' is not a whole number (decimal or 0x hex); allowed: from 0 to 2^64-1\n", base_seed_s);
+  if (!parse_seed(a->base_seed_s, &o.base_seed)) {
+    fmt::print(stderr, "guplab explore: --base-seed: '{}' is not a whole number (decimal or 0x hex); allowed: from 0 to 2^64-1\n", a->base_seed_s);
     return 2;
   }
-  if (jobs == 0) {
+  if (a->jobs == 0) {
     fmt::print(stderr, "guplab explore: --jobs must be at least 1\n");
     return 2;
   }
-  if ((!trace_file.empty() || ftrace) && replay.empty()) {
+  if ((!a->trace_file.empty() || a->ftrace) && a->replay.empty()) {
     fmt::print(stderr, "guplab explore: --trace and --ftrace go with --replay SEED\n");
     return 2;
   }
-  o.seeds = seeds;
-  o.pct_steps = pct_steps;
-  o.scripted = scripted;
-  o.buggify = buggify;
-  o.spurious_wakeup_p = spurious;
-  o.jobs = jobs;
-  o.stop_at_first_failure = until_fail;
+  o.seeds = a->seeds;
+  o.pct_steps = a->pct_steps;
+  o.scripted = a->scripted;
+  o.buggify = a->buggify;
+  o.spurious_wakeup_p = a->spurious;
+  o.jobs = a->jobs;
+  o.stop_at_first_failure = a->until_fail;
   const ScenarioParams predicted_for = explore_params(o, 1, 1);  // design, policy and boot options
-  const Outcome expected = scripted ? o.scenario->expected_for(predicted_for)
-                                    : o.scenario->expected_unscripted_for(predicted_for);
+  a->expected = a->scripted ? o.scenario->expected_for(predicted_for)
+                            : o.scenario->expected_unscripted_for(predicted_for);
+  return -1;
+}
 
-  if (!replay.empty()) {
-    uint64_t seed = 0;
-    if (!parse_seed(replay, &seed)) {
-      fmt::print(stderr, "guplab explore: --replay: '{}' is not a seed (decimal or 0x hex, as printed); allowed: from 0 to 2^64-1\n", replay);
+// --replay SEED: one run, exactly, with its trace if asked. Returns the exit status.
+int replay_one(const ExploreArgs& a) {
+  const ExploreOptions& o = a.o;
+  uint64_t seed = 0;
+  if (!parse_seed(a.replay, &seed)) {
+    fmt::print(stderr, "guplab explore: --replay: '{}' is not a seed (decimal or 0x hex, as printed); allowed: from 0 to 2^64-1\n", a.replay);
+    return 2;
+  }
+  const std::string title = fmt::format("{}{} design {} policy {} strategy {} seed {:#x}", a.name,
+                                        a.scripted ? "" : " (unscripted)", a.design, a.policy, a.strategy, seed);
+  TraceRecorder rec(title);
+  ScenarioParams p = explore_params(o, seed, explore_pct_steps(o));
+  p.trace = true;
+  const bool tracing = !a.trace_file.empty() || a.ftrace;
+  if (tracing) {
+    p.sim.sink = &rec;
+    p.trace_sink = &rec;
+  }
+  const ScenarioResult r = run_scenario(*o.scenario, p);
+  if (!a.trace_file.empty()) {
+    std::ofstream out(a.trace_file, std::ios::binary | std::ios::trunc);
+    if (out) rec.write_json(out);
+    if (!out) {
+      fmt::print(stderr, "guplab explore: cannot write {}: {}\n", a.trace_file, std::strerror(errno));
       return 2;
     }
-    const std::string title = fmt::format("{}{} design {} policy {} strategy {} seed {:#x}", name,
-                                          scripted ? "" : " (unscripted)", design, policy, strategy, seed);
-    TraceRecorder rec(title);
-    ScenarioParams p = explore_params(o, seed, explore_pct_steps(o));
-    p.trace = true;
-    const bool tracing = !trace_file.empty() || ftrace;
-    if (tracing) {
-      p.sim.sink = &rec;
-      p.trace_sink = &rec;
-    }
-    const ScenarioResult r = run_scenario(*o.scenario, p);
-    if (!trace_file.empty()) {
-      std::ofstream out(trace_file, std::ios::binary | std::ios::trunc);
-      if (out) rec.write_json(out);
-      if (!out) {
-        fmt::print(stderr, "guplab explore: cannot write {}: {}\n", trace_file, std::strerror(errno));
-        return 2;
-      }
-    }
-    if (ftrace) fmt::print("{}", rec.ftrace());
-    if (format == "json") {
-      nlohmann::json j = result_json(r, expected);
-      j["seed"] = seed;
-      j["choices"] = r.choices.size();
-      j["buggify_fired"] = r.buggify_fired;
-      j["spurious_wakeups"] = r.spurious_wakeups;
-      fmt::print("{}\n", j.dump(2));
-    } else {
-      fmt::print("{}", format_result(r, expected));
-      fmt::print("schedule: {} steps, {} choices, {} faults injected, {} spurious wakeups\n", r.steps, r.choices.size(),
-                 r.buggify_fired, r.spurious_wakeups);
-      if (!trace_file.empty()) fmt::print("trace:    {} ({} events; open in ui.perfetto.dev)\n", trace_file, rec.size());
-    }
-    return r.outcome == Outcome::ok || (check && r.outcome == expected) ? 0 : 1;
   }
+  if (a.ftrace) fmt::print("{}", rec.ftrace());
+  if (a.format == "json") {
+    nlohmann::json j = result_json(r, a.expected);
+    j["seed"] = seed;
+    j["choices"] = r.choices.size();
+    j["buggify_fired"] = r.buggify_fired;
+    j["spurious_wakeups"] = r.spurious_wakeups;
+    fmt::print("{}\n", j.dump(2));
+  } else {
+    fmt::print("{}", format_result(r, a.expected));
+    fmt::print("schedule: {} steps, {} choices, {} faults injected, {} spurious wakeups\n", r.steps, r.choices.size(),
+               r.buggify_fired, r.spurious_wakeups);
+    if (!a.trace_file.empty()) fmt::print("trace:    {} ({} events; open in ui.perfetto.dev)\n", a.trace_file, rec.size());
+  }
+  return r.outcome == Outcome::ok || (a.check && r.outcome == a.expected) ? 0 : 1;
+}
 
-  const bool tty = !quiet && format == "text" && isatty(STDERR_FILENO);
+// The exploration itself, with a progress line on a terminal. Returns 0, or the exit
+// status when the explorer refused the options.
+int explore_many(const ExploreArgs& a, ExploreResult* r) {
+  ExploreOptions o = a.o;
+  const bool tty = !a.quiet && a.format == "text" && isatty(STDERR_FILENO);
   if (tty)
     o.progress = [](uint64_t done, uint64_t total, uint64_t failed) {
       fmt::print(stderr, "\r  {}/{} schedules, {} failing ", done, total, failed);
       std::fflush(stderr);
     };
   int err = 0;
-  const ExploreResult r = explore(o, &err);
+  *r = explore(o, &err);
   if (tty) fmt::print(stderr, "\r\033[K");
   if (err) {
     fmt::print(stderr, "guplab explore: bad options: {}\n", std::strerror(-err));
     return 2;
   }
-  const bool good = check ? as_predicted(r, expected) : r.unexplained() == 0;
+  return 0;
+}
+
+// The exploration's report (text or json). Returns the exit status.
+int print_exploration(const ExploreArgs& a, const ExploreResult& r) {
+  const ExploreOptions& o = a.o;
+  const Outcome expected = a.expected;
+  const bool good = a.check ? as_predicted(r, expected) : r.unexplained() == 0;
   const std::string strat = o.strategy == SimStrategy::pct ? fmt::format("pct:{} (k={})", o.pct_depth, r.pct_steps)
                                                           : std::string("random");
-  if (format == "json") {
+  if (a.format == "json") {
     nlohmann::json j;
-    j["scenario"] = name;
-    j["scripted"] = scripted;
-    j["design"] = design;
-    j["policy"] = policy;
+    j["scenario"] = a.name;
+    j["scripted"] = a.scripted;
+    j["design"] = a.design;
+    j["policy"] = a.policy;
     j["strategy"] = strat;
     j["base_seed"] = o.base_seed;
-    j["seeds"] = seeds;
-    j["shard"] = shard;
+    j["seeds"] = a.seeds;
+    j["shard"] = a.shard;
     j["jobs"] = r.jobs;
-    j["buggify"] = buggify;
+    j["buggify"] = a.buggify;
     j["runs"] = r.runs;
     j["failed"] = r.failed;
     j["explained_by_faults"] = r.explained;
@@ -258,19 +279,19 @@ int explore_main(int argc, char** argv) {
     fmt::print("{}\n", j.dump(2));
     return good ? 0 : 1;
   }
-  fmt::print("explore:  {}{} under design {}, policy {}, strategy {}{}{}\n", name, scripted ? "" : " (unscripted)",
-             design, policy, strat, buggify ? ", fault injection on" : "", o.gup_retry ? "" : ", --gup-retry off");
-  fmt::print("seeds:    {} runs from base seed {} (shard {}), {} done\n", r.total, o.base_seed, shard, r.runs);
+  fmt::print("explore:  {}{} under design {}, policy {}, strategy {}{}{}\n", a.name, a.scripted ? "" : " (unscripted)",
+             a.design, a.policy, strat, a.buggify ? ", fault injection on" : "", o.gup_retry ? "" : ", --gup-retry off");
+  fmt::print("seeds:    {} runs from base seed {} (shard {}), {} done\n", r.total, o.base_seed, a.shard, r.runs);
   fmt::print("outcomes: {}\n", histogram_line(r));
-  if (buggify)
+  if (a.buggify)
     fmt::print("faults:   {} failing runs are lost updates or failed calls after injected faults (legitimate); {} are not\n",
                r.explained, r.unexplained());
   if (r.first_failure) {
     const ExploreRun& f = *r.first_failure;
     fmt::print("first failure: run {} seed {:#x}: {}: {}\n", f.index, f.seed, to_string(f.outcome), f.reason);
     fmt::print("  replay: guplab explore {} --design {} --policy {} --strategy {}{}{}{} --replay {:#x} --trace {}.json\n",
-               name, design, policy, strategy, scripted ? " --scripted" : "", buggify ? " --buggify" : "",
-               o.gup_retry ? "" : " --gup-retry off", f.seed, name);
+               a.name, a.design, a.policy, a.strategy, a.scripted ? " --scripted" : "", a.buggify ? " --buggify" : "",
+               o.gup_retry ? "" : " --gup-retry off", f.seed, a.name);
     for (Outcome oc : kAllOutcomes) {
       const auto& fo = r.first_by_outcome[static_cast<size_t>(oc)];
       if (oc == Outcome::ok || !fo || fo->index == f.index) continue;
@@ -285,6 +306,17 @@ int explore_main(int argc, char** argv) {
   fmt::print("speed:    {:.0f} schedules/s ({} in {:.2f} s, {} job{}), {} steps per schedule\n", r.per_second(), r.runs,
              r.seconds, r.jobs, r.jobs == 1 ? "" : "s", r.runs ? r.steps / r.runs : 0);
   return good ? 0 : 1;
+}
+
+}  // namespace
+
+int explore_main(int argc, char** argv) {
+  ExploreArgs a;
+  if (const int rc = parse_explore(argc, argv, &a); rc >= 0) return rc;
+  if (!a.replay.empty()) return replay_one(a);
+  ExploreResult r;
+  if (const int rc = explore_many(a, &r)) return rc;
+  return print_exploration(a, r);
 }
 
 }  // namespace guplab::tools

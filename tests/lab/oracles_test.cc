@@ -73,6 +73,27 @@ TEST_F(OracleTest, LostOracleComparesWithTheNewestWrite) {
   EXPECT_EQ(lost[2].second, "p3 holds unstamped, but the newest write was dev1/p0/g3");
 }
 
+TEST_F(OracleTest, LostOracleAcceptsWhatTheProcessDiscarded) {
+  // The process wrote g1, the device g2, then the process discarded the page at g3
+  // (MADV_DONTNEED, truncate): neither write is owed any more.
+  const dma_stamp dev{1, 0, 2};
+  PageImage zero, stale, later;
+  stamp_fill_page(stale.data(), dev);
+  stamp_fill_page(later.data(), {0, 0, 4});  // a write after the discard (not the newest known: fine)
+  EXPECT_TRUE(check_lost(ctx(), "p0", zero, dev, /*discarded=*/3));
+  EXPECT_TRUE(check_lost(ctx(), "p1", later, dev, 3));
+  EXPECT_FALSE(check_lost(ctx(), "p2", stale, dev, 3)) << "discarded data came back";
+  // A discard before the newest write changes nothing: that write is owed.
+  EXPECT_FALSE(check_lost(ctx(), "p3", zero, dev, 1));
+  auto lost = only(ctx(), Outcome::lost);
+  ASSERT_EQ(lost.size(), 2u);
+  EXPECT_EQ(lost[0].second, "p2 holds whole dev1/p0/g2, written before the process discarded the page at g3");
+  EXPECT_EQ(lost[1].second, "p3 holds unstamped, but the newest write was dev1/p0/g2");
+  auto ok = only(ctx(), Outcome::ok);
+  ASSERT_EQ(ok.size(), 2u);
+  EXPECT_EQ(ok[0].second, "p0 holds unstamped: the writes up to dev1/p0/g2 were discarded by the process at g3");
+}
+
 TEST_F(OracleTest, CorruptOracleFindsADevicesStampsInAnotherFilesPage) {
   PageImage mine, hit, damaged;
   stamp_fill_page(mine.data(), {0, 0, 1});      // the other file's own data

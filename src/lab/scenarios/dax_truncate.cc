@@ -43,6 +43,7 @@
 #include "lab/scenarios/file_world.h"
 #include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
+#include "machine/sync_point_names.h"
 #include "machine/machine.h"
 #include "mm/gup.h"
 #include "mm/memremap.h"
@@ -144,7 +145,7 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
   // The sync point is every ramdisk's (pmem0's too) and outlives ram1: look at ram1 only
   // while it exists.
   auto* rd_open = ctx.make<std::atomic<bool>>(true);
-  script->on("ramdisk:dma:chunk", [&ctx, rd, rd_open, corrupt] {
+  script->on(sp::kRamdiskDmaChunk, [&ctx, rd, rd_open, corrupt] {
     if (!rd_open->load(std::memory_order_acquire) || !rd->in_completion_context()) return;
     const ramdisk::dma_cursor_t c = rd->dma_cursor();
     if (c.write || !c.page_ || !is_fsdax_page(c.page_) || page_mapping(c.page_)) return;
@@ -155,8 +156,8 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
   if (scripted) {
     // The read's DMA runs once truncate sleeps on a busy page - or, in a kernel that
     // does not wait, once truncate has returned (then the corrupt check sees it).
-    script->mark_any("dax:truncate:waits-or-returned", {"dax:break_layouts:wait", "dio:truncated"});
-    script->order({{"dma0:submitted", "dio:truncate"}, {"dax:truncate:waits-or-returned", "ramdisk:dma:chunk"}});
+    script->mark_any("dax:truncate:waits-or-returned", {sp::kDaxBreakLayoutsWait, "dio:truncated"});
+    script->order({{"dma0:submitted", "dio:truncate"}, {"dax:truncate:waits-or-returned", sp::kRamdiskDmaChunk}});
   }
 
   ctx.spawn(
@@ -182,7 +183,7 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
   else
     ctx.found(Outcome::ok, res < 0 ? "the direct read began after the truncate: -EFAULT, nothing pinned"
                                    : "the direct read completed into the DAX frames");
-  const unsigned long waits = script->passed("dax:break_layouts:wait");
+  const unsigned long waits = script->passed(sp::kDaxBreakLayoutsWait);
   if (waits)
     ctx.found(Outcome::ok, fmt::format("truncate waited {} time(s) in dax_layout_busy_page() for the read's pins",
                                        waits));

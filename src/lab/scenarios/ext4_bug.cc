@@ -27,8 +27,10 @@
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
 #include "lab/scenarios/file_world.h"
+#include "lab/scenarios/skeleton.h"
 #include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
+#include "machine/sync_point_names.h"
 #include "machine/machine.h"
 
 namespace guplab {
@@ -54,67 +56,25 @@ class Ext4Bug final : public Scenario {
 };
 
 void Ext4Bug::run(ScenarioContext& ctx) const {
-  Machine& m = ctx.machine();
-  const bool scripted = ctx.params().scripted;
-  auto* clock = ctx.make<StampClock>();
-  auto* w = ctx.make<FileWorld>();
-  if (int err = w->setup(ctx, clock, file_world_options{.npages = kPages})) {
-    ctx.found(Outcome::warn, fmt::format("setup failed: {}", errname(err)));
-    return;
-  }
-  auto* script = ctx.make<Script>(ctx);
-  auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
-  auto* witness = ctx.make<PinWitness>(ctx, *script);
-  witness->watch(dev);
-  witness->ask_at("writeback:clear_dirty:before");
-  witness->ask_at("reclaim:try_to_unmap:before");
-  if (scripted)
-    script->order({{"rdma0:reg_mr:done", "ext4-bug:flush"},
-                   {"ext4-bug:flush:done", "ext4-bug:reclaim"},
-                   {"ext4-bug:reclaim:done", "rdma0:write:begin"}});
-  auto* workers = ctx.make<Workers>(2);  // flush and kswapd
-  auto* device = ctx.make<Workers>(1);
-
-  ctx.spawn(
-      "rdma0",
-      [&ctx, dev, w, workers, device, scripted] {
-        if (int err = dev->reg_mr(w->addr(), kPages)) {
-          ctx.found(Outcome::warn, fmt::format("reg_mr failed: {}", errname(err)));
-          return;
-        }
-        unsigned g = 0;
-        do {
-          dev->dma_write_all();
-          if (!scripted) yield_some(3);
-        } while (!scripted && workers->keep_going(++g));
-        dev->dereg_mr(/*make_dirty=*/true);  // set_page_dirty_lock(), then release
-        device->done();
-      },
-      w->mm());
-  ctx.spawn("flush", [w, workers, device, scripted] {
-    for (unsigned r = 0; scripted ? r < 1 : device->keep_going(r); r++) {
-      Script::pass("ext4-bug:flush");
-      w->writeback_pass(WB_SYNC_NONE);
-      Script::pass("ext4-bug:flush:done");
-      if (!scripted) yield_some(3);
-    }
-    workers->done();
-  });
-  ctx.spawn("kswapd", [w, workers, device, scripted] {
-    for (unsigned r = 0; scripted ? r < 1 : device->keep_going(r); r++) {
-      Script::pass("ext4-bug:reclaim");
-      w->reclaim(scripted ? 3 : 1);
-      Script::pass("ext4-bug:reclaim:done");
-      if (!scripted) yield_some(3);
-    }
-    workers->done();
-  });
-  ctx.join_all();
+  Skeleton sk(ctx);
+  if (!sk.setup(file_world_options{.npages = kPages})) return;
+  sk.witness()->ask_at(sp::kWritebackClearDirtyBefore);
+  sk.witness()->ask_at(sp::kReclaimTryToUnmapBefore);
+  const std::string dev = sk.dev()->name();
+  if (ctx.params().scripted)
+    sk.script()->order({{sp::device_sync_point(dev, sp::kDevRegMrDone), "ext4-bug:flush"},
+                        {"ext4-bug:flush:done", "ext4-bug:reclaim"},
+                        {"ext4-bug:reclaim:done", sp::device_sync_point(dev, sp::kDevWriteBegin)}});
+  // The driver re-dirties what it releases (set_page_dirty_lock(), then release).
+  sk.device({.yields = 3, .make_dirty = true});
+  sk.flusher({.begin = "ext4-bug:flush", .end = "ext4-bug:flush:done", .yields = 3});
+  sk.kswapd({.begin = "ext4-bug:reclaim", .end = "ext4-bug:reclaim:done", .yields = 3});
+  sk.run();
 
   // The next writeback, as sync(2) runs it: where reclaim took the buffers of a page
   // the driver then dirtied, ext4_writepage() meets it here (or the flusher did above).
   ctx.note("sync: the writeback after the device released its pages");
-  sync_and_check(ctx, *w, *witness, *dev, kPages);
+  sk.finish();
 }
 
 }  // namespace

@@ -49,6 +49,7 @@ int FileWorld::setup_world(ScenarioContext& ctx, StampClock* clock, const file_w
   {
     SpinGuard g(&lock_);
     task_last_.assign(npages_, dma_stamp{});
+    discarded_.assign(npages_, 0);
     sectors_.assign(npages_, 0);
   }
   if (o.dax) disk_ = "pmem0";
@@ -141,6 +142,18 @@ int FileWorld::task_write(unsigned long i) {
 dma_stamp FileWorld::task_last(unsigned long i) const {
   SpinGuard g(&lock_);
   return i < task_last_.size() ? task_last_[i] : dma_stamp{};
+}
+
+uint64_t FileWorld::task_discard(unsigned long i) {
+  const uint64_t g = clock_->next();
+  SpinGuard guard(&lock_);
+  if (i < discarded_.size()) discarded_[i] = g;
+  return g;
+}
+
+uint64_t FileWorld::task_discarded(unsigned long i) const {
+  SpinGuard g(&lock_);
+  return i < discarded_.size() ? discarded_[i] : 0;
 }
 
 long FileWorld::writeback_pass(writeback_sync_modes mode) {

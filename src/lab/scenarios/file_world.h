@@ -6,7 +6,8 @@
 // WB_SYNC_NONE work, waited for), sync(2), reclaim, and the oracles' view of the disk
 // (the page image at the sectors that hold each file page, read straight from the
 // medium). It records the newest write of each page by the task (setup and later
-// stores) so the lost-update oracle can compare with the device's.
+// stores) so the lost-update oracle can compare with the device's, and the pages the
+// process discarded on purpose (task_discard()), so that it does not call those lost.
 //
 // Teardown: close() unmaps, closes and unmounts on the normal path. After an oops the
 // machine is halted and nothing of it may sleep or lock any more, so the destructor then
@@ -82,6 +83,15 @@ class FileWorld {
   int task_write(unsigned long i);
   /** task_last() - the newest task write of page @i (setup's, or a later one). */
   dma_stamp task_last(unsigned long i) const;
+  /**
+   * task_discard() - record that the process threw page @i's contents away on purpose
+   * (MADV_DONTNEED of a private mapping, a truncate): the oracles then expect no write
+   * from before now back (check_lost()). Returns the StampClock generation recorded. The
+   * caller does the discarding itself.
+   */
+  uint64_t task_discard(unsigned long i);
+  /** task_discarded() - the generation of page @i's last discard, or 0. */
+  uint64_t task_discarded(unsigned long i) const;
 
   /**
    * writeback_pass() - what the flusher does for this file: start writeback of every
@@ -116,6 +126,7 @@ class FileWorld {
   bool mounted_ = false;
   mutable spinlock_t lock_;
   std::vector<dma_stamp> task_last_ GUARDED_BY(lock_);
+  std::vector<uint64_t> discarded_ GUARDED_BY(lock_);
   mutable std::vector<sector_t> sectors_ GUARDED_BY(lock_);  // looked up once blocks exist
 };
 

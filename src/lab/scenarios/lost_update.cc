@@ -22,8 +22,10 @@
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
 #include "lab/scenarios/file_world.h"
+#include "lab/scenarios/skeleton.h"
 #include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
+#include "machine/sync_point_names.h"
 #include "machine/machine.h"
 
 namespace guplab {
@@ -46,52 +48,19 @@ class LostUpdate final : public Scenario {
 };
 
 void LostUpdate::run(ScenarioContext& ctx) const {
-  Machine& m = ctx.machine();
-  const bool scripted = ctx.params().scripted;
-  auto* clock = ctx.make<StampClock>();
-  auto* w = ctx.make<FileWorld>();
-  if (int err = w->setup(ctx, clock, file_world_options{.npages = kPages})) {
-    ctx.found(Outcome::warn, fmt::format("setup failed: {}", errname(err)));
-    return;
-  }
-  auto* script = ctx.make<Script>(ctx);
-  auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
-  auto* witness = ctx.make<PinWitness>(ctx, *script);
-  witness->watch(dev);
-  witness->ask_at("writeback:clear_dirty:before");
-  if (scripted) script->order({{"rdma0:reg_mr:done", "lost:flush"}, {"lost:flushed", "rdma0:write:begin"}});
-  auto* workers = ctx.make<Workers>(1);  // flush
-  auto* device = ctx.make<Workers>(1);
-
-  ctx.spawn(
-      "rdma0",
-      [&ctx, dev, w, workers, device, scripted] {
-        if (int err = dev->reg_mr(w->addr(), kPages)) {
-          ctx.found(Outcome::warn, fmt::format("reg_mr failed: {}", errname(err)));
-          return;
-        }
-        unsigned g = 0;
-        do {
-          dev->dma_write_all();
-          if (!scripted) yield_some(2);
-        } while (!scripted && workers->keep_going(++g));
-        dev->dereg_mr(/*make_dirty=*/false);  // the driver does not dirty what it releases
-        device->done();
-      },
-      w->mm());
-  ctx.spawn("flush", [w, workers, device, scripted] {
-    for (unsigned r = 0; scripted ? r < 1 : device->keep_going(r); r++) {
-      Script::pass("lost:flush");
-      w->writeback_pass(WB_SYNC_NONE);
-      Script::pass("lost:flushed");
-      if (!scripted) yield_some(2);
-    }
-    workers->done();
-  });
-  ctx.join_all();
+  Skeleton sk(ctx);
+  if (!sk.setup(file_world_options{.npages = kPages})) return;
+  sk.witness()->ask_at(sp::kWritebackClearDirtyBefore);
+  const std::string dev = sk.dev()->name();
+  if (ctx.params().scripted)
+    sk.script()->order({{sp::device_sync_point(dev, sp::kDevRegMrDone), "lost:flush"},
+                        {"lost:flushed", sp::device_sync_point(dev, sp::kDevWriteBegin)}});
+  sk.device({.yields = 2, .make_dirty = false});  // the driver does not dirty what it releases
+  sk.flusher({.begin = "lost:flush", .end = "lost:flushed", .yields = 2});
+  sk.run();
 
   ctx.note("sync: after the device released its pages");
-  sync_and_check(ctx, *w, *witness, *dev, kPages);
+  sk.finish();
 }
 
 }  // namespace

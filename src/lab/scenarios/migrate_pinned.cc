@@ -29,6 +29,7 @@
 #include "drivers/rdma_device.h"
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
+#include "lab/scenarios/skeleton.h"
 #include "lab/script.h"
 #include "machine/machine.h"
 #include "mm/compaction.h"
@@ -107,19 +108,12 @@ void MigratePinned::run(ScenarioContext& ctx) const {
   proc->addr = static_cast<unsigned long>(a);
   for (unsigned long i = 0; i <= kPages; i++)  // faulted in and written by the process
     if (int err = process_store(proc, clock, i)) ctx.found(Outcome::warn, fmt::format("store: {}", errname(err)));
-  {
-    page* own = nullptr;
-    mmap_read_lock(proc->mm);
-    // A pin, not get_user_pages(): under bias_all a FOLL_GET reference is a pin too.
-    const long got = pin_user_pages_remote(proc->mm, proc->addr + (kPages << PAGE_SHIFT), 1, FOLL_NONE, &own, nullptr);
-    mmap_read_unlock(proc->mm);
-    if (got != 1) {
-      ctx.found(Outcome::warn, "setup failed: the process's own page is not mapped");
-      return;
-    }
-    proc->own_pfn = page_to_pfn(own);
-    unpin_user_page(own);
+  const long own = frame_at(proc->mm, proc->addr + (kPages << PAGE_SHIFT));
+  if (own < 0) {
+    ctx.found(Outcome::warn, "setup failed: the process's own page is not mapped");
+    return;
   }
+  proc->own_pfn = static_cast<unsigned long>(own);
   auto* script = ctx.make<Script>(ctx);
   auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
   auto* witness = ctx.make<PinWitness>(ctx, *script);

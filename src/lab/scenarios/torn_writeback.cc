@@ -27,8 +27,10 @@
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
 #include "lab/scenarios/file_world.h"
+#include "lab/scenarios/skeleton.h"
 #include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
+#include "machine/sync_point_names.h"
 #include "machine/machine.h"
 
 namespace guplab {
@@ -72,79 +74,50 @@ void check_disk_torn(ScenarioContext& ctx, FileWorld& w, TornLog& log, const std
 }
 
 void TornWriteback::run(ScenarioContext& ctx) const {
-  Machine& m = ctx.machine();
   const bool scripted = ctx.params().scripted;
-  auto* clock = ctx.make<StampClock>();
-  auto* w = ctx.make<FileWorld>();
-  if (int err = w->setup(ctx, clock, file_world_options{.npages = kPages})) {
-    ctx.found(Outcome::warn, fmt::format("setup failed: {}", errname(err)));
-    return;
-  }
+  Skeleton sk(ctx);
+  if (!sk.setup(file_world_options{.npages = kPages})) return;
+  FileWorld* w = sk.world();
+  RdmaDevice* dev = sk.dev();
   for (unsigned long i = 0; i < kPages; i++) w->disk_sector(i);  // known before any callback needs it
-  auto* script = ctx.make<Script>(ctx);
-  auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
-  auto* witness = ctx.make<PinWitness>(ctx, *script);
   auto* log = ctx.make<TornLog>();
-  witness->watch(dev);
-  witness->ask_at("writeback:clear_dirty:before");
-  witness->ask_at("writeback:submit");
+  sk.witness()->ask_at(sp::kWritebackClearDirtyBefore);
+  sk.witness()->ask_at(sp::kWritebackSubmit);
   // The moment a write of the page has reached the disk (before a later one rewrites
   // it): what the device DMA'd meanwhile shows here, in both modes.
   auto* completions = ctx.make<std::atomic<unsigned>>(0);
-  script->on("writeback:end", [&ctx, w, log, completions] {
+  sk.script()->on(sp::kWritebackEnd, [&ctx, w, log, completions] {
     check_disk_torn(ctx, *w, *log, fmt::format("when write {} of the page completed", ++*completions));
   });
   if (scripted) {
-    script->order({{"torn:written", "torn:flush"}, {"torn:flushed", "rdma0:dereg:begin"}});
+    sk.script()->order(
+        {{"torn:written", "torn:flush"}, {"torn:flushed", sp::device_sync_point(dev->name(), sp::kDevDeregBegin)}});
     // The device's next write lands right after the first chunk of writeback's copy of
     // the page (in the ramdisk's completion task, as a DMA would, whatever it is doing).
     auto* injected = ctx.make<std::atomic<bool>>(false);
     auto* rd = static_cast<ramdisk*>(w->bdev());
     const sector_t sector = w->disk_sector(0);
-    script->on("ramdisk:dma:chunk", [dev, rd, sector, injected] {
+    sk.script()->on(sp::kRamdiskDmaChunk, [dev, rd, sector, injected] {
       const ramdisk::dma_cursor_t c = rd->dma_cursor();
       if (!c.write || c.sector != sector || c.bytes_done != kStampChunkSize) return;
       if (!dev->registered() || injected->exchange(true)) return;
       dev->dma_write(0);
     });
   }
-  auto* workers = ctx.make<Workers>(1);  // flush
-  auto* device = ctx.make<Workers>(1);
-
-  ctx.spawn(
-      "rdma0",
-      [&ctx, dev, w, workers, device, scripted] {
-        if (int err = dev->reg_mr(w->addr(), kPages)) {
-          ctx.found(Outcome::warn, fmt::format("reg_mr failed: {}", errname(err)));
-          return;
-        }
-        unsigned g = 0;
-        do {
-          dev->dma_write_all();
-          if (!scripted) yield_some(2);
-        } while (!scripted && workers->keep_going(++g));
-        Script::pass("torn:written");
-        dev->dereg_mr(/*make_dirty=*/true);
-        device->done();
-      },
-      w->mm());
-  ctx.spawn("flush", [&ctx, w, log, workers, device, scripted] {
-    for (unsigned r = 0; scripted ? r < 1 : device->keep_going(r); r++) {
-      Script::pass("torn:flush");
-      const long written = w->writeback_pass(WB_SYNC_NONE);
-      log->passes++;
-      // The torn oracle on what this pass put on the disk (a later pass may rewrite it).
-      if (written > 0) check_disk_torn(ctx, *w, *log, fmt::format("after writeback pass {}", r + 1));
-      Script::pass("torn:flushed");
-      if (!scripted) yield_some(2);
-    }
-    workers->done();
-  });
-  ctx.join_all();
+  sk.device({.yields = 2, .make_dirty = true, .before_release = "torn:written"});
+  sk.flusher({.begin = "torn:flush",
+              .end = "torn:flushed",
+              .yields = 2,
+              .after_pass = [&ctx, w, log](unsigned pass, long written) {
+                log->passes++;
+                // The torn oracle on what this pass put on the disk (a later pass may rewrite it).
+                if (written > 0) check_disk_torn(ctx, *w, *log, fmt::format("after writeback pass {}", pass + 1));
+              }});
+  sk.run();
 
   if (!log->torn.load())
     ctx.found(Outcome::ok, fmt::format("no writeback pass of the {} put a torn page on disk", log->passes.load()));
-  sync_and_check(ctx, *w, *witness, *dev, kPages);
+  sk.finish();
 }
 
 }  // namespace

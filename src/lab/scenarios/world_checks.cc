@@ -16,13 +16,19 @@ namespace guplab {
 
 void check_page_newest(ScenarioContext& ctx, const FileWorld& w, unsigned long i, const dma_stamp& device) {
   PageImage img;
+  const dma_stamp newest = newer(w.task_last(i), device);
+  const uint64_t discarded = w.task_discarded(i);
   if (int err = w.disk_page(i, &img)) {
+    if (err == -ENODATA && discarded && newest.generation < discarded) {
+      ctx.found(Outcome::ok, fmt::format("{} is a hole: the process discarded it at g{}", w.page_name(i), discarded));
+      return;
+    }
     ctx.found(Outcome::warn, fmt::format("{}: cannot read it back: {}", w.page_name(i), errname(err)));
     return;
   }
   const std::string where = "on disk, " + w.page_name(i);
   if (check_torn(ctx, where, img).verdict == PageVerdict::torn) return;
-  check_lost(ctx, where, img, newer(w.task_last(i), device));
+  check_lost(ctx, where, img, newest, discarded);
 }
 
 void close_and_check_frames(ScenarioContext& ctx, FileWorld& w) {

@@ -15,7 +15,9 @@ class FileWorld;
 /**
  * check_page_newest() - read page @i of @w's file from the medium: it must not be torn,
  * and it must hold the newest write of that page, the task's (FileWorld::task_last())
- * or @device's, whichever came last. Reports torn, lost or ok.
+ * or @device's, whichever came last, unless the process discarded the page after both
+ * (FileWorld::task_discard(): then no write from before the discard, and a hole is
+ * fine). Reports torn, lost, warn (cannot read it back) or ok.
  */
 void check_page_newest(ScenarioContext& ctx, const FileWorld& w, unsigned long i, const dma_stamp& device);
 

@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/errno.h"
+#include "machine/boot_cache.h"
 #include "machine/machine.h"
 #include "machine/sync_point.h"
 #include "base/bug.h"
@@ -57,36 +58,71 @@ int ramdisk::create(Machine* m, std::string name, const ramdisk_config& cfg, std
   if (lim.max_sectors == 0 || (static_cast<uint64_t>(lim.max_sectors) << SECTOR_SHIFT) % lbs) return -EINVAL;
   if (lim.max_segments == 0 || lim.dma_alignment < 7 || ((lim.dma_alignment + 1) & lim.dma_alignment)) return -EINVAL;
   if (cfg.dma_chunk == 0 || cfg.dma_chunk % 8) return -EINVAL;
-  char* storage = cfg.storage ? cfg.storage : static_cast<char*>(map_host(cfg.size_bytes));
+  // Machines booted from a BootCache (the explorer) take zeroed buffers from it.
+  HostBufferCache* bufs = m->config().boot_cache ? &m->config().boot_cache->bufs : nullptr;
+  auto get = [bufs](uint64_t bytes) {
+    void* p = bufs ? bufs->take(bytes) : nullptr;
+    return p ? p : map_host(bytes);
+  };
+  char* storage = cfg.storage ? cfg.storage : static_cast<char*>(get(cfg.size_bytes));
   if (!storage) return -ENOMEM;
   uint64_t* gens = nullptr;
   if (cfg.track_generations) {
-    gens = static_cast<uint64_t*>(map_host((cfg.size_bytes >> SECTOR_SHIFT) * sizeof(uint64_t)));
+    gens = static_cast<uint64_t*>(get(gens_bytes(cfg)));
     if (!gens) {
       if (!cfg.storage) munmap(storage, cfg.size_bytes);
       return -ENOMEM;
     }
   }
-  std::unique_ptr<ramdisk> rd(new ramdisk(m, std::move(name), cfg, storage, gens));
+  std::unique_ptr<ramdisk> rd(new ramdisk(m, std::move(name), cfg, storage, gens, bufs));
   rd->start();
   *out = std::move(rd);
   return 0;
 }
 
-ramdisk::ramdisk(Machine* m, std::string name, const ramdisk_config& cfg, char* storage, uint64_t* gens)
+ramdisk::ramdisk(Machine* m, std::string name, const ramdisk_config& cfg, char* storage, uint64_t* gens,
+                 HostBufferCache* bufs)
     : block_device(m, std::move(name), cfg.size_bytes >> SECTOR_SHIFT, cfg.limits, cfg.queue_depth),
       cfg_(cfg),
       storage_(storage),
-      gens_(gens) {
+      gens_(gens),
+      bufs_(bufs) {
   spin_lock_init(&queue_lock_, "ramdisk queue");
   spin_lock_init(&storage_lock_, "ramdisk storage");
   init_waitqueue_head(&wq_, "ramdisk irq");
+  if (bufs_) dirty_.assign((cfg.size_bytes / kDirtyBlock + 1 + 63) / 64, 0);
 }
 
 ramdisk::~ramdisk() {
   stop();
-  if (!cfg_.storage) munmap(storage_, cfg_.size_bytes);
-  if (gens_) munmap(gens_, (cfg_.size_bytes >> SECTOR_SHIFT) * sizeof(uint64_t));
+  if (!bufs_) {
+    if (!cfg_.storage) munmap(storage_, cfg_.size_bytes);
+    if (gens_) munmap(gens_, gens_bytes(cfg_));
+    return;
+  }
+  // Back to the cache as a fresh mapping reads: zero every block a write touched. The
+  // device is stopped, nobody else reaches the buffers: no lock (a lock would be a
+  // scheduling point under sim, which a fresh mapping's unmap is not).
+  const uint64_t sectors_per_block = kDirtyBlock >> SECTOR_SHIFT;
+  for (size_t w = 0; w < dirty_.size(); w++) {
+    for (uint64_t bits = dirty_[w]; bits; bits &= bits - 1) {
+      const uint64_t blk = w * 64 + static_cast<uint64_t>(__builtin_ctzll(bits));
+      const uint64_t off = blk * kDirtyBlock;
+      if (off >= cfg_.size_bytes) continue;
+      const uint64_t len = std::min<uint64_t>(kDirtyBlock, cfg_.size_bytes - off);
+      if (!cfg_.storage) std::memset(storage_ + off, 0, len);
+      if (gens_) std::memset(gens_ + blk * sectors_per_block, 0, (len >> SECTOR_SHIFT) * sizeof(uint64_t));
+    }
+  }
+  if (!cfg_.storage) bufs_->give(storage_, cfg_.size_bytes);
+  if (gens_) bufs_->give(gens_, gens_bytes(cfg_));
+}
+
+void ramdisk::mark_dirty(sector_t sector, uint64_t bytes) {
+  if (dirty_.empty() || bytes == 0) return;
+  const uint64_t first = (sector << SECTOR_SHIFT) / kDirtyBlock;
+  const uint64_t last = ((sector << SECTOR_SHIFT) + bytes - 1) / kDirtyBlock;
+  for (uint64_t b = first; b <= last; b++) dirty_[b / 64] |= 1ull << (b % 64);
 }
 
 std::string ramdisk::describe() const {
@@ -180,6 +216,7 @@ blk_status_t ramdisk::do_request(request* rq) {
       TEST_SYNC_POINT(sp::kRamdiskDmaChunk);
       cond_resched();  // a CPU store may land between two chunks
     }
+    if (write) mark_dirty(sector, bv.bv_len);
     sector += bv.bv_len >> SECTOR_SHIFT;
   }
   cursor_ = dma_cursor_t{};
@@ -204,6 +241,7 @@ int ramdisk::write_sectors(sector_t sector, unsigned nr, const void* buf) {
   SpinGuard g(&storage_lock_);
   const uint64_t gen = ++write_seq_;
   std::memcpy(storage_ + (sector << SECTOR_SHIFT), buf, static_cast<size_t>(nr) << SECTOR_SHIFT);
+  mark_dirty(sector, static_cast<uint64_t>(nr) << SECTOR_SHIFT);
   if (gens_)
     for (unsigned i = 0; i < nr; i++) gens_[sector + i] = gen;
   return 0;

@@ -20,6 +20,10 @@
 // exactly between two chunks of the block layer's DMA. Callbacks there must not read
 // the storage (read_sectors() would wait for the lock the copy holds).
 //
+// Host buffers: on a machine booted from a BootCache (machine/boot_cache.h) the storage
+// and the generations come from its HostBufferCache and go back to it, zeroed where a
+// write touched them, when the device goes; otherwise they are mapped and unmapped.
+//
 // Threading: as block_device. The hooks may be called from any thread; they see each
 // request's storage update whole (the storage lock is held across one request's copy).
 // dma_cursor() is meant for the completion task itself (a "ramdisk:dma:chunk" callback).
@@ -27,10 +31,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/spinlock.h"
 #include "base/wait.h"
 #include "block/blkdev.h"
+#include "block/host_buffer_cache.h"
 
 namespace guplab {
 
@@ -83,7 +89,12 @@ class ramdisk final : public block_device {
   dma_cursor_t dma_cursor() const;
 
  private:
-  ramdisk(Machine* m, std::string name, const ramdisk_config& cfg, char* storage, uint64_t* gens);
+  ramdisk(Machine* m, std::string name, const ramdisk_config& cfg, char* storage, uint64_t* gens,
+          HostBufferCache* bufs);
+  static constexpr uint64_t kDirtyBlock = 4096;  // what mark_dirty() records, in bytes
+  static uint64_t gens_bytes(const ramdisk_config& cfg) { return (cfg.size_bytes >> SECTOR_SHIFT) * sizeof(uint64_t); }
+  /** mark_dirty() - @bytes from @sector were written (zeroed before the buffers go back). */
+  void mark_dirty(sector_t sector, uint64_t bytes) REQUIRES(storage_lock_);
 
   void queue_rq(request* rq, bool last) override;
   void commit_rqs() override;
@@ -96,6 +107,8 @@ class ramdisk final : public block_device {
   char* const storage_ PT_GUARDED_BY(storage_lock_);   // mmap'ed, cfg_.size_bytes
   uint64_t* const gens_ PT_GUARDED_BY(storage_lock_);  // mmap'ed, one per sector, or nullptr
   uint64_t write_seq_ GUARDED_BY(storage_lock_) = 0;
+  HostBufferCache* const bufs_;  // null: the buffers are our own mappings
+  std::vector<uint64_t> dirty_ GUARDED_BY(storage_lock_);  // with bufs_: a bit per kDirtyBlock written
   dma_cursor_t cursor_;  // written and read by the completion task only
 
   spinlock_t queue_lock_;

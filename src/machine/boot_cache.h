@@ -1,6 +1,7 @@
 // boot_cache.h - BootCache: host resources that machines booted one after another on
 // one host thread can reuse, so that booting is cheap when it happens thousands of
-// times (the sim explorer): the RAM arena and mem_map mappings, and fiber stacks.
+// times (the sim explorer): the RAM arena and mem_map mappings, fiber stacks, and the
+// host buffers of ramdisks (block/host_buffer_cache.h).
 //
 // A machine booted with a cache (MachineConfig::boot_cache) behaves exactly as one
 // booted without: what it reuses is reset to what a fresh mapping shows.
@@ -10,6 +11,7 @@
 #include <cstddef>
 #include <memory>
 
+#include "block/host_buffer_cache.h"
 #include "mm/memory_model.h"
 #include "sim/stack_pool.h"
 
@@ -17,6 +19,7 @@ namespace guplab {
 
 struct BootCache {
   PhysMemCache mem;
+  HostBufferCache bufs;  // ramdisk storage and generations (block/ramdisk.h)
   /** stacks() - a stack pool of at least @size bytes a stack (replaced when too small). */
   StackPool* stacks(size_t size) {
     if (!stacks_ || stacks_->stack_size() < size) {

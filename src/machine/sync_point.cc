@@ -48,7 +48,7 @@ unsigned long SyncPoints::hits(const std::string& name) {
 void SyncPoints::process(const char* name) {
   if (!enabled()) return;
   if (SimHooks* h = sim_hooks()) h->sync_point(name);
-  const std::string n(name);
+  const std::string_view n(name);
   std::function<void()> cb;
   // A test holding a task at a sync point (and its callback) is the lab's doing, not
   // the model's: it may do so in interrupt context without a might_sleep() report.
@@ -63,7 +63,7 @@ void SyncPoints::process(const char* name) {
     if (it == predecessors_.end()) return true;
     for (const auto& p : it->second)
       if (passed_.find(p) == passed_.end()) {
-        waiting = "sync point '" + n + "' waits for '" + p + "', never reached so far";
+        waiting = "sync point '" + std::string(n) + "' waits for '" + p + "', never reached so far";
         return false;
       }
     return true;
@@ -82,7 +82,11 @@ void SyncPoints::process(const char* name) {
   if (cb) cb();
   {
     SpinGuard g(&lock_);
-    passed_[n]++;
+    auto it = passed_.find(n);
+    if (it == passed_.end())
+      passed_.emplace(std::string(n), 1);
+    else
+      it->second++;
   }
   wake_up_all(&wq_);
 }

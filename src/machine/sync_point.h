@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,10 +49,11 @@ class SyncPoints {
  private:
   std::atomic<bool> enabled_{false};
   spinlock_t lock_;
-  std::map<std::string, std::vector<std::string>> predecessors_ GUARDED_BY(lock_);
-  std::map<std::string, std::function<void()>> callbacks_ GUARDED_BY(lock_);
-  std::map<std::string, unsigned long> passed_ GUARDED_BY(lock_);
-  std::set<std::string> ordered_ GUARDED_BY(lock_);  // every name in a loaded dependency
+  // Transparent comparators: process() looks a name up without building a string.
+  std::map<std::string, std::vector<std::string>, std::less<>> predecessors_ GUARDED_BY(lock_);
+  std::map<std::string, std::function<void()>, std::less<>> callbacks_ GUARDED_BY(lock_);
+  std::map<std::string, unsigned long, std::less<>> passed_ GUARDED_BY(lock_);
+  std::set<std::string, std::less<>> ordered_ GUARDED_BY(lock_);  // every name in a loaded dependency
   wait_queue_head_t wq_;
 };
 

@@ -99,7 +99,7 @@ void Fiber::resume() {
   tsan_switch(tsan_fiber_);
   transfer_t t = boost::context::detail::jump_fcontext(ctx_, this);
   asan_finish(sched_fake, nullptr, nullptr);
-  eh = eh_globals();
+  // @eh is still this OS thread's: every fiber runs on the thread that resumes it.
   eh_caught_ = eh->caught_exceptions;
   eh_uncaught_ = eh->uncaught_exceptions;
   *eh = sched_eh;

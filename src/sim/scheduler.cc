@@ -63,6 +63,7 @@ void SimScheduler::reset_run(const SimOptions& opts, uint64_t seed, const BugSin
   halt_ = halt;
   sink_ = opts.sink;
   strategy_ = make_strategy(opts, seed);
+  strategy_steps_ = strategy_->wants_steps();
   faults_ = std::make_unique<FaultInjector>(seed, opts);
   rcu_ = SimRcu();
   if (!stacks_ || stacks_->stack_size() < opts.stack_size) {
@@ -79,7 +80,9 @@ void SimScheduler::reset_run(const SimOptions& opts, uint64_t seed, const BugSin
   live_ = 0;
   steps_ = unwind_steps_ = 0;
   unwinding_ = false;
+  const size_t choices_seen = result_.choices.size();
   result_ = SimRunResult();
+  result_.choices.reserve(choices_seen);  // runs of one explored cell are about as long
   result_.seed = seed;
   result_.strategy = opts.describe();
   result_.start_ns = now_;
@@ -197,7 +200,8 @@ SimScheduler::SimTask* SimScheduler::choose() {
   if (runnable_.size() == 1) return tasks_[runnable_[0]].get();
   SimChoice id = strategy_->pick(runnable_);
   result_.choices.push_back(id);
-  return tasks_.at(id).get();
+  assert(id < tasks_.size());
+  return tasks_[id].get();
 }
 
 SimScheduler::SimTask* SimScheduler::pick_unwind() {

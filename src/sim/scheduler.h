@@ -179,6 +179,7 @@ class SimScheduler final : public SimHooks {
   const BugSink* halt_ = nullptr;
   SimEventSink* sink_ = nullptr;
   std::unique_ptr<SchedStrategy> strategy_;
+  bool strategy_steps_ = true;  // strategy_->wants_steps(), asked once per run
   std::unique_ptr<FaultInjector> faults_;
   SimRcu rcu_;
   std::vector<std::unique_ptr<SimTask>> tasks_;

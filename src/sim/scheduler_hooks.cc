@@ -28,13 +28,13 @@ void SimScheduler::point(SchedPoint why, const void* obj) {
   }
   steps_++;
   now_ += opts_.ns_per_step;
-  strategy_->on_step(t->id, steps_);
+  if (strategy_steps_) strategy_->on_step(t->id, steps_);
   if (must_unwind()) return;
   if (steps_ >= opts_.max_steps) {
     begin_unwind(SimOutcome::step_limit);
     return;
   }
-  fire_due_timers();
+  if (!timers_.empty()) fire_due_timers();
   SimTask* n = choose();
   if (n != t) {
     next_ = n;

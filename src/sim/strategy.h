@@ -36,6 +36,8 @@ class SchedStrategy {
   virtual void on_task_created(SimChoice id) = 0;
   /** on_step() - the running task @id has reached scheduling point number @step. */
   virtual void on_step(SimChoice id, uint64_t step) {}
+  /** wants_steps() - does on_step() do anything? (false: the scheduler skips the calls) */
+  virtual bool wants_steps() const { return true; }
   /** pick() - choose among @runnable. REQUIRES: ascending ids, size() >= 2. */
   virtual SimChoice pick(std::span<const SimChoice> runnable) = 0;
   /** diverged() - a replay could not follow its record. */
@@ -46,6 +48,7 @@ class RandomWalk final : public SchedStrategy {
  public:
   explicit RandomWalk(uint64_t seed) : rng_(seed) {}
   void on_task_created(SimChoice) override {}
+  bool wants_steps() const override { return false; }
   SimChoice pick(std::span<const SimChoice> runnable) override;
 
  private:
@@ -76,6 +79,7 @@ class Replay final : public SchedStrategy {
  public:
   explicit Replay(std::vector<SimChoice> choices) : choices_(std::move(choices)) {}
   void on_task_created(SimChoice) override {}
+  bool wants_steps() const override { return false; }
   SimChoice pick(std::span<const SimChoice> runnable) override;
   bool diverged() const override { return diverged_; }
   size_t consumed() const { return pos_; }

@@ -155,6 +155,24 @@ TEST(Explorer, BootCacheRunsAreTheRunsOfFreshMachines) {
     EXPECT_EQ(fresh.choices, reused.choices) << i;
   }
   EXPECT_GE(cache.mem.cached(), 1u);
+  EXPECT_GE(cache.bufs.cached(), 1u) << "the ramdisk's buffers were reused too";
+}
+
+TEST(Explorer, Ext4BugRunsOnACacheAreTheRunsOfFreshMachines) {
+  // The explorer's benchmark cell: reused RAM, stacks and ramdisk buffers change nothing.
+  ExploreOptions o = cell("ext4-bug", PinDesign::bias, WritebackPolicy::wait, 1);
+  BootCache cache;
+  for (uint64_t i = 0; i < 10; i++) {
+    ScenarioParams p = explore_params(o, explore_seed(1, i), 1);
+    const ScenarioResult fresh = run_scenario(*o.scenario, p);
+    p.boot_cache = &cache;
+    const ScenarioResult reused = run_scenario(*o.scenario, p);
+    EXPECT_EQ(fresh.outcome, reused.outcome) << i;
+    EXPECT_EQ(fresh.reason, reused.reason) << i;
+    EXPECT_EQ(fresh.steps, reused.steps) << i;
+    EXPECT_EQ(fresh.choices, reused.choices) << i;
+  }
+  EXPECT_GE(cache.bufs.cached(), 2u);
 }
 
 TEST(Explorer, PctFindsTheTornPageToo) {

@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <memory>
 #include <vector>
 
+#include "block/ramdisk.h"
 #include "machine/machine.h"
 #include "mm/page_alloc.h"
 #include "mm/page_ref.h"
@@ -68,6 +70,38 @@ TEST(BootCache, ADifferentSizeGetsItsOwnMapping) {
   big.ram_bytes = 8ull << 20;
   Machine m(big);
   EXPECT_EQ(cache.mem.cached(), 1u) << "the 4 MiB mapping stays cached";
+}
+
+TEST(BootCache, ARamdiskOnReusedBuffersReadsAsAFreshOne) {
+  BootCache cache;
+  ramdisk_config rc;
+  rc.size_bytes = 1ull << 20;
+  const sector_t last = (rc.size_bytes >> SECTOR_SHIFT) - 8;
+  {
+    Machine m(small(&cache));
+    m.run([&] {
+      std::unique_ptr<ramdisk> rd;
+      ASSERT_EQ(ramdisk::create(&m, "ram0", rc, &rd), 0);
+      std::vector<char> ones(8 << SECTOR_SHIFT, 0x5a);
+      ASSERT_EQ(rd->write_sectors(0, 8, ones.data()), 0);
+      ASSERT_EQ(rd->write_sectors(last, 8, ones.data()), 0);
+      ASSERT_EQ(rd->write_sectors(1001, 3, ones.data()), 0);  // not 4 KiB aligned
+      EXPECT_EQ(rd->sector_generation(last), 2u);
+    });
+  }
+  EXPECT_EQ(cache.bufs.cached(), 2u) << "the storage and the generations went back";
+  Machine again(small(&cache));
+  again.run([&] {
+    std::unique_ptr<ramdisk> rd;
+    ASSERT_EQ(ramdisk::create(&again, "ram0", rc, &rd), 0);
+    EXPECT_EQ(cache.bufs.cached(), 0u) << "both were taken again";
+    std::vector<char> all(rc.size_bytes);
+    std::vector<uint64_t> gens(rc.size_bytes >> SECTOR_SHIFT, 1);
+    ASSERT_EQ(rd->read_sectors(0, static_cast<unsigned>(gens.size()), all.data(), gens.data()), 0);
+    EXPECT_TRUE(all_zero(all.data(), all.size())) << "every byte reads as a fresh mapping's";
+    EXPECT_TRUE(all_zero(gens.data(), gens.size() * sizeof(uint64_t))) << "no sector was ever written";
+    EXPECT_EQ(rd->write_generation(), 0u);
+  });
 }
 
 TEST(BootCache, StackPoolIsSharedAndReplacedOnlyWhenTooSmall) {

@@ -184,9 +184,8 @@ std::string uring_disk::describe() const {
                      limits().logical_block_size, queue_depth());
 }
 
-void uring_disk::prep_sqe(io_uring_sqe* sqe, request* rq) {
+unsigned uring_disk::build_iovecs(request* rq) {
   bio* b = rq->rq_bio;
-  const blk_opf_t op = bio_op(b);
   iovec* iov = &iovs_[static_cast<size_t>(rq->tag) * cfg_.max_segments];
   unsigned n = 0;
   if (rq->status == BLK_STS_OK && bio_has_data(b)) {
@@ -199,6 +198,13 @@ void uring_disk::prep_sqe(io_uring_sqe* sqe, request* rq) {
       n++;
     }
   }
+  return n;
+}
+
+void uring_disk::prep_sqe(io_uring_sqe* sqe, request* rq, unsigned n) {
+  bio* b = rq->rq_bio;
+  const blk_opf_t op = bio_op(b);
+  const iovec* iov = &iovs_[static_cast<size_t>(rq->tag) * cfg_.max_segments];
   const uint64_t off = b->bi_iter.bi_sector << SECTOR_SHIFT;
   if (rq->status != BLK_STS_OK) {
     io_uring_prep_nop(sqe);
@@ -255,13 +261,15 @@ void uring_disk::queue_rq(request* rq, bool last) {
         sqe = io_uring_get_sqe(q->ring.get());
         BUG_ON(!sqe);
       }
-      prep_sqe(sqe, rq);
+      prep_sqe(sqe, rq, build_iovecs(rq));
       q->pending++;
       q->inflight++;
       return;
     }
     rq->rq_bio->bi_opf = rq->rq_bio->bi_opf & ~REQ_POLLED;  // no poll queue: an ordinary request
   }
+  // Build the iovecs outside the lock: they are this tag's own.
+  const unsigned n = build_iovecs(rq);
   SpinGuard g(&sq_lock_);
   io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
   if (!sqe) {  // tags never outnumber SQ entries, but be safe: make room
@@ -269,7 +277,7 @@ void uring_disk::queue_rq(request* rq, bool last) {
     sqe = io_uring_get_sqe(ring_.get());
     BUG_ON(!sqe);
   }
-  prep_sqe(sqe, rq);
+  prep_sqe(sqe, rq, n);
   tsan_handoff_release(rq);
   sq_pending_++;
   if (last) submit_locked();

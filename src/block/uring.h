@@ -93,8 +93,10 @@ class uring_disk final : public block_device {
   };
   /** poll_queue_of() - @t's poll queue; with @claim, take a free one if it has none (nullptr if none free). */
   poll_queue* poll_queue_of(task_struct* t, bool claim);
-  /** prep_sqe() - fill @sqe for @rq (iovecs built in this tag's slot). */
-  void prep_sqe(io_uring_sqe* sqe, request* rq);
+  /** build_iovecs() - @rq's segments into its tag's iovecs; returns how many (0: no data to move). */
+  unsigned build_iovecs(request* rq);
+  /** prep_sqe() - fill @sqe for @rq, whose @n iovecs build_iovecs() made. */
+  void prep_sqe(io_uring_sqe* sqe, request* rq, unsigned n);
   void queue_rq(request* rq, bool last) override;
   void commit_rqs() override;
   void completion_loop() override;

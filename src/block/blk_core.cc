@@ -207,6 +207,9 @@ void submit_bio(bio* b) {
   }
   // __bio_split_to_limits(): peel off what fits, chained to the rest, until the rest fits.
   while (unsigned bytes = blk_split_bytes(bdev->limits(), b)) {
+    // Only a bio that goes out as one request is polled (as iomap polls only single-bio
+    // I/O): the parts of a split one complete in the completion task.
+    b->bi_opf = b->bi_opf & ~REQ_POLLED;
     bio* split = bio_split(b, static_cast<int>(bytes >> SECTOR_SHIFT));
     if (IS_ERR(split)) break;  // cannot happen for a checked bio; the WARN is recorded
     bio_chain(split, b);

@@ -115,6 +115,8 @@ request* block_device::get_request(bool nowait, bool* offline) {
     // Requests batched in our own plug hold tags: start them before sleeping, or the
     // slot we wait for may be one of ours.
     if (task_struct* t = current(); t && t->plug) blk_flush_plug(t->plug);
+    // Our own polled requests hold tags that only we can free: reap them instead.
+    if (can_poll() && poll(false) > 0) continue;
     wait_event(&tag_wait_, [this] {
       if (nr_free_.load(std::memory_order_acquire) > 0) return true;
       SpinGuard g(&tag_lock_);
@@ -191,6 +193,10 @@ blk_status_t block_device::fault_check(const bio* b) {
 
 void block_device::end_request(request* rq, blk_status_t error) {
   VM_BUG_ON(!(in_completion_context()));
+  end_polled_request(rq, error);
+}
+
+void block_device::end_polled_request(request* rq, blk_status_t error) {
   bio* b = rq->rq_bio;
   st_.completed.fetch_add(1, std::memory_order_relaxed);
   if (error != BLK_STS_OK) {

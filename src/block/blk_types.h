@@ -61,6 +61,7 @@ enum class blk_opf_t : uint32_t {
   REQ_RAHEAD = 1u << 19,    // readahead: may fail
   REQ_BACKGROUND = 1u << 20,
   REQ_NOWAIT = 1u << 21,    // never sleep for a queue slot: BLK_STS_AGAIN instead
+  REQ_POLLED = 1u << 22,    // the submitter reaps its completion itself (bdev_poll()); see block/blkdev.h
 };
 GUPLAB_ENUM_FLAGS(blk_opf_t)
 using enum blk_opf_t;

@@ -19,6 +19,14 @@
 // end_request()). Devices are created and registered on a Machine through
 // block/genhd.h.
 //
+// Polled completion (the kernel's REQ_POLLED, bio_poll()): a device that can_poll()
+// gives a REQ_POLLED request to a queue of the submitting task's own (a poll queue)
+// instead of the completion task, and the request completes only when that task calls
+// bdev_poll(): its end_request() and bi_end_io then run in the polling task, still in
+// interrupt context (irq_enter()). A device that cannot poll, or has no poll queue free,
+// completes the request as any other. A task with polled requests outstanding must poll
+// rather than sleep for what they hold: get_request() polls before it sleeps for a tag.
+//
 // Fault injection: set_fault_inject() makes chosen requests (the Nth from now, or
 // those touching a sector range) complete with BLK_STS_IOERR without reaching the medium.
 //
@@ -180,12 +188,28 @@ class block_device {
   /** wake_completion_task() - make completion_loop() notice kthread_should_stop(). */
   virtual void wake_completion_task() = 0;
 
+ public:
+  /** can_poll() - does the device complete REQ_POLLED requests in their submitter? (default: no) */
+  virtual bool can_poll() const { return false; }
+  /**
+   * poll() - reap the running task's polled requests (see bdev_poll()). The default, for
+   * a device that cannot poll, has none: 0.
+   */
+  virtual int poll(bool /*spin*/) { return 0; }
+
+ protected:
+
   /**
    * end_request() - @rq is done with @error: free its tag, then complete its bio
    * (bio_endio(), which calls bi_end_io), both in interrupt context (irq_enter()).
    * REQUIRES: in the completion task.
    */
   void end_request(request* rq, blk_status_t error);
+  /**
+   * end_polled_request() - as end_request(), for a REQ_POLLED request reaped by its
+   * submitter in poll(). REQUIRES: in the task that polls @rq's poll queue.
+   */
+  void end_polled_request(request* rq, blk_status_t error);
 
  private:
   friend void blk_mq_submit_bio(block_device* bdev, bio* bio, blk_status_t preset);
@@ -233,6 +257,18 @@ inline unsigned bdev_logical_block_size(const block_device* bdev) { return bdev-
 inline unsigned bdev_max_segments(const block_device* bdev) { return bdev->limits().max_segments; }
 inline unsigned bdev_dma_alignment(const block_device* bdev) { return bdev->limits().dma_alignment; }
 inline const char* bdev_name(const block_device* bdev) { return bdev->name().c_str(); }
+
+/**
+ * bdev_poll() - the kernel's bio_poll() for the running task: reap whatever of its
+ * REQ_POLLED requests on @bdev has completed, ending them (bi_end_io runs here), after
+ * waiting for at least one if none has: blocked in the host until the host completes
+ * one (@spin false: one host wake-up, nothing spins) or spinning on the completion
+ * queue (@spin true, IOCB_HIPRI: fio's hipri=1). Returns the requests ended (> 0), 0
+ * if the task has no polled request outstanding on @bdev (then whatever it waits for
+ * completes in the completion task: sleep for it), or a device that cannot poll.
+ * REQUIRES: a model task, not in interrupt context.
+ */
+inline int bdev_poll(block_device* bdev, bool spin) { return bdev->poll(spin); }
 
 // ---- plugging -------------------------------------------------------------------------
 /** BLK_MAX_REQUEST_COUNT - a plug is flushed once it holds this many requests. */

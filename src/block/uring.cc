@@ -42,6 +42,14 @@ inline void tsan_handoff_acquire(void*) {}
 
 constexpr unsigned kReapBatch = 64;
 
+/** cqe_status() - how @rq ended, given its CQE's result @res. */
+blk_status_t cqe_status(const request* rq, int res) {
+  if (rq->status != BLK_STS_OK) return rq->status;
+  if (res < 0) return errno_to_blk_status(res);
+  // A short transfer: the range was checked, so the host failed.
+  return static_cast<unsigned>(res) != rq->bytes ? BLK_STS_IOERR : BLK_STS_OK;
+}
+
 /** A file descriptor closed unless released. */
 struct fd_guard {
   int fd;
@@ -154,6 +162,19 @@ uring_disk::~uring_disk() {
   // machine's RAM, so collect the host's completions before the ring and RAM go.
   const uint64_t deadline = host_time_ns() + 10 * NSEC_PER_SEC;
   while (ring_inflight_.load(std::memory_order_acquire) > 0 && host_time_ns() < deadline) reap(false);
+  for (poll_queue& q : pq_) {  // the same for polled requests whose owner unwound
+    if (!q.ring) continue;
+    if (q.pending) io_uring_submit(q.ring.get());
+    while (q.inflight > 0 && host_time_ns() < deadline) {
+      io_uring_cqe* cqe = nullptr;
+      __kernel_timespec ts = {0, 100 * 1000 * 1000};
+      if (io_uring_wait_cqe_timeout(q.ring.get(), &cqe, &ts) < 0) continue;
+      const unsigned n = io_uring_cq_ready(q.ring.get());
+      io_uring_cq_advance(q.ring.get(), n);
+      q.inflight -= std::min(q.inflight, n);
+    }
+    io_uring_queue_exit(q.ring.get());
+  }
   io_uring_queue_exit(ring_.get());
   ::close(fd_);
 }
@@ -163,10 +184,8 @@ std::string uring_disk::describe() const {
                      limits().logical_block_size, queue_depth());
 }
 
-void uring_disk::queue_rq(request* rq, bool last) {
+unsigned uring_disk::build_iovecs(request* rq) {
   bio* b = rq->rq_bio;
-  const blk_opf_t op = bio_op(b);
-  // Build the iovecs outside the lock: they are this tag's own.
   iovec* iov = &iovs_[static_cast<size_t>(rq->tag) * cfg_.max_segments];
   unsigned n = 0;
   if (rq->status == BLK_STS_OK && bio_has_data(b)) {
@@ -179,15 +198,14 @@ void uring_disk::queue_rq(request* rq, bool last) {
       n++;
     }
   }
-  const uint64_t off = b->bi_iter.bi_sector << SECTOR_SHIFT;
+  return n;
+}
 
-  SpinGuard g(&sq_lock_);
-  io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
-  if (!sqe) {  // tags never outnumber SQ entries, but be safe: make room
-    submit_locked();
-    sqe = io_uring_get_sqe(ring_.get());
-    BUG_ON(!sqe);
-  }
+void uring_disk::prep_sqe(io_uring_sqe* sqe, request* rq, unsigned n) {
+  bio* b = rq->rq_bio;
+  const blk_opf_t op = bio_op(b);
+  const iovec* iov = &iovs_[static_cast<size_t>(rq->tag) * cfg_.max_segments];
+  const uint64_t off = b->bi_iter.bi_sector << SECTOR_SHIFT;
   if (rq->status != BLK_STS_OK) {
     io_uring_prep_nop(sqe);
   } else if (op == REQ_OP_FLUSH ||
@@ -209,6 +227,57 @@ void uring_disk::queue_rq(request* rq, bool last) {
     if (any(b->bi_opf, REQ_FUA | REQ_PREFLUSH)) sqe->rw_flags = RWF_DSYNC;
   }
   io_uring_sqe_set_data(sqe, rq);
+}
+
+uring_disk::poll_queue* uring_disk::poll_queue_of(task_struct* t, bool claim) {
+  if (!t) return nullptr;
+  for (poll_queue& q : pq_)
+    if (q.owner.load(std::memory_order_acquire) == t) return &q;
+  if (!claim) return nullptr;
+  for (poll_queue& q : pq_) {
+    task_struct* expected = nullptr;
+    if (!q.owner.compare_exchange_strong(expected, t, std::memory_order_acq_rel)) continue;
+    if (!q.ring && !q.broken) {
+      auto ring = std::make_unique<io_uring>();
+      if (io_uring_queue_init(cfg_.queue_depth, ring.get(), 0) == 0)
+        q.ring = std::move(ring);
+      else
+        q.broken = true;
+    }
+    if (q.ring) return &q;
+    q.owner.store(nullptr, std::memory_order_release);
+  }
+  return nullptr;
+}
+
+void uring_disk::queue_rq(request* rq, bool last) {
+  // A polled request waits in its submitter's own ring for the submitter's poll().
+  if (any(rq->rq_bio->bi_opf, REQ_POLLED)) {
+    if (poll_queue* q = poll_queue_of(current(), true)) {
+      io_uring_sqe* sqe = io_uring_get_sqe(q->ring.get());
+      if (!sqe) {  // cannot happen (tags never outnumber SQ entries): make room
+        BUG_ON(io_uring_submit(q->ring.get()) < 0);
+        q->pending = 0;
+        sqe = io_uring_get_sqe(q->ring.get());
+        BUG_ON(!sqe);
+      }
+      prep_sqe(sqe, rq, build_iovecs(rq));
+      q->pending++;
+      q->inflight++;
+      return;
+    }
+    rq->rq_bio->bi_opf = rq->rq_bio->bi_opf & ~REQ_POLLED;  // no poll queue: an ordinary request
+  }
+  // Build the iovecs outside the lock: they are this tag's own.
+  const unsigned n = build_iovecs(rq);
+  SpinGuard g(&sq_lock_);
+  io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
+  if (!sqe) {  // tags never outnumber SQ entries, but be safe: make room
+    submit_locked();
+    sqe = io_uring_get_sqe(ring_.get());
+    BUG_ON(!sqe);
+  }
+  prep_sqe(sqe, rq, n);
   tsan_handoff_release(rq);
   sq_pending_++;
   if (last) submit_locked();
@@ -274,16 +343,64 @@ unsigned uring_disk::reap(bool end_requests) {
   for (unsigned i = 0; i < n; i++) {
     request* rq = rqs[i];
     tsan_handoff_acquire(rq);
-    blk_status_t st = rq->status;
-    if (st == BLK_STS_OK) {
-      if (res[i] < 0)
-        st = errno_to_blk_status(res[i]);
-      else if (static_cast<unsigned>(res[i]) != rq->bytes)
-        st = BLK_STS_IOERR;  // short transfer: the range was checked, so the host failed
-    }
-    end_request(rq, st);
+    end_request(rq, cqe_status(rq, res[i]));
   }
   return n;
+}
+
+int uring_disk::poll(bool spin) {
+  poll_queue* q = poll_queue_of(current(), false);
+  if (!q || q->inflight == 0) return 0;
+  io_uring* ring = q->ring.get();
+  io_uring_cqe* cqe = nullptr;
+  if (spin) {
+    // fio's hipri=1: start what is queued, then watch the CQ ring without sleeping.
+    while (q->pending) {
+      const int ret = io_uring_submit(ring);
+      BUG_ON_MSG(ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY,
+                 fmt::format("io_uring_submit: {}", errname(ret)));
+      if (ret > 0) {
+        q->pending -= std::min<unsigned>(q->pending, static_cast<unsigned>(ret));
+        ring_submits_.fetch_add(1, std::memory_order_relaxed);
+      }
+      throw_if_halted();
+    }
+    for (unsigned spins = 0; io_uring_peek_cqe(ring, &cqe) != 0; spins++) {
+      if ((spins & 1023) == 1023) throw_if_halted();
+    }
+  } else {
+    // Submit and wait in one host call: the host wakes this thread when it completes.
+    for (;;) {
+      const unsigned pending = q->pending;
+      const int ret = io_uring_submit_and_wait(ring, 1);
+      if (ret >= 0) {
+        if (pending && ret > 0) ring_submits_.fetch_add(1, std::memory_order_relaxed);
+        q->pending -= std::min<unsigned>(pending, static_cast<unsigned>(ret));
+        if (io_uring_peek_cqe(ring, &cqe) == 0) break;
+        continue;
+      }
+      BUG_ON_MSG(ret != -EINTR && ret != -EAGAIN && ret != -EBUSY,
+                 fmt::format("io_uring_submit_and_wait: {}", errname(ret)));
+      throw_if_halted();
+    }
+  }
+  io_uring_cqe* cqes[kReapBatch];
+  const unsigned n = io_uring_peek_batch_cqe(ring, cqes, kReapBatch);
+  request* rqs[kReapBatch];
+  int res[kReapBatch];
+  for (unsigned i = 0; i < n; i++) {
+    rqs[i] = static_cast<request*>(io_uring_cqe_get_data(cqes[i]));
+    res[i] = cqes[i]->res;
+  }
+  io_uring_cq_advance(ring, n);
+  q->inflight -= n;
+  // Give the queue back once nothing of ours is in it, before the completions: a
+  // bi_end_io may queue more polled I/O, which then claims a queue again.
+  if (q->inflight == 0) q->owner.store(nullptr, std::memory_order_release);
+  polled_.fetch_add(n, std::memory_order_relaxed);
+  WakeBatch batch;
+  for (unsigned i = 0; i < n; i++) end_polled_request(rqs[i], cqe_status(rqs[i], res[i]));
+  return static_cast<int>(n);
 }
 
 void uring_disk::completion_loop() {

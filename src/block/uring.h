@@ -10,15 +10,25 @@
 // a negative result maps to a status (errno_to_blk_status()), a short one to
 // BLK_STS_IOERR.
 //
+// Polled requests (REQ_POLLED, block/blkdev.h): the submitting task takes one of
+// kPollQueues poll queues - a ring of its own on the same file, the kernel's poll hctx -
+// for as long as it has polled requests outstanding. queue_rq() prepares their SQEs
+// there; they go to the host at the task's next poll(), which submits and waits in one
+// io_uring_submit_and_wait() (or spins on the CQ ring with @spin) and ends what it reaps
+// in the task itself: the host wakes the waiting thread once, as for its own pread().
+// With no poll queue free (or none can be set up) a request goes through the main ring.
+//
 // Host alignment: the logical block size and buffer alignment come from the host
 // (statx STATX_DIOALIGN for files, BLKSSZGET for block devices), at least 512.
 //
 // Threading: as block_device. The SQ side of the ring is guarded by sq_lock_; the CQ
-// side belongs to the completion task. Native backend only in practice: completions
+// side belongs to the completion task. A poll queue belongs to its owner task (claimed
+// and given back with acquire/release on its owner). Native backend only in practice: completions
 // are real host events, so under sim they arrive in real, not virtual, time.
 #pragma once
 #include <sys/uio.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -30,6 +40,7 @@
 #include "block/blkdev.h"
 
 struct io_uring;
+struct io_uring_sqe;
 
 namespace guplab {
 
@@ -59,11 +70,33 @@ class uring_disk final : public block_device {
   const std::string& path() const { return cfg_.path; }
   /** nr_ring_submits() - io_uring_submit() calls that started SQEs (batching shows here). */
   uint64_t nr_ring_submits() const { return ring_submits_.load(std::memory_order_relaxed); }
+  /** nr_polled() - requests ended by their submitter's poll(), not by the completion task. */
+  uint64_t nr_polled() const { return polled_.load(std::memory_order_relaxed); }
+
+  bool can_poll() const override { return true; }
+  int poll(bool spin) override;
+
+  /** kPollQueues - tasks that can have polled requests outstanding at once. */
+  static constexpr unsigned kPollQueues = 8;
 
  private:
   uring_disk(Machine* m, std::string name, const uring_config& cfg, int fd, sector_t nr_sectors,
              const queue_limits& lim, std::unique_ptr<io_uring> ring);
 
+  /** poll_queue - a task's own ring for its polled requests (fields: the owner's only). */
+  struct poll_queue {
+    std::atomic<task_struct*> owner{nullptr};
+    std::unique_ptr<io_uring> ring;  // set up by its first owner
+    bool broken = false;             // could not be set up: never used
+    unsigned pending = 0;            // SQEs prepared, not yet submitted
+    unsigned inflight = 0;           // requests queued here and not yet ended
+  };
+  /** poll_queue_of() - @t's poll queue; with @claim, take a free one if it has none (nullptr if none free). */
+  poll_queue* poll_queue_of(task_struct* t, bool claim);
+  /** build_iovecs() - @rq's segments into its tag's iovecs; returns how many (0: no data to move). */
+  unsigned build_iovecs(request* rq);
+  /** prep_sqe() - fill @sqe for @rq, whose @n iovecs build_iovecs() made. */
+  void prep_sqe(io_uring_sqe* sqe, request* rq, unsigned n);
   void queue_rq(request* rq, bool last) override;
   void commit_rqs() override;
   void completion_loop() override;
@@ -82,6 +115,8 @@ class uring_disk final : public block_device {
   std::atomic<int> ring_inflight_{0};  // submitted to the host, CQE not yet reaped
   std::atomic<uint64_t> ring_submits_{0};
   wait_queue_head_t ring_wait_;
+  std::array<poll_queue, kPollQueues> pq_;
+  std::atomic<uint64_t> polled_{0};
 };
 
 }  // namespace guplab

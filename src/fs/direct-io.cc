@@ -33,6 +33,7 @@ struct dio {
   uint64_t cap = 0;       // most bytes to report (a read ending past i_size is cut there)
   bool is_read = false;
   bool is_sync = false;
+  bool poll = false;      // send the call's last bio REQ_POLLED
   completion done;
   atomic_t lifetime;
 };
@@ -117,11 +118,12 @@ int dio_zero_user(unsigned long uaddr, uint64_t n) {
 
 /**
  * dio_submit_one() - pin what fits in one bio of [@uaddr, @uaddr + @len) and submit it
- * at @sector. Returns the bytes submitted (> 0, a multiple of @lbs) or -errno, with no
+ * at @sector; @whole: [@uaddr, @uaddr + @len) is all the call has left to submit.
+ * Returns the bytes submitted (> 0, a multiple of @lbs) or -errno, with no
  * pin left behind on error.
  */
 long dio_submit_one(dio* d, block_device* bdev, blk_opf_t opf, unsigned long uaddr, uint64_t len, sector_t sector,
-                    unsigned lbs) {
+                    unsigned lbs, bool whole) {
   page* pages[BIO_MAX_VECS];
   const unsigned off = static_cast<unsigned>(uaddr & ~PAGE_MASK);
   const uint64_t want = std::min<uint64_t>(len, uint64_t{BIO_MAX_VECS} * PAGE_SIZE - off);
@@ -136,6 +138,9 @@ long dio_submit_one(dio* d, block_device* bdev, blk_opf_t opf, unsigned long uad
   if (used < got) unpin_user_pages(pages + used, static_cast<unsigned long>(got - used));
   if (bytes == 0) return -EFAULT;  // the pin stopped inside a logical block
 
+  // Poll only for the call's last bio: with more to pin, the task could sleep (in the
+  // slow path) while a polled bio waits for its poll.
+  if (d->poll && whole && bytes == len) opf |= REQ_POLLED;
   bio* b = bio_alloc(bdev, static_cast<unsigned short>(used), opf);
   b->bi_iter.bi_sector = sector;
   b->bi_end_io = dio_bio_end_io;
@@ -220,6 +225,7 @@ long blockdev_direct_IO(kiocb* iocb, unsigned long ubuf, size_t count) {
   d->iocb = iocb;
   d->is_read = !write;
   d->is_sync = iocb->ki_complete == nullptr;
+  d->poll = bdev->can_poll() && (d->is_sync || any(iocb->ki_flags, IOCB_HIPRI));
   d->cap = cap;
   atomic_set(&d->ref, 1);
   atomic_set(&d->lifetime, 2);
@@ -253,7 +259,7 @@ long blockdev_direct_IO(kiocb* iocb, unsigned long ubuf, size_t count) {
     }
     sector_t sector = map.sector;
     while (ext) {
-      const long n = dio_submit_one(d, bdev, opf, ubuf + done, ext, sector, lbs);
+      const long n = dio_submit_one(d, bdev, opf, ubuf + done, ext, sector, lbs, done + ext == io_count);
       if (n < 0) {
         dio_set_error(d, static_cast<int>(n));
         break;
@@ -275,6 +281,13 @@ long blockdev_direct_IO(kiocb* iocb, unsigned long ubuf, size_t count) {
     return res;
   }
   if (!is_sync) return -EIOCBQUEUED;
+  // Reap our own completion while it is polled (bdev_poll() ends it in this task);
+  // anything else completes in the completion task, which wakes us.
+  if (d->poll) {
+    const bool spin = any(iocb->ki_flags, IOCB_HIPRI);
+    while (!completion_done(&d->done) && bdev_poll(bdev, spin) > 0) {
+    }
+  }
   wait_for_completion(&d->done);
   const long res = dio_result(d);
   dio_put_lifetime(d);

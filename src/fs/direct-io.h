@@ -35,6 +35,15 @@
 // returns that result and ki_complete is never called - the kernel's aio contract.
 // On success iocb->ki_pos advances by the bytes transferred.
 //
+// Polled completion (block/blkdev.h's REQ_POLLED), on a device that can_poll(): the last
+// bio of a call (its only one, mostly; a task must not sleep elsewhere with a polled bio
+// outstanding, so earlier ones are not polled) goes REQ_POLLED if the call is
+// synchronous or has IOCB_HIPRI. A synchronous call then reaps its own
+// completion with bdev_poll() - blocked in the host (one wake-up, the host's own), or
+// spinning with IOCB_HIPRI - instead of sleeping until the completion task wakes it;
+// an asynchronous IOCB_HIPRI call's ki_complete runs in whichever call of its
+// submitter's bdev_poll() reaps it, and the submitter must poll until it does.
+//
 // Plugging: bios are submitted under the task's plug (blk_start_plug(); an outer plug
 // of the caller batches several calls into one submission). Pinning may sleep (the
 // slow path takes mmap_lock and faults), and a task must not sleep with plugged
@@ -98,6 +107,7 @@ dio_file blkdev_dio_file(block_device* bdev);
 /** iocb_flags - kiocb->ki_flags (include/linux/fs.h's IOCB_*). */
 enum class iocb_flags : uint32_t {
   IOCB_NONE = 0,
+  IOCB_HIPRI = 1u << 0,   // RWF_HIPRI: the submitter polls for the completion (spinning, if synchronous)
   IOCB_DSYNC = 1u << 1,   // RWF_DSYNC: durable on completion (writes go out REQ_FUA)
   IOCB_DIRECT = 1u << 17, // O_DIRECT (the only mode here; set or not, it is direct)
   IOCB_WRITE = 1u << 18,  // the I/O writes the file

@@ -200,7 +200,7 @@ SimScheduler::SimTask* SimScheduler::choose() {
   if (runnable_.size() == 1) return tasks_[runnable_[0]].get();
   SimChoice id = strategy_->pick(runnable_);
   result_.choices.push_back(id);
-  assert(id < tasks_.size());
+  GUPLAB_CHECK(id < tasks_.size());
   return tasks_[id].get();
 }
 

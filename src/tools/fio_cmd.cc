@@ -52,7 +52,7 @@ options:
 job options, as fio's command line gives them: applied to every job, over the file:
   --name= --filename= --size= --offset= --bs= (--blocksize=) --rw= (--readwrite=)
   --rwmixread= --rwmixwrite= --iodepth= --numjobs= --direct= --ioengine= --runtime=
-  --time_based --group_reporting --thread --norandommap --randrepeat= --loops=
+  --time_based --group_reporting --thread --norandommap --randrepeat= --loops= --hipri
 
 exit status: 0 all jobs ran and the pins balance (nr_foll_pin_acquired ==
 nr_foll_pin_released); 1 a job failed, the pins do not balance, or the model recorded

@@ -1,6 +1,6 @@
 // uring_test.cc - the io_uring O_DIRECT device on a real host file: round trips with
 // many requests in flight, batching under a plug, what lands in the host file, errors,
-// flush/FUA, open errors. Skips (with the reason) where the host refuses O_DIRECT or
+// flush/FUA, open errors, polled completion (REQ_POLLED, bdev_poll(), O_DIRECT's use of it). Skips (with the reason) where the host refuses O_DIRECT or
 // io_uring.
 #include "block/uring.h"
 
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/errno.h"
+#include "fs/direct-io.h"
 #include "mm/fork.h"
 #include "mm/gup.h"
 #include "mm/mmap.h"
@@ -230,6 +231,157 @@ TEST_F(UringTest, HostDmaStraightIntoAPinnedUserPage) {
   ASSERT_EQ(uaccess_read(mm, static_cast<unsigned long>(addr), got.data(), PAGE_SIZE), 0);
   EXPECT_EQ(std::memcmp(got.data(), page_address(host), PAGE_SIZE), 0);
   EXPECT_EQ(m().vmstat().read(NR_FOLL_PIN_ACQUIRED), m().vmstat().read(NR_FOLL_PIN_RELEASED));
+  scope_->task()->mm = nullptr;
+  mmput(mm);
+}
+
+// ---- polled completion (REQ_POLLED) -------------------------------------------------
+
+TEST_F(UringTest, PolledRequestsStartAndEndInTheSubmittersPoll) {
+  OPEN_OR_SKIP(d);
+  ASSERT_TRUE(d->can_poll());
+  EXPECT_EQ(bdev_poll(d, false), 0) << "nothing of ours outstanding";
+  ASSERT_EQ(rw_sync(d, REQ_OP_WRITE, 64, {kpage(77)}), 0);
+  for (bool spin : {false, true}) {
+    end_record r;
+    r.release = true;
+    page* in = kpage(0);
+    bio* b = page_bio(d, REQ_OP_READ | REQ_POLLED, 64, {in});
+    b->bi_end_io = record_end_io;
+    b->bi_private = &r;
+    const uint64_t submits = d->nr_ring_submits();
+    submit_bio(b);
+    EXPECT_EQ(d->nr_ring_submits(), submits) << "a polled request goes out with its poll";
+    int ended = 0;
+    while (!completion_done(&r.done)) {
+      const int n = bdev_poll(d, spin);
+      ASSERT_GT(n, 0);
+      ended += n;
+    }
+    r.wait();
+    EXPECT_EQ(ended, 1);
+    EXPECT_EQ(d->nr_ring_submits(), submits + 1);
+    EXPECT_EQ(r.status, BLK_STS_OK);
+    EXPECT_EQ(r.pid, scope_->task()->pid) << "ended by its submitter, not irq/";
+    EXPECT_TRUE(page_has(in, 77));
+    EXPECT_EQ(bdev_poll(d, spin), 0);
+  }
+  EXPECT_EQ(d->nr_polled(), 2u);
+  EXPECT_EQ(d->nr_inflight(), 0u);
+}
+
+TEST_F(UringTest, APolledBioThatIsSplitCompletesInTheCompletionTask) {
+  uring_config cfg;
+  cfg.max_segments = 8;
+  OPEN_OR_SKIP(d, cfg);
+  std::vector<page*> in;
+  for (unsigned i = 0; i < 16; i++) in.push_back(kpage(0));
+  end_record r;
+  r.release = true;
+  bio* b = page_bio(d, REQ_OP_READ | REQ_POLLED, 0, in);
+  b->bi_end_io = record_end_io;
+  b->bi_private = &r;
+  submit_bio(b);
+  EXPECT_EQ(bdev_poll(d, false), 0) << "a split bio is not polled";
+  r.wait();
+  EXPECT_EQ(r.status, BLK_STS_OK);
+  EXPECT_EQ(r.pid, d->completion_task()->pid);
+  EXPECT_EQ(d->nr_polled(), 0u);
+}
+
+TEST_F(UringTest, ATaskWhosePolledRequestsHoldEveryTagReapsThemInsteadOfSleeping) {
+  uring_config cfg;
+  cfg.queue_depth = 2;
+  OPEN_OR_SKIP(d, cfg);
+  constexpr unsigned kN = 6;
+  std::vector<end_record> recs(kN);
+  for (unsigned i = 0; i < kN; i++) {
+    recs[i].release = true;
+    bio* b = page_bio(d, REQ_OP_READ | REQ_POLLED, i * 8, {kpage(0)});
+    b->bi_end_io = record_end_io;
+    b->bi_private = &recs[i];
+    submit_bio(b);  // from the third on, no tag is free: only our own poll frees one
+  }
+  for (auto& r : recs)
+    while (!completion_done(&r.done)) ASSERT_GT(bdev_poll(d, false), 0);
+  for (auto& r : recs) {
+    r.wait();
+    EXPECT_EQ(r.status, BLK_STS_OK);
+    EXPECT_EQ(r.pid, scope_->task()->pid);
+  }
+  EXPECT_EQ(d->nr_polled(), kN);
+  EXPECT_EQ(d->stats().max_inflight, 2u);
+}
+
+TEST_F(UringTest, ADeviceThatCannotPollCompletesPolledBiosAsAnyOther) {
+  ramdisk* rd = ram("ram0");
+  ASSERT_NE(rd, nullptr);
+  EXPECT_FALSE(rd->can_poll());
+  end_record r;
+  r.release = true;
+  bio* b = page_bio(rd, REQ_OP_READ | REQ_POLLED, 0, {kpage(0)});
+  b->bi_end_io = record_end_io;
+  b->bi_private = &r;
+  submit_bio(b);
+  EXPECT_EQ(bdev_poll(rd, false), 0);
+  r.wait();
+  EXPECT_EQ(r.pid, rd->completion_task()->pid);
+}
+
+namespace {
+void count_ki_complete(kiocb* iocb, long res) {
+  auto* got = static_cast<std::pair<long, int>*>(iocb->ki_private);
+  got->first = res;
+  got->second = current()->pid;
+}
+}  // namespace
+
+TEST_F(UringTest, ODirectReapsItsOwnCompletionAndEveryPinIsReleased) {
+  OPEN_OR_SKIP(d);
+  page* host = kpage(999);
+  int fd = ::open(path_.c_str(), O_WRONLY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(pwrite(fd, page_address(host), PAGE_SIZE, 1 << 20), static_cast<ssize_t>(PAGE_SIZE));
+  fsync(fd);
+  ::close(fd);
+  mm_struct* mm = mm_alloc(&m());
+  ASSERT_NE(mm, nullptr);
+  scope_->task()->mm = mm;
+  constexpr size_t kLen = 4 * PAGE_SIZE;
+  const long addr = vm_mmap(mm, 0, kLen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
+  ASSERT_GT(addr, 0);
+  const auto ubuf = static_cast<unsigned long>(addr);
+  dio_file f = blkdev_dio_file(d);
+  // Synchronous, blocking in the host for the completion, then spinning (IOCB_HIPRI).
+  EXPECT_EQ(dio_pread(&f, ubuf, PAGE_SIZE, 1 << 20), static_cast<long>(PAGE_SIZE));
+  EXPECT_EQ(d->nr_polled(), 1u);
+  kiocb iocb;
+  init_sync_kiocb(&iocb, &f, 1 << 20, IOCB_HIPRI);
+  EXPECT_EQ(blockdev_direct_IO(&iocb, ubuf + PAGE_SIZE, PAGE_SIZE), static_cast<long>(PAGE_SIZE));
+  EXPECT_EQ(d->nr_polled(), 2u);
+  // Several pages, one bio: polled too, and a write.
+  EXPECT_EQ(dio_pwrite(&f, ubuf, kLen, 2 << 20), static_cast<long>(kLen));
+  EXPECT_EQ(d->nr_polled(), 3u);
+  // Asynchronous with IOCB_HIPRI: ki_complete runs in our poll.
+  std::pair<long, int> got{0, 0};
+  init_sync_kiocb(&iocb, &f, 1 << 20, IOCB_HIPRI);
+  iocb.ki_complete = count_ki_complete;
+  iocb.ki_private = &got;
+  ASSERT_EQ(blockdev_direct_IO(&iocb, ubuf + 2 * PAGE_SIZE, PAGE_SIZE), -EIOCBQUEUED);
+  EXPECT_EQ(got.second, 0) << "not before the poll";
+  while (got.second == 0) ASSERT_GT(bdev_poll(d, false), 0);
+  EXPECT_EQ(got.first, static_cast<long>(PAGE_SIZE));
+  EXPECT_EQ(got.second, scope_->task()->pid);
+  EXPECT_EQ(d->nr_polled(), 4u);
+  std::vector<char> buf(PAGE_SIZE);
+  for (unsigned i = 0; i < 3; i++) {
+    ASSERT_EQ(uaccess_read(mm, ubuf + i * PAGE_SIZE, buf.data(), PAGE_SIZE), 0);
+    EXPECT_EQ(std::memcmp(buf.data(), page_address(host), PAGE_SIZE), 0) << "page " << i;
+  }
+  // 1 + 1 + 2 + 1: the write found two never-touched pages (the zero page: not pin-accounted).
+  EXPECT_EQ(m().vmstat().read(NR_FOLL_PIN_ACQUIRED), 5);
+  EXPECT_EQ(m().vmstat().read(NR_FOLL_PIN_ACQUIRED), m().vmstat().read(NR_FOLL_PIN_RELEASED));
+  vm_munmap(mm, ubuf, kLen);
   scope_->task()->mm = nullptr;
   mmput(mm);
 }

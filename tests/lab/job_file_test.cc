@@ -149,6 +149,7 @@ TEST(FioJobFile, ValuesUnitsAndBooleans) {
       "norandommap\n"
       "randrepeat=0\n"
       "loops=3\n"
+      "hipri\n"
       "[y]\n"
       "size=0\n"
       "time_based=1\n"
@@ -169,6 +170,8 @@ TEST(FioJobFile, ValuesUnitsAndBooleans) {
   EXPECT_TRUE(x.norandommap);
   EXPECT_FALSE(x.randrepeat);
   EXPECT_EQ(x.loops, 3u);
+  EXPECT_TRUE(x.hipri);
+  EXPECT_FALSE(jobs[1].hipri);
   EXPECT_EQ(jobs[1].runtime, std::chrono::seconds(60));
   EXPECT_EQ(jobs[1].size, 0u);  // allowed: time_based with a runtime
   EXPECT_EQ(jobs[1].ioengine, "psync");

@@ -8,7 +8,10 @@
 // uring device sees one io_uring_submit() per 32 requests at most), then the loop sleeps
 // until at least one completion arrives and reaps everything that completed. Each
 // kiocb's ki_complete runs in the device's completion task and only queues the slot
-// for the job. Synchronous engines (sync, psync, vsync, pvsync, pvsync2) issue one
+// for the job; on a device that polls (fs/direct-io.h), a job at iodepth 1 or with
+// hipri=1 sends its kiocbs IOCB_HIPRI and reaps them itself with bdev_poll() (spinning
+// with hipri=1), sleeping for the rest only once none of its own is outstanding.
+// Synchronous engines (sync, psync, vsync, pvsync, pvsync2) issue one
 // synchronous kiocb at a time, as fio does whatever iodepth says.
 //
 // Latencies, as fio defines them for its engines: slat from queueing an I/O to the end

@@ -29,7 +29,7 @@ struct OptionDef {
   uint64_t max = UINT64_MAX;  // for uint
 };
 
-constexpr std::array<OptionDef, 19> kOptions = {{
+constexpr std::array<OptionDef, 20> kOptions = {{
     {"name", nullptr, Kind::string},
     {"filename", nullptr, Kind::string},
     {"size", nullptr, Kind::size},
@@ -49,6 +49,7 @@ constexpr std::array<OptionDef, 19> kOptions = {{
     {"norandommap", nullptr, Kind::boolean},
     {"randrepeat", nullptr, Kind::boolean},
     {"loops", nullptr, Kind::uint, 1, UINT32_MAX},
+    {"hipri", nullptr, Kind::boolean},
 }};
 
 const OptionDef* find_option(std::string_view key) {
@@ -167,6 +168,7 @@ void apply(JobSpec& job, const Option& opt) {
   else if (k == "norandommap") job.norandommap = on;
   else if (k == "randrepeat") job.randrepeat = on;
   else if (k == "loops") job.loops = uint();
+  else if (k == "hipri") job.hipri = on;
 }
 
 /** parse_option() - "key=value" or "key" into a checked, canonical Option. */

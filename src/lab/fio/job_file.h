@@ -99,6 +99,7 @@ struct JobSpec {
   bool thread = false;
   bool norandommap = false;
   bool randrepeat = true;
+  bool hipri = false;            // polled completion, spinning (fs/direct-io.h's IOCB_HIPRI)
   unsigned loops = 1;
   unsigned clone = 0;            // which of the numjobs copies this is, 0-based
   int line = 0;                  // where the job's section starts

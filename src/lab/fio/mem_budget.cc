@@ -60,13 +60,13 @@ Result<bool> check_mem_budget(const std::vector<JobSpec>& jobs, const std::vecto
   const JobSpec* big = nullptr;
   uint64_t big_bytes = 0;
   for (const JobSpec& j : jobs) {
-    const uint64_t b = sat_mul(is_sync_engine(j.ioengine) ? 1 : j.iodepth, j.bs);
+    const uint64_t b = sat_mul(is_sync_engine(j.ioengine) ? 1 : j.iodepth, j.max_bs());
     if (!big || b > big_bytes) big = &j, big_bytes = b;
   }
   if (machine_ram > kMaxMachineRam) {
     return Error{fmt::format("{}:{}: job '{}': iodepth={} x bs={} ({} per process, {} job processes) needs {} of model "
                              "RAM, more than the model's {} arena: lower iodepth, bs or numjobs",
-                             source, big ? big->line : 0, big ? big->name : "", big ? big->iodepth : 0, big ? big->bs : 0,
+                             source, big ? big->line : 0, big ? big->name : "", big ? big->iodepth : 0, big ? big->max_bs() : 0,
                              bytes(big_bytes), jobs.size(), bytes(machine_ram), bytes(kMaxMachineRam))};
   }
   uint64_t total = machine_ram;

@@ -256,7 +256,9 @@ class JobDriver {
       if (!st_->error) st_->error = -err;
       return;
     }
-    if (auto bad = check_verify(vbuf_, interval_, job_.verify, block_of(s))) {
+    VerifyBlock blk = block_of(s);
+    if (!s->verifying) blk.seed = 0;  // another job (or run) wrote it
+    if (auto bad = check_verify(vbuf_, interval_, job_.verify, blk)) {
       if (!st_->error) {
         st_->error = EILSEQ;
         st_->verify_error = *bad;

@@ -458,6 +458,9 @@ Result<std::vector<JobSpec>> resolve_jobs(const JobFile& file) {
       job.options.push_back(o);
     }
     const std::string at = fmt::format("{}:{}: job '{}'", file.source, sec.line, job.name);
+    if (!job.filename.empty()) job.nrfiles = static_cast<unsigned>(split(job.filename, ':').size());
+    // fio: with filesize and no size, the job's size is filesize per file.
+    if (job.size == 0 && job.filesize) job.size = job.filesize * job.nrfiles;
     if (job.size == 0 && !(job.time_based && job.runtime.count() > 0))
       return Error{fmt::format("{}: size must be set and greater than 0 (or time_based=1 with a runtime)", at)};
     if (!job.filename.empty()) {
@@ -465,8 +468,8 @@ Result<std::vector<JobSpec>> resolve_jobs(const JobFile& file) {
         if (f.empty()) return Error{fmt::format("{}: filename '{}' has an empty name", at, job.filename)};
       job.nrfiles = static_cast<unsigned>(split(job.filename, ':').size());
     }
-    // fio: with filesize and no size, the job's size is filesize per file.
-    if (job.size == 0 && job.filesize) job.size = job.filesize * job.nrfiles;
+    if (job.size && job.nrfiles == 1 && job.filesize == 0 && job.size < job.max_bs())
+      return Error{fmt::format("{}: size ({}) is smaller than bs ({})", at, job.size, job.max_bs())};
     if (job.size && job.file_bytes() < job.max_bs())
       return Error{fmt::format("{}: each of the job's {} file(s) gets {} bytes, less than the largest block size ({})",
                                at, job.nrfiles, job.file_bytes(), job.max_bs())};

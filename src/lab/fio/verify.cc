@@ -163,7 +163,7 @@ std::optional<std::string> check_verify(std::span<const uint8_t> buf, uint64_t i
     if (h.offset != off)
       return fmt::format("{}: verify failed {}\nverify: bad header offset {}, wanted {}", to_string(t), where,
                          h.offset, off);
-    if (h.seed != blk.seed)
+    if (blk.seed && h.seed != blk.seed)
       return fmt::format("{}: verify failed {}\nverify: bad header seed {:x}, wanted {:x}", to_string(t), where, h.seed,
                          blk.seed);
     if (t == VerifyType::meta) continue;

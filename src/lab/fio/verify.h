@@ -27,7 +27,7 @@ std::array<uint8_t, 16> md5(std::span<const uint8_t> data);
 struct VerifyBlock {
   std::string file;         // the file's name, as messages print it
   uint64_t offset = 0;      // the block's byte offset in the file
-  uint64_t seed = 0;        // the job's
+  uint64_t seed = 0;        // the writing job's (checked unless 0: a job reading another's blocks)
   uint64_t numberio = 0;    // the write's number in the job
 };
 

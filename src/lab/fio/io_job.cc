@@ -282,10 +282,11 @@ class JobDriver {
     ru_start_ = thread_rusage();
     sampler_.start(0, *st_);
   }
-  /** fsync_due() - fsync=N: has the write just issued made N since the last? */
+  /** fsync_due() - fsync=N: has the write just issued made N since the last sync, and is
+   *  more I/O of the write phase to come (fio syncs before the next I/O, so not after the last)? */
   bool fsync_due(const IoSlot* s) {
     if (!job_.fsync || s->verifying || s->io.ddir != Ddir::write) return false;
-    return ++writes_since_sync_ % job_.fsync == 0;
+    return ++writes_since_sync_ % job_.fsync == 0 && may_issue(ktime_get_ns()) && !verifying_;
   }
   /** do_fsync() - flush the file's device and time it. REQUIRES: nothing in flight. */
   void do_fsync(unsigned file) {
@@ -312,7 +313,9 @@ class JobDriver {
     else check_read(s);
     const uint64_t clat = now - s->issue_ns;
     const uint64_t lat = now - s->start_ns;
-    if (async)
+    if (!ramped_)
+      st_->add_ramp_io(s->io.ddir, bytes);
+    else if (async)
       st_->add_io(s->io.ddir, bytes, clat, lat, s->issue_ns - s->start_ns);
     else
       st_->add_io(s->io.ddir, bytes, clat, lat);

@@ -117,6 +117,12 @@ struct JobStats {
    *  REQUIRES: lat_ns >= clat_ns. */
   void add_io(Ddir d, uint64_t bytes, uint64_t clat_ns, uint64_t lat_ns,
               std::optional<uint64_t> slat_ns = std::nullopt);
+  /** add_ramp_io() - an I/O completed during ramp_time: counted, its latencies not recorded
+   *  (what fio reports of a job that ends before its ramp_time has passed). */
+  void add_ramp_io(Ddir d, uint64_t bytes) {
+    at(d).io_bytes += bytes;
+    at(d).total_ios++;
+  }
   void add_short_io(Ddir d) { at(d).short_ios++; }
   void add_dropped_io(Ddir d) { at(d).drop_ios++; }
   /** add_submit() - one submit call of @nr I/Os that left @depth I/Os in flight.

@@ -4,7 +4,11 @@
 // Format (as fio 3.33 reads it): "[name]" starts a job section, "[global]" a section whose
 // options every later job inherits (a job's own options win); "key=value" or a bare boolean
 // "key"; whole-line and trailing comments start with ';' or '#'; blank lines and surrounding
-// whitespace are ignored. Size values follow fio's units (units.h), runtime is a time value.
+// whitespace are ignored. Size values follow fio's units (units.h), runtime, ramp_time and
+// startdelay are time values. bssplit is "size/percent:..." (one list for all directions;
+// entries without a percentage share the rest), percentile_list "p:p:..." (at most 20),
+// filename one name or several separated by ':' (nrfiles is then their number), verify one of
+// crc32c, crc32c-intel, md5, meta, none/0; file_service_type only roundrobin.
 //
 // Every problem is an error naming the place: "seed000.fio:7: unknown option 'blocksise'";
 // no option is ignored silently (ioengine's value is not checked: see JobSpec). direct=0

@@ -27,8 +27,8 @@
 // the job's start; fsync=N drains the queue after every N writes and sends the file's
 // device a REQ_OP_FLUSH, timed into the sync statistics. Asynchronous engines submit
 // once iodepth_batch_submit slots are free (or nothing is in flight) and reap at least
-// iodepth_batch_complete_min (0: whatever has completed, without sleeping unless nothing
-// is in flight... then one), at most iodepth_batch_complete_max (0: no limit).
+// iodepth_batch_complete_min completions (0: keep submitting while nothing has completed;
+// a reap that must wait waits for one), at most iodepth_batch_complete_max (0: no limit).
 //
 // verify= (verify.h): every write carries verify headers; with do_verify, once the
 // writes are done every write is read back in the order it was issued and checked (those

@@ -123,7 +123,7 @@ struct JobSpec {
   std::chrono::microseconds ramp_time{0};
   std::chrono::microseconds startdelay{0};
   bool stonewall = false;
-  unsigned iodepth_batch_submit = 1;        // 0 is read as 1... as fio: submit when this many are free
+  unsigned iodepth_batch_submit = 1;        // submit once this many slots are free (0 or > iodepth: iodepth)
   unsigned iodepth_batch_complete_min = 1;  // reap waits for at least this many (0: does not wait)
   unsigned iodepth_batch_complete_max = 0;  // reap at most this many (0: as many as completed)
   uint64_t rate_iops = 0;                   // 0: unlimited

@@ -148,6 +148,10 @@ Result<RunOutcome> run_fio(const JobFile& file, const RunConfig& cfg) {
                                at)};
     if (j.time_based && j.runtime.count() == 0)
       return Error{fmt::format("{}: time_based needs a runtime (it would never stop)", at)};
+    if (j.time_based && j.verify != VerifyType::none && j.do_verify && does_write(j.rw))
+      return Error{fmt::format("{}: verify with time_based is not supported (the log of writes to read back would "
+                               "grow without bound); use size= or do_verify=0",
+                               at)};
   }
   auto planned = plan_targets(jobs, cfg.device, file.source);
   if (!planned) return Error{planned.error()};

@@ -202,10 +202,13 @@ int fio_main(int argc, char** argv) {
                o.pins_released);
   }
   std::fflush(stdout);
-  for (size_t i = 0; i < o.result.stats.size(); i++)
+  for (size_t i = 0; i < o.result.stats.size(); i++) {
+    if (!o.result.stats[i].verify_error.empty()) fmt::print(stderr, "{}\n", o.result.stats[i].verify_error);
     if (int e = o.result.stats[i].error)
-      fmt::print(stderr, "guplab fio: job '{}' (process {}) stopped on an I/O error: {}\n", o.result.jobs[i].name,
-                 o.result.jobs[i].clone, std::strerror(e));
+      fmt::print(stderr, "guplab fio: job '{}' (process {}) stopped on {}: {}\n", o.result.jobs[i].name,
+                 o.result.jobs[i].clone, o.result.stats[i].verify_error.empty() ? "an I/O error" : "a verify error",
+                 std::strerror(e));
+  }
   for (const std::string& p : o.problems) fmt::print(stderr, "guplab fio: FAILED: {}\n", p);
   return o.ok() ? 0 : 1;
 }

@@ -228,7 +228,7 @@ class FioOnRamdisk : public testing::BlockTest {
     return jobs.ok() ? jobs.value()[0] : JobSpec{};
   }
   std::vector<JobStats> run(const JobSpec& j, const IoHook& hook) {
-    const JobTarget t{&file_, j.size};
+    const JobTarget t{{JobFileTarget{&file_, j.size, "ram0"}}};
     return run_jobs(std::span<const JobSpec>(&j, 1), std::span<const JobTarget>(&t, 1), hook);
   }
   std::vector<char> disk(uint64_t pos, size_t len) {

@@ -118,10 +118,11 @@ TEST_F(StrictInput, GupTestBeyondTheArenaIsRefused) {
 }
 
 TEST_F(StrictInput, UnknownFioOptionsSayWhetherFioHasThem) {
-  job("verify.fio", "[j]\ndirect=1\nsize=1m\nverify=md5\n");
-  refused("fio verify.fio", {"verify.fio:4: unknown option 'verify'", "fio has this option, but guplab does not support it"});
+  job("verify.fio", "[j]\ndirect=1\nsize=1m\nverify=md5\nverify_backlog=8\n");
+  refused("fio verify.fio",
+          {"verify.fio:5: unknown option 'verify_backlog'", "fio has this option, but guplab does not support it"});
   job("ok.fio", "[j]\ndirect=1\nsize=1m\n");
-  refused("fio ok.fio --ramp_time=1", {"command line: unknown option 'ramp_time'", "guplab does not support it"});
+  refused("fio ok.fio --verify_async=1", {"command line: unknown option 'verify_async'", "guplab does not support it"});
   job("typo.fio", "[j]\ndirect=1\nsize=1m\nblocksise=4k\n");
   refused("fio typo.fio", {"unknown option 'blocksise'", "fio has no such option", "did you mean 'blocksize'"});
   job("nonsense.fio", "[j]\ndirect=1\nsize=1m\nfrobnicate=1\n");

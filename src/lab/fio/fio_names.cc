@@ -54,6 +54,12 @@ constexpr std::string_view kFioOptions[] = {
     "zonerange", "zonesize", "zoneskip",
 };
 
+// verify= values of fio 3.33's HOWTO.
+constexpr std::string_view kFioVerify[] = {
+    "0", "none", "md5", "crc64", "crc32c", "crc32c-intel", "crc32", "crc16", "crc7", "xxhash", "sha512",
+    "sha256", "sha1", "sha3-224", "sha3-256", "sha3-384", "sha3-512", "meta", "pattern", "null",
+};
+
 /** Edit distance of @a and @b, stopping early past @limit (returns limit + 1 then). */
 size_t edit_distance(std::string_view a, std::string_view b, size_t limit) {
   if (a.size() > b.size() + limit || b.size() > a.size() + limit) return limit + 1;
@@ -72,6 +78,10 @@ size_t edit_distance(std::string_view a, std::string_view b, size_t limit) {
 }
 
 }  // namespace
+
+bool is_fio_verify(std::string_view v) {
+  return std::find(std::begin(kFioVerify), std::end(kFioVerify), v) != std::end(kFioVerify);
+}
 
 bool is_fio_option(std::string_view key) {
   return std::find(std::begin(kFioOptions), std::end(kFioOptions), key) != std::end(kFioOptions);

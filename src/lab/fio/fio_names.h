@@ -8,6 +8,8 @@
 
 namespace guplab::fio {
 
+/** is_fio_verify() - is @v one of fio 3.33's verify= values (e.g. "sha256", "xxhash")? */
+bool is_fio_verify(std::string_view v);
 /** is_fio_option() - does fio 3.33 have an option named @key (exactly, e.g. "ramp_time")? */
 bool is_fio_option(std::string_view key);
 

@@ -17,6 +17,8 @@
 #include "fs/direct-io.h"
 #include "machine/machine.h"
 #include "lab/fio/io_plan.h"
+#include "lab/fio/verify.h"
+#include "block/bio.h"
 #include "mm/fork.h"
 #include "mm/mmap.h"
 #include "mm/uaccess.h"
@@ -34,6 +36,8 @@ struct IoSlot {
   DoneQueue* done = nullptr;
   unsigned long ubuf = 0;
   PlannedIo io;
+  uint64_t numberio = 0;  // the write's number in the job (verify headers)
+  bool verifying = false; // a read-back of the verify phase
   uint64_t start_ns = 0;  // queued
   uint64_t issue_ns = 0;  // its submission batch ended
   long res = 0;
@@ -92,6 +96,12 @@ class DoneQueue {
     return std::exchange(head_, nullptr);
   }
 
+  /** peek() - has anything completed? */
+  bool peek() {
+    SpinGuard g(&lock_);
+    return head_ != nullptr;
+  }
+
   /** take() - everything completed so far, sleeping until there is something. */
   IoSlot* take() {
     IoSlot* got = nullptr;
@@ -135,12 +145,19 @@ class JobDriver {
         st_(st),
         live_(live),
         mm_(mm),
-        plan_(job_, ctx.region_bytes, ctx.seed),
         slots_(depth),
-        poll_(ctx.file->bdev && ctx.file->bdev->can_poll() && (job_.iodepth == 1 || job_.hipri)) {
-    const uint64_t blocks_per_pass = plan_.nr_blocks();
-    total_ios_ = job_.time_based ? UINT64_MAX : blocks_per_pass * job_.loops;
+        poll_bdev_(ctx.files.size() == 1 ? ctx.files[0].file->bdev : nullptr),
+        poll_(poll_bdev_ && poll_bdev_->can_poll() && (job_.iodepth == 1 || job_.hipri)) {
+    for (size_t f = 0; f < ctx.files.size(); f++) {
+      plans_.emplace_back(job_, ctx.files[f].region_bytes, ctx.seed + f);
+      const uint64_t limit = job_.time_based ? UINT64_MAX : plans_.back().pass_bytes() * job_.loops;
+      file_left_.push_back(limit);
+    }
     runtime_ns_ = static_cast<uint64_t>(job_.runtime.count()) * NSEC_PER_USEC;
+    ramp_ns_ = static_cast<uint64_t>(job_.ramp_time.count()) * NSEC_PER_USEC;
+    ramped_ = ramp_ns_ == 0;
+    verify_ = job_.verify != VerifyType::none;
+    interval_ = job_.min_bs();
     for (unsigned i = 0; i < depth; i++) {
       IoSlot& s = slots_[i];
       s.done = &done_;
@@ -150,52 +167,183 @@ class JobDriver {
     free_ = depth ? &slots_[0] : nullptr;
   }
 
+  /** verify_phase() - with verify and do_verify, after a write phase: read back every write. */
+  bool start_verify_phase() {
+    if (verifying_ || !verify_ || !job_.do_verify || vlog_.empty() || st_->error) return false;
+    verifying_ = true;
+    vnext_ = 0;
+    return true;
+  }
+
   void run_async();
   void run_sync();
+
+  /**
+   * take_polled() - at least one completed slot (a list), and whatever else has completed
+   * by then. Polled I/O completes only in our own bdev_poll(); once none is outstanding,
+   * sleep for the rest.
+   */
+  IoSlot* take_polled() {
+    IoSlot* done = done_.try_take();
+    while (!done) {
+      if (!poll_ || bdev_poll(poll_bdev_, job_.hipri) <= 0) return done_.take();
+      done = done_.try_take();
+    }
+    return done;
+  }
 
   /** begin() / end() - the I/O phase's clock and CPU use. */
   void begin() {
     ru_start_ = thread_rusage();
     start_ns_ = ktime_get_ns();
+    stats_start_ns_ = start_ns_;
     atomic_set(&live_->start_ns, static_cast<int64_t>(start_ns_));
     atomic_set(&live_->state, static_cast<int>(JobState::running));
     sampler_.start(0, *st_);
   }
   void end() {
     // Whole milliseconds as fio reports them, at least one for a job that ran at all.
-    const uint64_t ns = ktime_get_ns() - start_ns_;
+    const uint64_t ns = ktime_get_ns() - stats_start_ns_;
     st_->set_runtime_ms(std::max<uint64_t>(1, (ns + NSEC_PER_MSEC / 2) / NSEC_PER_MSEC));
     st_->add_cpu(rusage_delta(ru_start_, thread_rusage()));
   }
 
  private:
+  /** pick_file() - the next file with bytes left, round robin; -1 if none. */
+  int pick_file() {
+    const size_t n = plans_.size();
+    for (size_t k = 0; k < n; k++) {
+      const size_t f = (rr_ + k) % n;
+      if (file_left_[f] > 0) {
+        rr_ = (f + 1) % n;
+        return static_cast<int>(f);
+      }
+    }
+    return -1;
+  }
   /** may_issue() - should another I/O be queued, at time @now? */
   bool may_issue(uint64_t now) const {
     if (st_->error) return false;
-    if (issued_ >= total_ios_) return false;
-    return runtime_ns_ == 0 || now - start_ns_ < runtime_ns_;
+    if (verifying_) return vnext_ < vlog_.size();
+    bool left = false;
+    for (uint64_t b : file_left_) left = left || b > 0;
+    if (!left) return false;
+    return runtime_ns_ == 0 || now - start_ns_ < ramp_ns_ + runtime_ns_;
   }
-  void prepare(IoSlot* s, uint64_t now) {
-    s->io = plan_.next();
+  /** throttle() - rate_iops: wait until the next I/O is due. */
+  void throttle() {
+    if (!job_.rate_iops || verifying_) return;
+    const uint64_t due = start_ns_ + issued_ * NSEC_PER_SEC / job_.rate_iops;
+    const uint64_t now = ktime_get_ns();
+    if (due > now) sleep_ns(due - now);
+  }
+  /** prepare() - the next I/O into @s. REQUIRES: may_issue(). Returns its verify error, if any. */
+  int prepare(IoSlot* s, uint64_t now) {
+    s->verifying = verifying_;
+    if (verifying_) {
+      s->io = vlog_[vnext_++];
+      s->io.ddir = Ddir::read;
+    } else {
+      const int f = pick_file();
+      GUPLAB_CHECK(f >= 0);
+      s->io = plans_[static_cast<size_t>(f)].next();
+      s->io.file = static_cast<unsigned>(f);
+      uint64_t& left = file_left_[static_cast<size_t>(f)];
+      if (left != UINT64_MAX) left -= std::min(left, s->io.len);
+      issued_++;
+    }
     s->start_ns = now;
-    init_sync_kiocb(&s->iocb, ctx_.file, s->io.offset,
+    init_sync_kiocb(&s->iocb, ctx_.files[s->io.file].file, s->io.offset,
                     (s->io.ddir == Ddir::write ? IOCB_WRITE : IOCB_NONE) | (job_.hipri ? IOCB_HIPRI : IOCB_NONE));
-    issued_++;
+    if (s->io.ddir == Ddir::write) {
+      s->numberio = numberio_++;
+      if (verify_) {
+        if (int err = write_headers(s)) return err;
+        if (job_.do_verify) vlog_.push_back(s->io);
+      }
+    }
+    return 0;
+  }
+  /** write_headers() - fio's verify headers into @s's buffer (a user store, as fio's CPU fills it). */
+  int write_headers(IoSlot* s) {
+    vbuf_.resize(s->io.len);
+    if (int err = uaccess_read(mm_, s->ubuf, vbuf_.data(), vbuf_.size())) return err;
+    fill_verify(vbuf_, interval_, job_.verify, block_of(s));
+    return uaccess_write(mm_, s->ubuf, vbuf_.data(), vbuf_.size());
+  }
+  VerifyBlock block_of(const IoSlot* s) const {
+    return VerifyBlock{ctx_.files[s->io.file].name, s->io.offset, ctx_.seed, s->numberio};
+  }
+  /** check_read() - verify what @s read, if this read is checked. */
+  void check_read(IoSlot* s) {
+    if (!verify_ || s->io.ddir != Ddir::read) return;
+    // As fio: a mixed read/write job checks only its verify phase; a read-only job checks every read.
+    if (!s->verifying && does_write(job_.rw)) return;
+    vbuf_.resize(s->io.len);
+    if (int err = uaccess_read(mm_, s->ubuf, vbuf_.data(), vbuf_.size())) {
+      if (!st_->error) st_->error = -err;
+      return;
+    }
+    VerifyBlock blk = block_of(s);
+    if (!s->verifying) blk.seed = 0;  // another job (or run) wrote it
+    if (auto bad = check_verify(vbuf_, interval_, job_.verify, blk)) {
+      if (!st_->error) {
+        st_->error = EILSEQ;
+        st_->verify_error = *bad;
+      }
+    }
+  }
+  /** maybe_ramped() - once ramp_time has passed, the stats start over (fio's ramp). */
+  void maybe_ramped(uint64_t now) {
+    if (ramped_ || now - start_ns_ < ramp_ns_) return;
+    ramped_ = true;
+    JobStats fresh;
+    fresh.pid = st_->pid;
+    fresh.error = st_->error;
+    fresh.verify_error = st_->verify_error;
+    *st_ = std::move(fresh);
+    for (size_t d = 0; d < kNumDdirs; d++) {
+      atomic_set(&live_->bytes[d], 0);
+      atomic_set(&live_->ios[d], 0);
+    }
+    stats_start_ns_ = now;
+    ru_start_ = thread_rusage();
+    sampler_.start(0, *st_);
+  }
+  /** fsync_due() - fsync=N: has the write just issued made N since the last sync, and is
+   *  more I/O of the write phase to come (fio syncs before the next I/O, so not after the last)? */
+  bool fsync_due(const IoSlot* s) {
+    if (!job_.fsync || s->verifying || s->io.ddir != Ddir::write) return false;
+    return ++writes_since_sync_ % job_.fsync == 0 && may_issue(ktime_get_ns()) && !verifying_;
+  }
+  /** do_fsync() - flush the file's device and time it. REQUIRES: nothing in flight. */
+  void do_fsync(unsigned file) {
+    const uint64_t t0 = ktime_get_ns();
+    bio* b = bio_alloc(ctx_.files[file].file->bdev, 0, REQ_OP_FLUSH | REQ_SYNC);
+    const int err = submit_bio_wait(b);
+    bio_put(b);
+    if (err && !st_->error) st_->error = -err;
+    st_->add_sync(ktime_get_ns() - t0);
   }
   /** account() - @s finished at @now with s->res. */
   void account(IoSlot* s, uint64_t now, bool async) {
     const long res = s->res;
     if (ctx_.hook && *ctx_.hook)
-      (*ctx_.hook)(IoEvent{ctx_.index, s->io.ddir, s->io.offset, job_.bs, res, mm_, s->ubuf});
+      (*ctx_.hook)(IoEvent{ctx_.index, s->io.ddir, s->io.offset, s->io.len, s->io.file,
+                           ctx_.files[s->io.file].file->bdev, s->verifying, res, mm_, s->ubuf});
+    maybe_ramped(now);
     if (res < 0) {
       if (!st_->error) st_->error = static_cast<int>(-res);
       return;
     }
     const uint64_t bytes = static_cast<uint64_t>(res);
-    if (bytes < job_.bs) st_->add_short_io(s->io.ddir);
+    if (bytes < s->io.len) st_->add_short_io(s->io.ddir);
+    else check_read(s);
     const uint64_t clat = now - s->issue_ns;
     const uint64_t lat = now - s->start_ns;
-    if (async)
+    if (!ramped_)
+      st_->add_ramp_io(s->io.ddir, bytes);
+    else if (async)
       st_->add_io(s->io.ddir, bytes, clat, lat, s->issue_ns - s->start_ns);
     else
       st_->add_io(s->io.ddir, bytes, clat, lat);
@@ -203,51 +351,90 @@ class JobDriver {
     atomic_add(static_cast<int64_t>(bytes), &live_->bytes[d]);
     atomic_add(1, &live_->ios[d]);
   }
-  void tick(uint64_t now) { sampler_.tick((now - start_ns_) / NSEC_PER_MSEC, *st_); }
+  void tick(uint64_t now) { sampler_.tick((now - stats_start_ns_) / NSEC_PER_MSEC, *st_); }
 
   const JobContext& ctx_;
   const JobSpec& job_;
   JobStats* const st_;
   JobLive* const live_;
   mm_struct* const mm_;
-  IoPlan plan_;
+  std::vector<IoPlan> plans_;
+  std::vector<uint64_t> file_left_;  // bytes each file has still to move (UINT64_MAX: time_based)
+  size_t rr_ = 0;
   std::vector<IoSlot> slots_;
   // Polled async I/O: the device completes it in its submitter, and either the job runs
   // at depth 1 (waiting for its one I/O, as a synchronous job does) or hipri=1 asks.
   // Deeper jobs leave reaping to the completion task, which batches across jobs (per-job
   // polling measured slower for randrw numjobs=2 iodepth=16: README, D-diolat-1).
+  block_device* const poll_bdev_;  // the one file's device (polling is for single-file jobs)
   const bool poll_;
   IoSlot* free_ = nullptr;
   DoneQueue done_;
   IntervalSampler sampler_;
-  uint64_t total_ios_ = 0;
   uint64_t issued_ = 0;
   uint64_t runtime_ns_ = 0;
-  uint64_t start_ns_ = 0;
+  uint64_t ramp_ns_ = 0;
+  bool ramped_ = true;
+  uint64_t start_ns_ = 0;        // the job's I/O began
+  uint64_t stats_start_ns_ = 0;  // the stats began (after ramp_time)
+  bool verify_ = false;
+  uint64_t interval_ = 0;
+  std::vector<PlannedIo> vlog_;  // writes to read back, in issue order
+  size_t vnext_ = 0;
+  bool verifying_ = false;
+  uint64_t numberio_ = 0;
+  uint64_t writes_since_sync_ = 0;
+  std::vector<uint8_t> vbuf_;
   struct rusage ru_start_ {};
 };
 
 void JobDriver::run_async() {
+  const unsigned depth = static_cast<unsigned>(slots_.size());
+  // fio: iodepth_batch_submit 0 (or past iodepth) means iodepth.
+  const unsigned batch_submit =
+      job_.iodepth_batch_submit == 0 || job_.iodepth_batch_submit > depth ? depth : job_.iodepth_batch_submit;
+  const unsigned complete_min = std::min(job_.iodepth_batch_complete_min, depth);
+  const unsigned complete_max = job_.iodepth_batch_complete_max;
   unsigned inflight = 0;
+  unsigned nfree = depth;
+  bool need_sync = false;
+  unsigned sync_file = 0;
   std::vector<IoSlot*> batch;
   batch.reserve(slots_.size());
+  std::vector<IoSlot*> reaped;  // completed, not yet accounted (beyond complete_max)
   for (;;) {
-    // Fill every free slot and submit the lot under one plug.
     uint64_t now = ktime_get_ns();
+    if (need_sync && inflight == 0) {
+      do_fsync(sync_file);
+      need_sync = false;
+    }
     batch.clear();
-    if (free_ && may_issue(now)) {
+    if (!need_sync && free_ && may_issue(now) && (nfree >= batch_submit || inflight == 0)) {
+      throttle();
+      now = ktime_get_ns();
       blk_plug plug;
       blk_start_plug(&plug);
-      while (free_ && may_issue(now)) {
+      while (free_ && may_issue(now) && !need_sync) {
         IoSlot* s = free_;
         free_ = s->next;
-        prepare(s, now);
+        nfree--;
+        if (int err = prepare(s, now)) {
+          if (!st_->error) st_->error = -err;
+          s->next = free_;
+          free_ = s;
+          nfree++;
+          break;
+        }
         s->iocb.ki_complete = fio_ki_complete;
         s->iocb.ki_private = s;
         // At depth 1 (or with hipri) we reap our own completions where the device lets
         // us (as io_uring completes a read in its submitter's task_work).
         if (poll_) s->iocb.ki_flags |= IOCB_HIPRI;
-        const long ret = blockdev_direct_IO(&s->iocb, s->ubuf, job_.bs);
+        const long ret = blockdev_direct_IO(&s->iocb, s->ubuf, s->io.len);
+        if (fsync_due(s)) {
+          need_sync = true;
+          sync_file = s->io.file;
+        }
         if (ret == -EIOCBQUEUED) {
           batch.push_back(s);
           inflight++;
@@ -259,8 +446,10 @@ void JobDriver::run_async() {
           account(s, ktime_get_ns(), true);
           s->next = free_;
           free_ = s;
+          nfree++;
         }
         now = ktime_get_ns();
+        if (job_.rate_iops) break;  // one at a time, so throttle() spaces them
       }
       blk_finish_plug(&plug);
       const uint64_t issued = ktime_get_ns();
@@ -268,31 +457,31 @@ void JobDriver::run_async() {
       if (!batch.empty()) st_->add_submit(static_cast<unsigned>(batch.size()), inflight);
     }
     if (inflight == 0) {
-      if (!free_ || !may_issue(ktime_get_ns())) break;
-      continue;
+      if (need_sync) continue;
+      if (free_ && may_issue(ktime_get_ns())) continue;
+      if (start_verify_phase()) continue;
+      break;
     }
-    // Reap: at least one, and whatever else has completed by then. Polled I/O completes
-    // only in our own bdev_poll(); once none is outstanding, sleep for the rest.
-    IoSlot* done = done_.try_take();
-    while (!done) {
-      if (!poll_ || bdev_poll(ctx_.file->bdev, job_.hipri) <= 0) {
-        done = done_.take();
-        break;
-      }
-      done = done_.try_take();
+    if (!need_sync && free_ && may_issue(ktime_get_ns()) && nfree >= batch_submit && complete_min == 0 &&
+        reaped.empty() && !done_.peek())
+      continue;  // iodepth_batch_complete_min=0: nothing to reap yet, keep submitting
+    // Reap: at least complete_min (one if nothing can be submitted meanwhile), at most complete_max.
+    const unsigned want = std::max(1u, std::min(complete_min, inflight));
+    while (reaped.size() < want) {
+      for (IoSlot* d = take_polled(); d; d = d->next) reaped.push_back(d);
     }
     now = ktime_get_ns();
-    unsigned n = 0;
-    while (done) {
-      IoSlot* s = done;
-      done = s->next;
+    const size_t n = complete_max ? std::min<size_t>(complete_max, reaped.size()) : reaped.size();
+    for (size_t k = 0; k < n; k++) {
+      IoSlot* s = reaped[reaped.size() - 1 - k];
       account(s, now, true);
       s->next = free_;
       free_ = s;
-      n++;
     }
-    inflight -= n;
-    st_->add_complete(n);
+    reaped.resize(reaped.size() - n);
+    nfree += static_cast<unsigned>(n);
+    inflight -= static_cast<unsigned>(n);
+    st_->add_complete(static_cast<unsigned>(n));
     tick(now);
   }
 }
@@ -300,16 +489,25 @@ void JobDriver::run_async() {
 void JobDriver::run_sync() {
   IoSlot* s = &slots_[0];
   for (;;) {
+    if (!may_issue(ktime_get_ns())) {
+      if (start_verify_phase()) continue;
+      break;
+    }
+    throttle();
     const uint64_t now = ktime_get_ns();
-    if (!may_issue(now)) break;
-    prepare(s, now);
+    if (!may_issue(now)) continue;
+    if (int err = prepare(s, now)) {
+      if (!st_->error) st_->error = -err;
+      break;
+    }
     s->issue_ns = now;
     st_->add_submit(1, 1);
-    s->res = blockdev_direct_IO(&s->iocb, s->ubuf, job_.bs);
+    s->res = blockdev_direct_IO(&s->iocb, s->ubuf, s->io.len);
     const uint64_t done = ktime_get_ns();
     account(s, done, false);
     st_->add_complete(1);
     tick(done);
+    if (fsync_due(s)) do_fsync(s->io.file);
   }
 }
 
@@ -345,7 +543,8 @@ bool is_sync_engine(const std::string& e) {
 }
 
 void run_io_job(const JobContext& ctx, JobStats* st, JobLive* live) {
-  GUPLAB_CHECK(ctx.spec && ctx.file && ctx.region_bytes >= ctx.spec->bs);
+  GUPLAB_CHECK(ctx.spec && !ctx.files.empty());
+  for (const JobFileTarget& f : ctx.files) GUPLAB_CHECK(f.file && f.region_bytes >= ctx.spec->max_bs());
   const JobSpec& job = *ctx.spec;
   task_struct* t = current();
   GUPLAB_CHECK(t && !t->mm);
@@ -356,11 +555,12 @@ void run_io_job(const JobContext& ctx, JobStats* st, JobLive* live) {
     atomic_set(&live->state, static_cast<int>(JobState::failed));
   };
 
+  if (job.startdelay.count() > 0) sleep_ns(static_cast<uint64_t>(job.startdelay.count()) * NSEC_PER_USEC);
   mm_struct* mm = mm_alloc(t->machine);
   if (!mm) return fail(-ENOMEM);
   t->mm = mm;
   const unsigned depth = is_sync_engine(job.ioengine) ? 1 : job.iodepth;
-  const uint64_t stride = round_up(job.bs, PAGE_SIZE);
+  const uint64_t stride = round_up(job.max_bs(), PAGE_SIZE);
   const uint64_t len = stride * depth;
   // Faulted in up front (written), as fio touches its buffers when it fills them.
   const long addr = vm_mmap(mm, 0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);

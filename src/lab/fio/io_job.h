@@ -19,8 +19,26 @@
 // it complete, lat the sum. Clocks are base/'s (ktime_get_ns()): one read per I/O queued,
 // one per submission batch, one per reap.
 //
-// A job ends when it has issued size x loops bytes, or once runtime has passed (with
-// time_based it runs until then, wrapping over its region). An I/O that fails ends the
+// A job of several files (filename=a:b, nrfiles) has one plan per file (io_plan.h) and
+// takes its files in turn, one I/O each (fio's file_service_type=roundrobin), skipping a
+// file whose share is done. Block sizes come from bs or bssplit.
+//
+// A job ends when it has issued size x loops bytes, or once ramp_time + runtime has
+// passed (with time_based it runs until then, wrapping over its region). startdelay
+// sleeps before the job starts; ramp_time I/O counts toward size but not in the stats
+// (they restart when it has passed, as fio's do); rate_iops spaces I/Os by 1/rate from
+// the job's start; fsync=N drains the queue after every N writes and sends the file's
+// device a REQ_OP_FLUSH, timed into the sync statistics. Asynchronous engines submit
+// once iodepth_batch_submit slots are free (or nothing is in flight) and reap at least
+// iodepth_batch_complete_min completions (0: keep submitting while nothing has completed;
+// a reap that must wait waits for one), at most iodepth_batch_complete_max (0: no limit).
+//
+// verify= (verify.h): every write carries verify headers; with do_verify, once the
+// writes are done every write is read back in the order it was issued and checked (those
+// reads are the job's read statistics, as in fio); a job that only reads checks every
+// read. A bad block ends the job with EILSEQ (fio's err=84) and its message in
+// JobStats::verify_error, with or without verify_fatal (fio stops a synchronous job at
+// the first bad block either way). An I/O that fails ends the
 // job with that errno (fio's default without continue_on_error); what is in flight is
 // always reaped first, so every pin is released before the job's task returns.
 //
@@ -30,6 +48,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include "base/atomic.h"
 #include "lab/fio/job_file.h"
@@ -39,6 +59,7 @@
 namespace guplab {
 struct dio_file;
 struct mm_struct;
+class block_device;
 }  // namespace guplab
 
 namespace guplab::fio {
@@ -49,6 +70,9 @@ struct IoEvent {
   Ddir ddir = Ddir::read;
   uint64_t offset = 0;       // device byte offset
   uint64_t bytes = 0;        // asked for
+  unsigned file = 0;         // which of the job's files
+  block_device* bdev = nullptr;  // that file's device
+  bool verifying = false;    // a read of the verify phase
   long result = 0;           // bytes transferred or -errno
   mm_struct* mm = nullptr;   // the job's address space
   unsigned long ubuf = 0;    // the buffer in @mm (still holding the data read or written)
@@ -66,12 +90,18 @@ struct JobLive {
   JobProgress snapshot(uint64_t now_ns) const;
 };
 
+/** One of a job's files: the opened target and the bytes from spec->offset worked over. */
+struct JobFileTarget {
+  dio_file* file = nullptr;
+  uint64_t region_bytes = 0;
+  std::string name;  // as verify messages print it
+};
+
 /** Everything one job's task needs. */
 struct JobContext {
   const JobSpec* spec = nullptr;
   size_t index = 0;             // the job's place in the run (IoEvent::job)
-  dio_file* file = nullptr;     // the opened target
-  uint64_t region_bytes = 0;    // bytes from spec->offset the job works over
+  std::vector<JobFileTarget> files;  // one or more
   uint64_t seed = 0;            // offsets, directions and write-buffer contents
   const IoHook* hook = nullptr; // optional
 };
@@ -83,8 +113,8 @@ bool is_sync_engine(const std::string& ioengine);
  * run_io_job() - the body of job @ctx's task: make an address space, run the job's I/O,
  * reap everything, tear the address space down. Fills @stats (pid, counts, latencies,
  * depths, samples, runtime, CPU, error) and keeps @live up to date.
- * REQUIRES: a model task with no mm of its own; ctx.spec, ctx.file and its device valid
- * for the call; ctx.region_bytes >= spec->bs.
+ * REQUIRES: a model task with no mm of its own; ctx.spec, every ctx.files[].file and its
+ * device valid for the call; each region_bytes >= spec->max_bs().
  */
 void run_io_job(const JobContext& ctx, JobStats* stats, JobLive* live);
 

@@ -6,7 +6,9 @@
 #include <array>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -17,7 +19,7 @@
 namespace guplab::fio {
 namespace {
 
-enum class Kind : uint8_t { string, size, time, boolean, uint, rw };
+enum class Kind : uint8_t { string, size, time, boolean, uint, rw, verify, bssplit, percentiles, file_service };
 
 /** One option guplab knows: its name, an alias, the kind of its value and, for a whole
  *  number, its range (check_value() checks it). apply() sets it on a job, by name. */
@@ -29,7 +31,7 @@ struct OptionDef {
   uint64_t max = UINT64_MAX;  // for uint
 };
 
-constexpr std::array<OptionDef, 20> kOptions = {{
+constexpr std::array<OptionDef, 38> kOptions = {{
     {"name", nullptr, Kind::string},
     {"filename", nullptr, Kind::string},
     {"size", nullptr, Kind::size},
@@ -50,6 +52,24 @@ constexpr std::array<OptionDef, 20> kOptions = {{
     {"randrepeat", nullptr, Kind::boolean},
     {"loops", nullptr, Kind::uint, 1, UINT32_MAX},
     {"hipri", nullptr, Kind::boolean},
+    {"directory", nullptr, Kind::string},
+    {"nrfiles", nullptr, Kind::uint, 1, 4096},
+    {"filesize", nullptr, Kind::size},
+    {"file_service_type", nullptr, Kind::file_service},
+    {"bssplit", nullptr, Kind::bssplit},
+    {"verify", nullptr, Kind::verify},
+    {"verify_fatal", nullptr, Kind::boolean},
+    {"do_verify", nullptr, Kind::boolean},
+    {"ramp_time", nullptr, Kind::time},
+    {"startdelay", nullptr, Kind::time},
+    {"stonewall", "wait_for_previous", Kind::boolean},
+    {"iodepth_batch_submit", "iodepth_batch", Kind::uint, 0, 65536},
+    {"iodepth_batch_complete_min", "iodepth_batch_complete", Kind::uint, 0, 65536},
+    {"iodepth_batch_complete_max", nullptr, Kind::uint, 0, 65536},
+    {"rate_iops", nullptr, Kind::uint, 0, UINT32_MAX},
+    {"fsync", nullptr, Kind::uint, 0, UINT32_MAX},
+    {"percentile_list", nullptr, Kind::percentiles},
+    {"verify_interval", nullptr, Kind::size},
 }};
 
 const OptionDef* find_option(std::string_view key) {
@@ -87,6 +107,82 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
+}
+
+/** split() - @s cut at every @sep. */
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  for (;;) {
+    const size_t p = s.find(sep);
+    out.push_back(s.substr(0, p));
+    if (p == std::string_view::npos) return out;
+    s.remove_prefix(p + 1);
+  }
+}
+
+/** parse_bssplit() - "4k/50:8k/30:64k" (entries without a percentage share what is left
+ *  equally, as fio does), or why not. One list for every direction: fio's ",read,write"
+ *  form is refused. */
+std::variant<std::vector<BsSplit>, std::string> parse_bssplit(std::string_view v) {
+  if (v.find(',') != std::string_view::npos)
+    return std::string("per-direction lists (',') are not supported: give one list for reads and writes");
+  std::vector<BsSplit> out;
+  unsigned given = 0, open = 0;
+  for (std::string_view item : split(v, ':')) {
+    item = trim(item);
+    if (item.empty()) return std::string("empty entry");
+    const size_t slash = item.find('/');
+    const auto bs = parse_size(trim(item.substr(0, slash)));
+    if (!bs || *bs == 0 || *bs % 512) return fmt::format("'{}': block size must be a positive multiple of 512", item);
+    BsSplit e{*bs, 0};
+    if (slash != std::string_view::npos) {
+      const auto pct = parse_uint(trim(item.substr(slash + 1)));
+      if (!pct || *pct > 100) return fmt::format("'{}': percentage must be 0 to 100", item);
+      e.percent = static_cast<unsigned>(*pct);
+      given += e.percent;
+    } else {
+      e.percent = UINT32_MAX;  // filled below
+      open++;
+    }
+    out.push_back(e);
+  }
+  if (given > 100) return std::string("percentages add up to more than 100");
+  if (open) {
+    const unsigned each = (100 - given) / open;
+    unsigned left = 100 - given - each * open;
+    for (BsSplit& e : out)
+      if (e.percent == UINT32_MAX) e.percent = each + (left ? (left--, 1) : 0);
+  } else if (given != 100) {
+    return fmt::format("percentages add up to {}, not 100", given);
+  }
+  std::erase_if(out, [](const BsSplit& e) { return e.percent == 0; });
+  return out;
+}
+
+/** parse_percentiles() - "50:99.5:99.99": up to 20 values in (0, 100]. */
+std::variant<std::vector<double>, std::string> parse_percentiles(std::string_view v) {
+  std::vector<double> out;
+  for (std::string_view item : split(v, ':')) {
+    item = trim(item);
+    const std::string str(item);
+    char* end = nullptr;
+    errno = 0;
+    const double d = str.empty() ? 0.0 : std::strtod(str.c_str(), &end);
+    if (str.empty() || errno || end != str.c_str() + str.size() || !(d > 0.0 && d <= 100.0))
+      return fmt::format("'{}' is not a percentage in (0, 100]", item);
+    out.push_back(d);
+  }
+  if (out.size() > 20) return std::string("at most 20 percentiles");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<VerifyType> parse_verify(std::string_view v) {
+  if (v == "0" || v == "none") return VerifyType::none;
+  if (v == "crc32c" || v == "crc32c-intel") return VerifyType::crc32c;
+  if (v == "md5") return VerifyType::md5;
+  if (v == "meta") return VerifyType::meta;
+  return std::nullopt;
 }
 
 /** A comment starts at ';' or '#' at the start of the line or after whitespace. */
@@ -136,6 +232,28 @@ std::optional<std::string> check_value(const OptionDef& def, std::string_view va
       for (const RwName& r : kRwNames)
         if (value == r.name) return std::nullopt;
       return bad("expected read, write, randread, randwrite, rw, readwrite or randrw");
+    case Kind::verify:
+      if (parse_verify(value)) return std::nullopt;
+      if (is_fio_verify(value))
+        return bad("fio has this checksum, but guplab runs only crc32c, crc32c-intel, md5, meta and none (0)");
+      return bad("expected crc32c, crc32c-intel, md5, meta or none (0)");
+    case Kind::bssplit: {
+      auto r = parse_bssplit(value);
+      if (auto* why = std::get_if<std::string>(&r)) return bad(*why);
+      return std::nullopt;
+    }
+    case Kind::percentiles: {
+      auto r = parse_percentiles(value);
+      if (auto* why = std::get_if<std::string>(&r)) return bad(*why);
+      return std::nullopt;
+    }
+    case Kind::file_service:
+      if (value == "roundrobin") return std::nullopt;
+      if (value == "random" || value == "sequential" || value.rfind("zipf", 0) == 0 ||
+          value.rfind("pareto", 0) == 0 || value.rfind("normal", 0) == 0 || value.rfind("gauss", 0) == 0 ||
+          value.rfind("roundrobin:", 0) == 0)
+        return bad("fio has this file service type, but guplab runs only roundrobin (fio's default)");
+      return bad("expected roundrobin");
   }
   return std::nullopt;
 }
@@ -169,6 +287,23 @@ void apply(JobSpec& job, const Option& opt) {
   else if (k == "randrepeat") job.randrepeat = on;
   else if (k == "loops") job.loops = uint();
   else if (k == "hipri") job.hipri = on;
+  else if (k == "directory") job.directory = v;
+  else if (k == "nrfiles") job.nrfiles = uint();
+  else if (k == "filesize") job.filesize = size();
+  else if (k == "bssplit") job.bssplit = std::get<0>(parse_bssplit(v));
+  else if (k == "verify") job.verify = parse_verify(v).value();
+  else if (k == "verify_fatal") job.verify_fatal = on;
+  else if (k == "do_verify") job.do_verify = on;
+  else if (k == "ramp_time") job.ramp_time = std::chrono::microseconds(parse_time_us(v).value());
+  else if (k == "startdelay") job.startdelay = std::chrono::microseconds(parse_time_us(v).value());
+  else if (k == "stonewall") job.stonewall = on;
+  else if (k == "iodepth_batch_submit") job.iodepth_batch_submit = uint();
+  else if (k == "iodepth_batch_complete_min") job.iodepth_batch_complete_min = uint();
+  else if (k == "iodepth_batch_complete_max") job.iodepth_batch_complete_max = uint();
+  else if (k == "rate_iops") job.rate_iops = parse_uint(v).value();
+  else if (k == "fsync") job.fsync = uint();
+  else if (k == "percentile_list") job.percentile_list = std::get<0>(parse_percentiles(v));
+  else if (k == "verify_interval") job.verify_interval = size();
 }
 
 /** parse_option() - "key=value" or "key" into a checked, canonical Option. */
@@ -197,6 +332,47 @@ const char* to_string(RwMode m) {
     case RwMode::randrw: return "randrw";
   }
   return "?";
+}
+
+const char* to_string(VerifyType v) {
+  switch (v) {
+    case VerifyType::none: return "none";
+    case VerifyType::crc32c: return "crc32c";
+    case VerifyType::md5: return "md5";
+    case VerifyType::meta: return "meta";
+  }
+  return "?";
+}
+
+uint64_t JobSpec::min_bs() const {
+  if (bssplit.empty()) return bs;
+  uint64_t m = UINT64_MAX;
+  for (const BsSplit& e : bssplit) m = std::min(m, e.bs);
+  return m;
+}
+
+uint64_t JobSpec::max_bs() const {
+  if (bssplit.empty()) return bs;
+  uint64_t m = 0;
+  for (const BsSplit& e : bssplit) m = std::max(m, e.bs);
+  return m;
+}
+
+std::vector<std::string> JobSpec::files() const {
+  std::vector<std::string> out;
+  const std::string dir = directory.empty() ? "" : (directory.back() == '/' ? directory : directory + "/");
+  if (!filename.empty()) {
+    for (std::string_view f : split(filename, ':')) out.push_back(dir + std::string(f));
+  } else {
+    for (unsigned i = 0; i < nrfiles; i++) out.push_back(fmt::format("{}{}.{}.{}", dir, name, clone, i));
+  }
+  return out;
+}
+
+uint64_t JobSpec::file_bytes() const {
+  if (filesize) return filesize;
+  const uint64_t n = files().size();
+  return size / n;
 }
 
 bool is_random(RwMode m) { return m == RwMode::randread || m == RwMode::randwrite || m == RwMode::randrw; }
@@ -284,10 +460,29 @@ Result<std::vector<JobSpec>> resolve_jobs(const JobFile& file) {
       job.options.push_back(o);
     }
     const std::string at = fmt::format("{}:{}: job '{}'", file.source, sec.line, job.name);
+    if (!job.filename.empty()) job.nrfiles = static_cast<unsigned>(split(job.filename, ':').size());
+    // fio: with filesize and no size, the job's size is filesize per file.
+    if (job.size == 0 && job.filesize) job.size = job.filesize * job.nrfiles;
     if (job.size == 0 && !(job.time_based && job.runtime.count() > 0))
       return Error{fmt::format("{}: size must be set and greater than 0 (or time_based=1 with a runtime)", at)};
-    if (job.size && job.size < job.bs)
-      return Error{fmt::format("{}: size ({}) is smaller than bs ({})", at, job.size, job.bs)};
+    if (!job.filename.empty()) {
+      for (std::string_view f : split(job.filename, ':'))
+        if (f.empty()) return Error{fmt::format("{}: filename '{}' has an empty name", at, job.filename)};
+      job.nrfiles = static_cast<unsigned>(split(job.filename, ':').size());
+    }
+    if (job.size && job.nrfiles == 1 && job.filesize == 0 && job.size < job.max_bs())
+      return Error{fmt::format("{}: size ({}) is smaller than bs ({})", at, job.size, job.max_bs())};
+    if (job.size && job.file_bytes() < job.max_bs())
+      return Error{fmt::format("{}: each of the job's {} file(s) gets {} bytes, less than the largest block size ({})",
+                               at, job.nrfiles, job.file_bytes(), job.max_bs())};
+    if (!job.bssplit.empty() && job.verify != VerifyType::none)
+      for (const BsSplit& e : job.bssplit)
+        if (e.bs % job.min_bs())
+          return Error{fmt::format("{}: with verify, every bssplit size must be a multiple of the smallest ({})", at,
+                                   job.min_bs())};
+    if (job.verify_interval && job.verify_interval != job.min_bs())
+      return Error{fmt::format("{}: verify_interval other than the smallest block size ({}) is not supported", at,
+                               job.min_bs())};
     if (job.name.empty()) return Error{fmt::format("{}: name must not be empty", at)};
     for (unsigned c = 0; c < job.numjobs; c++) {
       job.clone = c;

@@ -4,7 +4,11 @@
 // Format (as fio 3.33 reads it): "[name]" starts a job section, "[global]" a section whose
 // options every later job inherits (a job's own options win); "key=value" or a bare boolean
 // "key"; whole-line and trailing comments start with ';' or '#'; blank lines and surrounding
-// whitespace are ignored. Size values follow fio's units (units.h), runtime is a time value.
+// whitespace are ignored. Size values follow fio's units (units.h), runtime, ramp_time and
+// startdelay are time values. bssplit is "size/percent:..." (one list for all directions;
+// entries without a percentage share the rest), percentile_list "p:p:..." (at most 20),
+// filename one name or several separated by ':' (nrfiles is then their number), verify one of
+// crc32c, crc32c-intel, md5, meta, none/0; file_service_type only roundrobin.
 //
 // Every problem is an error naming the place: "seed000.fio:7: unknown option 'blocksise'";
 // no option is ignored silently (ioengine's value is not checked: see JobSpec). direct=0
@@ -78,10 +82,23 @@ struct Option {
   int line = 0;
 };
 
+/** fio's verify= checksums guplab runs (crc32c-intel is read as crc32c). */
+enum class VerifyType : uint8_t { none, crc32c, md5, meta };
+const char* to_string(VerifyType v);
+
+/** One bssplit= entry: I/Os of @bs bytes make @percent of the job's I/Os. */
+struct BsSplit {
+  uint64_t bs = 0;
+  unsigned percent = 0;
+};
+
 /** One job to run: every option resolved. Defaults are fio's. */
 struct JobSpec {
   std::string name;  // the section name, or name=
-  std::string filename;
+  std::string filename;  // as written: one name or several separated by ':'
+  std::string directory;  // prefixed to every file name (filename= or fio's default names)
+  unsigned nrfiles = 1;   // files of the job; filename= with N names makes it N
+  uint64_t filesize = 0;  // bytes per file; 0: size / nrfiles
   uint64_t size = 0;    // bytes; 0 only for time_based jobs with a runtime
   uint64_t offset = 0;  // bytes
   uint64_t bs = 4096;   // bytes, a positive multiple of 512
@@ -101,9 +118,32 @@ struct JobSpec {
   bool randrepeat = true;
   bool hipri = false;            // polled completion, spinning (fs/direct-io.h's IOCB_HIPRI)
   unsigned loops = 1;
+  std::vector<BsSplit> bssplit;  // empty: every I/O is bs bytes; else percentages summing to 100
+  VerifyType verify = VerifyType::none;
+  bool verify_fatal = false;
+  bool do_verify = true;
+  std::chrono::microseconds ramp_time{0};
+  std::chrono::microseconds startdelay{0};
+  bool stonewall = false;
+  unsigned iodepth_batch_submit = 1;        // submit once this many slots are free (0 or > iodepth: iodepth)
+  unsigned iodepth_batch_complete_min = 1;  // reap waits for at least this many (0: does not wait)
+  unsigned iodepth_batch_complete_max = 0;  // reap at most this many (0: as many as completed)
+  uint64_t rate_iops = 0;                   // 0: unlimited
+  unsigned fsync = 0;                       // an fsync after every N writes; 0: never
+  std::vector<double> percentile_list;      // empty: fio's default list
+  uint64_t verify_interval = 0;             // 0 or min_bs(): a verify header every min_bs() bytes
   unsigned clone = 0;            // which of the numjobs copies this is, 0-based
   int line = 0;                  // where the job's section starts
   std::vector<Option> options;   // the job's own options then overrides (JSON "job options")
+
+  /** min_bs(), max_bs() - the smallest and largest I/O the job issues (bs without bssplit). */
+  uint64_t min_bs() const;
+  uint64_t max_bs() const;
+  /** files() - the job's file names, directory/ prefixed: filename='s ':'-separated names, or
+   *  fio's default "<name>.<clone>.<n>" for n below nrfiles. */
+  std::vector<std::string> files() const;
+  /** file_bytes() - bytes each file's region holds: filesize, else size / nrfiles. */
+  uint64_t file_bytes() const;
 };
 
 /** A parsed job file, before resolution. */

@@ -21,7 +21,7 @@ json options_object(std::vector<Option> opts) {
   return obj;
 }
 
-json lat_object(const RunningStat& s, const LatencyHistogram* hist) {
+json lat_object(const RunningStat& s, const LatencyHistogram* hist, std::span<const double> list = kDefaultPercentiles) {
   json o;
   o["min"] = s.min();
   o["max"] = s.max();
@@ -29,9 +29,9 @@ json lat_object(const RunningStat& s, const LatencyHistogram* hist) {
   o["stddev"] = s.stddev();
   o["N"] = s.samples();
   if (hist && s.samples()) {
-    const std::vector<uint64_t> vals = hist->percentiles(kDefaultPercentiles);
+    const std::vector<uint64_t> vals = hist->percentiles(list);
     json p = json::object();
-    for (size_t i = 0; i < vals.size(); i++) p[strprintf("%f", kDefaultPercentiles[i])] = vals[i];
+    for (size_t i = 0; i < vals.size(); i++) p[strprintf("%f", list[i])] = vals[i];
     o["percentile"] = std::move(p);
   }
   return o;
@@ -45,7 +45,7 @@ double percent_of_group(uint64_t agg_bytes_per_sec, double mean_kib) {
   return std::min(p, 100.0);
 }
 
-json ddir_object(const DirStats& s, uint64_t group_agg) {
+json ddir_object(const DirStats& s, uint64_t group_agg, std::span<const double> pct) {
   json o;
   uint64_t bw_bytes = 0;
   double iops = 0.0;
@@ -63,7 +63,7 @@ json ddir_object(const DirStats& s, uint64_t group_agg) {
   o["short_ios"] = s.short_ios;
   o["drop_ios"] = s.drop_ios;
   o["slat_ns"] = lat_object(s.slat_ns, nullptr);
-  o["clat_ns"] = lat_object(s.clat_ns, &s.clat_hist);
+  o["clat_ns"] = lat_object(s.clat_ns, &s.clat_hist, pct);
   o["lat_ns"] = lat_object(s.lat_ns, nullptr);
   const bool bw = s.bw_kib.samples() > 0;
   o["bw_min"] = bw ? s.bw_kib.min() : 0;
@@ -100,16 +100,18 @@ json job_object(const ReportedJob& rj, const GroupRun& g, uint64_t elapsed_sec) 
   const JobStats& js = rj.stats;
   json o;
   o["jobname"] = rj.first->name;
-  o["groupid"] = 0;
+  o["groupid"] = js.groupid;
   o["error"] = js.error;
   o["eta"] = 0;
   o["elapsed"] = elapsed_sec;
   json opts = options_object(rj.last->options);
   if (!opts.empty()) o["job options"] = std::move(opts);
-  for (Ddir d : kAllDdirs) o[ddir_name(d)] = ddir_object(js.at(d), g.agg_bw[static_cast<size_t>(d)]);
+  const std::span<const double> pct =
+      rj.last->percentile_list.empty() ? std::span<const double>(kDefaultPercentiles) : rj.last->percentile_list;
+  for (Ddir d : kAllDdirs) o[ddir_name(d)] = ddir_object(js.at(d), g.agg_bw[static_cast<size_t>(d)], pct);
   json sync;
-  sync["total_ios"] = 0;
-  sync["lat_ns"] = lat_object(RunningStat{}, nullptr);
+  sync["total_ios"] = js.sync_ios;
+  sync["lat_ns"] = lat_object(js.sync_lat_ns, &js.sync_hist, pct);
   o["sync"] = std::move(sync);
 
   double usr = 0, sys = 0;

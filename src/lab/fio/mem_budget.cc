@@ -53,6 +53,12 @@ uint64_t ramdisk_bytes(const std::string& spec) {
   return total;
 }
 
+uint64_t verify_log_bytes(const JobSpec& job) {
+  if (job.verify == VerifyType::none || !job.do_verify || !does_write(job.rw)) return 0;
+  constexpr uint64_t kEntryBytes = 32;  // a PlannedIo
+  return sat_mul(sat_mul(job.size / job.min_bs(), job.loops), kEntryBytes);
+}
+
 Result<bool> check_mem_budget(const std::vector<JobSpec>& jobs, const std::vector<TargetPlan>& plans,
                               uint64_t machine_ram, uint64_t limit, bool limit_given, const std::string& device,
                               const std::string& source) {
@@ -60,20 +66,32 @@ Result<bool> check_mem_budget(const std::vector<JobSpec>& jobs, const std::vecto
   const JobSpec* big = nullptr;
   uint64_t big_bytes = 0;
   for (const JobSpec& j : jobs) {
-    const uint64_t b = sat_mul(is_sync_engine(j.ioengine) ? 1 : j.iodepth, j.bs);
+    const uint64_t b = sat_mul(is_sync_engine(j.ioengine) ? 1 : j.iodepth, j.max_bs());
     if (!big || b > big_bytes) big = &j, big_bytes = b;
   }
   if (machine_ram > kMaxMachineRam) {
     return Error{fmt::format("{}:{}: job '{}': iodepth={} x bs={} ({} per process, {} job processes) needs {} of model "
                              "RAM, more than the model's {} arena: lower iodepth, bs or numjobs",
-                             source, big ? big->line : 0, big ? big->name : "", big ? big->iodepth : 0, big ? big->bs : 0,
+                             source, big ? big->line : 0, big ? big->name : "", big ? big->iodepth : 0, big ? big->max_bs() : 0,
                              bytes(big_bytes), jobs.size(), bytes(machine_ram), bytes(kMaxMachineRam))};
   }
   uint64_t total = machine_ram;
   for (const TargetPlan& t : plans) total = sat_add(total, ramdisk_bytes(t.spec));
+  const JobSpec* vlog = nullptr;
+  uint64_t vlog_total = 0;
+  for (const JobSpec& j : jobs) {
+    vlog_total = sat_add(vlog_total, verify_log_bytes(j));
+    total = sat_add(total, verify_log_bytes(j));
+    if (!vlog || verify_log_bytes(j) > verify_log_bytes(*vlog)) vlog = &j;
+  }
   if (total <= limit) return true;
   const std::string raise = limit_given ? fmt::format("the --mem-limit given; the host has {}", bytes(host_ram_bytes()))
                                         : fmt::format("half the host's {}; --mem-limit=SIZE raises it", bytes(host_ram_bytes()));
+  if (vlog && vlog_total && (total == UINT64_MAX || total - vlog_total <= limit))  // the logs tip it over
+    return Error{fmt::format("{}:{}: job '{}': verify={} keeps a log of the writes to read back, {} for size={} in "
+                             "blocks of {}, more than guplab fio may take with the rest ({} in all, limit {}: {})",
+                             source, vlog->line, vlog->name, to_string(vlog->verify), bytes(verify_log_bytes(*vlog)),
+                             vlog->size, vlog->min_bs(), bytes(total), bytes(limit), raise)};
   const TargetPlan* largest = nullptr;
   for (const TargetPlan& t : plans)
     if (!largest || ramdisk_bytes(t.spec) > ramdisk_bytes(largest->spec)) largest = &t;

@@ -1,7 +1,8 @@
 // mem_budget.h - how much host memory a fio run would take, checked before anything is
 // allocated: each embedded ramdisk's storage (its size=, and 8 bytes a sector more with
-// generations=on) plus the model machine's RAM (its base plus iodepth buffers of bs bytes per
-// job process). A run past the limit is refused with the job and option that asked for it,
+// generations=on; one ramdisk per file of a job), the model machine's RAM (its base plus
+// iodepth buffers of the largest block size per job process) and each verify job's log of
+// the writes it will read back. A run past the limit is refused with the job and option that asked for it,
 // the limit, and the option that raises it (guplab fio --mem-limit=SIZE).
 // Threading: stateless functions; safe from any thread.
 #pragma once
@@ -30,6 +31,10 @@ uint64_t sat_mul(uint64_t a, uint64_t b);
 /** ramdisk_bytes() - host bytes the embedded ramdisk of @spec ("ram0,size=...") takes; 0 for
  *  a uring: target (the host file is not held in memory). Saturates. */
 uint64_t ramdisk_bytes(const std::string& spec);
+
+/** verify_log_bytes() - host bytes @job's verify log takes: one entry per write it will read
+ *  back (verify with do_verify on a job that writes), at most size / smallest bs x loops. */
+uint64_t verify_log_bytes(const JobSpec& job);
 
 /**
  * check_mem_budget() - refuse the run when @machine_ram is past kMaxMachineRam or when the

@@ -88,7 +88,9 @@ std::string ddir_block(const ReportedJob& rj, Ddir d, const GroupRun& g) {
   out += format_lat_line("slat", s.slat_ns);
   out += format_lat_line("clat", s.clat_ns);
   out += format_lat_line(" lat", s.lat_ns);
-  out += format_percentiles("clat", s.clat_hist);
+  out += format_percentiles("clat", s.clat_hist,
+                            rj.last->percentile_list.empty() ? std::span<const double>(kDefaultPercentiles)
+                                                             : std::span<const double>(rj.last->percentile_list));
 
   if (s.bw_kib.samples()) {
     double min = static_cast<double>(s.bw_kib.min());
@@ -124,10 +126,10 @@ std::string job_block(const ReportedJob& rj, const GroupRun& g, std::chrono::sys
 
   std::string out;
   if (!js.error) {
-    out += strprintf("%s: (groupid=%d, jobs=%u): err=%2d: pid=%d: %s", rj.first->name.c_str(), 0, rj.members,
+    out += strprintf("%s: (groupid=%u, jobs=%u): err=%2d: pid=%d: %s", rj.first->name.c_str(), js.groupid, rj.members,
                      js.error, js.pid, ctime_line(now).c_str());
   } else {
-    out += strprintf("%s: (groupid=%d, jobs=%u): err=%2d (%s): pid=%d: %s", rj.first->name.c_str(), 0,
+    out += strprintf("%s: (groupid=%u, jobs=%u): err=%2d (%s): pid=%d: %s", rj.first->name.c_str(), js.groupid,
                      rj.members, js.error, std::strerror(js.error), js.pid, ctime_line(now).c_str());
   }
   for (Ddir d : kAllDdirs)
@@ -217,18 +219,21 @@ Summary summarize(const RunResult& r) {
   return sum;
 }
 
-std::string format_job_header(const JobSpec& job) {
-  const std::string bs = num2str(job.bs, kSigFigs, 1, true, Unit::byte);
-  return strprintf("%s: (g=0): rw=%s, bs=(R) %s-%s, (W) %s-%s, (T) %s-%s, ioengine=%s, iodepth=%u\n",
-                   job.name.c_str(), to_string(job.rw), bs.c_str(), bs.c_str(), bs.c_str(), bs.c_str(), bs.c_str(),
-                   bs.c_str(), job.ioengine.c_str(), job.iodepth);
+std::string format_job_header(const JobSpec& job, unsigned group) {
+  const std::string lo = num2str(job.min_bs(), kSigFigs, 1, true, Unit::byte);
+  const std::string hi = num2str(job.max_bs(), kSigFigs, 1, true, Unit::byte);
+  return strprintf("%s: (g=%u): rw=%s, bs=(R) %s-%s, (W) %s-%s, (T) %s-%s, ioengine=%s, iodepth=%u\n",
+                   job.name.c_str(), group, to_string(job.rw), lo.c_str(), hi.c_str(), lo.c_str(), hi.c_str(),
+                   lo.c_str(), hi.c_str(), job.ioengine.c_str(), job.iodepth);
 }
 
 std::string format_preamble(std::span<const JobSpec> jobs) {
   std::string out;
-  unsigned threads = 0, processes = 0;
-  for (const JobSpec& job : jobs) {
-    if (job.clone == 0) out += format_job_header(job);
+  unsigned threads = 0, processes = 0, group = 0;
+  for (size_t i = 0; i < jobs.size(); i++) {
+    const JobSpec& job = jobs[i];
+    if (i > 0 && job.stonewall && job.clone == 0) group++;
+    if (job.clone == 0) out += format_job_header(job, group);
     if (job.clone == 1) out += "...\n";
     (job.thread ? threads : processes)++;
   }
@@ -262,8 +267,8 @@ std::string format_lat_line(const char* name, const RunningStat& s) {
                    mean, dev);
 }
 
-std::string format_percentiles(const char* name, const LatencyHistogram& h) {
-  std::vector<uint64_t> vals = h.percentiles(kDefaultPercentiles);
+std::string format_percentiles(const char* name, const LatencyHistogram& h, std::span<const double> list) {
+  std::vector<uint64_t> vals = h.percentiles(list);
   if (vals.empty()) return {};
   const auto [minv_it, maxv_it] = std::minmax_element(vals.begin(), vals.end());
   const uint64_t minv = *minv_it, maxv = *maxv_it;
@@ -290,7 +295,7 @@ std::string format_percentiles(const char* name, const LatencyHistogram& h) {
     const bool last = j + 1 == vals.size();
     uint64_t v = vals[j];
     for (int i = 0; i < scale_down; i++) v = (v + 999) / 1000;
-    out += strprintf(" %5.2fth=[%*llu]%c", kDefaultPercentiles[j], width, static_cast<unsigned long long>(v),
+    out += strprintf(" %5.2fth=[%*llu]%c", list[j], width, static_cast<unsigned long long>(v),
                      last ? '\n' : ',');
     if (last) break;
     if (j % per_line == static_cast<size_t>(per_line - 1)) out += "\n";

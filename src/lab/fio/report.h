@@ -76,8 +76,9 @@ struct Summary {
  *  REQUIRES: r.jobs.size() == r.stats.size(). */
 Summary summarize(const RunResult& r);
 
-/** format_job_header() - "reader: (g=0): rw=read, bs=(R) 4096B-4096B, ..., iodepth=64\n". */
-std::string format_job_header(const JobSpec& job);
+/** format_job_header() - "reader: (g=0): rw=read, bs=(R) 4096B-4096B, ..., iodepth=64\n"
+ *  (the smallest and largest block size; @group is the job's stonewall group). */
+std::string format_job_header(const JobSpec& job, unsigned group = 0);
 /** format_preamble() - what fio prints before running: a header per job ("..." for further
  *  numjobs copies), the version line and "Starting N processes". */
 std::string format_preamble(std::span<const JobSpec> jobs);
@@ -88,6 +89,7 @@ std::string format_text(const RunResult& r);
  *  ("slat", "clat", " lat"), choosing nsec/usec/msec as fio does. Empty if no samples. */
 std::string format_lat_line(const char* name, const RunningStat& s);
 /** format_percentiles() - fio's "    clat percentiles (usec):" block. Empty if no samples. */
-std::string format_percentiles(const char* name, const LatencyHistogram& h);
+std::string format_percentiles(const char* name, const LatencyHistogram& h,
+                               std::span<const double> list = kDefaultPercentiles);
 
 }  // namespace guplab::fio

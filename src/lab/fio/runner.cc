@@ -42,7 +42,7 @@ uint64_t ram_for(const std::vector<JobSpec>& jobs) {
   uint64_t bytes = kBaseRamBytes;
   for (const JobSpec& j : jobs) {
     const uint64_t depth = is_sync_engine(j.ioengine) ? 1 : j.iodepth;
-    bytes = sat_add(bytes, sat_mul(depth, sat_add(j.bs, PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE));
+    bytes = sat_add(bytes, sat_mul(depth, sat_add(j.max_bs(), PAGE_SIZE - 1) / PAGE_SIZE * PAGE_SIZE));
   }
   if (bytes > (UINT64_MAX >> 2)) return UINT64_MAX;  // check_mem_budget() refuses it
   return round_up(bytes + bytes / 8, kRamAlign);  // and their page tables and mem_map slack
@@ -95,24 +95,37 @@ std::vector<JobStats> run_jobs(std::span<const JobSpec> jobs, std::span<const Jo
   init_waitqueue_head(&fin.wq, "fio jobs");
   std::vector<task_struct*> tasks;
   for (size_t i = 0; i < n; i++) {
-    GUPLAB_CHECK(targets[i].file && targets[i].region_bytes >= jobs[i].bs);
-    ctx[i] = JobContext{&jobs[i], i, targets[i].file, targets[i].region_bytes, job_seed(jobs[i], i), &on_io};
+    GUPLAB_CHECK(!targets[i].files.empty());
+    ctx[i] = JobContext{&jobs[i], i, targets[i].files, job_seed(jobs[i], i), &on_io};
   }
-  for (size_t i = 0; i < n; i++) {
-    tasks.push_back(m->spawn(jobs[i].name, [&, i] {
-      run_io_job(ctx[i], &stats[i], &live[i]);
-      atomic_inc_return(&fin.nr);  // fully ordered: the job's writes come before
-      wake_up(&fin.wq);
-    }));
-  }
-  try {
-    wait_and_show(jobs, live, &fin, progress);
-  } catch (...) {
-    // The machine halted (an oops): the jobs unwind too; they use what lives here.
+  // Groups: a stonewall job waits for every job before it.
+  unsigned group = 0;
+  for (size_t b = 0; b < n;) {
+    size_t e = b + 1;
+    while (e < n && !jobs[e].stonewall) e++;
+    atomic_set(&fin.nr, 0);
+    tasks.clear();
+    for (size_t i = b; i < e; i++) {
+      stats[i].groupid = group;
+      tasks.push_back(m->spawn(jobs[i].name, [&, i] {
+        run_io_job(ctx[i], &stats[i], &live[i]);
+        atomic_inc_return(&fin.nr);  // fully ordered: the job's writes come before
+        wake_up(&fin.wq);
+      }));
+    }
+    try {
+      wait_and_show(jobs.subspan(b, e - b), std::span<JobLive>(live).subspan(b, e - b), &fin, progress);
+    } catch (...) {
+      // The machine halted (an oops): the jobs unwind too; they use what lives here.
+      for (task_struct* t : tasks) task_join(t);
+      throw;
+    }
     for (task_struct* t : tasks) task_join(t);
-    throw;
+    // groupid of the stats is kept through a ramp_time reset by the job itself.
+    for (size_t i = b; i < e; i++) stats[i].groupid = group;
+    group++;
+    b = e;
   }
-  for (task_struct* t : tasks) task_join(t);
   return stats;
 }
 
@@ -135,6 +148,10 @@ Result<RunOutcome> run_fio(const JobFile& file, const RunConfig& cfg) {
                                at)};
     if (j.time_based && j.runtime.count() == 0)
       return Error{fmt::format("{}: time_based needs a runtime (it would never stop)", at)};
+    if (j.time_based && j.verify != VerifyType::none && j.do_verify && does_write(j.rw))
+      return Error{fmt::format("{}: verify with time_based is not supported (the log of writes to read back would "
+                               "grow without bound); use size= or do_verify=0",
+                               at)};
   }
   auto planned = plan_targets(jobs, cfg.device, file.source);
   if (!planned) return Error{planned.error()};
@@ -158,7 +175,8 @@ Result<RunOutcome> run_fio(const JobFile& file, const RunConfig& cfg) {
     m.run(
         [&] {
           std::vector<block_device*> devs;
-          std::vector<uint64_t> regions(jobs.size());
+          std::vector<std::vector<uint64_t>> regions(jobs.size());
+          for (size_t i = 0; i < jobs.size(); i++) regions[i].resize(jobs[i].files().size());
           for (const TargetPlan& tp : plans) {
             auto d = open_target(&m, tp);
             if (!d) {
@@ -183,8 +201,12 @@ Result<RunOutcome> run_fio(const JobFile& file, const RunConfig& cfg) {
             std::vector<dio_file> files;
             for (block_device* d : devs) files.push_back(blkdev_dio_file(d));
             std::vector<JobTarget> targets(jobs.size());
+            for (size_t i = 0; i < jobs.size(); i++) targets[i].files.resize(regions[i].size());
             for (size_t k = 0; k < plans.size(); k++)
-              for (size_t i : plans[k].jobs) targets[i] = JobTarget{&files[k], regions[i]};
+              for (size_t x = 0; x < plans[k].jobs.size(); x++) {
+                const size_t i = plans[k].jobs[x], f = plans[k].files[x];
+                targets[i].files[f] = JobFileTarget{&files[k], regions[i][f], jobs[i].files()[f]};
+              }
             const uint64_t t0 = ktime_get_ns();
             out.result.stats = run_jobs(jobs, targets, cfg.on_io, cfg.progress);
             // Unpins that completions left to the devices' workers (fake_vma) are part of the run.

@@ -49,18 +49,19 @@ struct ProgressOptions {
   uint64_t interval_ms = 1000;     // the first line appears after one interval
 };
 
-/** What run_jobs() needs to know of each job's target. */
+/** What run_jobs() needs to know of each job's targets: one per file of the job. */
 struct JobTarget {
-  dio_file* file = nullptr;
-  uint64_t region_bytes = 0;  // bytes from the job's offset it works over (>= bs)
+  std::vector<JobFileTarget> files;  // each region_bytes >= the job's max_bs()
 };
 
 /**
- * run_jobs() - run @jobs at once, job i on @targets[i], each in a task of its own, and
- * wait for all of them. @on_io (may be empty) sees every completed I/O.
+ * run_jobs() - run @jobs, job i on @targets[i], each in a task of its own, and wait for all
+ * of them. Jobs run at once, except that a job with stonewall starts a new group that
+ * starts once every earlier job has finished (fio's stonewall; JobStats::groupid).
+ * @on_io (may be empty) sees every completed I/O.
  * Returns each job's statistics, in the order of @jobs.
- * REQUIRES: a model task of the targets' machine; jobs.size() == targets.size(); each
- * target's region_bytes >= its job's bs.
+ * REQUIRES: a model task of the targets' machine; jobs.size() == targets.size(); each job
+ * has a target per file, each region_bytes >= its job's max_bs().
  */
 std::vector<JobStats> run_jobs(std::span<const JobSpec> jobs, std::span<const JobTarget> targets,
                                const IoHook& on_io = {}, const ProgressOptions& progress = {});

@@ -182,6 +182,10 @@ void JobStats::merge(const JobStats& o) {
     a.iops.sum(b.iops);
   }
   if (!error) error = o.error;
+  if (verify_error.empty()) verify_error = o.verify_error;
+  sync_ios += o.sync_ios;
+  sync_lat_ns.merge(o.sync_lat_ns);
+  sync_hist.merge(o.sync_hist);
   total_run_time_ms += o.total_run_time_ms;
   add_cpu(o.cpu);
   for (size_t i = 0; i < kDepthBuckets; i++) {

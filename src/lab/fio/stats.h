@@ -14,6 +14,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "lab/fio/histogram.h"
 
@@ -89,6 +90,11 @@ inline constexpr size_t kLatMsBuckets = 12;    // the same in milliseconds, then
 struct JobStats {
   int pid = 0;    // printed in the job's header line
   int error = 0;  // errno the job ended with, 0 if none
+  std::string verify_error;  // fio's message for the first bad block (error is EILSEQ then)
+  unsigned groupid = 0;      // the stonewall group the job ran in
+  uint64_t sync_ios = 0;     // fsync calls ("sync" in fio's JSON)
+  RunningStat sync_lat_ns;
+  LatencyHistogram sync_hist;
   std::array<DirStats, kNumDdirs> dir;
   uint64_t total_run_time_ms = 0;  // wall time of the job (the base of usr/sys %)
   CpuUsage cpu;
@@ -111,6 +117,12 @@ struct JobStats {
    *  REQUIRES: lat_ns >= clat_ns. */
   void add_io(Ddir d, uint64_t bytes, uint64_t clat_ns, uint64_t lat_ns,
               std::optional<uint64_t> slat_ns = std::nullopt);
+  /** add_ramp_io() - an I/O completed during ramp_time: counted, its latencies not recorded
+   *  (what fio reports of a job that ends before its ramp_time has passed). */
+  void add_ramp_io(Ddir d, uint64_t bytes) {
+    at(d).io_bytes += bytes;
+    at(d).total_ios++;
+  }
   void add_short_io(Ddir d) { at(d).short_ios++; }
   void add_dropped_io(Ddir d) { at(d).drop_ios++; }
   /** add_submit() - one submit call of @nr I/Os that left @depth I/Os in flight.
@@ -121,6 +133,12 @@ struct JobStats {
   void add_bw_sample(Ddir d, uint64_t kib_per_sec) { at(d).bw_kib.add(kib_per_sec); }
   void add_iops_sample(Ddir d, uint64_t iops) { at(d).iops.add(iops); }
   void add_cpu(const CpuUsage& u);
+  /** add_sync() - one fsync that took @lat_ns. */
+  void add_sync(uint64_t lat_ns) {
+    sync_ios++;
+    sync_lat_ns.add(lat_ns);
+    sync_hist.add(lat_ns);
+  }
   /** set_runtime_ms() - the job ran @ms: its run time, and the runtime of each direction
    *  that moved bytes. Call once the job has finished. */
   void set_runtime_ms(uint64_t ms);

@@ -92,22 +92,28 @@ Result<std::vector<TargetPlan>> plan_targets(const std::vector<JobSpec>& jobs, c
   std::map<std::string, size_t> by_file;
   for (size_t i = 0; i < jobs.size(); i++) {
     const JobSpec& j = jobs[i];
-    size_t t;
-    if (!device.empty()) {
-      if (out.empty()) out.emplace_back().spec = device;
-      t = 0;
-    } else {
-      // fio's default file name is per job process.
-      const std::string key = j.filename.empty() ? fmt::format("{}.{}.0", j.name, j.clone) : j.filename;
-      auto [it, fresh] = by_file.emplace(key, out.size());
-      if (fresh) out.emplace_back().spec = fmt::format("ram{}", out.size());
-      t = it->second;
+    const std::vector<std::string> names = j.files();
+    if (!device.empty() && names.size() > 1)
+      return Error{fmt::format("{}: {} files, but --device gives one device: guplab fio runs a job of several files "
+                               "on the embedded ramdisks only (one per file)",
+                               where(source, j), names.size())};
+    for (size_t f = 0; f < names.size(); f++) {
+      size_t t;
+      if (!device.empty()) {
+        if (out.empty()) out.emplace_back().spec = device;
+        t = 0;
+      } else {
+        auto [it, fresh] = by_file.emplace(names[f], out.size());
+        if (fresh) out.emplace_back().spec = fmt::format("ram{}", out.size());
+        t = it->second;
+      }
+      TargetPlan& tp = out[t];
+      tp.jobs.push_back(i);
+      tp.files.push_back(f);
+      tp.need_bytes = std::max(tp.need_bytes, j.size ? sat_add(j.offset, j.file_bytes())
+                                                      : (device.empty() ? sat_add(j.offset, kDefaultRamBytes) : 0));
+      tp.any_reads = tp.any_reads || does_read(j.rw);
     }
-    TargetPlan& tp = out[t];
-    tp.jobs.push_back(i);
-    tp.need_bytes = std::max(tp.need_bytes, j.size ? sat_add(j.offset, j.size)
-                                                    : (device.empty() ? sat_add(j.offset, kDefaultRamBytes) : 0));
-    tp.any_reads = tp.any_reads || does_read(j.rw);
   }
   for (TargetPlan& tp : out)
     if (auto r = finish_spec(&tp, jobs); !r) return Error{fmt::format("{}: --device: {}", source, r.error())};
@@ -125,21 +131,23 @@ Result<block_device*> open_target(Machine* m, const TargetPlan& t) {
 }
 
 Result<bool> check_jobs(const std::vector<JobSpec>& jobs, const TargetPlan& t, const block_device* bdev,
-                        const std::string& source, std::vector<uint64_t>* region_bytes) {
+                        const std::string& source, std::vector<std::vector<uint64_t>>* region_bytes) {
   const uint64_t cap = bdev_nr_sectors(bdev) << SECTOR_SHIFT;
   const unsigned lbs = bdev_logical_block_size(bdev);
-  for (size_t i : t.jobs) {
-    const JobSpec& j = jobs[i];
-    if (j.bs % lbs)
-      return Error{fmt::format("{}: bs={} is not a multiple of {}'s logical block size ({})", where(source, j), j.bs,
-                               bdev->name(), lbs)};
+  for (size_t k = 0; k < t.jobs.size(); k++) {
+    const JobSpec& j = jobs[t.jobs[k]];
+    for (uint64_t b : {j.min_bs(), j.max_bs()})
+      if (b % lbs)
+        return Error{fmt::format("{}: bs={} is not a multiple of {}'s logical block size ({})", where(source, j), b,
+                                 bdev->name(), lbs)};
     if (j.offset % lbs)
       return Error{fmt::format("{}: offset={} is not a multiple of {}'s logical block size ({})", where(source, j),
                                j.offset, bdev->name(), lbs)};
-    if (j.offset >= cap || cap - j.offset < std::max(j.size, j.bs))
+    const uint64_t want = j.size ? j.file_bytes() : 0;
+    if (j.offset >= cap || cap - j.offset < std::max(want, j.max_bs()))
       return Error{fmt::format("{}: offset + size ({} bytes) is past the end of {} ({} bytes)", where(source, j),
-                               j.offset + std::max(j.size, j.bs), bdev->name(), cap)};
-    (*region_bytes)[i] = j.size ? j.size : cap - j.offset;
+                               j.offset + std::max(want, j.max_bs()), bdev->name(), cap)};
+    (*region_bytes)[t.jobs[k]][t.files[k]] = want ? want : cap - j.offset;
   }
   return true;
 }

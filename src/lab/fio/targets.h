@@ -23,8 +23,10 @@ namespace guplab::fio {
 /** One device of the run and the jobs on it. */
 struct TargetPlan {
   std::string spec;             // for blkdev_get_by_path()
-  std::vector<size_t> jobs;     // indices into the run's jobs
-  uint64_t need_bytes = 0;      // the largest offset + size of its jobs
+  std::vector<size_t> jobs;     // indices into the run's jobs (a job with several files on
+                                // several targets is listed in each)
+  std::vector<size_t> files;    // beside jobs: which of that job's files() this target is
+  uint64_t need_bytes = 0;      // the largest offset + file_bytes() of its jobs' files
   bool any_reads = false;       // some job on it reads
   // A uring target's host file (empty path otherwise).
   std::string host_path;
@@ -35,7 +37,9 @@ struct TargetPlan {
 
 /**
  * plan_targets() - the devices for @jobs: @device for all of them, or (empty) one
- * embedded ramdisk per distinct filename. @source names the job file in errors.
+ * embedded ramdisk per distinct file name (JobSpec::files(), directory/ included). A job of
+ * several files is refused with @device (one device serves one file). @source names the job
+ * file in errors.
  */
 Result<std::vector<TargetPlan>> plan_targets(const std::vector<JobSpec>& jobs, const std::string& device,
                                              const std::string& source);
@@ -45,10 +49,11 @@ Result<block_device*> open_target(Machine* m, const TargetPlan& t);
 
 /**
  * check_jobs() - can @t's jobs run on @bdev: bs and offset in whole logical blocks, the
- * region inside the device. Fills @region_bytes[i] for each of its jobs i.
+ * region inside the device. Fills @region_bytes[i][f] for each of its jobs' files (job i, file f).
+ * REQUIRES: region_bytes[i] has a slot for each of job i's files.
  */
 Result<bool> check_jobs(const std::vector<JobSpec>& jobs, const TargetPlan& t, const block_device* bdev,
-                        const std::string& source, std::vector<uint64_t>* region_bytes);
+                        const std::string& source, std::vector<std::vector<uint64_t>>* region_bytes);
 
 /**
  * lay_out() - if @t's host file was created or grown for jobs that read, write the new

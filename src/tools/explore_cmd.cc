@@ -135,7 +135,7 @@ int explore_main(int argc, char** argv) {
   o.design = *parse_pin_design(design);
   o.gup_retry = gup_retry == "on";
   o.policy = *parse_writeback_policy(policy);
-  if (!o.scenario->applies(o.design, o.policy)) {
+  if (!o.scenario->applies(prediction_design(o.design), prediction_policy(o.policy))) {
     fmt::print(stderr, "guplab explore: {} does not run under design {} with policy {}\n", name, design, policy);
     return 2;
   }
@@ -166,8 +166,10 @@ int explore_main(int argc, char** argv) {
   o.spurious_wakeup_p = spurious;
   o.jobs = jobs;
   o.stop_at_first_failure = until_fail;
-  const Outcome expected = scripted ? o.scenario->expected(o.design, o.policy)
-                                    : o.scenario->expected_unscripted(o.design, o.policy);
+  // A registered design or policy is predicted as the built-in one it is registered like.
+  const PinDesign pd = prediction_design(o.design);
+  const WritebackPolicy pp = prediction_policy(o.policy);
+  const Outcome expected = scripted ? o.scenario->expected(pd, pp) : o.scenario->expected_unscripted(pd, pp);
 
   if (!replay.empty()) {
     uint64_t seed = 0;

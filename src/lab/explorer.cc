@@ -10,6 +10,7 @@
 #include "base/clock.h"
 #include "base/errno.h"
 #include "machine/boot_cache.h"
+#include "machine/registry.h"
 
 namespace guplab {
 
@@ -93,7 +94,7 @@ uint64_t explore_pct_steps(const ExploreOptions& o) {
 ExploreResult explore(const ExploreOptions& o, int* err) {
   ExploreResult bad;
   if (err) *err = 0;
-  if (!o.scenario || o.shards == 0 || o.shard >= o.shards || !o.scenario->applies(o.design, o.policy) ||
+  if (!o.scenario || o.shards == 0 || o.shard >= o.shards || !o.scenario->applies(prediction_design(o.design), prediction_policy(o.policy)) ||
       (o.strategy == SimStrategy::pct && o.pct_depth == 0) ||
       o.strategy == SimStrategy::replay) {
     if (err) *err = -EINVAL;

@@ -6,24 +6,30 @@
 #include <map>
 #include <set>
 
+#include "machine/registry.h"
+
 namespace guplab {
 
-std::vector<PinDesign> matrix_designs() { return {std::begin(kAllPinDesigns), std::end(kAllPinDesigns)}; }
+std::vector<PinDesign> matrix_designs() { return all_pin_designs(); }
 
-std::vector<WritebackPolicy> matrix_policies() {
-  return {std::begin(kAllWritebackPolicies), std::end(kAllWritebackPolicies)};
-}
+std::vector<WritebackPolicy> matrix_policies() { return all_writeback_policies(); }
 
 MatrixCell run_cell(const Scenario& s, PinDesign d, WritebackPolicy p, const ScenarioParams& base) {
   MatrixCell c;
   c.scenario = &s;
   c.design = d;
   c.policy = p;
-  c.applies = s.applies(d, p);
+  // A registered design or policy is predicted as the built-in one it is registered like.
+  const PinDesign pd = prediction_design(d);
+  const WritebackPolicy pp = prediction_policy(p);
+  c.applies = s.applies(pd, pp);
+  ScenarioParams predicted_for = base;
+  predicted_for.design = pd;
+  predicted_for.policy = pp;
+  c.expected = base.scripted ? s.expected_for(predicted_for) : s.expected_unscripted_for(predicted_for);
   ScenarioParams params = base;
   params.design = d;
   params.policy = p;
-  c.expected = base.scripted ? s.expected_for(params) : s.expected_unscripted_for(params);
   c.result.params = base;
   if (!c.applies) return c;
   c.result = run_scenario(s, params);

@@ -35,7 +35,11 @@ struct MatrixCell {
   }
 };
 
-/** matrix_designs() / matrix_policies() - the axes: every design, every policy. */
+/**
+ * matrix_designs() / matrix_policies() - the axes: every design, every policy, built in
+ * and registered (machine/registry.h; a registered one is predicted as the built-in one
+ * it is registered like).
+ */
 std::vector<PinDesign> matrix_designs();
 std::vector<WritebackPolicy> matrix_policies();
 

@@ -1,6 +1,8 @@
 // config.cc - names of designs, policies and backends; size parsing.
 #include "machine/config.h"
 
+#include "machine/registry.h"
+
 #include <cctype>
 #include <iterator>
 
@@ -13,7 +15,8 @@ const char* to_string(PinDesign d) {
     GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_NAME)
 #undef GUPLAB_PIN_DESIGN_NAME
   }
-  return "?";
+  const RegisteredPinDesign* r = find_registered_pin_design(d);
+  return r ? r->name.c_str() : "?";
 }
 
 const char* describe(PinDesign d) {
@@ -23,11 +26,14 @@ const char* describe(PinDesign d) {
     GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_DESC)
 #undef GUPLAB_PIN_DESIGN_DESC
   }
-  return "?";
+  const RegisteredPinDesign* r = find_registered_pin_design(d);
+  return r ? r->description.c_str() : "?";
 }
 
 const char* to_string(WritebackPolicy p) {
-  return static_cast<unsigned>(p) < std::size(kWbPolicies) ? wb_policy_row(p).name : "?";
+  if (static_cast<unsigned>(p) < kNumBuiltinWbPolicies) return wb_policy_row(p).name;
+  const RegisteredWbPolicy* r = find_registered_wb_policy(p);
+  return r ? r->row.name : "?";
 }
 
 const char* to_string(Backend b) { return b == Backend::native ? "native" : "sim"; }
@@ -40,7 +46,7 @@ std::optional<LongtermRules> parse_longterm_rules(std::string_view s) {
 }
 
 std::optional<PinDesign> parse_pin_design(std::string_view s) {
-  for (PinDesign d : kAllPinDesigns)
+  for (PinDesign d : all_pin_designs())
     if (s == to_string(d)) return d;
   return std::nullopt;
 }
@@ -54,7 +60,7 @@ std::optional<CowReuse> parse_cow_reuse(std::string_view s) {
 }
 
 std::optional<WritebackPolicy> parse_writeback_policy(std::string_view s) {
-  for (WritebackPolicy p : kAllWritebackPolicies)
+  for (WritebackPolicy p : all_writeback_policies())
     if (s == to_string(p)) return p;
   return std::nullopt;
 }

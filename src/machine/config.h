@@ -35,11 +35,18 @@ enum class PinDesign : uint8_t {
   GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_ENUM)
 #undef GUPLAB_PIN_DESIGN_ENUM
 };
+/**
+ * kAllPinDesigns - the built-in designs. Designs registered out of tree
+ * (machine/registry.h) take the values from kFirstRegisteredPinDesign on; the lab's
+ * matrix columns and the command line's names are all_pin_designs(), built-in first.
+ */
 inline constexpr PinDesign kAllPinDesigns[] = {
 #define GUPLAB_PIN_DESIGN_ALL(name, type, desc) PinDesign::name,
     GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_ALL)
 #undef GUPLAB_PIN_DESIGN_ALL
 };
+inline constexpr PinDesign kFirstRegisteredPinDesign =
+    static_cast<PinDesign>(sizeof(kAllPinDesigns) / sizeof(kAllPinDesigns[0]));
 
 /** The COW reuse rule of do_wp_page() (MachineConfig::cow_reuse). */
 enum class CowReuse : uint8_t { refcount, mapcount };
@@ -59,6 +66,8 @@ enum class LongtermRules : uint8_t { seed, upstream };
 /** Which implementation of base/ runs the machine's tasks. */
 enum class Backend : uint8_t { native, sim };
 
+// Names, descriptions and parsing cover the built-in and the registered designs and
+// policies (machine/registry.h).
 const char* to_string(PinDesign d);
 const char* to_string(WritebackPolicy p);
 const char* to_string(Backend b);

@@ -6,6 +6,9 @@
 // not track pins. Shared code (mm/, fs/) reads the row's fields, never the policy's name.
 // Adding a policy is one line of GUPLAB_WB_POLICIES below; README's policy table states
 // every row field by field, and tests/machine/wb_policy_test.cc holds the two together.
+// A policy written out of tree is a row registered at run time (machine/registry.h):
+// its WritebackPolicy value follows the built-in enumerators and wb_policy_row() finds
+// its row in the registry.
 //
 // Threading: constants.
 #pragma once
@@ -89,13 +92,26 @@ inline constexpr WbPolicy kWbPolicies[] = {
 #undef GUPLAB_WB_POLICY_ROW
 };
 
+/** kAllWritebackPolicies - the built-in policies (with registered ones: all_writeback_policies()). */
 inline constexpr WritebackPolicy kAllWritebackPolicies[] = {
 #define GUPLAB_WB_POLICY_ALL(name, ...) WritebackPolicy::name,
     GUPLAB_WB_POLICIES(GUPLAB_WB_POLICY_ALL)
 #undef GUPLAB_WB_POLICY_ALL
 };
 
-/** wb_policy_row() - the row of policy @p. */
-constexpr const WbPolicy& wb_policy_row(WritebackPolicy p) { return kWbPolicies[static_cast<unsigned>(p)]; }
+/** kNumBuiltinWbPolicies - the rows of GUPLAB_WB_POLICIES; registered policies follow. */
+inline constexpr unsigned kNumBuiltinWbPolicies = sizeof(kWbPolicies) / sizeof(kWbPolicies[0]);
+
+/**
+ * registered_wb_policy_row() - the row of a policy registered out of tree
+ * (machine/registry.cc). REQUIRES: @p was registered (register_wb_policy()).
+ */
+const WbPolicy& registered_wb_policy_row(WritebackPolicy p);
+
+/** wb_policy_row() - the row of policy @p, built in or registered. */
+constexpr const WbPolicy& wb_policy_row(WritebackPolicy p) {
+  const unsigned i = static_cast<unsigned>(p);
+  return i < kNumBuiltinWbPolicies ? kWbPolicies[i] : registered_wb_policy_row(p);
+}
 
 }  // namespace guplab

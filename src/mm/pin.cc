@@ -124,6 +124,14 @@ unsigned long PinDmaCount::count(const folio* f) {
   return PageDmaPinned(f) ? f->dma_pinned_count : 0;
 }
 
+// ---- designs registered out of tree ------------------------------------------------------
+
+const PinDesignHooks& PinRegistered::hooks(const folio* f) {
+  const RegisteredPinDesign* r = find_registered_pin_design(page_machine(f)->pin_design());
+  BUG_ON(!r);
+  return r->hooks;
+}
+
 // ---- waiting for pins to go ----------------------------------------------------------
 
 wait_queue_head_t* folio_pin_waitqueue(const folio* f) {
@@ -151,7 +159,9 @@ bool folio_pinned_now(folio* f) {
 }
 
 PinDesignProps pin_design_props(PinDesign d) {
-  return pin_dispatch(d, [](auto design) { return pin_design_props_of<decltype(design)>(); });
+  PinDesignProps props = pin_dispatch(d, [](auto design) { return pin_design_props_of<decltype(design)>(); });
+  if (const RegisteredPinDesign* r = find_registered_pin_design(d)) props.has_fast_path = r->hooks.has_fast_path;
+  return props;
 }
 
 int check_foll_flags(foll_flags f) {

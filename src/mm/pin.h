@@ -16,6 +16,8 @@
 //   PinFolioCount   upstream: bias for small folios, exact _pincount for large ones
 //   PinBiasAll      seed 000 as posted: PinBias, and every get_user_pages*() is a pin
 //                   (no FOLL_GET/FOLL_PIN split; release with put_user_page())
+//   PinRegistered   every design registered out of tree (machine/registry.h): its hooks
+//                   call through the registered table of the folio's machine's design
 //
 // Every grab is of @refs pins on a folio (a huge mapping pins its head once for all the
 // subpages it returns). Grabs return 0 or a negative errno; the *_fast form may be
@@ -28,6 +30,7 @@
 #include <climits>
 
 #include "machine/config.h"
+#include "machine/registry.h"
 #include "base/wait.h"
 #include "mm/fake_vma.h"
 #include "mm/gup.h"
@@ -253,6 +256,32 @@ struct PinFakeVma : PinDesignBase<PinFakeVma> {
   static bool maybe_dma_pinned(const folio* f) { return folio_fake_mapcount(f) != 0; }
 };
 
+/**
+ * PinRegistered - the designs registered out of tree (machine/registry.h), as one type:
+ * each hook looks up the table of the design of @f's machine and calls through it, the
+ * sim's form for SchedCheck and the native one for SchedNative. Its properties are the
+ * ones every registered design has (PinDesignHooks); has_fast_path is the table's, so
+ * a design without a fast path has grab_fast() answer "fall back" (0) here.
+ */
+struct PinRegistered : PinDesignBase<PinRegistered> {
+  static constexpr PinDesign kDesign = kFirstRegisteredPinDesign;
+  /** hooks() - the table of the design @f's machine runs. REQUIRES: it is a registered one. */
+  static const PinDesignHooks& hooks(const folio* f);
+  template <typename S = SchedCheck>
+  static int grab(folio* f, int refs) { return hooks(f).grab[S::kNative](f, refs); }
+  template <typename S = SchedCheck>
+  static int grab_fast(folio* f, int refs) {
+    const PinDesignHooks& h = hooks(f);
+    return h.has_fast_path ? h.grab_fast[S::kNative](f, refs) : 0;
+  }
+  template <typename S = SchedCheck>
+  static void unpin(folio* f, int refs) { hooks(f).unpin[S::kNative](f, refs); }
+  template <typename S = SchedCheck>
+  static bool maybe_dma_pinned(const folio* f) { return hooks(f).maybe_dma_pinned[S::kNative](f); }
+  static bool pinned_now(folio* f) { return hooks(f).pinned_now(f); }
+};
+static_assert(PinDesignType<PinRegistered>);
+
 // Every design of GUPLAB_PIN_DESIGNS satisfies the concept, and its kDesign is its own.
 #define GUPLAB_PIN_DESIGN_CHECK(name, type, desc)                                   \
   static_assert(PinDesignType<type>, #type " is not a PinDesignType (mm/pin_design.h)"); \
@@ -261,7 +290,8 @@ GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_CHECK)
 #undef GUPLAB_PIN_DESIGN_CHECK
 
 /**
- * pin_dispatch() - call @fn with the design type of machine design @d, once.
+ * pin_dispatch() - call @fn with the design type of machine design @d, once: a built-in
+ * design's own type, PinRegistered for a registered one.
  * Usage: pin_dispatch(d, [&](auto design) { using D = decltype(design); ... });
  */
 template <typename Fn>
@@ -272,7 +302,7 @@ decltype(auto) pin_dispatch(PinDesign d, Fn&& fn) {
     GUPLAB_PIN_DESIGNS(GUPLAB_PIN_DESIGN_CASE)
 #undef GUPLAB_PIN_DESIGN_CASE
   }
-  return fn(PinFolioCount{});
+  return fn(PinRegistered{});
 }
 
 /**

@@ -7,6 +7,7 @@
 
 #include "lab/scenario.h"
 #include "machine/config.h"
+#include "machine/registry.h"
 
 namespace guplab::tools {
 
@@ -17,17 +18,17 @@ inline std::string scenario_names() {
   return s;
 }
 
-/** pin_design_names() - "get, bias, ...": every design of GUPLAB_PIN_DESIGNS. */
+/** pin_design_names() - "get, bias, ...": every design, built in and registered. */
 inline std::string pin_design_names() {
   std::string s;
-  for (PinDesign d : kAllPinDesigns) s += (s.empty() ? "" : ", ") + std::string(to_string(d));
+  for (PinDesign d : all_pin_designs()) s += (s.empty() ? "" : ", ") + std::string(to_string(d));
   return s;
 }
 
-/** wb_policy_names() - "ignore, skip, ...": every policy of GUPLAB_WB_POLICIES. */
+/** wb_policy_names() - "ignore, skip, ...": every policy, built in and registered. */
 inline std::string wb_policy_names() {
   std::string s;
-  for (WritebackPolicy p : kAllWritebackPolicies) s += (s.empty() ? "" : ", ") + std::string(to_string(p));
+  for (WritebackPolicy p : all_writeback_policies()) s += (s.empty() ? "" : ", ") + std::string(to_string(p));
   return s;
 }
 

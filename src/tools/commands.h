@@ -4,6 +4,10 @@
 
 namespace guplab::tools {
 
+/**
+ * main_dispatch() - the guplab command: load every `--plugin LIB.so` (tools/plugin.h),
+ * then run the subcommand argv[1] names with the rest of the line.
+ */
 int main_dispatch(int argc, char** argv);
 
 }  // namespace guplab::tools

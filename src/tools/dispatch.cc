@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "tools/commands.h"
 #include "tools/conform_cmd.h"
@@ -12,6 +13,7 @@
 #include "tools/fp_rate_cmd.h"
 #include "tools/gup_test.h"
 #include "tools/merge_cmd.h"
+#include "tools/plugin.h"
 #include "tools/mmap_lock_bench.h"
 #include "tools/rdma_cost_cmd.h"
 #include "tools/report_cmd.h"
@@ -46,13 +48,25 @@ constexpr Command kCommands[] = {
 };
 
 int usage(FILE* out) {
-  fmt::print(out, "usage: guplab <command> [options]   (guplab <command> --help for its options)\n\ncommands:\n");
+  fmt::print(out,
+             "usage: guplab [--plugin LIB.so]... <command> [options]   (guplab <command> --help for its options)\n"
+             "  --plugin LIB.so  load LIB.so first (anywhere on the line): the scenarios, pin designs and\n"
+             "                   writeback policies it registers join guplab's own\n\ncommands:\n");
   for (const auto& c : kCommands) fmt::print(out, "  {:<16} {}\n", c.name, c.help);
   return out == stderr ? 2 : 0;
 }
 }  // namespace
 
 int main_dispatch(int argc, char** argv) {
+  std::vector<char*> args(argv, argv + argc);
+  std::string error;
+  if (load_plugins(&args, &error) != 0) {
+    fmt::print(stderr, "guplab: {}\n", error);
+    return 2;
+  }
+  args.push_back(nullptr);  // argv[argc] is a null pointer, as main()'s
+  argc = static_cast<int>(args.size()) - 1;
+  argv = args.data();
   if (argc < 2) return usage(stderr);
   if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) return usage(stdout);
   for (const auto& c : kCommands)

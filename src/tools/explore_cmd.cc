@@ -141,7 +141,7 @@ int parse_explore(int argc, char** argv, ExploreArgs* a) {
   o.design = *parse_pin_design(a->design);
   o.gup_retry = a->gup_retry == "on";
   o.policy = *parse_writeback_policy(a->policy);
-  if (!o.scenario->applies(o.design, o.policy)) {
+  if (!o.scenario->applies(prediction_design(o.design), prediction_policy(o.policy))) {
     fmt::print(stderr, "guplab explore: {} does not run under design {} with policy {}\n", name, a->design, a->policy);
     return 2;
   }
@@ -172,7 +172,11 @@ int parse_explore(int argc, char** argv, ExploreArgs* a) {
   o.spurious_wakeup_p = a->spurious;
   o.jobs = a->jobs;
   o.stop_at_first_failure = a->until_fail;
-  const ScenarioParams predicted_for = explore_params(o, 1, 1);  // design, policy and boot options
+  // Design, policy and boot options; a registered design or policy is predicted as the
+  // built-in one it is registered like.
+  ScenarioParams predicted_for = explore_params(o, 1, 1);
+  predicted_for.design = prediction_design(o.design);
+  predicted_for.policy = prediction_policy(o.policy);
   a->expected = a->scripted ? o.scenario->expected_for(predicted_for)
                             : o.scenario->expected_unscripted_for(predicted_for);
   return -1;

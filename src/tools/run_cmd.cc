@@ -84,7 +84,7 @@ int run_main(int argc, char** argv) {
   }
   const PinDesign d = *parse_pin_design(design);
   const WritebackPolicy p = *parse_writeback_policy(policy);
-  if (!s->applies(d, p)) {
+  if (!s->applies(prediction_design(d), prediction_policy(p))) {
     fmt::print(stderr, "guplab run: {} does not run under design {} with policy {}\n", name, design, policy);
     return 2;
   }

@@ -156,7 +156,7 @@ void check_device(ScenarioContext& ctx, const RdmaDevice& dev, const LtState& st
 void LongtermTruncate::run(ScenarioContext& ctx) const {
   Machine& m = ctx.machine();
   const bool scripted = ctx.params().scripted;
-  const bool listens = ctx.params().policy == WritebackPolicy::revoke;
+  const bool listens = wb_policy_row(ctx.params().policy).truncate_revokes;  // revoke, or a policy registered as it
   auto* clock = ctx.make<StampClock>();
   auto* w = ctx.make<FileWorld>();
   if (int err = w->setup(ctx, clock, file_world_options{.npages = kPages})) {

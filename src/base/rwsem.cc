@@ -108,7 +108,7 @@ bool down_read_trylock(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
 
 void up_read(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
   uint32_t old = sem->state.fetch_sub(1, std::memory_order_release);
-  VM_BUG_ON(!((old & R::kReaderMask) != 0 && "up_read without down_read"));
+  VM_WARN_ON_ONCE(!((old & R::kReaderMask) != 0 && "up_read without down_read"));  // as DEBUG_RWSEMS: a report
   if (((old - 1) & R::kReaderMask) == 0) wake_if_waiters(sem, old);
   sched_point(SchedPoint::kUnlock, sem);
 }
@@ -136,7 +136,7 @@ bool down_write_trylock(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
 }
 
 void up_write(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
-  VM_BUG_ON(!(rwsem_is_write_locked(sem) && "up_write without down_write"));
+  VM_WARN_ON_ONCE(!(rwsem_is_write_locked(sem) && "up_write without down_write"));  // as DEBUG_RWSEMS: a report
   sem->owner.store(nullptr, std::memory_order_relaxed);
   uint32_t old = sem->state.fetch_and(R::kWaiters, std::memory_order_release);
   wake_if_waiters(sem, old);

@@ -39,7 +39,8 @@ bool spin_trylock(spinlock_t* l) NO_THREAD_SAFETY_ANALYSIS {
 }
 
 void spin_unlock(spinlock_t* l) NO_THREAD_SAFETY_ANALYSIS {
-  VM_BUG_ON(!(l->val.load(std::memory_order_relaxed) != 0 && "spin_unlock of a free lock"));
+  // As CONFIG_DEBUG_SPINLOCK reports it (and never from a guard's noexcept destructor, a throw).
+  VM_WARN_ON_ONCE(!(l->val.load(std::memory_order_relaxed) != 0 && "spin_unlock of a free lock"));
   if (l->val.exchange(0, std::memory_order_release) == 2) futex_wake(&l->val, 1);
   sched_point(SchedPoint::kUnlock, l);
 }

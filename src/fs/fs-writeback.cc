@@ -73,27 +73,26 @@ void inode_wait_for_writeback(inode* ino) NO_THREAD_SAFETY_ANALYSIS {
 int writeback_single_inode(inode* ino, writeback_control* wbc) {
   super_block* sb = ino->i_sb;
   address_space* mapping = ino->i_mapping;
-  unsigned long dirty;
+  unsigned long dirty = 0;
   for (;;) {
-    SpinGuard gl(&sb->s_wb.list_lock);
-    SpinGuard gi(&ino->i_lock);
-    // Another task is writing it back. A background pass leaves it to that writer; data
-    // integrity cannot: it waits and then writes what is still dirty itself.
-    if (ino->i_state & I_SYNC) {
-      if (wbc->sync_mode != WB_SYNC_ALL) return 0;
-      spin_unlock(&ino->i_lock);
-      spin_unlock(&sb->s_wb.list_lock);
-      inode_wait_for_writeback(ino);
-      spin_lock(&sb->s_wb.list_lock);
-      spin_lock(&ino->i_lock);
-      continue;
+    {
+      SpinGuard gl(&sb->s_wb.list_lock);
+      SpinGuard gi(&ino->i_lock);
+      if (ino->i_state & I_SYNC) {
+        // Another task is writing it back. A background pass leaves it to that writer;
+        // data integrity cannot: it waits (no lock held, below) and then writes what is
+        // still dirty itself.
+        if (wbc->sync_mode != WB_SYNC_ALL) return 0;
+      } else {
+        dirty = ino->i_state & I_DIRTY;
+        // Cleared before writing: whatever dirties it during the write marks it again.
+        ino->i_state &= ~I_DIRTY;
+        ino->i_state |= I_SYNC;
+        if (!list_empty(&ino->i_io_list)) list_del_init(&ino->i_io_list);
+        break;
+      }
     }
-    dirty = ino->i_state & I_DIRTY;
-    // Cleared before writing: whatever dirties it during the write marks it again.
-    ino->i_state &= ~I_DIRTY;
-    ino->i_state |= I_SYNC;
-    if (!list_empty(&ino->i_io_list)) list_del_init(&ino->i_io_list);
-    break;
+    inode_wait_for_writeback(ino);
   }
   int ret = do_writepages(mapping, wbc);
   if (wbc->sync_mode == WB_SYNC_ALL) {

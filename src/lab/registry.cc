@@ -42,7 +42,8 @@ int register_scenario_or_die(const Scenario* s) {
                            errname(err))
                    .c_str(),
                stderr);
-    std::exit(2);
+    std::fflush(nullptr);
+    std::_Exit(2);  // maybe inside dlopen(): no exit handlers (machine/registry.cc's registry_die())
   }
   return 0;
 }

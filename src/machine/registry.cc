@@ -135,7 +135,11 @@ PinDesign prediction_design(PinDesign d) {
 
 void registry_die(const char* what, std::string_view name, int err) {
   std::fputs(fmt::format("guplab: cannot register {} '{}': {}\n", what, name, errname(err)).c_str(), stderr);
-  std::exit(2);
+  // _Exit, not exit: this runs in a static initializer, maybe inside dlopen() (--plugin),
+  // where running the process's exit handlers and destructors would re-enter the loader
+  // mid-call (ThreadSanitizer reports it: "main thread finished with ignores enabled").
+  std::fflush(nullptr);
+  std::_Exit(2);
 }
 
 }  // namespace guplab

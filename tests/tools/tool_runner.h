@@ -38,7 +38,9 @@ struct Ran {
  * with stdout and stderr captured apart (in files of @dir, removed afterwards).
  */
 inline Ran run_guplab(const std::string& args, const std::filesystem::path& dir) {
-  const std::filesystem::path out = dir / "guplab-out.txt", err = dir / "guplab-err.txt";
+  // Named by this test process's pid: ctest runs tests in parallel, several in one @dir.
+  const std::string tag = std::to_string(::getpid());
+  const std::filesystem::path out = dir / ("guplab-out." + tag + ".txt"), err = dir / ("guplab-err." + tag + ".txt");
   const std::string cmd = "cd '" + dir.string() + "' && '" + guplab_bin() + "' " + args + " >'" + out.string() +
                           "' 2>'" + err.string() + "'";
   Ran r;

@@ -49,16 +49,10 @@ struct folio;
  *                    or the anon_vma lock), so a release from interrupt context (bio
  *                    completion) is queued to a worker (Kara's objection 2b, seed 003)
  */
+// PinDesignHooksType: the hooks and kHasFastPath, what a registered design supplies
+// (mm/pin_registry.h); PinDesignType: those and every property, what a built-in one does.
 template <typename D>
-concept PinDesignType = requires(folio* f, const folio* cf, int refs) {
-  { D::kDesign } -> std::convertible_to<PinDesign>;
-  { D::kTracksPins } -> std::convertible_to<bool>;
-  { D::kHasFastPath } -> std::convertible_to<bool>;
-  { D::kBatchesPtes } -> std::convertible_to<bool>;
-  { D::kWakesOnUnpin } -> std::convertible_to<bool>;
-  { D::kPinIsMapping } -> std::convertible_to<bool>;
-  { D::kGetIsPin } -> std::convertible_to<bool>;
-  { D::kUnpinMaySleep } -> std::convertible_to<bool>;
+concept PinDesignHooksType = requires(folio* f, const folio* cf, int refs) {
   { D::template grab<SchedCheck>(f, refs) } -> std::same_as<int>;
   { D::template grab<SchedNative>(f, refs) } -> std::same_as<int>;
   { D::template grab_fast<SchedCheck>(f, refs) } -> std::same_as<int>;
@@ -68,6 +62,18 @@ concept PinDesignType = requires(folio* f, const folio* cf, int refs) {
   { D::template maybe_dma_pinned<SchedCheck>(cf) } -> std::same_as<bool>;
   { D::template maybe_dma_pinned<SchedNative>(cf) } -> std::same_as<bool>;
   { D::pinned_now(f) } -> std::same_as<bool>;
+  { D::kHasFastPath } -> std::convertible_to<bool>;
+};
+
+template <typename D>
+concept PinDesignType = PinDesignHooksType<D> && requires {
+  { D::kDesign } -> std::convertible_to<PinDesign>;
+  { D::kTracksPins } -> std::convertible_to<bool>;
+  { D::kBatchesPtes } -> std::convertible_to<bool>;
+  { D::kWakesOnUnpin } -> std::convertible_to<bool>;
+  { D::kPinIsMapping } -> std::convertible_to<bool>;
+  { D::kGetIsPin } -> std::convertible_to<bool>;
+  { D::kUnpinMaySleep } -> std::convertible_to<bool>;
 };
 
 /**

@@ -15,24 +15,13 @@
 namespace guplab {
 
 /**
- * RegistrablePinDesign - a design type register_pin_design<D>() takes: PinDesignType's
- * hooks and properties but kDesign (the registry gives it its value), with the
- * properties every registered design has (PinDesignHooks) but for kHasFastPath.
+ * RegistrablePinDesign - a design type register_pin_design<D>() takes: PinDesignHooksType
+ * (mm/pin_design.h: the hooks and kHasFastPath; no kDesign, the registry gives it its
+ * value), with the properties every registered design has (PinDesignHooks).
  */
 template <typename D>
-concept RegistrablePinDesign = requires(folio* f, const folio* cf, int refs) {
-  { D::template grab<SchedCheck>(f, refs) } -> std::same_as<int>;
-  { D::template grab<SchedNative>(f, refs) } -> std::same_as<int>;
-  { D::template grab_fast<SchedCheck>(f, refs) } -> std::same_as<int>;
-  { D::template grab_fast<SchedNative>(f, refs) } -> std::same_as<int>;
-  { D::template unpin<SchedCheck>(f, refs) } -> std::same_as<void>;
-  { D::template unpin<SchedNative>(f, refs) } -> std::same_as<void>;
-  { D::template maybe_dma_pinned<SchedCheck>(cf) } -> std::same_as<bool>;
-  { D::template maybe_dma_pinned<SchedNative>(cf) } -> std::same_as<bool>;
-  { D::pinned_now(f) } -> std::same_as<bool>;
-  { D::kHasFastPath } -> std::convertible_to<bool>;
-} && D::kTracksPins && D::kBatchesPtes && !D::kWakesOnUnpin && !D::kPinIsMapping && !D::kGetIsPin &&
-                                          !D::kUnpinMaySleep;
+concept RegistrablePinDesign = PinDesignHooksType<D> && D::kTracksPins && D::kBatchesPtes && !D::kWakesOnUnpin &&
+                               !D::kPinIsMapping && !D::kGetIsPin && !D::kUnpinMaySleep;
 
 /** pin_design_hooks_of() - the hook table of design type D. */
 template <RegistrablePinDesign D>

@@ -37,8 +37,8 @@ inline unsigned long pmd_addr_end(unsigned long addr, unsigned long end) {
 }
 
 // The child gets its own copy of the maybe-pinned anon page @src right away.
-int copy_present_page(vm_area_struct* dst_vma, pgtable_slot* dst_pte, unsigned long addr, page* src,
-                      page** prealloc) {
+int copy_present_page(vm_area_struct* dst_vma, pgtable_slot* dst_pte, const pgtable_slot* src_pte, unsigned long addr,
+                      page* src, page** prealloc) {
   page* np = *prealloc;
   if (!np) return -EAGAIN;
   *prealloc = nullptr;
@@ -47,7 +47,11 @@ int copy_present_page(vm_area_struct* dst_vma, pgtable_slot* dst_pte, unsigned l
   folio_add_new_anon_rmap(nf, dst_vma, addr);
   folio_add_lru(nf);
   add_mm_rss(dst_vma->vm_mm, true, 1);
-  set_pte(dst_pte, maybe_mkwrite(pte_mkdirty(mk_pte(np, dst_vma->vm_page_prot)), dst_vma));
+  pte_t pte = maybe_mkwrite(pte_mkdirty(mk_pte(np, dst_vma->vm_page_prot)), dst_vma);
+  // A write-protected page stays write-protected in the child's copy when the child's vma
+  // keeps the context.
+  if (userfaultfd_wp(dst_vma) && pte_uffd_wp(ptep_get(src_pte))) pte = pte_mkuffd_wp(pte);
+  set_pte(dst_pte, pte);
   return 0;
 }
 
@@ -62,7 +66,7 @@ int copy_present_pte(vm_area_struct* dst_vma, vm_area_struct* src_vma, pgtable_s
     folio_get(f);
     if (page_try_dup_anon_rmap(p, false, src_vma)) {
       page_ref_dec(f);  // never the last: the parent's mapping holds one
-      return copy_present_page(dst_vma, dst_pte, addr, p, prealloc);
+      return copy_present_page(dst_vma, dst_pte, src_pte, addr, p, prealloc);
     }
     add_mm_rss(dst_mm, true, 1);
   } else if (p) {
@@ -75,6 +79,9 @@ int copy_present_pte(vm_area_struct* dst_vma, vm_area_struct* src_vma, pgtable_s
     pte = pte_wrprotect(pte);
   }
   if (any(src_vma->vm_flags, VM_SHARED)) pte = pte_mkclean(pte);
+  // The protection is the registered context's: a child vma without one (the parent's
+  // context did not negotiate UFFD_FEATURE_EVENT_FORK) gets no uffd-wp bit.
+  if (!userfaultfd_wp(dst_vma)) pte = pte_clear_uffd_wp(pte);
   set_pte(dst_pte, pte_mkold(pte));
   return 0;
 }

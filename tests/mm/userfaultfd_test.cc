@@ -360,6 +360,29 @@ TEST_F(UserfaultfdTest, ForkAndCloseDropRegistration) {
   EXPECT_EQ(lookup(a)->vm_userfaultfd_ctx, nullptr);
 }
 
+TEST_F(UserfaultfdTest, ForkWithoutTheForkEventLeavesNoWriteProtectBitInTheChild) {
+  // The child's vma has no context (no UFFD_FEATURE_EVENT_FORK), so the copied ptes carry
+  // no uffd-wp bit: a write in the child is an ordinary COW fault, never the handler's.
+  ASSERT_EQ(api(ctx_), 0);
+  const unsigned long a = map(2 * P);
+  put_u64(a, 7);
+  put_u64(a + P, 9);
+  ASSERT_EQ(reg(ctx_, a, 2 * P, UFFDIO_REGISTER_MODE_WP), 0);
+  ASSERT_EQ(wp(ctx_, a, 2 * P, UFFDIO_WRITEPROTECT_MODE_WP), 0);
+  page* pinned[1];
+  ASSERT_EQ(gup_held(mm_, a + P, FOLL_LONGTERM, pinned, true), 1);  // a + P is copied at fork
+  mm_struct* child = dup_mm(mm_);
+  ASSERT_NE(child, nullptr);
+  EXPECT_TRUE(pte_uffd_wp(pte_at(a)));  // the parent keeps its protection
+  EXPECT_TRUE(pte_uffd_wp(pte_at(a + P)));
+  EXPECT_FALSE(pte_uffd_wp(pte_at(a, child))) << "shared at fork";
+  EXPECT_FALSE(pte_uffd_wp(pte_at(a + P, child))) << "copied at fork (pinned)";
+  EXPECT_EQ(fault(a, FAULT_FLAG_WRITE, child), VM_FAULT_NONE);
+  EXPECT_EQ(fault(a, FAULT_FLAG_WRITE), VM_FAULT_SIGBUS) << "the parent's write still goes to the handler";
+  unpin_user_page(pinned[0]);
+  mmput(child);
+}
+
 // ---- the handler protocol, on the sim backend -----------------------------------------
 
 enum class Caller { pin_fast, pin_unlocked, gup_unlocked, gup_locked, user_read };

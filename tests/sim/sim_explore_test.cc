@@ -71,6 +71,11 @@ TEST(SimExplore, DeadlockFailsTheExplorationWithPictureAndReplayCommand) {
                           "GUPLAB_SIM_SEED=1 ");
 }
 
+TEST(SimExplore, ExpectEverySeedReportsADeadlockWithItsReplayCommand) {
+  EXPECT_NONFATAL_FAILURE(expect_every_seed(tiny(), 3, abba_with_join), "GUPLAB_SIM_SEED=1 ");
+  EXPECT_NONFATAL_FAILURE(expect_every_seed(tiny(), 3, abba_with_join), "wait-for picture");
+}
+
 TEST(SimExplore, FirstFailingSeedIsNamedWithItsReplayCommandAndEndsTheRun) {
   std::vector<uint64_t> ran;
   auto fails_at_3 = [&](uint64_t seed) -> std::string {

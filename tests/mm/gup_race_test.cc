@@ -149,7 +149,7 @@ constexpr RaceSize kSimSize{512, 16, 32, 16, 16};  // one THP-eligible 2 MiB ran
 TEST_P(GupRaceSim, PinsSurviveUnmapDontneedForkAndMprotectUnderEverySeed) {
   const PinDesign d = GetParam();
   long pinned_total = 0;
-  testing::explore_seeds(kSimSeeds, [&](uint64_t seed) {
+  testing::explore_seeds(testing::sanitizer_scaled(kSimSeeds), [&](uint64_t seed) {
     MachineConfig c = test::small_config(32ull << 20);
     c.pin_design = d;
     const SimOptions so = testing::sim_options_for(seed, 2000);

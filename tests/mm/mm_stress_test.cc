@@ -299,7 +299,7 @@ constexpr StressSize kSimSize{4ul << 20, 256ul << 10, 256ul << 10, 128ul << 10, 
 
 TEST(MmStressSim, FaultForkUnmapMadviseConcurrentlyUnderEverySeed) {
   long forks = 0, ops = 0;
-  testing::explore_seeds(kSimSeeds, [&](uint64_t seed) {
+  testing::explore_seeds(testing::sanitizer_scaled(kSimSeeds), [&](uint64_t seed) {
     MachineConfig c = small_config(64ull << 20);
     const SimOptions so = testing::sim_options_for(seed, 20000);
     return testing::sim_run(c, seed, [&](Machine& m) {

@@ -777,7 +777,7 @@ TEST_P(PinsRacingWritebackSim, PinnedPagesAreNeverReportedUnpinnedUnderEverySeed
   const WritebackPolicy policy = std::get<1>(GetParam());
   const bool tracked = design != PinDesign::get;
   bool wrote_back = false;
-  testing::explore_seeds(kWbSimSeeds, [&](uint64_t seed) {
+  testing::explore_seeds(testing::sanitizer_scaled(kWbSimSeeds), [&](uint64_t seed) {
     MachineConfig c;
     c.ram_bytes = 32ull << 20;
     c.pin_design = design;

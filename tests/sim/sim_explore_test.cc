@@ -115,6 +115,16 @@ TEST(SimExplore, EnvironmentSelectsOneSeedOrACount) {
   EXPECT_EQ(ran.size(), 2u) << "a bad value runs the test's own count";
 }
 
+TEST(SimExplore, SanitizerBuildsRunAQuarterOfTheSeedsOneAtLeast) {
+#if defined(GUPLAB_ASAN) || defined(GUPLAB_TSAN)
+  EXPECT_EQ(sanitizer_scaled(64), 16u);
+  EXPECT_EQ(sanitizer_scaled(3), 1u);
+#else
+  EXPECT_EQ(sanitizer_scaled(64), 64u);
+  EXPECT_EQ(sanitizer_scaled(3), 3u);
+#endif
+}
+
 TEST(SimExplore, SeedsAlternateRandomWalkAndPct) {
   EXPECT_EQ(sim_options_for(1, 100).strategy, SimStrategy::random);
   EXPECT_EQ(sim_options_for(2, 100).strategy, SimStrategy::pct);

@@ -14,6 +14,7 @@
 
 #include "machine/machine.h"
 #include "mm/page_alloc.h"
+#include "sim_explore.h"
 
 namespace guplab::testing {
 
@@ -36,17 +37,12 @@ inline std::string sim_run(MachineConfig cfg, uint64_t seed, const std::function
 }
 
 /**
- * expect_every_seed() - sim_run() for seeds 1..@nseeds; a failure is reported with the
- * seed (replay it with sim_run(cfg, seed, body)) and ends the loop.
+ * expect_every_seed() - sim_run() for seeds 1..@nseeds, through explore_seeds(): a failure
+ * is reported with the seed and the command that replays it (GUPLAB_SIM_SEED=<seed>), and
+ * ends the loop.
  */
 inline void expect_every_seed(const MachineConfig& cfg, uint64_t nseeds, const std::function<void(Machine&)>& body) {
-  for (uint64_t seed = 1; seed <= nseeds; seed++) {
-    const std::string problem = sim_run(cfg, seed, body);
-    if (!problem.empty() || ::testing::Test::HasFailure()) {
-      ADD_FAILURE() << "seed " << seed << " (replays with sim_run(cfg, " << seed << ", body)): " << problem;
-      return;
-    }
-  }
+  explore_seeds(nseeds, [&](uint64_t seed) { return sim_run(cfg, seed, body); });
 }
 
 }  // namespace guplab::testing

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -97,7 +98,22 @@ class BlockTest : public MachineTest {
     EXPECT_EQ(ramdisk::create(&m(), name, cfg, &rd), 0);
     ramdisk* raw = rd.get();
     EXPECT_EQ(add_disk(&m(), std::move(rd)), 0);
+    disks_.push_back(name);
     return raw;
+  }
+  /**
+   * run_on_sim() - MachineTest::run_on_sim() for a block test: @body, then the kernel
+   * pages it took are put and the ramdisks it made are removed (their kthreads end), inside
+   * the run.
+   */
+  std::string run_on_sim(const MachineConfig& cfg, uint64_t seed, const std::function<void()>& body) {
+    return MachineTest::run_on_sim(cfg, seed, [&] {
+      body();
+      for (page* p : pages_) put_page(p);
+      pages_.clear();
+      for (const std::string& d : disks_) EXPECT_EQ(del_gendisk(&m(), d), 0) << d;
+      disks_.clear();
+    });
   }
   /** page_bio() - a bio of whole kernel pages at @sector; each page gets a reference for the bio. */
   bio* page_bio(block_device* bdev, blk_opf_t opf, sector_t sector, const std::vector<page*>& pages) {
@@ -118,6 +134,7 @@ class BlockTest : public MachineTest {
     return ret;
   }
   std::vector<page*> pages_;
+  std::vector<std::string> disks_;  // made by ram()
 };
 
 }  // namespace guplab::testing

@@ -17,6 +17,8 @@
 #include "fs/direct-io.h"
 #include "mm/rmap.h"
 #include "tests/fs/fs_pin_fixture.h"
+#include "tests/sim_explore.h"
+#include "tests/sim_run.h"
 
 namespace guplab::fstest {
 namespace {
@@ -698,49 +700,132 @@ TEST_P(MaybeDmaPinnedTest, EveryPinnedPageIsReportedPinned) {
   filp_close(f);
 }
 
-// A task pins and unpins file pages at random while writeback runs against them; the
-// pinner checks its own pins at every step (bounded; the seed is printed).
-TEST_P(MaybeDmaPinnedTest, PinsRacingWritebackAreNeverReportedUnpinned) {
-  constexpr unsigned kPages = 16;
-  file* f = make_file("/mnt/a", kPages, 1);
-  ASSERT_NE(f, nullptr);
-  const unsigned long a = map_file(f, kPages * PAGE_SIZE);
-  const uint64_t seed = 0x5eed0000u + static_cast<unsigned>(design());
-  std::printf("PinsRacingWriteback seed %#llx\n", static_cast<unsigned long long>(seed));
+/**
+ * pins_racing_writeback() - a "pinner" task pins and unpins pages of the MAP_SHARED file
+ * mapping at @a (@npages pages) @iters times at random (from @seed), the device writing
+ * each pinned page and the pinner checking its own pin at every step, while the calling
+ * task runs WB_SYNC_NONE writeback passes over @f: @wb_passes of them, or (@wb_passes < 0)
+ * until the pinner is done, one pass at least. That busy loop is for host threads only:
+ * under the sim backend's PCT strategy the looping task may outrank the pinner for good
+ * (a livelock), so sim runs give a count. Returns how often a pinned page was reported
+ * unpinned under a tracking design.
+ * REQUIRES: runs as a task of @m whose mm maps @f at @a.
+ */
+long pins_racing_writeback(Machine* m, file* f, unsigned long a, unsigned npages, bool tracked, uint64_t seed,
+                           int iters, int wb_passes) {
   std::atomic<bool> stop{false};
   std::atomic<long> false_negatives{0};
-  task_struct* pinner = m_->spawn(
+  task_struct* pinner = m->spawn(
       "pinner",
       [&] {
         Random rng(seed);
-        for (int it = 0; it < 300; it++) {
-          const unsigned idx = static_cast<unsigned>(rng.next_u64() % kPages);
+        for (int it = 0; it < iters; it++) {
+          const unsigned idx = static_cast<unsigned>(rng.next_u64() % npages);
           page* p = nullptr;
           if (pin_user_pages_fast(a + idx * PAGE_SIZE, 1, FOLL_WRITE, &p) != 1) continue;
           for (int k = 0; k < 3; k++) {
-            if (tracked() && !page_maybe_dma_pinned(p)) false_negatives++;
-            dev_write(p, static_cast<unsigned>(it));
+            if (tracked && !page_maybe_dma_pinned(p)) false_negatives++;
+            // The device's store: relaxed words, as FsPinTest::dev_write() makes them.
+            auto* w = static_cast<uint64_t*>(page_address(p));
+            for (size_t i = 0; i < PAGE_SIZE / 8; i += 64) __atomic_store_n(&w[i], seed + it, __ATOMIC_RELAXED);
             cond_resched();
           }
           unpin_user_pages_dirty_lock(&p, 1, true);
         }
         stop.store(true);
       },
-      mm_);
-  do {  // at least one pass, however fast the pinner is
+      current()->mm);
+  for (int pass = 0; wb_passes < 0 ? pass == 0 || !stop.load() : pass < wb_passes; pass++) {
     writeback_control wbc;
     wbc.sync_mode = WB_SYNC_NONE;
     do_writepages(f->f_mapping, &wbc);
     cond_resched();
-  } while (!stop.load());
+  }
   task_join(pinner);
-  EXPECT_EQ(false_negatives.load(), 0);
+  return false_negatives.load();
+}
+
+// The native smoke run: host threads, bounded by iterations. The data seed fixes what the
+// pinner does, not how the host interleaves it with writeback: it does not replay a
+// schedule (PinsRacingWritebackSim does).
+TEST_P(MaybeDmaPinnedTest, PinsRacingWritebackAreNeverReportedUnpinned) {
+  constexpr unsigned kPages = 16;
+  file* f = make_file("/mnt/a", kPages, 1);
+  ASSERT_NE(f, nullptr);
+  const unsigned long a = map_file(f, kPages * PAGE_SIZE);
+  const uint64_t seed = 0x5eed0000u + static_cast<unsigned>(design());
+  std::printf("PinsRacingWriteback (native smoke): data seed %#llx; does not replay a schedule\n",
+              static_cast<unsigned long long>(seed));
+  EXPECT_EQ(pins_racing_writeback(m_.get(), f, a, kPages, tracked(), seed, 300, -1), 0);
   ASSERT_EQ(vfs_fsync(f, 0), 0);
   EXPECT_EQ(vm_munmap(mm_, a, kPages * PAGE_SIZE), 0);
   filp_close(f);
 }
 
 INSTANTIATE_TEST_SUITE_P(Designs, MaybeDmaPinnedTest, ::testing::ValuesIn(all_designs()), design_policy_name);
+
+// The same race as a seeded sim exploration: a fresh machine, ext4 and file per seed; the
+// seed fixes the pinner's data and every interleaving with writeback, and a failure
+// prints the command that replays exactly that schedule (tests/sim_explore.h).
+class PinsRacingWritebackSim : public ::testing::TestWithParam<DesignPolicy> {};
+
+constexpr uint64_t kWbSimSeeds = 40;
+
+TEST_P(PinsRacingWritebackSim, PinnedPagesAreNeverReportedUnpinnedUnderEverySeed) {
+  constexpr unsigned kPages = 8;
+  const PinDesign design = std::get<0>(GetParam());
+  const WritebackPolicy policy = std::get<1>(GetParam());
+  const bool tracked = design != PinDesign::get;
+  bool wrote_back = false;
+  testing::explore_seeds(testing::sanitizer_scaled(kWbSimSeeds), [&](uint64_t seed) {
+    MachineConfig c;
+    c.ram_bytes = 32ull << 20;
+    c.pin_design = design;
+    c.wb_policy = policy;
+    const SimOptions so = testing::sim_options_for(seed, 3000);
+    std::string problem;
+    const std::string run = testing::sim_run(c, seed, [&](Machine& m) {
+      const std::string disk = "ram0,size=8M";
+      ASSERT_EQ(ext4_mkfs(&m, disk, ext4_mkfs_options{4096, 0}), 0);
+      std::string err;
+      ASSERT_EQ(m.mounts().mount(disk, "/mnt", "ext4", "", &err), 0) << err;
+      mm_struct* mm = mm_alloc(&m);
+      current()->mm = mm;
+      current()->files = files_alloc();
+      file* f = filp_open("/mnt/a", O_RDWR | O_CREAT | O_TRUNC, 0644);
+      ASSERT_FALSE(IS_ERR(f));
+      std::vector<char> data(kPages * PAGE_SIZE, 'a');
+      loff_t pos = 0;
+      EXPECT_EQ(kernel_write(f, data.data(), data.size(), &pos), static_cast<ssize_t>(data.size()));
+      EXPECT_EQ(vfs_fsync(f, 0), 0);
+      const long a = file_mmap(mm, f, 0, kPages * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, 0);
+      EXPECT_GT(a, 0);
+      if (a > 0) {
+        auto* rd = static_cast<ramdisk*>(m.block().lookup("ram0"));
+        const uint64_t written0 = rd->stats().writes;
+        const long fn = pins_racing_writeback(&m, f, static_cast<unsigned long>(a), kPages, tracked, seed, 24, 12);
+        if (fn) problem = std::to_string(fn) + " times a pinned page was reported unpinned";
+        EXPECT_EQ(vfs_fsync(f, 0), 0);
+        wrote_back |= rd->stats().writes > written0;
+        EXPECT_EQ(vm_munmap(mm, static_cast<unsigned long>(a), kPages * PAGE_SIZE), 0);
+      }
+      filp_close(f);
+      current()->mm = nullptr;
+      mmput(mm);
+      put_files_struct(current()->files);
+      current()->files = nullptr;
+      EXPECT_EQ(m.mounts().umount("/mnt"), 0);
+      EXPECT_EQ(del_gendisk(&m, "ram0"), 0);  // its kthreads end: the run can complete
+      rcu_barrier();
+      if (problem.empty() && m.vmstat().read(NR_FOLL_PIN_ACQUIRED) != m.vmstat().read(NR_FOLL_PIN_RELEASED))
+        problem = "pins acquired != released";
+    }, &so);
+    return run.empty() ? problem : run;
+  });
+  EXPECT_TRUE(wrote_back) << "no seed wrote a page back: the race was not run";
+}
+
+INSTANTIATE_TEST_SUITE_P(Designs, PinsRacingWritebackSim, ::testing::ValuesIn(all_designs()), design_policy_name);
 
 }  // namespace
 }  // namespace guplab::fstest

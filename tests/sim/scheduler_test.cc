@@ -1,5 +1,5 @@
 // scheduler_test.cc - the sim run loop: exact results, determinism and replay, finding
-// races, deadlocks with their wait-for picture, oopses, limits, unwinding, throughput.
+// races, deadlocks with their wait-for picture, oopses, limits, unwinding (throughput: bench/sim_bench.cc).
 #include "sim/scheduler.h"
 
 #include <gtest/gtest.h>

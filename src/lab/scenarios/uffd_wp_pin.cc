@@ -28,6 +28,7 @@
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
 #include "lab/scenarios/uffd_common.h"
+#include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
 #include "machine/machine.h"
 #include "mm/uaccess.h"

@@ -149,7 +149,7 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
     // The read's DMA runs once truncate sleeps on a busy page - or, in a kernel that
     // does not wait, once truncate has returned (then the corrupt check sees it).
     script->mark_any("dax:truncate:waits-or-returned", {sp::kDaxBreakLayoutsWait, "dio:truncated"});
-    script->order({{"dma0:submitted", "dio:truncate"}, {"dax:truncate:waits-or-returned", sp::kRamdiskDmaChunk}});
+    script->order({{sp::device_sync_point(dev->name(), sp::kDevSubmitted), "dio:truncate"}, {"dax:truncate:waits-or-returned", sp::kRamdiskDmaChunk}});
   }
 
   ctx.spawn(

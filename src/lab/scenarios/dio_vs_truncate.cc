@@ -76,7 +76,7 @@ void DioVsTruncate::run(ScenarioContext& ctx) const {
   auto* dev = ctx.make<ShortDmaDevice>(&m, clock, short_dma_config{});
   auto* st = ctx.make<DioState>();
   if (scripted)
-    script->order({{"dma0:submitted", "dio:truncate"}, {"dio:other:written", sp::kRamdiskDmaChunk}});
+    script->order({{sp::device_sync_point(dev->name(), sp::kDevSubmitted), "dio:truncate"}, {"dio:other:written", sp::kRamdiskDmaChunk}});
 
   ctx.spawn(
       "dio",

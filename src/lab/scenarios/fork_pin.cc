@@ -27,6 +27,7 @@
 #include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
 #include "machine/machine.h"
+#include "machine/sync_point_names.h"
 #include "mm/fork.h"
 #include "mm/mmap.h"
 #include "mm/page_alloc.h"
@@ -81,18 +82,18 @@ int parent_store(Processes* p, StampClock* clock, unsigned long i) {
 }
 
 void ForkPin::run(ScenarioContext& ctx) const {
-  Machine& m = ctx.machine();
   const bool scripted = ctx.params().scripted;
-  auto* clock = ctx.make<StampClock>();
+  Skeleton sk(ctx);
+  StampClock* clock = sk.setup_clock();
   auto* procs = ctx.make<Processes>();
   if (!procs->parent.setup(ctx, kPages)) return;
   for (unsigned long i = 0; i < kPages; i++) parent_store(procs, clock, i);  // faulted in, written
-  auto* script = ctx.make<Script>(ctx);
-  auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
-  auto* witness = ctx.make<PinWitness>(ctx, *script);
-  witness->watch(dev);
+  sk.setup_device();
+  Script* script = sk.script();
+  RdmaDevice* dev = sk.dev();
+  PinWitness* witness = sk.witness();
   witness->ask_at("fork:forked");
-  if (scripted) script->order({{"rdma0:reg_mr:done", "fork:fork"}, {"fork:stored", "fork:transfer"}});
+  if (scripted) script->order({{sp::device_sync_point(dev->name(), sp::kDevRegMrDone), "fork:fork"}, {"fork:stored", "fork:transfer"}});
   auto* workers = ctx.make<Workers>(1);
 
   ctx.spawn(

@@ -33,6 +33,7 @@
 #include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
 #include "machine/machine.h"
+#include "machine/sync_point_names.h"
 #include "mm/compaction.h"
 #include "mm/fork.h"
 #include "mm/gup.h"
@@ -86,9 +87,9 @@ void compact_buffer(ScenarioContext& ctx, RdmaDevice* dev, const Process* proc) 
 }
 
 void MigratePinned::run(ScenarioContext& ctx) const {
-  Machine& m = ctx.machine();
   const bool scripted = ctx.params().scripted;
-  auto* clock = ctx.make<StampClock>();
+  Skeleton sk(ctx);
+  StampClock* clock = sk.setup_clock();
   auto* proc = ctx.make<Process>();
   if (!proc->setup(ctx, kPages + 1)) return;
   for (unsigned long i = 0; i <= kPages; i++)  // faulted in and written by the process
@@ -99,12 +100,12 @@ void MigratePinned::run(ScenarioContext& ctx) const {
     return;
   }
   proc->own_pfn = static_cast<unsigned long>(own);
-  auto* script = ctx.make<Script>(ctx);
-  auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
-  auto* witness = ctx.make<PinWitness>(ctx, *script);
-  witness->watch(dev);
+  sk.setup_device();
+  Script* script = sk.script();
+  RdmaDevice* dev = sk.dev();
+  PinWitness* witness = sk.witness();
   witness->ask_at("migrate:compacted");
-  if (scripted) script->order({{"rdma0:reg_mr:done", "migrate:compact"}, {"migrate:compacted", "migrate:transfer"}});
+  if (scripted) script->order({{sp::device_sync_point(dev->name(), sp::kDevRegMrDone), "migrate:compact"}, {"migrate:compacted", "migrate:transfer"}});
   auto* workers = ctx.make<Workers>(1);
 
   ctx.spawn(

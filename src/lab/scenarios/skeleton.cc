@@ -7,6 +7,7 @@
 
 #include <string_view>
 
+#include "base/bug.h"
 #include "base/errno.h"
 #include "lab/oracles.h"
 #include "lab/scenario.h"
@@ -39,16 +40,8 @@ long frame_at(mm_struct* mm, unsigned long addr) {
 }
 
 bool Skeleton::setup(const file_world_options& o, rdma_config cfg) {
-  clock_ = ctx_.make<StampClock>();
-  w_ = ctx_.make<FileWorld>();
-  if (int err = w_->setup(ctx_, clock_, o)) {
-    ctx_.found(Outcome::warn, fmt::format("setup failed: {}", errname(err)));
-    return false;
-  }
-  script_ = ctx_.make<Script>(ctx_);
-  dev_ = ctx_.make<RdmaDevice>(&ctx_.machine(), clock_, std::move(cfg));
-  witness_ = ctx_.make<PinWitness>(ctx_, *script_);
-  witness_->watch(dev_);
+  if (!setup_world(o)) return false;
+  setup_device(std::move(cfg));
   return true;
 }
 
@@ -60,6 +53,19 @@ bool Skeleton::setup_world(const file_world_options& o) {
     return false;
   }
   return true;
+}
+
+StampClock* Skeleton::setup_clock() {
+  clock_ = ctx_.make<StampClock>();
+  return clock_;
+}
+
+void Skeleton::setup_device(rdma_config cfg) {
+  GUPLAB_CHECK(clock_ && "setup_world() or setup_clock() first");
+  script_ = ctx_.make<Script>(ctx_);
+  dev_ = ctx_.make<RdmaDevice>(&ctx_.machine(), clock_, std::move(cfg));
+  witness_ = ctx_.make<PinWitness>(ctx_, *script_);
+  witness_->watch(dev_);
 }
 
 void Skeleton::device(device_loop o) { tasks_.push_back(Task{Kind::device, std::move(o), {}, 1}); }

@@ -88,6 +88,13 @@ class Skeleton {
    * (warn) and returns false: the scenario should return.
    */
   bool setup_world(const file_world_options& o);
+  /** setup_clock() - make the stamp clock only (a scenario with no FileWorld); returns it. */
+  StampClock* setup_clock();
+  /**
+   * setup_device() - make the script, the device (@cfg) and a PinWitness watching it.
+   * REQUIRES: setup_world() or setup_clock() first (the device stamps from the clock).
+   */
+  void setup_device(rdma_config cfg = {});
 
   /** device() - declare the device task (spawned by run(), with the process's mm). */
   void device(device_loop o);

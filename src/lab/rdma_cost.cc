@@ -163,19 +163,12 @@ const std::vector<rdma_cost_mode>& rdma_cost_modes() {
   return kModes;
 }
 
-std::vector<RdmaCostRow> measure_rdma_cost(const RdmaCostOptions& opt, int* err) {
-  *err = 0;
+Result<std::vector<RdmaCostRow>> measure_rdma_cost(const RdmaCostOptions& opt) {
   std::vector<RdmaCostRow> rows;
-  if (!opt.pages || !opt.rounds || !opt.invalidations || !opt.runs) {
-    *err = -EINVAL;
-    return rows;
-  }
+  if (!opt.pages || !opt.rounds || !opt.invalidations || !opt.runs) return Error{errname(-EINVAL), -EINVAL};
   bool found = opt.only.empty();
   for (const rdma_cost_mode& mode : rdma_cost_modes()) found |= opt.only == mode.name;
-  if (!found) {
-    *err = -EINVAL;
-    return rows;
-  }
+  if (!found) return Error{errname(-EINVAL), -EINVAL};
   for (const rdma_cost_mode& mode : rdma_cost_modes()) {
     if (!opt.only.empty() && opt.only != mode.name) continue;
     RdmaCostRow row;

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "drivers/dma_stamp.h"
+#include "lab/result.h"
 
 namespace guplab {
 
@@ -81,10 +82,10 @@ struct RdmaCostRow {
 };
 
 /**
- * measure_rdma_cost() - one row per mode (or just @opt.only). Returns -EINVAL in
- * *@err for an unknown mode or zero pages/rounds/runs, else 0.
+ * measure_rdma_cost() - one row per mode (or just @opt.only), or an Error "EINVAL"
+ * (code -EINVAL) for an unknown mode or zero pages/rounds/runs.
  */
-std::vector<RdmaCostRow> measure_rdma_cost(const RdmaCostOptions& opt, int* err);
+Result<std::vector<RdmaCostRow>> measure_rdma_cost(const RdmaCostOptions& opt);
 
 /**
  * measure_rdma_baseline() - what a zap and the process's fault on that page cost with

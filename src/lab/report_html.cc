@@ -269,8 +269,8 @@ std::string fio_section(const std::vector<ReportInput>& fios) {
   return out + "</table>\n";
 }
 
-std::string not_a(const ReportInput& in, const std::string& what, const std::string& command) {
-  return fmt::format("{}: {}: not the output of {}", in.file, what, command);
+Error not_a(const ReportInput& in, const std::string& what, const std::string& command) {
+  return Error{fmt::format("{}: {}: not the output of {}", in.file, what, command)};
 }
 
 }  // namespace
@@ -291,7 +291,7 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
-std::string check_matrix_json(const ReportInput& in) {
+Result<bool> check_matrix_json(const ReportInput& in) {
   const char* cmd = "guplab run --all --format json";
   const json& j = in.json;
   if (!j.is_object()) return not_a(in, "not a JSON object", cmd);
@@ -309,10 +309,10 @@ std::string check_matrix_json(const ReportInput& in) {
     }
     i++;
   }
-  return "";
+  return true;
 }
 
-std::string check_explore_json(const ReportInput& in) {
+Result<bool> check_explore_json(const ReportInput& in) {
   const char* cmd = "guplab explore/merge --format json";
   const json& j = in.json;
   if (!j.is_object()) return not_a(in, "not a JSON object", cmd);
@@ -323,10 +323,10 @@ std::string check_explore_json(const ReportInput& in) {
   if (!j.contains("outcomes") || !j["outcomes"].is_object()) return not_a(in, "no \"outcomes\" histogram", cmd);
   for (auto it = j["outcomes"].begin(); it != j["outcomes"].end(); ++it)
     if (!it.value().is_number_unsigned()) return not_a(in, fmt::format("outcome \"{}\" is not a count", it.key()), cmd);
-  return "";
+  return true;
 }
 
-std::string check_gup_test_json(const ReportInput& in) {
+Result<bool> check_gup_test_json(const ReportInput& in) {
   const char* cmd = "guplab gup_test ... --json";
   const json& j = in.json;
   if (!j.is_object()) return not_a(in, "not a JSON object", cmd);
@@ -335,10 +335,10 @@ std::string check_gup_test_json(const ReportInput& in) {
   if (!j.contains("model") || !j["model"].is_object()) return not_a(in, "no \"model\" figures", cmd);
   for (const char* f : {"get_ns_per_page", "put_ns_per_page"})
     if (!j["model"].contains(f) || !j["model"][f].is_number()) return not_a(in, fmt::format("\"model\" has no \"{}\"", f), cmd);
-  return "";
+  return true;
 }
 
-std::string check_fio_json(const ReportInput& in) {
+Result<bool> check_fio_json(const ReportInput& in) {
   const char* cmd = "guplab fio --output-format=json";
   const json& j = in.json;
   if (!j.is_object()) return not_a(in, "not a JSON object", cmd);
@@ -346,7 +346,7 @@ std::string check_fio_json(const ReportInput& in) {
   for (const auto& job : j["jobs"])
     if (!job.is_object() || !has_string(job, "jobname")) return not_a(in, "a job without \"jobname\"", cmd);
   if (!j.contains("guplab") || !j["guplab"].is_object()) return not_a(in, "no \"guplab\" section (real fio's JSON?)", cmd);
-  return "";
+  return true;
 }
 
 std::string render_report_html(const ReportInputs& in) {

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "lab/result.h"
+
 namespace guplab {
 
 /** One input of the report: the file it came from (for messages and captions) and its JSON. */
@@ -38,13 +40,13 @@ struct ReportInputs {
 
 /**
  * check_matrix_json() / check_explore_json() / check_gup_test_json() / check_fio_json() -
- * is @in what its kind of input claims to be? "" when it is; otherwise a message that
- * names @in.file, the field at fault and the command whose output was expected.
+ * is @in what its kind of input claims to be? true when it is; otherwise an Error whose
+ * message names @in.file, the field at fault and the command whose output was expected.
  */
-std::string check_matrix_json(const ReportInput& in);
-std::string check_explore_json(const ReportInput& in);
-std::string check_gup_test_json(const ReportInput& in);
-std::string check_fio_json(const ReportInput& in);
+Result<bool> check_matrix_json(const ReportInput& in);
+Result<bool> check_explore_json(const ReportInput& in);
+Result<bool> check_gup_test_json(const ReportInput& in);
+Result<bool> check_fio_json(const ReportInput& in);
 
 /** html_escape() - @s with & < > " ' replaced by entities (safe in text and in attributes). */
 std::string html_escape(const std::string& s);

@@ -29,12 +29,12 @@ int rdma_cost_main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return usage_exit(app, e);
   }
-  int err = 0;
-  std::vector<RdmaCostRow> rows = measure_rdma_cost(opt, &err);
-  if (err) {
-    fmt::print(stderr, "guplab rdma-cost: {}\n", errname(err));
+  Result<std::vector<RdmaCostRow>> measured = measure_rdma_cost(opt);
+  if (!measured) {
+    fmt::print(stderr, "guplab rdma-cost: {}\n", measured.error());
     return 2;
   }
+  const std::vector<RdmaCostRow>& rows = *measured;
   const double baseline = measure_rdma_baseline(opt);
   bool failed = false;
   for (const RdmaCostRow& r : rows) failed = failed || r.error;

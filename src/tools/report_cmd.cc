@@ -81,10 +81,12 @@ int report_main(int argc, char** argv) {
   }
 
   ReportInputs in;
-  auto take = [](const std::string& file, std::string (*check)(const ReportInput&), std::vector<ReportInput>* into) {
+  auto take = [](const std::string& file, Result<bool> (*check)(const ReportInput&), std::vector<ReportInput>* into) {
     ReportInput r;
     std::string err = load(file, &r);
-    if (err.empty()) err = check(r);
+    if (err.empty()) {
+      if (Result<bool> checked = check(r); !checked) err = checked.error();
+    }
     if (!err.empty()) {
       fmt::print(stderr, "guplab report: {}\n", err);
       return false;

@@ -19,9 +19,9 @@ RdmaCostOptions small() {
 }
 
 TEST(RdmaCostTest, EveryModeHasARowWithWhatItGuarantees) {
-  int err = 1;
-  std::vector<RdmaCostRow> rows = measure_rdma_cost(small(), &err);
-  ASSERT_EQ(err, 0);
+  Result<std::vector<RdmaCostRow>> measured = measure_rdma_cost(small());
+  ASSERT_TRUE(measured.ok());
+  const std::vector<RdmaCostRow>& rows = *measured;
   ASSERT_EQ(rows.size(), rdma_cost_modes().size());
   for (size_t i = 0; i < rows.size(); i++) {
     EXPECT_EQ(rows[i].mode, rdma_cost_modes()[i].name);
@@ -46,18 +46,19 @@ TEST(RdmaCostTest, EveryModeHasARowWithWhatItGuarantees) {
 TEST(RdmaCostTest, OneModeOrAnErrorForAnUnknownOneOrZeroCounts) {
   RdmaCostOptions o = small();
   o.only = "odp";
-  int err = 1;
-  std::vector<RdmaCostRow> rows = measure_rdma_cost(o, &err);
-  EXPECT_EQ(err, 0);
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0].mode, "odp");
+  Result<std::vector<RdmaCostRow>> rows = measure_rdma_cost(o);
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].mode, "odp");
   o.only = "nosuch";
-  EXPECT_TRUE(measure_rdma_cost(o, &err).empty());
-  EXPECT_EQ(err, -EINVAL);
+  Result<std::vector<RdmaCostRow>> bad = measure_rdma_cost(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.code(), -EINVAL);
   o = small();
   o.pages = 0;
-  EXPECT_TRUE(measure_rdma_cost(o, &err).empty());
-  EXPECT_EQ(err, -EINVAL);
+  bad = measure_rdma_cost(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.code(), -EINVAL);
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ TEST(ReportHtmlTest, HtmlEscapeReplacesEveryMarkupCharacter) {
 TEST(ReportHtmlTest, GridCellsCarryOutcomeMarkAndEscapedOracleText) {
   ReportInputs in;
   in.matrices.push_back(matrix_input());
-  ASSERT_EQ(check_matrix_json(in.matrices[0]), "");
+  ASSERT_TRUE(check_matrix_json(in.matrices[0]).ok());
   const std::string page = render_report_html(in);
   EXPECT_EQ(page.find("s<1>"), std::string::npos) << "a scenario name went out raw";
   EXPECT_EQ(page.find("oops: <b>"), std::string::npos);
@@ -57,10 +57,10 @@ TEST(ReportHtmlTest, ExplorationHistogramAndPinCostBars) {
   json e = {{"scenario", "torn-writeback"}, {"design", "get"}, {"policy", "ignore"}, {"runs", 10u}, {"failed", 3u},
             {"base_seed", 1u}, {"outcomes", {{"ok", 7u}, {"torn", 3u}}}};
   in.explorations.push_back({"e.json", e});
-  ASSERT_EQ(check_explore_json(in.explorations[0]), "");
+  ASSERT_TRUE(check_explore_json(in.explorations[0]).ok());
   json g = {{"cmd", "PIN_FAST_BENCHMARK"}, {"design", "bias"}, {"model", {{"get_ns_per_page", 12.5}, {"put_ns_per_page", 4.0}}}};
   in.gup_tests.push_back({"g.json", g});
-  ASSERT_EQ(check_gup_test_json(in.gup_tests[0]), "");
+  ASSERT_TRUE(check_gup_test_json(in.gup_tests[0]).ok());
   const std::string page = render_report_html(in);
   EXPECT_NE(page.find(">7 runs<"), std::string::npos);
   EXPECT_NE(page.find(">3 runs<"), std::string::npos);
@@ -71,16 +71,16 @@ TEST(ReportHtmlTest, ExplorationHistogramAndPinCostBars) {
 
 TEST(ReportHtmlTest, ChecksNameTheFileAndTheField) {
   const ReportInput explore{"e.json", {{"scenario", "x"}}};
-  EXPECT_EQ(check_matrix_json(explore), "e.json: no \"cells\" array: not the output of guplab run --all --format json");
-  EXPECT_EQ(check_explore_json(explore), "e.json: no \"design\": not the output of guplab explore/merge --format json");
-  EXPECT_EQ(check_gup_test_json({"g.json", json::array()}), "g.json: not a JSON object: not the output of guplab gup_test ... --json");
+  EXPECT_EQ(check_matrix_json(explore).error(), "e.json: no \"cells\" array: not the output of guplab run --all --format json");
+  EXPECT_EQ(check_explore_json(explore).error(), "e.json: no \"design\": not the output of guplab explore/merge --format json");
+  EXPECT_EQ(check_gup_test_json({"g.json", json::array()}).error(), "g.json: not a JSON object: not the output of guplab gup_test ... --json");
   ReportInput m = matrix_input();
   m.json["cells"][1].erase("outcome");
-  EXPECT_EQ(check_matrix_json(m), "m.json: cell 1 has no \"outcome\": not the output of guplab run --all --format json");
+  EXPECT_EQ(check_matrix_json(m).error(), "m.json: cell 1 has no \"outcome\": not the output of guplab run --all --format json");
   const ReportInput bad_count{"e.json", {{"scenario", "x"}, {"design", "d"}, {"policy", "p"}, {"runs", 1u}, {"failed", 0u},
                                          {"base_seed", 1u}, {"outcomes", {{"ok", -1}}}}};
-  EXPECT_NE(check_explore_json(bad_count).find("outcome \"ok\" is not a count"), std::string::npos);
-  EXPECT_NE(check_fio_json({"f.json", {{"jobs", json::array()}}}).find("f.json: no \"guplab\" section"), std::string::npos);
+  EXPECT_NE(check_explore_json(bad_count).error().find("outcome \"ok\" is not a count"), std::string::npos);
+  EXPECT_NE(check_fio_json({"f.json", {{"jobs", json::array()}}}).error().find("f.json: no \"guplab\" section"), std::string::npos);
 }
 
 }  // namespace

@@ -27,44 +27,13 @@
 #include <vector>
 
 #include "base/bug.h"
+#include "lab/result.h"
 
 namespace guplab::fio {
 
-/** What went wrong, ready to print: "<file>:<line>: <what>". */
-struct Error {
-  std::string message;
-};
-
-/** Result - a value or an Error. */
-template <class T>
-class [[nodiscard]] Result {
- public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
-  Result(Error e) : v_(std::move(e)) {}      // NOLINT
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  /** REQUIRES: ok(). */
-  T& value() {
-    GUPLAB_CHECK(ok());
-    return std::get<0>(v_);
-  }
-  const T& value() const {
-    GUPLAB_CHECK(ok());
-    return std::get<0>(v_);
-  }
-  T& operator*() { return value(); }
-  const T& operator*() const { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  /** REQUIRES: !ok(). */
-  const std::string& error() const {
-    GUPLAB_CHECK(!ok());
-    return std::get<1>(v_).message;
-  }
-
- private:
-  std::variant<T, Error> v_;
-};
+// Errors are lab/'s Result<> (lab/result.h).
+using guplab::Error;
+using guplab::Result;
 
 /** fio's rw= modes guplab runs. "readwrite" is read as rw. */
 enum class RwMode : uint8_t { read, write, randread, randwrite, rw, randrw };

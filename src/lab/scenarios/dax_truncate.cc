@@ -41,6 +41,7 @@
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
 #include "lab/scenarios/file_world.h"
+#include "lab/scenarios/skeleton.h"
 #include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
 #include "machine/sync_point_names.h"
@@ -84,12 +85,10 @@ struct DaxState {
 void DaxTruncate::run(ScenarioContext& ctx) const {
   Machine& m = ctx.machine();
   const bool scripted = ctx.params().scripted;
-  auto* clock = ctx.make<StampClock>();
-  auto* w = ctx.make<FileWorld>();
-  if (int err = w->setup(ctx, clock, file_world_options{.npages = kPages, .dax = true})) {
-    ctx.found(Outcome::warn, fmt::format("setup failed: {}", errname(err)));
-    return;
-  }
+  Skeleton sk(ctx);
+  if (!sk.setup_world(file_world_options{.npages = kPages, .dax = true})) return;
+  StampClock* clock = sk.clock();
+  FileWorld* w = sk.world();
   auto* st = ctx.make<DaxState>();
 
   // ---- act 1: a long-term pin of fs-DAX ----------------------------------------------
@@ -122,21 +121,14 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
                                          lt < 0 ? errname(static_cast<int>(lt)) : std::to_string(lt)));
 
   // ---- act 2: O_DIRECT in flight while the file is truncated -------------------------
-  std::string why;
   // A latency keeps the read in flight for a while (virtual time under sim), so that
   // unscripted schedules often truncate in the middle of it.
-  block_device* src = blkdev_get_by_path(&m, "ram1,size=64K,latency=20us", &why);
-  if (IS_ERR(src)) {
-    ctx.found(Outcome::warn, fmt::format("ram1: {}", why));
+  block_device* src = open_stamped_disk(ctx, "ram1,size=64K,latency=20us", clock, kPages, kDiskWriter);
+  if (!src) {
     close_and_check_frames(ctx, *w);
     return;
   }
   auto* rd = static_cast<ramdisk*>(src);
-  for (unsigned i = 0; i < kPages; i++) {
-    PageImage img;
-    stamp_fill_page(img.data(), dma_stamp{kDiskWriter, i, clock->next()});
-    rd->write_sectors(static_cast<sector_t>(i) << (PAGE_SHIFT - SECTOR_SHIFT), PAGE_SIZE >> SECTOR_SHIFT, img.data());
-  }
   auto* script = ctx.make<Script>(ctx);
   auto* dev = ctx.make<ShortDmaDevice>(&m, clock, short_dma_config{});
   // corrupt (local oracle): each chunk of ram1's DMA into a DAX frame must land in a
@@ -157,7 +149,7 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
     // The read's DMA runs once truncate sleeps on a busy page - or, in a kernel that
     // does not wait, once truncate has returned (then the corrupt check sees it).
     script->mark_any("dax:truncate:waits-or-returned", {sp::kDaxBreakLayoutsWait, "dio:truncated"});
-    script->order({{"dma0:submitted", "dio:truncate"}, {"dax:truncate:waits-or-returned", sp::kRamdiskDmaChunk}});
+    script->order({{sp::device_sync_point(dev->name(), sp::kDevSubmitted), "dio:truncate"}, {"dax:truncate:waits-or-returned", sp::kRamdiskDmaChunk}});
   }
 
   ctx.spawn(
@@ -191,8 +183,7 @@ void DaxTruncate::run(ScenarioContext& ctx) const {
     ctx.found(Outcome::warn, "truncate did not wait for the pinned DAX frames");
   if (corrupt->load() == 0) ctx.found(Outcome::ok, "no DMA reached a frame after its block was freed");
   rd_open->store(false, std::memory_order_release);
-  blkdev_put(src);
-  if (int err = del_gendisk(&m, "ram1")) ctx.found(Outcome::warn, fmt::format("del_gendisk ram1: {}", errname(err)));
+  close_disk(ctx, src, "ram1");
   close_and_check_frames(ctx, *w);
 }
 

@@ -31,6 +31,7 @@
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
 #include "lab/scenarios/file_world.h"
+#include "lab/scenarios/skeleton.h"
 #include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
 #include "machine/sync_point_names.h"
@@ -58,40 +59,24 @@ class DioVsTruncate final : public Scenario {
 struct DioState {
   short_dio dio;
   std::atomic<long> result{0};  // submit()'s or wait()'s result
-  std::vector<dma_stamp> other;  // what "truncate" wrote into /mnt/other (written before the join)
-  file* other_file = nullptr;
-  ~DioState() {
-    if (other_file) file_abandon(other_file);  // the run ended early (the machine is halted)
-  }
+  OtherFile other;  // what "truncate" wrote into /mnt/other (written before the join)
 };
 
 void DioVsTruncate::run(ScenarioContext& ctx) const {
   Machine& m = ctx.machine();
   const bool scripted = ctx.params().scripted;
-  auto* clock = ctx.make<StampClock>();
-  auto* w = ctx.make<FileWorld>();
-  if (int err = w->setup(ctx, clock, file_world_options{.npages = kPages})) {
-    ctx.found(Outcome::warn, fmt::format("setup failed: {}", errname(err)));
-    return;
-  }
+  Skeleton sk(ctx);
+  if (!sk.setup_world(file_world_options{.npages = kPages})) return;
+  StampClock* clock = sk.clock();
+  FileWorld* w = sk.world();
   // The raw disk the process reads from, stamped as a device of its own.
-  std::string why;
-  block_device* src = blkdev_get_by_path(&m, "ram1,size=64K", &why);
-  if (IS_ERR(src)) {
-    ctx.found(Outcome::warn, fmt::format("ram1: {}", why));
-    return;
-  }
-  for (unsigned i = 0; i < kPages; i++) {
-    PageImage img;
-    stamp_fill_page(img.data(), dma_stamp{kDiskWriter, i, clock->next()});
-    static_cast<ramdisk*>(src)->write_sectors(static_cast<sector_t>(i) << (PAGE_SHIFT - SECTOR_SHIFT),
-                                             PAGE_SIZE >> SECTOR_SHIFT, img.data());
-  }
+  block_device* src = open_stamped_disk(ctx, "ram1,size=64K", clock, kPages, kDiskWriter);
+  if (!src) return;
   auto* script = ctx.make<Script>(ctx);
   auto* dev = ctx.make<ShortDmaDevice>(&m, clock, short_dma_config{});
   auto* st = ctx.make<DioState>();
   if (scripted)
-    script->order({{"dma0:submitted", "dio:truncate"}, {"dio:other:written", sp::kRamdiskDmaChunk}});
+    script->order({{sp::device_sync_point(dev->name(), sp::kDevSubmitted), "dio:truncate"}, {"dio:other:written", sp::kRamdiskDmaChunk}});
 
   ctx.spawn(
       "dio",
@@ -105,25 +90,7 @@ void DioVsTruncate::run(ScenarioContext& ctx) const {
     if (int err = vfs_truncate(w->filp(), 0)) ctx.found(Outcome::warn, fmt::format("truncate: {}", errname(err)));
     ctx.note("truncate: /mnt/data to 0 bytes");
     if (!scripted) yield_some(2);
-    file* f = filp_open("/mnt/other", O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (IS_ERR(f)) {
-      ctx.found(Outcome::warn, fmt::format("open /mnt/other: {}", errname(static_cast<int>(PTR_ERR(f)))));
-      return;
-    }
-    st->other_file = f;
-    for (unsigned i = 0; i < kPages; i++) {
-      PageImage img;
-      const dma_stamp s{0, i, clock->next()};
-      stamp_fill_page(img.data(), s);
-      loff_t pos = static_cast<loff_t>(i) << PAGE_SHIFT;
-      const ssize_t n = kernel_write(f, img.data(), PAGE_SIZE, &pos);
-      // Only a write that went through is expected back; one that failed is reported
-      // as failed (generation 0: nothing to compare), not later as a lost update.
-      st->other.push_back(n == static_cast<ssize_t>(PAGE_SIZE) ? s : dma_stamp{});
-      if (n != static_cast<ssize_t>(PAGE_SIZE))
-        ctx.found(Outcome::warn, fmt::format("write /mnt/other page {} failed: {}", i,
-                                             n < 0 ? errname(static_cast<int>(n)) : fmt::format("{} bytes", n)));
-    }
+    if (!st->other.create(ctx, clock, "/mnt/other", kPages)) return;
     Script::pass("dio:other:written");
   });
   ctx.join_all();
@@ -135,31 +102,29 @@ void DioVsTruncate::run(ScenarioContext& ctx) const {
                                    : "the direct read completed into the truncated pages");
   // The other file must hold what was written into it, page for page.
   bool intact = true;
-  for (unsigned i = 0; i < st->other.size(); i++) {
-    if (st->other[i].generation == 0) {  // its write failed (reported then): nothing to compare
+  for (unsigned i = 0; i < st->other.written.size(); i++) {
+    if (st->other.written[i].generation == 0) {  // its write failed (reported then): nothing to compare
       intact = false;
       continue;
     }
     PageImage img;
     loff_t pos = static_cast<loff_t>(i) << PAGE_SHIFT;
-    if (kernel_read(st->other_file, img.data(), PAGE_SIZE, &pos) != static_cast<ssize_t>(PAGE_SIZE)) {
+    if (kernel_read(st->other.f, img.data(), PAGE_SIZE, &pos) != static_cast<ssize_t>(PAGE_SIZE)) {
       ctx.found(Outcome::warn, fmt::format("read /mnt/other page {} failed", i));
       continue;
     }
     const PageStampScan scan = stamp_scan_page(img.data());
-    if (scan.verdict != PageVerdict::whole || !(scan.stamp() == st->other[i])) {
+    if (scan.verdict != PageVerdict::whole || !(scan.stamp() == st->other.written[i])) {
       intact = false;
       ctx.found(Outcome::lost, fmt::format("/mnt/other page {} holds {}, but {} was written into it (the write "
                                            "succeeded)",
-                                           i, scan.describe(), to_string(st->other[i])));
+                                           i, scan.describe(), to_string(st->other.written[i])));
     }
   }
-  if (intact && !st->other.empty())
-    ctx.found(Outcome::ok, fmt::format("/mnt/other holds what was written into its {} pages", st->other.size()));
-  if (st->other_file) filp_close(st->other_file);
-  st->other_file = nullptr;
-  blkdev_put(src);
-  if (int err = del_gendisk(&m, "ram1")) ctx.found(Outcome::warn, fmt::format("del_gendisk ram1: {}", errname(err)));
+  if (intact && !st->other.written.empty())
+    ctx.found(Outcome::ok, fmt::format("/mnt/other holds what was written into its {} pages", st->other.written.size()));
+  st->other.close();
+  close_disk(ctx, src, "ram1");
   close_and_check_frames(ctx, *w);
 }
 

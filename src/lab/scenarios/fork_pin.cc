@@ -23,8 +23,11 @@
 #include "drivers/rdma_device.h"
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
+#include "lab/scenarios/skeleton.h"
+#include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
 #include "machine/machine.h"
+#include "machine/sync_point_names.h"
 #include "mm/fork.h"
 #include "mm/mmap.h"
 #include "mm/page_alloc.h"
@@ -59,13 +62,11 @@ class ForkPin final : public Scenario {
 struct Processes {
   Processes() { init_rwsem(&turn, "buffer turn"); }
   rw_semaphore turn;
-  mm_struct* parent = nullptr;
+  AnonProcess parent;
   mm_struct* child = nullptr;
-  unsigned long addr = 0;
   dma_stamp parent_last;
   ~Processes() {
-    if (child) mm_abandon(child);
-    if (parent) mm_abandon(parent);
+    if (child) mm_abandon(child);  // before the parent's (AnonProcess)
   }
 };
 
@@ -75,58 +76,37 @@ int parent_store(Processes* p, StampClock* clock, unsigned long i) {
   const dma_stamp s{0, static_cast<uint32_t>(i), clock->next()};
   stamp_fill_page(img.data(), s);
   p->parent_last = s;
-  const int err = uaccess_write(p->parent, p->addr + (i << PAGE_SHIFT), img.data(), PAGE_SIZE);
+  const int err = uaccess_write(p->parent.mm, p->parent.addr + (i << PAGE_SHIFT), img.data(), PAGE_SIZE);
   up_write(&p->turn);
   return err;
 }
 
 void ForkPin::run(ScenarioContext& ctx) const {
-  Machine& m = ctx.machine();
   const bool scripted = ctx.params().scripted;
-  auto* clock = ctx.make<StampClock>();
+  Skeleton sk(ctx);
+  StampClock* clock = sk.setup_clock();
   auto* procs = ctx.make<Processes>();
-  procs->parent = mm_alloc(&m);
-  if (!procs->parent) {
-    ctx.found(Outcome::warn, "setup failed: no memory for an mm");
-    return;
-  }
-  const long a = vm_mmap(procs->parent, 0, kPages << PAGE_SHIFT, PROT_READ | PROT_WRITE,
-                         MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
-  if (a < 0) {
-    ctx.found(Outcome::warn, fmt::format("setup failed: mmap: {}", errname(static_cast<int>(a))));
-    return;
-  }
-  procs->addr = static_cast<unsigned long>(a);
+  if (!procs->parent.setup(ctx, kPages)) return;
   for (unsigned long i = 0; i < kPages; i++) parent_store(procs, clock, i);  // faulted in, written
-  auto* script = ctx.make<Script>(ctx);
-  auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
-  auto* witness = ctx.make<PinWitness>(ctx, *script);
-  witness->watch(dev);
+  sk.setup_device();
+  Script* script = sk.script();
+  RdmaDevice* dev = sk.dev();
+  PinWitness* witness = sk.witness();
   witness->ask_at("fork:forked");
-  if (scripted) script->order({{"rdma0:reg_mr:done", "fork:fork"}, {"fork:stored", "fork:transfer"}});
+  if (scripted) script->order({{sp::device_sync_point(dev->name(), sp::kDevRegMrDone), "fork:fork"}, {"fork:stored", "fork:transfer"}});
   auto* workers = ctx.make<Workers>(1);
 
   ctx.spawn(
       "rdma0",
-      [&ctx, dev, procs, workers, scripted] {
-        if (int err = dev->reg_mr(procs->addr, kPages)) {
-          ctx.found(Outcome::warn, fmt::format("reg_mr failed: {}", errname(err)));
-          return;
-        }
-        unsigned g = 0;
-        do {
-          Script::pass("fork:transfer");  // (the script holds a transfer here, before it takes its turn)
-          down_write(&procs->turn);
-          dev->dma_write_all();
-          up_write(&procs->turn);
-          if (!scripted) yield_some(2);
-        } while (!scripted && workers->keep_going(++g));
-        dev->dereg_mr(/*make_dirty=*/true);
+      [&ctx, dev, procs, workers] {
+        // (the script holds a transfer at fork:transfer, before it takes its turn)
+        device_rounds(ctx, dev, procs->parent.addr, kPages, workers,
+                      {.each_round = "fork:transfer", .turn = &procs->turn});
       },
-      procs->parent);
+      procs->parent.mm);
 
   Script::pass("fork:fork");
-  procs->child = dup_mm(procs->parent);
+  procs->child = dup_mm(procs->parent.mm);
   if (!procs->child) ctx.found(Outcome::warn, "fork failed: no memory");
   ctx.note("fork: the parent's address space copied for a child");
   Script::pass("fork:forked");
@@ -141,7 +121,7 @@ void ForkPin::run(ScenarioContext& ctx) const {
   // What the parent reads back must be the newest write of each page, its or the device's.
   for (unsigned long i = 0; i < kPages; i++) {
     PageImage img;
-    if (int err = uaccess_read(procs->parent, procs->addr + (i << PAGE_SHIFT), img.data(), PAGE_SIZE)) {
+    if (int err = uaccess_read(procs->parent.mm, procs->parent.addr + (i << PAGE_SHIFT), img.data(), PAGE_SIZE)) {
       ctx.found(Outcome::warn, fmt::format("read back: {}", errname(err)));
       continue;
     }
@@ -151,13 +131,8 @@ void ForkPin::run(ScenarioContext& ctx) const {
   witness->summarize();
   if (procs->child) mmput(procs->child);
   procs->child = nullptr;
-  mmput(procs->parent);
-  procs->parent = nullptr;
-  rcu_barrier();
-  const unsigned long free = nr_free_pages(&m), boot = m.boot_free_pages();
-  if (free != boot)
-    ctx.found(Outcome::leak, fmt::format("{} page frames not free after both processes exited",
-                                         static_cast<long>(boot) - static_cast<long>(free)));
+  procs->parent.exit();
+  check_frames_free(ctx, "both processes exited");
 }
 
 }  // namespace

@@ -26,6 +26,8 @@
 #include "base/errno.h"
 #include "base/rcu.h"
 #include "lab/scenarios/common.h"
+#include "lab/scenarios/skeleton.h"
+#include "lab/scenarios/world_checks.h"
 #include "machine/machine.h"
 #include "mm/fork.h"
 #include "mm/gup.h"
@@ -59,14 +61,9 @@ class GupPutPageLeak final : public Scenario {
 };
 
 /** The process; freed without locks if the run ended early. */
-struct Process {
-  mm_struct* mm = nullptr;
-  unsigned long addr = 0;
+struct Process : AnonProcess {
   page* pages[kPages] = {};
   long got = 0;
-  ~Process() {
-    if (mm) mm_abandon(mm);
-  }
 };
 
 // The legacy driver: get_user_pages(FOLL_WRITE), "DMA" into the pages, put_page().
@@ -88,20 +85,8 @@ void legacy_driver(ScenarioContext& ctx, Process* proc) NO_THREAD_SAFETY_ANALYSI
 }
 
 void GupPutPageLeak::run(ScenarioContext& ctx) const {
-  Machine& m = ctx.machine();
   auto* proc = ctx.make<Process>();
-  proc->mm = mm_alloc(&m);
-  if (!proc->mm) {
-    ctx.found(Outcome::warn, "setup failed: no memory for an mm");
-    return;
-  }
-  const long a = vm_mmap(proc->mm, 0, kPages << PAGE_SHIFT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                         nullptr, 0);
-  if (a < 0) {
-    ctx.found(Outcome::warn, fmt::format("setup failed: mmap: {}", errname(static_cast<int>(a))));
-    return;
-  }
-  proc->addr = static_cast<unsigned long>(a);
+  if (!proc->setup(ctx, kPages)) return;
   const char zero = 0;
   for (unsigned long i = 0; i < kPages; i++)
     if (int err = uaccess_write(proc->mm, proc->addr + (i << PAGE_SHIFT), &zero, 1))
@@ -131,15 +116,8 @@ void GupPutPageLeak::run(ScenarioContext& ctx) const {
     ctx.found(Outcome::ok, fmt::format("{} pages back at refcount 1 after put_page()", proc->got));
 
   // Frame oracle: the process exits; every frame it used must be free again.
-  mmput(proc->mm);
-  proc->mm = nullptr;
-  rcu_barrier();
-  const unsigned long free = nr_free_pages(&m), boot = m.boot_free_pages();
-  if (free != boot)
-    ctx.found(Outcome::leak, fmt::format("{} page frames not free after the process exited",
-                                         static_cast<long>(boot) - static_cast<long>(free)));
-  else
-    ctx.found(Outcome::ok, "every page frame free after the process exited");
+  proc->exit();
+  if (check_frames_free(ctx, "the process exited")) ctx.found(Outcome::ok, "every page frame free after the process exited");
 }
 
 }  // namespace

@@ -44,6 +44,7 @@
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
 #include "lab/scenarios/file_world.h"
+#include "lab/scenarios/skeleton.h"
 #include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
 #include "machine/machine.h"
@@ -73,11 +74,7 @@ class LongtermTruncate final : public Scenario {
 /** What the tasks leave for the body's oracles. */
 struct LtState {
   std::atomic<uint64_t> truncated{0};  // the StampClock's generation once the truncate returned (0: not yet)
-  std::vector<dma_stamp> other;        // what "truncate" wrote into /mnt/other
-  file* other_file = nullptr;
-  ~LtState() {
-    if (other_file) file_abandon(other_file);  // the run ended early (the machine is halted)
-  }
+  OtherFile other;                     // what "truncate" wrote into /mnt/other
 };
 
 // /mnt/other, page @i, straight from the medium.
@@ -93,28 +90,28 @@ int other_disk_page(const FileWorld& w, file* f, unsigned long i, PageImage* img
 // The other file must hold what was written into it and nothing of the device's.
 void check_other(ScenarioContext& ctx, const FileWorld& w, LtState& st, uint32_t writer) {
   unsigned intact = 0;
-  for (unsigned i = 0; i < st.other.size(); i++) {
-    if (st.other[i].generation == 0) continue;  // its write failed (reported then): nothing to compare
+  for (unsigned i = 0; i < st.other.written.size(); i++) {
+    if (st.other.written[i].generation == 0) continue;  // its write failed (reported then): nothing to compare
     PageImage img;
     loff_t pos = static_cast<loff_t>(i) << PAGE_SHIFT;
-    if (kernel_read(st.other_file, img.data(), PAGE_SIZE, &pos) != static_cast<ssize_t>(PAGE_SIZE)) {
+    if (kernel_read(st.other.f, img.data(), PAGE_SIZE, &pos) != static_cast<ssize_t>(PAGE_SIZE)) {
       ctx.found(Outcome::warn, fmt::format("read /mnt/other page {} failed", i));
       continue;
     }
     const std::string cached = fmt::format("page {} of /mnt/other (page cache)", i);
     if (!check_corrupt(ctx, cached, img, writer)) continue;
     const PageStampScan scan = stamp_scan_page(img.data());
-    if (scan.verdict == PageVerdict::whole && scan.stamp() == st.other[i]) {
+    if (scan.verdict == PageVerdict::whole && scan.stamp() == st.other.written[i]) {
       intact++;
     } else {
       ctx.found(Outcome::lost, fmt::format("{} holds {}, but {} was written into it", cached, scan.describe(),
-                                           to_string(st.other[i])));
+                                           to_string(st.other.written[i])));
     }
     sector_t sector = 0;
-    if (other_disk_page(w, st.other_file, i, &img, &sector) == 0)
+    if (other_disk_page(w, st.other.f, i, &img, &sector) == 0)
       check_corrupt(ctx, fmt::format("page {} of /mnt/other (disk, sector {})", i, sector), img, writer);
   }
-  if (intact == st.other.size() && intact)
+  if (intact == st.other.written.size() && intact)
     ctx.found(Outcome::ok, fmt::format("/mnt/other holds what was written into its {} pages", intact));
 }
 
@@ -157,12 +154,10 @@ void LongtermTruncate::run(ScenarioContext& ctx) const {
   Machine& m = ctx.machine();
   const bool scripted = ctx.params().scripted;
   const bool listens = wb_policy_row(ctx.params().policy).truncate_revokes;  // revoke, or a policy registered as it
-  auto* clock = ctx.make<StampClock>();
-  auto* w = ctx.make<FileWorld>();
-  if (int err = w->setup(ctx, clock, file_world_options{.npages = kPages})) {
-    ctx.found(Outcome::warn, fmt::format("setup failed: {}", errname(err)));
-    return;
-  }
+  Skeleton sk(ctx);
+  if (!sk.setup_world(file_world_options{.npages = kPages})) return;
+  StampClock* clock = sk.clock();
+  FileWorld* w = sk.world();
   auto* script = ctx.make<Script>(ctx);
   rdma_config cfg;
   cfg.listens = listens;
@@ -212,27 +207,11 @@ void LongtermTruncate::run(ScenarioContext& ctx) const {
     if (int err = vfs_truncate(w->filp(), 0)) ctx.found(Outcome::warn, fmt::format("truncate: {}", errname(err)));
     st->truncated = clock->next();
     ctx.note("truncate: /mnt/data to 0 bytes");
-    file* f = filp_open("/mnt/other", O_RDWR | O_CREAT | O_TRUNC, 0644);
-    if (IS_ERR(f)) {
-      ctx.found(Outcome::warn, fmt::format("open /mnt/other: {}", errname(static_cast<int>(PTR_ERR(f)))));
+    if (!st->other.create(ctx, clock, "/mnt/other", kPages)) {
       workers->done();
       return;
     }
-    st->other_file = f;
-    for (unsigned i = 0; i < kPages; i++) {
-      PageImage img;
-      const dma_stamp s{0, i, clock->next()};
-      stamp_fill_page(img.data(), s);
-      loff_t pos = static_cast<loff_t>(i) << PAGE_SHIFT;
-      const ssize_t n = kernel_write(f, img.data(), PAGE_SIZE, &pos);
-      // Only a write that went through is expected back; one that failed is reported
-      // as failed (generation 0: nothing to compare), not later as a lost update.
-      st->other.push_back(n == static_cast<ssize_t>(PAGE_SIZE) ? s : dma_stamp{});
-      if (n != static_cast<ssize_t>(PAGE_SIZE))
-        ctx.found(Outcome::warn, fmt::format("write /mnt/other page {} failed: {}", i,
-                                             n < 0 ? errname(static_cast<int>(n)) : fmt::format("{} bytes", n)));
-    }
-    if (int err = vfs_fsync(f, 0)) ctx.found(Outcome::warn, fmt::format("fsync /mnt/other: {}", errname(err)));
+    if (int err = vfs_fsync(st->other.f, 0)) ctx.found(Outcome::warn, fmt::format("fsync /mnt/other: {}", errname(err)));
     ctx.note("/mnt/other written and fsynced (the freed blocks are reused)");
     Script::pass("lt:other:written");
     workers->done();
@@ -240,11 +219,10 @@ void LongtermTruncate::run(ScenarioContext& ctx) const {
   ctx.join_all();
 
   check_device(ctx, *dev, *st, listens);
-  if (st->other_file) {
+  if (st->other.f) {
     if (int err = w->sync()) ctx.found(Outcome::warn, fmt::format("sync: {}", errname(err)));
     check_other(ctx, *w, *st, dev->writer());
-    filp_close(st->other_file);
-    st->other_file = nullptr;
+    st->other.close();
   }
   close_and_check_frames(ctx, *w);
 }

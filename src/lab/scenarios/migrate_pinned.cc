@@ -30,8 +30,10 @@
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
 #include "lab/scenarios/skeleton.h"
+#include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
 #include "machine/machine.h"
+#include "machine/sync_point_names.h"
 #include "mm/compaction.h"
 #include "mm/fork.h"
 #include "mm/gup.h"
@@ -58,14 +60,9 @@ class MigratePinned final : public Scenario {
   void run(ScenarioContext& ctx) const override;
 };
 
-struct Process {
-  mm_struct* mm = nullptr;
-  unsigned long addr = 0;
+struct Process : AnonProcess {
   unsigned long own_pfn = 0;  // the frame of its own page before compaction
   dma_stamp last[kPages + 1];
-  ~Process() {
-    if (mm) mm_abandon(mm);
-  }
 };
 
 int process_store(Process* proc, StampClock* clock, unsigned long i) {
@@ -90,22 +87,11 @@ void compact_buffer(ScenarioContext& ctx, RdmaDevice* dev, const Process* proc) 
 }
 
 void MigratePinned::run(ScenarioContext& ctx) const {
-  Machine& m = ctx.machine();
   const bool scripted = ctx.params().scripted;
-  auto* clock = ctx.make<StampClock>();
+  Skeleton sk(ctx);
+  StampClock* clock = sk.setup_clock();
   auto* proc = ctx.make<Process>();
-  proc->mm = mm_alloc(&m);
-  if (!proc->mm) {
-    ctx.found(Outcome::warn, "setup failed: no memory for an mm");
-    return;
-  }
-  const long a = vm_mmap(proc->mm, 0, (kPages + 1) << PAGE_SHIFT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                         nullptr, 0);
-  if (a < 0) {
-    ctx.found(Outcome::warn, fmt::format("setup failed: mmap: {}", errname(static_cast<int>(a))));
-    return;
-  }
-  proc->addr = static_cast<unsigned long>(a);
+  if (!proc->setup(ctx, kPages + 1)) return;
   for (unsigned long i = 0; i <= kPages; i++)  // faulted in and written by the process
     if (int err = process_store(proc, clock, i)) ctx.found(Outcome::warn, fmt::format("store: {}", errname(err)));
   const long own = frame_at(proc->mm, proc->addr + (kPages << PAGE_SHIFT));
@@ -114,29 +100,19 @@ void MigratePinned::run(ScenarioContext& ctx) const {
     return;
   }
   proc->own_pfn = static_cast<unsigned long>(own);
-  auto* script = ctx.make<Script>(ctx);
-  auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
-  auto* witness = ctx.make<PinWitness>(ctx, *script);
-  witness->watch(dev);
+  sk.setup_device();
+  Script* script = sk.script();
+  RdmaDevice* dev = sk.dev();
+  PinWitness* witness = sk.witness();
   witness->ask_at("migrate:compacted");
-  if (scripted) script->order({{"rdma0:reg_mr:done", "migrate:compact"}, {"migrate:compacted", "migrate:transfer"}});
+  if (scripted) script->order({{sp::device_sync_point(dev->name(), sp::kDevRegMrDone), "migrate:compact"}, {"migrate:compacted", "migrate:transfer"}});
   auto* workers = ctx.make<Workers>(1);
 
   ctx.spawn(
       "rdma0",
-      [&ctx, dev, proc, workers, scripted] {
-        if (int err = dev->reg_mr(proc->addr, kPages)) {
-          ctx.found(Outcome::warn, fmt::format("reg_mr failed: {}", errname(err)));
+      [&ctx, dev, proc, workers] {
+        if (device_rounds(ctx, dev, proc->addr, kPages, workers, {.each_round = "migrate:transfer"}))
           workers->done();
-          return;
-        }
-        unsigned g = 0;
-        do {
-          Script::pass("migrate:transfer");
-          dev->dma_write_all();
-          if (!scripted) yield_some(2);
-        } while (!scripted && workers->keep_going(++g));
-        dev->dereg_mr(/*make_dirty=*/true);
       },
       proc->mm);
 
@@ -165,13 +141,8 @@ void MigratePinned::run(ScenarioContext& ctx) const {
     check_lost(ctx, fmt::format("the process's page {}", i), img, newest);
   }
   witness->summarize();
-  mmput(proc->mm);
-  proc->mm = nullptr;
-  rcu_barrier();
-  const unsigned long free = nr_free_pages(&m), boot = m.boot_free_pages();
-  if (free != boot)
-    ctx.found(Outcome::leak, fmt::format("{} page frames not free after the process exited",
-                                         static_cast<long>(boot) - static_cast<long>(free)));
+  proc->exit();
+  check_frames_free(ctx, "the process exited");
 }
 
 }  // namespace

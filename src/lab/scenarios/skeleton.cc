@@ -1,8 +1,13 @@
 // skeleton.cc - the device, flusher and kswapd loops of the seed scenarios, once.
 #include "lab/scenarios/skeleton.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/mman.h>
 
+#include <string_view>
+
+#include "base/bug.h"
 #include "base/errno.h"
 #include "lab/oracles.h"
 #include "lab/scenario.h"
@@ -12,6 +17,13 @@
 #include "machine/machine.h"
 #include "mm/gup.h"
 #include "mm/mm_struct.h"
+#include "base/rwsem.h"
+#include "base/thread_annotations.h"
+#include "block/genhd.h"
+#include "block/ramdisk.h"
+#include "fs/file.h"
+#include "mm/fork.h"
+#include "mm/mmap.h"
 
 namespace guplab {
 
@@ -28,17 +40,32 @@ long frame_at(mm_struct* mm, unsigned long addr) {
 }
 
 bool Skeleton::setup(const file_world_options& o, rdma_config cfg) {
+  if (!setup_world(o)) return false;
+  setup_device(std::move(cfg));
+  return true;
+}
+
+bool Skeleton::setup_world(const file_world_options& o) {
   clock_ = ctx_.make<StampClock>();
   w_ = ctx_.make<FileWorld>();
   if (int err = w_->setup(ctx_, clock_, o)) {
     ctx_.found(Outcome::warn, fmt::format("setup failed: {}", errname(err)));
     return false;
   }
+  return true;
+}
+
+StampClock* Skeleton::setup_clock() {
+  clock_ = ctx_.make<StampClock>();
+  return clock_;
+}
+
+void Skeleton::setup_device(rdma_config cfg) {
+  GUPLAB_CHECK(clock_ && "setup_world() or setup_clock() first");
   script_ = ctx_.make<Script>(ctx_);
   dev_ = ctx_.make<RdmaDevice>(&ctx_.machine(), clock_, std::move(cfg));
   witness_ = ctx_.make<PinWitness>(ctx_, *script_);
   witness_->watch(dev_);
-  return true;
 }
 
 void Skeleton::device(device_loop o) { tasks_.push_back(Task{Kind::device, std::move(o), {}, 1}); }
@@ -100,5 +127,105 @@ void Skeleton::run() {
 }
 
 void Skeleton::finish() { sync_and_check(ctx_, *w_, *witness_, *dev_, w_->npages()); }
+
+bool AnonProcess::setup(ScenarioContext& ctx, unsigned long npages) {
+  mm = mm_alloc(&ctx.machine());
+  if (!mm) {
+    ctx.found(Outcome::warn, "setup failed: no memory for an mm");
+    return false;
+  }
+  const long a = vm_mmap(mm, 0, npages << PAGE_SHIFT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
+  if (a < 0) {
+    ctx.found(Outcome::warn, fmt::format("setup failed: mmap: {}", errname(static_cast<int>(a))));
+    return false;
+  }
+  addr = static_cast<unsigned long>(a);
+  return true;
+}
+
+void AnonProcess::exit() {
+  mmput(mm);
+  mm = nullptr;
+}
+
+AnonProcess::~AnonProcess() {
+  if (mm) mm_abandon(mm);
+}
+
+block_device* open_stamped_disk(ScenarioContext& ctx, const char* spec, StampClock* clock, unsigned npages,
+                                uint32_t writer, std::vector<dma_stamp>* stamps) {
+  std::string why;
+  block_device* bdev = blkdev_get_by_path(&ctx.machine(), spec, &why);
+  if (IS_ERR(bdev)) {
+    const std::string_view s(spec);
+    ctx.found(Outcome::warn, fmt::format("{}: {}", s.substr(0, s.find(',')), why));
+    return nullptr;
+  }
+  for (unsigned i = 0; i < npages; i++) {
+    PageImage img;
+    const dma_stamp st{writer, i, clock->next()};
+    if (stamps) stamps->push_back(st);
+    stamp_fill_page(img.data(), st);
+    static_cast<ramdisk*>(bdev)->write_sectors(static_cast<sector_t>(i) << (PAGE_SHIFT - SECTOR_SHIFT),
+                                              PAGE_SIZE >> SECTOR_SHIFT, img.data());
+  }
+  return bdev;
+}
+
+void close_disk(ScenarioContext& ctx, block_device* bdev, const char* name) {
+  blkdev_put(bdev);
+  if (int err = del_gendisk(&ctx.machine(), name)) ctx.found(Outcome::warn, fmt::format("del_gendisk {}: {}", name, errname(err)));
+}
+
+bool OtherFile::create(ScenarioContext& ctx, StampClock* clock, const char* path, unsigned npages) {
+  file* nf = filp_open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+  if (IS_ERR(nf)) {
+    ctx.found(Outcome::warn, fmt::format("open {}: {}", path, errname(static_cast<int>(PTR_ERR(nf)))));
+    return false;
+  }
+  f = nf;
+  for (unsigned i = 0; i < npages; i++) {
+    PageImage img;
+    const dma_stamp s{0, i, clock->next()};
+    stamp_fill_page(img.data(), s);
+    loff_t pos = static_cast<loff_t>(i) << PAGE_SHIFT;
+    const ssize_t n = kernel_write(f, img.data(), PAGE_SIZE, &pos);
+    // Only a write that went through is expected back; one that failed is reported as
+    // failed (generation 0: nothing to compare), not later as a lost update.
+    written.push_back(n == static_cast<ssize_t>(PAGE_SIZE) ? s : dma_stamp{});
+    if (n != static_cast<ssize_t>(PAGE_SIZE))
+      ctx.found(Outcome::warn, fmt::format("write {} page {} failed: {}", path, i,
+                                           n < 0 ? errname(static_cast<int>(n)) : fmt::format("{} bytes", n)));
+  }
+  return true;
+}
+
+void OtherFile::close() {
+  if (f) filp_close(f);
+  f = nullptr;
+}
+
+OtherFile::~OtherFile() {
+  if (f) file_abandon(f);  // the run ended early (the machine is halted)
+}
+
+int device_rounds(ScenarioContext& ctx, RdmaDevice* dev, unsigned long addr, unsigned long npages,
+                  const Workers* others, const device_rounds_options& o) NO_THREAD_SAFETY_ANALYSIS {
+  if (int err = dev->reg_mr(addr, npages)) {
+    ctx.found(Outcome::warn, fmt::format("reg_mr failed: {}", errname(err)));
+    return err;
+  }
+  const bool scripted = ctx.params().scripted;
+  unsigned g = 0;
+  do {
+    if (o.each_round) Script::pass(o.each_round);
+    if (o.turn) down_write(o.turn);
+    dev->dma_write_all();
+    if (o.turn) up_write(o.turn);
+    if (!scripted) yield_some(o.yields);
+  } while (!scripted && others->keep_going(++g));
+  dev->dereg_mr(o.make_dirty);
+  return 0;
+}
 
 }  // namespace guplab

@@ -1,4 +1,4 @@
-// uffd_common.cc - the userfaultfd scenarios' process and frame oracle.
+// uffd_common.cc - the userfaultfd scenarios' process.
 #include "lab/scenarios/uffd_common.h"
 
 #include <fcntl.h>
@@ -8,12 +8,9 @@
 #include <vector>
 
 #include "base/errno.h"
-#include "base/rcu.h"
-#include "lab/scenario.h"
 #include "machine/machine.h"
 #include "mm/fork.h"
 #include "mm/mmap.h"
-#include "mm/page_alloc.h"
 #include "mm/uaccess.h"
 #include "mm/userfaultfd.h"
 
@@ -52,14 +49,6 @@ void UffdProcess::exit() {
   close_uffd();
   if (mm) mmput(mm);
   mm = nullptr;
-}
-
-void check_frames_free(ScenarioContext& ctx, std::string_view when) {
-  Machine& m = ctx.machine();
-  rcu_barrier();
-  const unsigned long free = nr_free_pages(&m), boot = m.boot_free_pages();
-  if (free != boot)
-    ctx.found(Outcome::leak, fmt::format("{} page frames not free after {}", static_cast<long>(boot) - static_cast<long>(free), when));
 }
 
 }  // namespace guplab

@@ -1,12 +1,11 @@
 // uffd_common.h - what the userfaultfd scenarios (uffd-gup, uffd-wp-pin) share: a
-// process with an anonymous buffer registered with a userfaultfd context, and the
-// frame oracle they end with.
+// process with an anonymous buffer registered with a userfaultfd context (the frame
+// oracle they end with, check_frames_free(), is in world_checks.h).
 //
 // Threading: setup(), close_uffd() and exit() from the scenario's body; the members
 // are read by the scenario's tasks between setup() and exit().
 #pragma once
 #include <cstdint>
-#include <string_view>
 
 namespace guplab {
 
@@ -34,11 +33,5 @@ struct UffdProcess {
    *  early (an oops) leaves the process behind, as the other scenarios do. */
   void exit();
 };
-
-/**
- * check_frames_free() - after rcu_barrier(), every page frame of the machine must be
- * free again: reports leak (with @when in the words) or nothing.
- */
-void check_frames_free(ScenarioContext& ctx, std::string_view when);
 
 }  // namespace guplab

@@ -35,7 +35,9 @@
 #include "fs/direct-io.h"
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
+#include "lab/scenarios/skeleton.h"
 #include "lab/scenarios/uffd_common.h"
+#include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
 #include "machine/machine.h"
 #include "mm/mmap.h"
@@ -74,20 +76,9 @@ void UffdGup::run(ScenarioContext& ctx) const {
   Machine& m = ctx.machine();
   const bool scripted = ctx.params().scripted;
   auto* clock = ctx.make<StampClock>();
-  std::string why;
-  block_device* src = blkdev_get_by_path(&m, "ram1,size=64K", &why);
-  if (IS_ERR(src)) {
-    ctx.found(Outcome::warn, fmt::format("ram1: {}", why));
-    return;
-  }
   std::vector<dma_stamp> disk;
-  for (unsigned i = 0; i < kPages; i++) {
-    PageImage img;
-    disk.push_back(dma_stamp{kDiskWriter, i, clock->next()});
-    stamp_fill_page(img.data(), disk.back());
-    static_cast<ramdisk*>(src)->write_sectors(static_cast<sector_t>(i) << (PAGE_SHIFT - SECTOR_SHIFT),
-                                             PAGE_SIZE >> SECTOR_SHIFT, img.data());
-  }
+  block_device* src = open_stamped_disk(ctx, "ram1,size=64K", clock, kPages, kDiskWriter, &disk);
+  if (!src) return;
   auto* proc = ctx.make<UffdProcess>();
   if (int err = proc->setup(m, kPages, UFFDIO_REGISTER_MODE_MISSING)) {
     ctx.found(Outcome::warn, fmt::format("setup failed: {}", errname(err)));
@@ -176,8 +167,7 @@ void UffdGup::run(ScenarioContext& ctx) const {
   }
   if (waiting) ctx.found(Outcome::warn, fmt::format("{} faults still waiting for the handler", waiting));
   proc->exit();
-  blkdev_put(src);
-  if (int err = del_gendisk(&m, "ram1")) ctx.found(Outcome::warn, fmt::format("del_gendisk ram1: {}", errname(err)));
+  close_disk(ctx, src, "ram1");
   check_frames_free(ctx, "the process exited");
 }
 

@@ -28,8 +28,10 @@
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
 #include "lab/scenarios/uffd_common.h"
+#include "lab/scenarios/world_checks.h"
 #include "lab/script.h"
 #include "machine/machine.h"
+#include "machine/sync_point_names.h"
 #include "mm/uaccess.h"
 #include "mm/userfaultfd.h"
 
@@ -86,7 +88,7 @@ void UffdWpPin::run(ScenarioContext& ctx) const {
   }
   auto* script = ctx.make<Script>(ctx);
   auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
-  if (scripted) script->order({{"rdma0:reg_mr:done", "uffdwp:protect"}, {"uffdwp:protected", "uffdwp:dma"},
+  if (scripted) script->order({{sp::device_sync_point(dev->name(), sp::kDevRegMrDone), "uffdwp:protect"}, {"uffdwp:protected", "uffdwp:dma"},
                                {"uffdwp:protected", "uffdwp:store"}});
 
   userfaultfd_ctx* const uffd = userfaultfd_get(proc->uffd);  // the tracker's, put when it ends

@@ -46,6 +46,15 @@ void close_and_check_frames(ScenarioContext& ctx, FileWorld& w) {
     ctx.found(Outcome::ok, "every page frame free again after unmount");
 }
 
+bool check_frames_free(ScenarioContext& ctx, std::string_view when) {
+  Machine& m = ctx.machine();
+  rcu_barrier();
+  const unsigned long free = nr_free_pages(&m), boot = m.boot_free_pages();
+  if (free == boot) return true;
+  ctx.found(Outcome::leak, fmt::format("{} page frames not free after {}", static_cast<long>(boot) - static_cast<long>(free), when));
+  return false;
+}
+
 void sync_and_check(ScenarioContext& ctx, FileWorld& w, PinWitness& witness, const RdmaDevice& dev,
                     unsigned long npages) {
   if (int err = w.sync()) ctx.found(Outcome::warn, fmt::format("sync failed: {}", errname(err)));

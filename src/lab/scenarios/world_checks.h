@@ -1,10 +1,12 @@
-// world_checks.h - oracle steps the file-backed scenarios end with: what the disk holds
-// for a page (torn? the newest write?), and, after unmounting, whether every page frame
-// came back.
+// world_checks.h - oracle steps the scenarios end with: what the disk holds for a page
+// (torn? the newest write?), and, after unmounting or once the processes exited,
+// whether every page frame came back.
 //
 // Threading: from the scenario's body once its tasks are joined (the machine is quiet
 // but for the flusher and the devices' completion tasks).
 #pragma once
+#include <string_view>
+
 #include "drivers/dma_stamp.h"
 
 namespace guplab {
@@ -27,6 +29,13 @@ void check_page_newest(ScenarioContext& ctx, const FileWorld& w, unsigned long i
  * behind). Reports warn (umount failed) or leak, or ok.
  */
 void close_and_check_frames(ScenarioContext& ctx, FileWorld& w);
+
+/**
+ * check_frames_free() - after rcu_barrier(), every page frame of the machine must be
+ * free again: reports leak (with @when in the words) and returns false, or returns true
+ * (reporting nothing).
+ */
+bool check_frames_free(ScenarioContext& ctx, std::string_view when);
 
 class PinWitness;
 class RdmaDevice;

@@ -32,10 +32,12 @@
 namespace guplab {
 namespace {
 
-// Task ordinals of a run (SimChoice): the first task 0, the rcu kthread 1 (every body
-// starts it first, see start_rcu_kthread()), then the pinner 2 and the other task 3.
-constexpr SimChoice kPinner = 2;
-constexpr SimChoice kOther = 3;
+// Task ordinals of a run (SimChoice): the first task 0, then the pinner 1 and the other
+// task 2 (each body spawns them in that order). The rcu kthread, started by the first
+// call_rcu() of the race, comes after them. The setup before the spawns has one task
+// that can run, so it makes no decisions: the vector's first entry is the race's first.
+constexpr SimChoice kPinner = 1;
+constexpr SimChoice kOther = 2;
 // More choices than any task of these runs needs to finish.
 constexpr size_t kRunToEnd = 20000;
 
@@ -47,24 +49,14 @@ struct Preemption {
 
 /**
  * choices() - the choice vector of @p: pinner i times, the other j times, then the pinner
- * to its end. A choice whose task cannot run falls to the lowest runnable ordinal (the
- * rcu kthread when it has callbacks, then the pinner): the replay strategy's rule.
+ * to its end. A choice whose task cannot run falls to the lowest runnable ordinal: the
+ * replay strategy's rule.
  */
 std::vector<SimChoice> choices(const Preemption& p) {
   std::vector<SimChoice> v(p.i, kPinner);
   v.insert(v.end(), p.j, kOther);
   v.insert(v.end(), kRunToEnd, kPinner);
   return v;
-}
-
-/**
- * start_rcu_kthread() - queue a callback and wait for it, so the rcu kthread exists (as
- * ordinal 1) before the body spawns its tasks: call_rcu() starts it on first use.
- */
-void start_rcu_kthread() {
-  rcu_head h;
-  call_rcu(&h, [](rcu_head*) {});
-  rcu_barrier();
 }
 
 /**
@@ -84,7 +76,6 @@ std::string run_once(MachineConfig c, PinDesign d, const Preemption& p, const st
   m.set_sim_options(so);
   std::string problem;
   m.run([&] {
-    start_rcu_kthread();
     problem = body(m);
   });
   if (problem.empty() && m.sim_result() && !m.sim_result()->ok()) problem = m.sim_result()->format();

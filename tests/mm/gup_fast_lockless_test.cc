@@ -18,6 +18,7 @@
 // protections, and a test here then fails.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <string>
 #include <vector>
@@ -38,6 +39,7 @@ namespace {
 // that can run, so it makes no decisions: the vector's first entry is the race's first.
 constexpr SimChoice kPinner = 1;
 constexpr SimChoice kOther = 2;
+constexpr SimChoice kRcuKthread = 3;
 // More choices than any task of these runs needs to finish.
 constexpr size_t kRunToEnd = 20000;
 
@@ -45,6 +47,7 @@ constexpr size_t kRunToEnd = 20000;
 struct Preemption {
   size_t i = 0;
   size_t j = kRunToEnd;
+  size_t rcu = 0;  // then the rcu kthread's this many (it runs what munmap queued)
 };
 
 /**
@@ -55,6 +58,7 @@ struct Preemption {
 std::vector<SimChoice> choices(const Preemption& p) {
   std::vector<SimChoice> v(p.i, kPinner);
   v.insert(v.end(), p.j, kOther);
+  v.insert(v.end(), p.rcu, kRcuKthread);
   v.insert(v.end(), kRunToEnd, kPinner);
   return v;
 }
@@ -65,7 +69,7 @@ std::vector<SimChoice> choices(const Preemption& p) {
  * or pins that do not balance. *@fell_back is set if GUP-fast fell back to the slow path.
  */
 std::string run_once(MachineConfig c, PinDesign d, const Preemption& p, const std::function<std::string(Machine&)>& body,
-                     bool* fell_back) {
+                     bool* fell_back, size_t* other_ran = nullptr) {
   c.pin_design = d;
   c.backend = Backend::sim;
   c.seed = 1;
@@ -83,25 +87,40 @@ std::string run_once(MachineConfig c, PinDesign d, const Preemption& p, const st
   if (problem.empty() && m.vmstat().read(NR_FOLL_PIN_ACQUIRED) != m.vmstat().read(NR_FOLL_PIN_RELEASED))
     problem = "pins do not balance";
   *fell_back = m.vmstat().read(GUP_FAST_FALLBACK) != 0;
+  if (other_ran && m.sim_result()) {  // how many choices after the pinner's i, up to the other's last
+    const std::vector<SimChoice>& ch = m.sim_result()->choices;
+    const auto last = std::find(ch.rbegin(), ch.rend(), kOther);
+    const size_t end = last == ch.rend() ? 0 : static_cast<size_t>(ch.rend() - last);
+    *other_ran = end > p.i ? end - p.i : 0;
+  }
   return problem;
 }
 
 /**
  * explore() - run_once() for every i < @max_i and j < @max_j (j = to the end if @max_j
- * is 0). No run may fail, and in some run GUP-fast must have backed off to the slow
- * path (else the exploration never reached the race and proves nothing).
+ * is 0). With @then_rcu, each run is followed by one that, once the other task is done,
+ * gives the rcu kthread its turn before the pinner's (the replay rule would otherwise
+ * resume the pinner, the lower ordinal). No run may fail, and in some run GUP-fast must
+ * have backed off to the slow path (else the exploration never reached the race and
+ * proves nothing).
  */
 void explore(const MachineConfig& c, PinDesign d, const char* what, size_t max_i, size_t max_j,
-             const std::function<std::string(Machine&)>& body) {
+             const std::function<std::string(Machine&)>& body, bool then_rcu = false) {
   uint64_t failures = 0, backed_off = 0;
   for (size_t i = 0; i < max_i; i++) {
     for (size_t j = max_j ? 0 : kRunToEnd; j < (max_j ? max_j : kRunToEnd + 1); j++) {
-      bool fell_back = false;
-      const std::string p = run_once(c, d, Preemption{i, j}, body, &fell_back);
-      backed_off += fell_back;
-      if (!p.empty() && failures++ < 3)
-        ADD_FAILURE() << to_string(d) << " " << what << ": run i=" << i << " j=" << j
-                      << " (replay: choices(Preemption{" << i << ", " << j << "})): " << p;
+      std::vector<Preemption> runs{{i, j, 0}};
+      for (size_t r = 0; r < runs.size(); r++) {
+        const Preemption pr = runs[r];
+        bool fell_back = false;
+        size_t other_ran = 0;
+        const std::string p = run_once(c, d, pr, body, &fell_back, &other_ran);
+        backed_off += fell_back;
+        if (!p.empty() && failures++ < 3)
+          ADD_FAILURE() << to_string(d) << " " << what << ": run i=" << pr.i << " j=" << pr.j << " rcu=" << pr.rcu
+                        << " (replay: choices(Preemption{" << pr.i << ", " << pr.j << ", " << pr.rcu << "})): " << p;
+        if (then_rcu && r == 0) runs.push_back(Preemption{i, other_ran, kRunToEnd / 4});
+      }
     }
   }
   EXPECT_EQ(failures, 0u);
@@ -268,7 +287,7 @@ std::string pgtable_free_race(Machine& m) {
 class GupFastPgtableFree : public ::testing::TestWithParam<PinDesign> {};
 
 TEST_P(GupFastPgtableFree, TheWalkNeverReadsAFreedPageTable) {
-  explore(test::small_config(32ull << 20), GetParam(), "munmap (tables freed)", 40, 0, pgtable_free_race);
+  explore(test::small_config(32ull << 20), GetParam(), "munmap (tables freed)", 40, 0, pgtable_free_race, true);
 }
 
 INSTANTIATE_TEST_SUITE_P(Designs, GupFastPgtableFree, ::testing::Values(PinDesign::bias, PinDesign::folio_pincount),

@@ -9,7 +9,7 @@
 // The explorations are preemption-bounded (as CHESS explores): run (i, j) lets the pinner
 // take i scheduling decisions, then the other task j (or all it needs), then the pinner
 // again, each run a replayed choice vector on the sim backend, so every run is exact and
-// a failure names the (i, j) that replays it. The pinner's windows are a few scheduling
+// a failure names the Preemption{i, j, rcu} that replays it. The pinner's windows are a few scheduling
 // points wide and sit after a long stretch of the other side; a random walk almost never
 // stops the pinner there, an enumeration does by construction.
 //
@@ -36,7 +36,7 @@ namespace {
 // Task ordinals of a run (SimChoice): the first task 0, then the pinner 1 and the other
 // task 2 (each body spawns them in that order). The rcu kthread, started by the first
 // call_rcu() of the race, comes after them. The setup before the spawns has one task
-// that can run, so it makes no decisions: the vector's first entry is the race's first.
+// that can run, so it makes no decisions: the vector starts at the race.
 constexpr SimChoice kPinner = 1;
 constexpr SimChoice kOther = 2;
 constexpr SimChoice kRcuKthread = 3;
@@ -51,9 +51,10 @@ struct Preemption {
 };
 
 /**
- * choices() - the choice vector of @p: pinner i times, the other j times, then the pinner
- * to its end. A choice whose task cannot run falls to the lowest runnable ordinal: the
- * replay strategy's rule.
+ * choices() - the choice vector of @p: pinner i times, the other j times, the rcu kthread
+ * rcu times, then the pinner to its end. A choice whose task cannot run falls to the
+ * lowest runnable ordinal (the replay strategy's rule): e.g. the first task, which
+ * spawns the other after the pinner.
  */
 std::vector<SimChoice> choices(const Preemption& p) {
   std::vector<SimChoice> v(p.i, kPinner);

@@ -3,11 +3,22 @@
 # to its file, rebuild its test target (release preset), run its named test, which must
 # FAIL, and restore the file (git checkout). Prints KILLED or SURVIVED per mutant; exits 1
 # if any mutant survived, or its sed did not change the file.
+# Usage: run.sh [name...] - only the mutants named (e.g. gup_fast_fork_seq); all without.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 [ -f build/release/build.ninja ] || cmake --preset release >/dev/null || exit 2
 status=0
-for m in scripts/mutants/*.mutant; do
+if [ $# -gt 0 ]; then
+  list=""
+  for n in "$@"; do
+    n=${n%.mutant}
+    [ -f "scripts/mutants/${n##*/}.mutant" ] || { echo "run.sh: no mutant ${n##*/} in scripts/mutants/" >&2; exit 2; }
+    list="$list scripts/mutants/${n##*/}.mutant"
+  done
+else
+  list=$(ls scripts/mutants/*.mutant)
+fi
+for m in $list; do
   file=$(sed -n 's/^file: //p' "$m")
   expr=$(sed -n 's/^sed: //p' "$m")
   target=$(sed -n 's/^target: //p' "$m")

@@ -11,6 +11,11 @@
 // writable, zero page, must unshare, an fs-DAX pte under FOLL_LONGTERM) is left to the
 // slow path, and so is every FOLL_PIN under the fake_vma design.
 //
+// Under the sim backend only (it compiles away natively), every entry the walk reads is
+// checked to come from a live page table: a KASAN-like check that the RCU section makes
+// redundant, so that a table freed under the walk is an oops, not a silent read of
+// whatever the frame holds now.
+//
 // Cost: the design and the scheduling-point policy are resolved once per call; per pte
 // the loop makes one mask test, one CAS on the folio's _refcount, and the re-reads, with
 // the struct page asked for kPrefetchAhead ptes early. vmstat is updated once per call.
@@ -78,6 +83,7 @@ class FastWalk {
     while (ptep < last) {
       if (ptep < hinted) prefetch_pte_page(ptep + kPrefetchAhead);
       const pte_t pte = ptep_get<S>(ptep);
+      check_table_live(ptep);
       if ((pte.val & check) != want) {
         whole = false;
         break;
@@ -159,6 +165,7 @@ class FastWalk {
     const pgtable_slot* pmdp = pmd_offset(mem_, pud, addr);
     do {
       pmd_t pmd = pmdp_get<S>(pmdp);
+      check_table_live(pmdp);
       unsigned long next = pmd_addr_end(addr, end);
       if (!pmd_present(pmd)) return false;
       if (pmd_leaf(pmd)) {
@@ -175,6 +182,7 @@ class FastWalk {
     const pgtable_slot* pudp = pud_offset(mem_, pgd, addr);
     do {
       pud_t pud = pudp_get<S>(pudp);
+      check_table_live(pudp);
       unsigned long next = pud_addr_end(addr, end);
       if (!pud_present(pud)) return false;
       if (pud_leaf(pud)) {
@@ -199,6 +207,16 @@ class FastWalk {
   }
 
  private:
+  /**
+   * check_table_live() - sim only: the entry just read at @slot must come from a frame
+   * that is still a page table. Oopses if the walk read a table freed under it.
+   */
+  void check_table_live(const pgtable_slot* slot) const {
+    if constexpr (!S::kNative) {
+      BUG_ON_MSG(!PageTable(virt_to_page(slot, mem_)), "GUP-fast read a page table that was freed under it");
+    }
+  }
+
   // Ask for the struct page of the pte at @ptep in exclusive state: the speculative
   // reference on it is a load then a CAS, which would otherwise pay a read miss and
   // then an ownership upgrade. A hint only: the entry may change, nothing is read

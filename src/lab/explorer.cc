@@ -31,6 +31,8 @@ void add_run(Tally& t, const ExploreRun& run) {
   ExploreResult& r = t.result;
   r.runs++;
   r.steps += run.steps;
+  r.choices += run.choices;
+  for (size_t k = 0; k < kSchedPointKinds; k++) r.steps_by_kind[k] += run.steps_by_kind[k];
   r.histogram[static_cast<size_t>(run.outcome)]++;
   auto& first = r.first_by_outcome[static_cast<size_t>(run.outcome)];
   if (!first || run.index < first->index) first = run;
@@ -126,6 +128,8 @@ ExploreResult explore(const ExploreOptions& o, int* err) {
     run.outcome = r.outcome;
     run.reason = r.reason;
     run.steps = r.steps;
+    run.choices = r.choices.size();
+    run.steps_by_kind = r.steps_by_kind;
     run.faults = r.buggify_fired;
     run.explained = explained_by_faults(r);
     add_run(tally, run);

@@ -57,6 +57,8 @@ struct ExploreRun {
   Outcome outcome = Outcome::ok;
   std::string reason;
   uint64_t steps = 0;
+  uint64_t choices = 0;    // of those steps, where the scheduler chose among runnable tasks
+  std::array<uint64_t, kSchedPointKinds> steps_by_kind{};  // the steps by SchedPoint kind
   uint64_t faults = 0;     // buggify sites that fired
   bool explained = false;  // a lost update or a failed call in a run with injected faults
 };
@@ -80,6 +82,8 @@ struct ExploreResult {
   uint64_t explained = 0;                               // failed runs explained_by_faults()
   uint64_t unexplained() const { return failed - explained; }
   uint64_t steps = 0;                                   // scheduling points over every run
+  uint64_t choices = 0;                                 // scheduler choices over every run
+  std::array<uint64_t, kSchedPointKinds> steps_by_kind{};  // steps by SchedPoint kind
   uint64_t pct_steps = 0;                               // PCT's k as used
   double seconds = 0;                                   // wall time
   unsigned jobs = 1;

@@ -116,6 +116,7 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
   if (const SimRunResult* sr = m.sim_result()) {
     r.steps = sr->steps;
     r.choices = sr->choices;
+    r.steps_by_kind = sr->steps_by_kind;
     r.buggify_fired = sr->buggify_fired;
     r.spurious_wakeups = sr->spurious_wakeups;
     if (sr->outcome == SimOutcome::deadlock || sr->outcome == SimOutcome::step_limit) {

@@ -10,6 +10,7 @@
 // Threading: a Scenario object is immutable and shared; each run has its own Machine
 // and ScenarioContext.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "machine/config.h"
 #include "machine/trace_sink.h"
 #include "sim/options.h"
+#include "sim/result.h"
 
 namespace guplab {
 
@@ -65,6 +67,7 @@ struct ScenarioResult {
   int64_t pins_acquired = 0, pins_released = 0;
   uint64_t steps = 0;                  // scheduling decisions (sim backend)
   std::vector<SimChoice> choices;      // sim: the body run's choices (SimOptions::replay)
+  std::array<uint64_t, kSchedPointKinds> steps_by_kind{};  // sim: the steps by SchedPoint kind
   uint64_t buggify_fired = 0, spurious_wakeups = 0;  // sim: faults injected in the body run
 };
 

@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <iterator>
+
 namespace guplab {
 
 const char* to_string(SimOutcome o) {
@@ -13,6 +15,15 @@ const char* to_string(SimOutcome o) {
     case SimOutcome::step_limit: return "step_limit";
   }
   return "?";
+}
+
+const char* to_string(SchedPoint why) {
+  static constexpr const char* kNames[] = {"atomic_read", "atomic_write", "lock",   "unlock", "wait",
+                                           "wake",        "rcu",          "clock",  "random", "spawn",
+                                           "io",          "yield",        "sync_point"};
+  static_assert(std::size(kNames) == kSchedPointKinds, "a name for every SchedPoint kind");
+  const auto i = static_cast<size_t>(why);
+  return i < kSchedPointKinds ? kNames[i] : "?";
 }
 
 std::string SimRunResult::format() const {

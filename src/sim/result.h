@@ -2,10 +2,13 @@
 //
 // Threading: plain values, written by the scheduler during its run and read after.
 #pragma once
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "base/sched.h"
 #include "sim/options.h"
 
 namespace guplab {
@@ -17,6 +20,11 @@ enum class SimOutcome : uint8_t {
   step_limit,  // more than SimOptions::max_steps scheduling points
 };
 const char* to_string(SimOutcome o);
+
+/** How many SchedPoint kinds there are (the size of a per-kind step count). */
+inline constexpr size_t kSchedPointKinds = static_cast<size_t>(SchedPoint::kSyncPoint) + 1;
+/** to_string() - a SchedPoint kind's name in a step profile: "atomic_read", "lock", ... */
+const char* to_string(SchedPoint why);
 
 /** One blocked task in the wait-for picture of a deadlock. */
 struct BlockedTask {
@@ -33,6 +41,8 @@ struct SimRunResult {
   uint64_t seed = 0;
   std::string strategy;  // SimOptions::describe()
   uint64_t steps = 0;     // scheduling points passed
+  /** The same points by kind (SchedPoint): they add up to steps. */
+  std::array<uint64_t, kSchedPointKinds> steps_by_kind{};
   uint64_t switches = 0;  // fiber switches
   uint64_t tasks = 0;     // fibers created (the first task and the rcu kthread included)
   uint64_t start_ns = 0;  // virtual time at start and end

@@ -27,6 +27,7 @@ void SimScheduler::point(SchedPoint why, const void* obj) {
     return;
   }
   steps_++;
+  result_.steps_by_kind[static_cast<size_t>(why)]++;
   now_ += opts_.ns_per_step;
   if (strategy_steps_) strategy_->on_step(t->id, steps_);
   if (must_unwind()) return;

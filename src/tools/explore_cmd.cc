@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/usage_exit.h"
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -246,6 +247,18 @@ int explore_many(const ExploreArgs& a, ExploreResult* r) {
   return 0;
 }
 
+// What a schedule's steps are, per schedule: how many were a choice among runnable
+// tasks (the others had one task to run), and the kinds of point, most frequent first.
+std::string step_profile(const ExploreResult& r) {
+  std::vector<std::pair<uint64_t, SchedPoint>> kinds;
+  for (size_t k = 0; k < kSchedPointKinds; k++)
+    if (r.steps_by_kind[k]) kinds.emplace_back(r.steps_by_kind[k], static_cast<SchedPoint>(k));
+  std::stable_sort(kinds.begin(), kinds.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::string s = fmt::format("{} choices per schedule; by kind:", r.choices / r.runs);
+  for (const auto& [n, why] : kinds) s += fmt::format(" {} {}", to_string(why), n / r.runs);
+  return s;
+}
+
 // The exploration's report (text or json). Returns the exit status.
 int print_exploration(const ExploreArgs& a, const ExploreResult& r) {
   const ExploreOptions& o = a.o;
@@ -309,6 +322,7 @@ int print_exploration(const ExploreArgs& a, const ExploreResult& r) {
                                                                                 : "not found in these runs");
   fmt::print("speed:    {:.0f} schedules/s ({} in {:.2f} s, {} job{}), {} steps per schedule\n", r.per_second(), r.runs,
              r.seconds, r.jobs, r.jobs == 1 ? "" : "s", r.runs ? r.steps / r.runs : 0);
+  if (r.runs) fmt::print("steps:    {}\n", step_profile(r));
   return good ? 0 : 1;
 }
 

@@ -91,6 +91,15 @@ TEST(Explorer, JobsDoNotChangeTheAnswer) {
   const ExploreResult two = explore(o);
   EXPECT_EQ(two.jobs, 2u);
   EXPECT_EQ(one.histogram, two.histogram);
+  EXPECT_EQ(one.steps, two.steps);
+  EXPECT_EQ(one.choices, two.choices);
+  EXPECT_EQ(one.steps_by_kind, two.steps_by_kind);
+  uint64_t sum = 0;
+  for (uint64_t n : one.steps_by_kind) sum += n;
+  EXPECT_EQ(sum, one.steps) << "the step profile covers every step";
+  EXPECT_GT(one.choices, 0u);
+  EXPECT_LT(one.choices, one.steps);
+  EXPECT_GT(one.steps_by_kind[static_cast<size_t>(SchedPoint::kSyncPoint)], 0u);
   ASSERT_EQ(one.first_failure.has_value(), two.first_failure.has_value());
   if (one.first_failure) EXPECT_EQ(one.first_failure->seed, two.first_failure->seed);
 }

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+
 namespace guplab {
 namespace {
 
@@ -21,6 +24,18 @@ TEST(SimRunResult, FormatShowsOutcomeAndWaitForPicture) {
   EXPECT_FALSE(r.ok());
   EXPECT_TRUE(SimRunResult{}.ok());
   EXPECT_STREQ(to_string(SimOutcome::step_limit), "step_limit");
+}
+
+TEST(SimRunResult, EverySchedPointKindHasItsOwnName) {
+  std::set<std::string> names;
+  for (size_t k = 0; k < kSchedPointKinds; k++) {
+    const std::string n = to_string(static_cast<SchedPoint>(k));
+    EXPECT_NE(n, "?") << k;
+    names.insert(n);
+  }
+  EXPECT_EQ(names.size(), kSchedPointKinds);
+  EXPECT_STREQ(to_string(SchedPoint::kSyncPoint), "sync_point");
+  EXPECT_STREQ(to_string(SchedPoint::kLock), "lock");
 }
 
 }  // namespace

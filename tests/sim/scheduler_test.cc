@@ -154,6 +154,17 @@ TEST(SimScheduler, SameSeedSameRunDifferentSeedsDiffer) {
   }
 }
 
+TEST(SimScheduler, StepsByKindAddUpToTheSteps) {
+  auto [log, r] = interleaving(42, SimOptions{});
+  uint64_t sum = 0;
+  for (uint64_t n : r.steps_by_kind) sum += n;
+  EXPECT_EQ(sum, r.steps);
+  // Each of the three tasks yields ten times (cond_resched()).
+  EXPECT_GE(r.steps_by_kind[static_cast<size_t>(SchedPoint::kYield)], 30u);
+  EXPECT_EQ(r.steps_by_kind[static_cast<size_t>(SchedPoint::kSyncPoint)], 0u);
+  EXPECT_LE(r.choices.size(), r.steps + r.switches);
+}
+
 TEST(SimScheduler, ReplayOfAnotherScenarioReportsDivergence) {
   auto [log, r] = interleaving(7, SimOptions{});
   SimOptions bogus;

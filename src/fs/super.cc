@@ -152,6 +152,11 @@ int MountTable::umount(std::string_view dir) {
   // filesystem busy, so let its pass end (and keep it from starting another) first.
   const bool had_flusher = sb->s_wb.task.load(std::memory_order_acquire) != nullptr;
   wb_stop_flusher(sb);
+  // Completion work the devices queued before umount (a fake_vma unpin, which holds its
+  // file until the fake vma is unlinked) is not a user of the filesystem: let it finish,
+  // as the kernel flushes its completion workqueue on the way down, before looking for
+  // users.
+  machine_->block().flush_deferred();
   bool busy = false;
   {
     SpinGuard g(&sb->s_inode_list_lock);

@@ -53,7 +53,8 @@ class MountTable {
   /**
    * umount() - write back and unmount the filesystem at @dir. Returns 0, -EINVAL (not
    * a mountpoint), -EBUSY (a file is still open or mapped, or a page still pinned
-   * through a fake vma).
+   * through a fake vma). Completion work the devices had queued (a deferred fake_vma
+   * unpin) runs to its end first: it is not a user of the filesystem.
    */
   int umount(std::string_view dir);
   /**

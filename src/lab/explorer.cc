@@ -1,6 +1,8 @@
 // explorer.cc - many sim runs of one scenario cell, on a few host threads.
 #include "lab/explorer.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -93,15 +95,15 @@ uint64_t explore_pct_steps(const ExploreOptions& o) {
   return std::max<uint64_t>(r.steps, 1);
 }
 
-ExploreResult explore(const ExploreOptions& o, int* err) {
-  ExploreResult bad;
-  if (err) *err = 0;
-  if (!o.scenario || o.shards == 0 || o.shard >= o.shards || !o.scenario->applies(prediction_design(o.design), prediction_policy(o.policy)) ||
-      (o.strategy == SimStrategy::pct && o.pct_depth == 0) ||
-      o.strategy == SimStrategy::replay) {
-    if (err) *err = -EINVAL;
-    return bad;
-  }
+Result<ExploreResult> explore(const ExploreOptions& o) {
+  auto bad = [](std::string what) { return Error{std::move(what), -EINVAL}; };
+  if (!o.scenario) return bad("no scenario");
+  if (o.shards == 0 || o.shard >= o.shards) return bad(fmt::format("shard {} of {} does not exist", o.shard + 1, o.shards));
+  if (!o.scenario->applies(prediction_design(o.design), prediction_policy(o.policy)))
+    return bad(fmt::format("{} does not run under design {} with policy {}", o.scenario->name(), to_string(o.design),
+                           to_string(o.policy)));
+  if (o.strategy == SimStrategy::pct && o.pct_depth == 0) return bad("PCT needs a depth of at least 1");
+  if (o.strategy == SimStrategy::replay) return bad("replay is not a strategy to explore with");
   const uint64_t k = explore_pct_steps(o);
   // This shard's runs are indices shard, shard + shards, ...: the n-th is shard + n * shards.
   const uint64_t total = o.seeds > o.shard ? (o.seeds - o.shard + o.shards - 1) / o.shards : 0;

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "lab/result.h"
 #include "lab/scenario.h"
 #include "sim/options.h"
 
@@ -105,9 +106,10 @@ ScenarioParams explore_params(const ExploreOptions& o, uint64_t seed, uint64_t p
 uint64_t explore_pct_steps(const ExploreOptions& o);
 
 /**
- * explore() - run the shard's runs and count outcomes. Returns -EINVAL (in *err) on bad
- * options (no scenario, a cell the scenario does not run, shard out of range).
+ * explore() - run the shard's runs and count outcomes. Returns an Error (code -EINVAL,
+ * a message naming what is wrong) on bad options: no scenario, a cell the scenario does
+ * not run, a shard out of range, PCT with depth 0, or the replay strategy.
  */
-ExploreResult explore(const ExploreOptions& o, int* err = nullptr);
+Result<ExploreResult> explore(const ExploreOptions& o);
 
 }  // namespace guplab

@@ -191,7 +191,13 @@ int demo_explore(uint64_t seeds) {
     o.design = row.d;
     o.policy = row.p;
     o.seeds = seeds;
-    const ExploreResult r = explore(o);
+    const Result<ExploreResult> res = explore(o);
+    if (!res) {
+      fmt::print("   {:<15} {}\n", row.scenario, res.error());
+      wrong++;
+      continue;
+    }
+    const ExploreResult& r = *res;
     std::string hist;
     for (Outcome oc : kAllOutcomes)
       if (r.count(oc)) hist += fmt::format("{}{} {}", hist.empty() ? "" : ", ", to_string(oc), r.count(oc));

@@ -237,13 +237,13 @@ int explore_many(const ExploreArgs& a, ExploreResult* r) {
       fmt::print(stderr, "\r  {}/{} schedules, {} failing ", done, total, failed);
       std::fflush(stderr);
     };
-  int err = 0;
-  *r = explore(o, &err);
+  Result<ExploreResult> res = explore(o);
   if (tty) fmt::print(stderr, "\r\033[K");
-  if (err) {
-    fmt::print(stderr, "guplab explore: bad options: {}\n", std::strerror(-err));
+  if (!res) {
+    fmt::print(stderr, "guplab explore: {}\n", res.error());
     return 2;
   }
+  *r = std::move(*res);
   return 0;
 }
 

@@ -49,21 +49,29 @@ TEST(ExploreSeeds, DistinctPerIndexAndBaseAndStable) {
 }
 
 TEST(Explorer, RefusesCellsItCannotRun) {
-  int err = 0;
   ExploreOptions o = cell("ext4-bug", PinDesign::bias, WritebackPolicy::skip, 10);
   o.shard = 2;
   o.shards = 2;
-  explore(o, &err);
-  EXPECT_EQ(err, -EINVAL);
-  o.scenario = nullptr;
+  Result<ExploreResult> r = explore(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.code(), -EINVAL);
+  EXPECT_EQ(r.error(), "shard 3 of 2 does not exist");
   o.shard = 0;
-  explore(o, &err);
-  EXPECT_EQ(err, -EINVAL);
+  o.strategy = SimStrategy::pct;
+  o.pct_depth = 0;
+  r = explore(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "PCT needs a depth of at least 1");
+  o.scenario = nullptr;
+  r = explore(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.code(), -EINVAL);
+  EXPECT_EQ(r.error(), "no scenario");
 }
 
 TEST(Explorer, ShardsTogetherRunExactlyTheWhole) {
   ExploreOptions o = cell("torn-writeback", PinDesign::get, WritebackPolicy::ignore, 600);
-  const ExploreResult whole = explore(o);
+  const ExploreResult whole = explore(o).value();
   ASSERT_EQ(whole.runs, 600u);
   ASSERT_TRUE(whole.first_failure) << "the seeds predict torn pages under get";
   ExploreResult sum;
@@ -71,7 +79,7 @@ TEST(Explorer, ShardsTogetherRunExactlyTheWhole) {
   for (unsigned k = 0; k < 3; k++) {
     o.shard = k;
     o.shards = 3;
-    const ExploreResult part = explore(o);
+    const ExploreResult part = explore(o).value();
     EXPECT_EQ(part.total, 200u);
     sum.runs += part.runs;
     for (size_t i = 0; i < sum.histogram.size(); i++) sum.histogram[i] += part.histogram[i];
@@ -86,9 +94,9 @@ TEST(Explorer, ShardsTogetherRunExactlyTheWhole) {
 
 TEST(Explorer, JobsDoNotChangeTheAnswer) {
   ExploreOptions o = cell("torn-writeback", PinDesign::get, WritebackPolicy::ignore, 400);
-  const ExploreResult one = explore(o);
+  const ExploreResult one = explore(o).value();
   o.jobs = 2;
-  const ExploreResult two = explore(o);
+  const ExploreResult two = explore(o).value();
   EXPECT_EQ(two.jobs, 2u);
   EXPECT_EQ(one.histogram, two.histogram);
   EXPECT_EQ(one.steps, two.steps);
@@ -107,9 +115,9 @@ TEST(Explorer, JobsDoNotChangeTheAnswer) {
 TEST(Explorer, UntilFailStopsAtTheLowestFailingRunWhateverTheJobs) {
   ExploreOptions o = cell("torn-writeback", PinDesign::get, WritebackPolicy::ignore, kSearchBudget);
   o.stop_at_first_failure = true;
-  const ExploreResult a = explore(o);
+  const ExploreResult a = explore(o).value();
   o.jobs = 2;
-  const ExploreResult b = explore(o);
+  const ExploreResult b = explore(o).value();
   ASSERT_TRUE(a.first_failure);
   ASSERT_TRUE(b.first_failure);
   EXPECT_EQ(a.first_failure->index, b.first_failure->index);
@@ -120,7 +128,7 @@ TEST(Explorer, UntilFailStopsAtTheLowestFailingRunWhateverTheJobs) {
 TEST(Explorer, APrintedSeedReplaysItsRunExactly) {
   ExploreOptions o = cell("torn-writeback", PinDesign::get, WritebackPolicy::ignore, kSearchBudget);
   o.stop_at_first_failure = true;
-  const ExploreResult r = explore(o);
+  const ExploreResult r = explore(o).value();
   ASSERT_TRUE(r.first_failure);
   const ExploreRun& f = *r.first_failure;
   // In a fresh process state (no boot cache), twice, and once with the trace ring on.
@@ -184,7 +192,7 @@ TEST(Explorer, PctFindsTheTornPageToo) {
   o.strategy = SimStrategy::pct;
   o.pct_depth = 3;
   o.stop_at_first_failure = true;
-  const ExploreResult r = explore(o);
+  const ExploreResult r = explore(o).value();
   EXPECT_GT(r.pct_steps, 100u) << "k is measured from the seed-0 run";
   ASSERT_TRUE(r.first_failure) << "PCT(3) found no torn page in " << r.runs << " runs";
   EXPECT_EQ(r.first_failure->outcome, Outcome::torn);
@@ -193,7 +201,7 @@ TEST(Explorer, PctFindsTheTornPageToo) {
 TEST(Explorer, InjectedFaultsReplayAndExplainTheirFailures) {
   ExploreOptions o = cell("dio-vs-truncate", PinDesign::folio_pincount, WritebackPolicy::skip, kSeedsPerCell);
   o.buggify = true;
-  const ExploreResult r = explore(o);
+  const ExploreResult r = explore(o).value();
   EXPECT_GT(r.failed, 0u) << "allocation failures and I/O errors make some calls fail";
   EXPECT_EQ(r.unexplained(), 0u) << (r.first_failure ? r.first_failure->reason : "");
   ASSERT_TRUE(r.first_failure);
@@ -203,7 +211,7 @@ TEST(Explorer, InjectedFaultsReplayAndExplainTheirFailures) {
   EXPECT_EQ(again.buggify_fired, r.first_failure->faults);
   // Without --buggify the same seeds are clean.
   o.buggify = false;
-  EXPECT_EQ(explore(o).failed, 0u);
+  EXPECT_EQ(explore(o)->failed, 0u);
 }
 
 // The bounded exploration `make test` runs: every scenario under every design and
@@ -231,14 +239,14 @@ TEST_P(BoundedExploration, EveryCellAsPredicted) {
       o.policy = p;
       if (want == Outcome::ok) {
         o.seeds = kSeedsPerCell;
-        const ExploreResult r = explore(o);
+        const ExploreResult r = explore(o).value();
         EXPECT_EQ(r.failed, 0u) << "run " << r.first_failure->index << " seed " << r.first_failure->seed << ": "
                                 << to_string(r.first_failure->outcome) << ": " << r.first_failure->reason;
       } else {
         o.seeds = kSearchBudget;
         o.stop_at_first_failure = true;
         o.stop_on = want;
-        const ExploreResult r = explore(o);
+        const ExploreResult r = explore(o).value();
         EXPECT_GT(r.count(want), 0u) << "not found in " << r.runs << " schedules";
       }
     }

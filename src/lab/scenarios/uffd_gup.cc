@@ -53,6 +53,14 @@ constexpr unsigned kPages = 4;
 constexpr uint32_t kDiskWriter = 3;     // the stamps ram1 holds
 constexpr uint32_t kHandlerWriter = 0;  // the handler's pages are a task's stores
 
+// A fault the handler could not resolve (its staging mmap or UFFDIO_COPY failed) is
+// woken unresolved, as a handler that gives up on one attempt does: the faulting task
+// retries its fault, finds the page still missing and reports it again.
+void retry_fault(userfaultfd_ctx* uffd, unsigned long dst) {
+  uffdio_range r{dst, PAGE_SIZE};
+  (void)userfaultfd_ioctl(uffd, UFFDIO_WAKE, &r);
+}
+
 class UffdGup final : public Scenario {
  public:
   const char* name() const override { return "uffd-gup"; }
@@ -100,7 +108,8 @@ void UffdGup::run(ScenarioContext& ctx) const {
                                      nullptr, 0);
           if (stage < 0) {
             ctx.found(Outcome::warn, fmt::format("handler: mmap: {}", errname(static_cast<int>(stage))));
-            break;
+            retry_fault(uffd, dst);
+            continue;
           }
           PageImage img;
           stamp_fill_page(img.data(), dma_stamp{kHandlerWriter, static_cast<uint32_t>((dst - proc->addr) >> PAGE_SHIFT),
@@ -112,8 +121,10 @@ void UffdGup::run(ScenarioContext& ctx) const {
           c.len = PAGE_SIZE;
           if (!err) err = userfaultfd_ioctl(uffd, UFFDIO_COPY, &c);
           if (!err) st->resolved++;
-          else if (err != -EEXIST)  // -EEXIST: another fault of the page was resolved first
+          else if (err != -EEXIST) {  // -EEXIST: another fault of the page was resolved first
             ctx.found(Outcome::warn, fmt::format("handler: resolving {:#x}: {}", dst, errname(err)));
+            retry_fault(uffd, dst);
+          }
           ctx.note(fmt::format("handler: fault at {:#x} resolved: {}", dst, err ? errname(err) : "copied"));
           vm_munmap(proc->mm, static_cast<unsigned long>(stage), PAGE_SIZE);
         }

@@ -76,6 +76,8 @@ class SimHooks {
   virtual bool buggify(const char* site) { return false; }
   /** Arm or disarm fault injection for the rest of the run (see base/buggify.h). */
   virtual void buggify_arm(bool on) {}
+  /** The harness's setup is over: explore from here (see SimOptions::quiet_setup). */
+  virtual void setup_done() {}
 };
 
 extern constinit thread_local SimHooks* tls_sim_hooks;
@@ -86,6 +88,15 @@ inline SimHooks* sim_hooks() { return tls_sim_hooks; }
 /** sched_point() - give the deterministic backend a chance to switch tasks here. */
 inline void sched_point(SchedPoint why, const void* obj = nullptr) {
   if (unlikely(tls_sim_hooks != nullptr)) tls_sim_hooks->point(why, obj);
+}
+
+/**
+ * sim_setup_done() - the harness's setup (mkfs, mount, the files a scenario starts
+ * from) is over; under a sim run with SimOptions::quiet_setup its scheduling points
+ * start to be explored here. No-op under native, and after the first call.
+ */
+inline void sim_setup_done() {
+  if (SimHooks* h = tls_sim_hooks) h->setup_done();
 }
 
 /** cond_resched() - voluntary scheduling point in long loops. */

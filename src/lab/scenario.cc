@@ -49,8 +49,9 @@ void ScenarioContext::note(std::string_view line) { dev_trace(&m_, line); }
 
 task_struct* ScenarioContext::spawn(const std::string& comm, std::function<void()> fn, mm_struct* mm) {
   // Faults are injected once the scenario's tasks start, not into its setup (a failed
-  // mkfs tells nothing about pins).
+  // mkfs tells nothing about pins); an exploration's choices start here too.
   sim_buggify_arm(true);
+  sim_setup_done();
   task_struct* t = m_.spawn(comm, std::move(fn), mm);
   tasks_.push_back(t);
   return t;
@@ -117,6 +118,7 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
     r.steps = sr->steps;
     r.choices = sr->choices;
     r.steps_by_kind = sr->steps_by_kind;
+    r.setup_steps = sr->setup_steps;
     r.buggify_fired = sr->buggify_fired;
     r.spurious_wakeups = sr->spurious_wakeups;
     if (sr->outcome == SimOutcome::deadlock || sr->outcome == SimOutcome::step_limit) {

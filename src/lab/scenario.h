@@ -68,6 +68,7 @@ struct ScenarioResult {
   uint64_t steps = 0;                  // scheduling decisions (sim backend)
   std::vector<SimChoice> choices;      // sim: the body run's choices (SimOptions::replay)
   std::array<uint64_t, kSchedPointKinds> steps_by_kind{};  // sim: the steps by SchedPoint kind
+  uint64_t setup_steps = 0;            // sim, quiet_setup: points before the first spawn (not in steps)
   uint64_t buggify_fired = 0, spurious_wakeups = 0;  // sim: faults injected in the body run
 };
 

@@ -77,6 +77,8 @@ void SimScheduler::reset_run(const SimOptions& opts, uint64_t seed, const BugSin
   barrier_waiters_.clear();
   running_ = next_ = rcu_kthread_ = nullptr;
   rcu_kthread_exit_ = false;
+  quiet_ = opts.quiet_setup;
+  last_ran_ = 0;
   live_ = 0;
   steps_ = unwind_steps_ = 0;
   unwinding_ = false;
@@ -182,6 +184,7 @@ void SimScheduler::task_ended(SimTask* t) {
 void SimScheduler::resume(SimTask* t) {
   GUPLAB_CHECK(t->state == State::runnable && !running_);
   running_ = t;
+  last_ran_ = t->id;
   result_.switches++;
   emit(SimEventKind::switch_to, t);
   set_current(t->task);
@@ -198,10 +201,17 @@ SimScheduler::SimTask* SimScheduler::running() const {
 SimScheduler::SimTask* SimScheduler::choose() {
   if (runnable_.empty()) return nullptr;
   if (runnable_.size() == 1) return tasks_[runnable_[0]].get();
+  if (quiet_) return tasks_[quiet_next()].get();
   SimChoice id = strategy_->pick(runnable_);
   result_.choices.push_back(id);
   GUPLAB_CHECK(id < tasks_.size());
   return tasks_[id].get();
+}
+
+SimChoice SimScheduler::quiet_next() const {
+  // Round robin in task order: the first runnable task after the one that ran last.
+  auto it = std::upper_bound(runnable_.begin(), runnable_.end(), last_ran_);
+  return it != runnable_.end() ? *it : runnable_.front();
 }
 
 SimScheduler::SimTask* SimScheduler::pick_unwind() {

@@ -26,6 +26,10 @@ void SimScheduler::point(SchedPoint why, const void* obj) {
     }
     return;
   }
+  if (quiet_) {
+    quiet_point(t, why);
+    return;
+  }
   steps_++;
   result_.steps_by_kind[static_cast<size_t>(why)]++;
   now_ += opts_.ns_per_step;
@@ -40,6 +44,25 @@ void SimScheduler::point(SchedPoint why, const void* obj) {
   if (n != t) {
     next_ = n;
     t->fiber->suspend();
+  }
+}
+
+void SimScheduler::quiet_point(SimTask* t, SchedPoint why) {
+  result_.setup_steps++;
+  now_ += opts_.ns_per_step;
+  if (must_unwind()) return;
+  if (steps_ + result_.setup_steps >= opts_.max_steps) {
+    begin_unwind(SimOutcome::step_limit);
+    return;
+  }
+  if (!timers_.empty()) fire_due_timers();
+  // The running task goes on, but lets the others run where it asks to (cond_resched()).
+  if (why != SchedPoint::kYield || runnable_.size() < 2) return;
+  next_ = tasks_[quiet_next()].get();
+  if (next_ != t) {
+    t->fiber->suspend();
+  } else {
+    next_ = nullptr;
   }
 }
 
@@ -190,6 +213,8 @@ bool SimScheduler::buggify(const char* site) {
 }
 
 void SimScheduler::buggify_arm(bool on) { faults_->arm(on); }
+
+void SimScheduler::setup_done() { quiet_ = false; }
 
 // The rcu kthread ("rcuop/0", as the kernel's callback-offload threads): runs callbacks
 // whose grace period is over, in queue order, and exits when the run has nothing else.

@@ -165,6 +165,61 @@ TEST(SimScheduler, StepsByKindAddUpToTheSteps) {
   EXPECT_LE(r.choices.size(), r.steps + r.switches);
 }
 
+// Two phases: a setup where two tasks interleave their log entries with yields and
+// atomic reads, then sim_setup_done() and the same again. Returns the logs of both.
+struct PhasedRun {
+  std::vector<int> setup_log, log;
+  SimRunResult result;
+};
+PhasedRun phased(uint64_t seed, const SimOptions& opts) {
+  auto m = sim_machine(seed, opts);
+  PhasedRun r;
+  m->run([&] {
+    auto phase = [&](std::vector<int>* log) {
+      std::vector<task_struct*> ts;
+      for (int i = 0; i < 2; i++)
+        ts.push_back(m->spawn("t" + std::to_string(i), [&, i, log] {
+          for (int k = 0; k < 6; k++) {
+            log->push_back(i * 100 + k);
+            sched_point(SchedPoint::kAtomicRead);
+            if (k % 3 == 2) cond_resched();
+          }
+        }));
+      for (task_struct* t : ts) task_join(t);
+    };
+    phase(&r.setup_log);
+    sim_setup_done();
+    phase(&r.log);
+  });
+  r.result = *m->sim_result();
+  return r;
+}
+
+TEST(SimScheduler, AQuietSetupMakesNoChoicesAndReplays) {
+  SimOptions quiet;
+  quiet.quiet_setup = true;
+  std::set<std::vector<int>> explored;
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    const PhasedRun r = phased(seed, quiet);
+    // The setup is round robin at the yields, the same in every run: t0 runs three
+    // entries, yields to t1, and so on.
+    EXPECT_EQ(r.setup_log, (std::vector<int>{0, 1, 2, 100, 101, 102, 3, 4, 5, 103, 104, 105})) << seed;
+    EXPECT_GT(r.result.setup_steps, 12u);
+    EXPECT_GT(r.result.steps, 12u) << "the points after setup_done() are explored and counted";
+    explored.insert(r.log);
+    const PhasedRun again = phased(seed, quiet.replay_of(r.result));
+    EXPECT_FALSE(again.result.replay_diverged);
+    EXPECT_EQ(again.log, r.log);
+    EXPECT_EQ(again.result.steps, r.result.steps);
+    EXPECT_EQ(again.result.setup_steps, r.result.setup_steps);
+  }
+  EXPECT_GE(explored.size(), 10u) << "after the setup, seeds differ";
+  // Without quiet_setup the setup is explored too, and no point counts as setup.
+  const PhasedRun loud = phased(1, SimOptions{});
+  EXPECT_EQ(loud.result.setup_steps, 0u);
+  EXPECT_GT(loud.result.steps, phased(1, quiet).result.steps);
+}
+
 TEST(SimScheduler, ReplayOfAnotherScenarioReportsDivergence) {
   auto [log, r] = interleaving(7, SimOptions{});
   SimOptions bogus;

@@ -804,6 +804,72 @@ TEST(UserfaultfdSimTest, ForkEventHandsTheChildContextThatResolvesTheChildsFault
   }
 }
 
+// The pte mapping @addr in @mm (0 if none).
+pte_t sim_pte_at(mm_struct* mm, unsigned long addr) {
+  SpinGuard g(&mm->page_table_lock);
+  pgtable_slot* s = pte_walk(mm, addr);
+  return s ? ptep_get(s) : pte_t{0};
+}
+
+TEST(UserfaultfdSimTest, ForkEventKeepsTheWriteProtectBitInTheChild) {
+  // With UFFD_FEATURE_EVENT_FORK the child's vma gets a context and stays wp-registered,
+  // so the copied ptes keep their uffd-wp bit: the shared pte (copy_present_pte()) and
+  // the maybe-pinned page copied at fork (copy_present_page()). Without the event the
+  // bits go (ForkWithoutTheForkEventLeavesNoWriteProtectBitInTheChild).
+  for (uint64_t seed = 1; seed <= 4; seed++) {
+    bool parent0 = false, parent1 = false, child0 = false, child1 = false, child_wp = false;
+    bool copied = false;
+    run_sim(seed, [&](Machine& m) {
+      mm_struct* mm = mm_alloc(&m);
+      const unsigned long a = sim_map(mm, 2 * P);
+      userfaultfd_ctx* ctx = userfaultfd(mm, 0);
+      ASSERT_EQ(api(ctx, UFFD_FEATURE_EVENT_FORK), 0);
+      mm_struct* child = nullptr;
+      userfaultfd_ctx* child_ctx = nullptr;
+      page* pinned[1] = {};
+      task_struct* parent = m.spawn("parent", [&] {
+        const uint64_t v = 7;
+        ASSERT_EQ(uaccess_write(mm, a, &v, sizeof(v)), 0);
+        ASSERT_EQ(uaccess_write(mm, a + P, &v, sizeof(v)), 0);
+        ASSERT_EQ(reg(ctx, a, 2 * P, UFFDIO_REGISTER_MODE_WP), 0);
+        ASSERT_EQ(wp(ctx, a, 2 * P, UFFDIO_WRITEPROTECT_MODE_WP), 0);
+        ASSERT_EQ(gup_held(mm, a + P, FOLL_LONGTERM, pinned, true), 1);  // a + P is copied at fork
+        child = dup_mm(mm);  // returns once the handler has read the event
+      }, mm);
+      task_struct* h = m.spawn("handler", [&] {
+        uffd_msg msg{};
+        ASSERT_EQ(userfaultfd_read(ctx, &msg), static_cast<long>(sizeof(uffd_msg)));
+        ASSERT_EQ(msg.event, UFFD_EVENT_FORK);
+        child_ctx = userfaultfd_fork_ctx(&msg);
+      }, mm);
+      task_join(parent);
+      task_join(h);
+      ASSERT_NE(child, nullptr);
+      ASSERT_NE(child_ctx, nullptr);
+      mmap_read_lock(child);
+      vm_area_struct* cv = vma_lookup(child, a);
+      child_wp = cv && userfaultfd_wp(cv) && cv->vm_userfaultfd_ctx == child_ctx;
+      mmap_read_unlock(child);
+      parent0 = pte_uffd_wp(sim_pte_at(mm, a));
+      parent1 = pte_uffd_wp(sim_pte_at(mm, a + P));
+      child0 = pte_uffd_wp(sim_pte_at(child, a));
+      child1 = pte_uffd_wp(sim_pte_at(child, a + P));
+      copied = pte_pfn(sim_pte_at(child, a + P)) != pte_pfn(sim_pte_at(mm, a + P));
+      unpin_user_page(pinned[0]);
+      userfaultfd_close(child_ctx);
+      mmput(child);
+      userfaultfd_close(ctx);
+      mmput(mm);
+    });
+    EXPECT_TRUE(child_wp) << "seed " << seed;
+    EXPECT_TRUE(parent0);
+    EXPECT_TRUE(parent1);
+    EXPECT_TRUE(child0) << "shared at fork";
+    EXPECT_TRUE(copied) << "the pinned page is copied at fork";
+    EXPECT_TRUE(child1) << "copied at fork (pinned)";
+  }
+}
+
 TEST(UserfaultfdSimTest, UnreadForkEventEndsWithCloseAndTheChildLosesTheRegistration) {
   for (uint64_t seed = 1; seed <= 8; seed++) {
     bool child_armed = true;

@@ -8,6 +8,7 @@
 #include "lab/matrix.h"
 #include "lab/scenario.h"
 #include "lab/scenarios/common.h"
+#include "tests/sim_explore.h"
 
 namespace guplab {
 namespace {
@@ -283,7 +284,8 @@ TEST(SeedScenarios, UnscriptedSafeConfigurationsNeverFail) {
         // uffd-wp-pin fails under every design: no pin design stops a device's DMA;
         // longterm-truncate is safe under revoke only: each cell's own prediction decides.
         if (s->expected_unscripted(d, pol) != Outcome::ok) continue;
-        for (uint64_t seed = 1; seed <= 40; seed++) {
+        // A quarter under the sanitizers (their longest test; nothing here must be found).
+        for (uint64_t seed = 1; seed <= testing::sanitizer_scaled(40); seed++) {
           ScenarioParams p = sim_params(seed);
           p.scripted = false;
           p.design = d;

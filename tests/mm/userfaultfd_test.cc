@@ -737,6 +737,29 @@ TEST(UserfaultfdSimTest, UnmapEventAfterMunmapAndMapFixed) {
   }
 }
 
+// A fork of @mm by a "parent" task (which runs @before first) while a "handler" task
+// reads the fork event (dup_mm() returns once it has): the child, the event, and the
+// context the event handed over.
+struct Forked {
+  mm_struct* child = nullptr;
+  uffd_msg msg{};
+  userfaultfd_ctx* ctx = nullptr;
+};
+Forked fork_with_handler(Machine& m, mm_struct* mm, userfaultfd_ctx* ctx, const std::function<void()>& before) {
+  Forked f;
+  task_struct* parent = m.spawn("parent", [&] {
+    before();
+    f.child = dup_mm(mm);
+  }, mm);
+  task_struct* h = m.spawn("handler", [&] {
+    ASSERT_EQ(userfaultfd_read(ctx, &f.msg), static_cast<long>(sizeof(uffd_msg)));
+    f.ctx = userfaultfd_fork_ctx(&f.msg);
+  }, mm);
+  task_join(parent);
+  task_join(h);
+  return f;
+}
+
 TEST(UserfaultfdSimTest, ForkEventHandsTheChildContextThatResolvesTheChildsFaults) {
   constexpr uint64_t kParent = 0x1111222233334444ull, kChild = 0x5555666677778888ull;
   for (uint64_t seed = 1; seed <= 8; seed++) {
@@ -754,17 +777,12 @@ TEST(UserfaultfdSimTest, ForkEventHandsTheChildContextThatResolvesTheChildsFault
       userfaultfd_ctx* ctx = parent_ctx = userfaultfd(mm, 0);
       ASSERT_EQ(api(ctx, UFFD_FEATURE_EVENT_FORK | UFFD_FEATURE_THREAD_ID), 0);
       ASSERT_EQ(reg(ctx, a, 2 * P), 0);
-      mm_struct* child = nullptr;
-      task_struct* parent = m.spawn("parent", [&] {
+      const Forked f = fork_with_handler(m, mm, ctx, [&] {
         ASSERT_EQ(copy(ctx, a, src, P), 0);  // page 0 present, page 1 missing
-        child = dup_mm(mm);                  // returns once the handler has read the event
-      }, mm);
-      task_struct* h = m.spawn("handler", [&] {
-        ASSERT_EQ(userfaultfd_read(ctx, &fork_msg), static_cast<long>(sizeof(uffd_msg)));
-        child_ctx = userfaultfd_fork_ctx(&fork_msg);
-      }, mm);
-      task_join(parent);
-      task_join(h);
+      });
+      mm_struct* child = f.child;
+      fork_msg = f.msg;
+      child_ctx = f.ctx;
       ASSERT_NE(child, nullptr);
       ASSERT_NE(child_ctx, nullptr);
       mmap_read_lock(child);
@@ -824,26 +842,18 @@ TEST(UserfaultfdSimTest, ForkEventKeepsTheWriteProtectBitInTheChild) {
       const unsigned long a = sim_map(mm, 2 * P);
       userfaultfd_ctx* ctx = userfaultfd(mm, 0);
       ASSERT_EQ(api(ctx, UFFD_FEATURE_EVENT_FORK), 0);
-      mm_struct* child = nullptr;
-      userfaultfd_ctx* child_ctx = nullptr;
       page* pinned[1] = {};
-      task_struct* parent = m.spawn("parent", [&] {
+      const Forked f = fork_with_handler(m, mm, ctx, [&] {
         const uint64_t v = 7;
         ASSERT_EQ(uaccess_write(mm, a, &v, sizeof(v)), 0);
         ASSERT_EQ(uaccess_write(mm, a + P, &v, sizeof(v)), 0);
         ASSERT_EQ(reg(ctx, a, 2 * P, UFFDIO_REGISTER_MODE_WP), 0);
         ASSERT_EQ(wp(ctx, a, 2 * P, UFFDIO_WRITEPROTECT_MODE_WP), 0);
         ASSERT_EQ(gup_held(mm, a + P, FOLL_LONGTERM, pinned, true), 1);  // a + P is copied at fork
-        child = dup_mm(mm);  // returns once the handler has read the event
-      }, mm);
-      task_struct* h = m.spawn("handler", [&] {
-        uffd_msg msg{};
-        ASSERT_EQ(userfaultfd_read(ctx, &msg), static_cast<long>(sizeof(uffd_msg)));
-        ASSERT_EQ(msg.event, UFFD_EVENT_FORK);
-        child_ctx = userfaultfd_fork_ctx(&msg);
-      }, mm);
-      task_join(parent);
-      task_join(h);
+      });
+      mm_struct* child = f.child;
+      userfaultfd_ctx* child_ctx = f.ctx;
+      ASSERT_EQ(f.msg.event, UFFD_EVENT_FORK);
       ASSERT_NE(child, nullptr);
       ASSERT_NE(child_ctx, nullptr);
       mmap_read_lock(child);

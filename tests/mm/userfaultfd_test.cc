@@ -7,6 +7,7 @@
 #include <fcntl.h>
 
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "base/sched.h"

@@ -204,5 +204,24 @@ TEST(FioOptionsRun, MemoryBudgetCoversFilesAndTheVerifyLog) {
   EXPECT_NE(timed.error().find("verify with time_based is not supported"), std::string::npos) << timed.error();
 }
 
+TEST(FioOptionsRun, FilesOverAllJobsAreBoundedAndCountedWithoutBuildingTheirNames) {
+  // nrfiles x numjobs: 64 x 4096 names (each a ramdisk) are refused at once; found by
+  // the job-file fuzzer, whose plan of such a file took longer than its 30 s timeout
+  // when each file's size made every name of its job again.
+  auto many = run_fio(parse("[m]\ndirect=1\nsize=1g\nnumjobs=64\nnrfiles=4096\nrw=read\n"), {});
+  ASSERT_FALSE(many.ok());
+  EXPECT_NE(many.error().find("262144 files over all jobs (nrfiles times numjobs); guplab fio runs at most 65536"),
+            std::string::npos)
+      << many.error();
+  JobSpec j;
+  j.size = 12 << 20;
+  j.nrfiles = 3;
+  EXPECT_EQ(j.nr_files(), 3u);
+  EXPECT_EQ(j.file_bytes(), 4u << 20);
+  j.filename = "a:b:c:d";
+  EXPECT_EQ(j.nr_files(), j.files().size());
+  EXPECT_EQ(j.file_bytes(), 3u << 20);
+}
+
 }  // namespace
 }  // namespace guplab::fio

@@ -369,10 +369,15 @@ std::vector<std::string> JobSpec::files() const {
   return out;
 }
 
+uint64_t JobSpec::nr_files() const {
+  // As files() counts them, without making the names (a job may have thousands).
+  if (filename.empty()) return nrfiles;
+  return static_cast<uint64_t>(std::count(filename.begin(), filename.end(), ':')) + 1;
+}
+
 uint64_t JobSpec::file_bytes() const {
   if (filesize) return filesize;
-  const uint64_t n = files().size();
-  return size / n;
+  return size / std::max<uint64_t>(nr_files(), 1);
 }
 
 bool is_random(RwMode m) { return m == RwMode::randread || m == RwMode::randwrite || m == RwMode::randrw; }

@@ -111,7 +111,9 @@ struct JobSpec {
   /** files() - the job's file names, directory/ prefixed: filename='s ':'-separated names, or
    *  fio's default "<name>.<clone>.<n>" for n below nrfiles. */
   std::vector<std::string> files() const;
-  /** file_bytes() - bytes each file's region holds: filesize, else size / nrfiles. */
+  /** nr_files() - files().size(), without making the names. */
+  uint64_t nr_files() const;
+  /** file_bytes() - bytes each file's region holds: filesize, else size / nr_files(). */
   uint64_t file_bytes() const;
 };
 

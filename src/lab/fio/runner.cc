@@ -176,7 +176,11 @@ Result<RunOutcome> run_fio(const JobFile& file, const RunConfig& cfg) {
         [&] {
           std::vector<block_device*> devs;
           std::vector<std::vector<uint64_t>> regions(jobs.size());
-          for (size_t i = 0; i < jobs.size(); i++) regions[i].resize(jobs[i].files().size());
+          std::vector<std::vector<std::string>> file_names(jobs.size());
+          for (size_t i = 0; i < jobs.size(); i++) {
+            file_names[i] = jobs[i].files();
+            regions[i].resize(file_names[i].size());
+          }
           for (const TargetPlan& tp : plans) {
             auto d = open_target(&m, tp);
             if (!d) {
@@ -205,7 +209,7 @@ Result<RunOutcome> run_fio(const JobFile& file, const RunConfig& cfg) {
             for (size_t k = 0; k < plans.size(); k++)
               for (size_t x = 0; x < plans[k].jobs.size(); x++) {
                 const size_t i = plans[k].jobs[x], f = plans[k].files[x];
-                targets[i].files[f] = JobFileTarget{&files[k], regions[i][f], jobs[i].files()[f]};
+                targets[i].files[f] = JobFileTarget{&files[k], regions[i][f], file_names[i][f]};
               }
             const uint64_t t0 = ktime_get_ns();
             out.result.stats = run_jobs(jobs, targets, cfg.on_io, cfg.progress);

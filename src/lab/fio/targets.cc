@@ -31,6 +31,8 @@ constexpr uint64_t kDefaultRamBytes = 64ull << 20;
 constexpr unsigned kMinDepth = 64;
 constexpr unsigned kMaxDepth = 4096;
 constexpr uint64_t kLayoutChunk = 1ull << 20;
+/** Files over all jobs (the same name counted in each job that names it). */
+constexpr uint64_t kMaxFiles = 65536;
 
 uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 
@@ -90,6 +92,11 @@ Result<std::vector<TargetPlan>> plan_targets(const std::vector<JobSpec>& jobs, c
                                              const std::string& source) {
   std::vector<TargetPlan> out;
   std::map<std::string, size_t> by_file;
+  uint64_t nfiles = 0;
+  for (const JobSpec& j : jobs) nfiles += j.nr_files();
+  if (nfiles > kMaxFiles)
+    return Error{fmt::format("{}: {} files over all jobs (nrfiles times numjobs); guplab fio runs at most {}", source,
+                             nfiles, kMaxFiles)};
   for (size_t i = 0; i < jobs.size(); i++) {
     const JobSpec& j = jobs[i];
     const std::vector<std::string> names = j.files();

@@ -39,7 +39,7 @@ struct TargetPlan {
  * plan_targets() - the devices for @jobs: @device for all of them, or (empty) one
  * embedded ramdisk per distinct file name (JobSpec::files(), directory/ included). A job of
  * several files is refused with @device (one device serves one file). @source names the job
- * file in errors.
+ * file in errors. More than 65,536 files over all jobs are refused.
  */
 Result<std::vector<TargetPlan>> plan_targets(const std::vector<JobSpec>& jobs, const std::string& device,
                                              const std::string& source);

@@ -181,7 +181,7 @@ void SimScheduler::task_ended(SimTask* t) {
   recheck_rcu();
 }
 
-void SimScheduler::resume(SimTask* t) {
+inline void SimScheduler::resume(SimTask* t) {
   GUPLAB_CHECK(t->state == State::runnable && !running_);
   running_ = t;
   last_ran_ = t->id;

@@ -143,7 +143,8 @@ class SimScheduler final : public SimHooks {
                     std::function<void()> fn, bool rcu_kthread);
   void task_body(SimTask* t);
   void task_ended(SimTask* t);
-  void resume(SimTask* t);
+  // Inlined into loop(), its only caller: every switch passes here.
+  [[gnu::always_inline]] inline void resume(SimTask* t);
   SimTask* running() const;
   SimTask* choose();
   SimChoice quiet_next() const;

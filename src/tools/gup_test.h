@@ -68,6 +68,9 @@ struct GupTestReport {
   std::vector<GupTestRun> runs;
   double get_ns_per_page = 0, put_ns_per_page = 0;  // medians
   double baseline_get_ns_per_page = 0, baseline_put_ns_per_page = 0;
+  // --baseline: the entries taken as GUP-fast takes them, bare (increment unless zero by
+  // compare-and-swap, each page stored in the caller's array): what the kernel cannot avoid.
+  double shaped_get_ns_per_page = 0;
   bool host_ok = false;
   std::string host_error;
   double host_get_ns_per_page = 0, host_put_ns_per_page = 0;

@@ -365,7 +365,14 @@ int uring_disk::poll(bool spin) {
       }
       throw_if_halted();
     }
+    // Each turn enters the host kernel without sleeping (GETEVENTS, no minimum): a
+    // completion on a ring that is not IOPOLL is posted by task work, which runs only when
+    // this thread enters the kernel; peeking from user space alone would wait for the
+    // next interrupt to get there (0.55x the IOPS of the non-polled path, measured).
     for (unsigned spins = 0; io_uring_peek_cqe(ring, &cqe) != 0; spins++) {
+      const int ret = io_uring_get_events(ring);
+      BUG_ON_MSG(ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY,
+                 fmt::format("io_uring_get_events: {}", errname(ret)));
       if ((spins & 1023) == 1023) throw_if_halted();
     }
   } else {

@@ -2,6 +2,9 @@
 // MAP_FIXED, MAP_POPULATE, MAP_LOCKED, frames freed by munmap, vm_get_page_prot().
 #include "mm/mmap.h"
 
+#include "base/completion.h"
+#include "base/rcu.h"
+#include "base/task.h"
 #include "fs/fs.h"
 
 #include "mm/fake_vm_ops.h"
@@ -129,10 +132,24 @@ TEST_F(MmapTest, MunmapFreesFramesAndPageTables) {
   for (int i = 0; i < 64; i++) put_u64(a + i * PAGE_SIZE, i);
   EXPECT_EQ(free0 - nr_free_pages(m_.get()), 64ul + 3) << "64 pages and pud/pmd/pte tables";
   EXPECT_EQ(atomic_read(&mm_->rss_anon), 64);
+  // A reader inside rcu_read_lock() across the unmap, as GUP-fast's walk would be: the
+  // tables must outlive it. Without one the grace period may end at any moment.
+  completion in_section, leave;
+  init_completion(&in_section);
+  init_completion(&leave);
+  task_struct* reader = m_->spawn("reader", [&] {
+    rcu_read_lock();
+    complete(&in_section);
+    wait_for_completion(&leave);
+    rcu_read_unlock();
+  });
+  wait_for_completion(&in_section);
   ASSERT_EQ(vm_munmap(mm_, a, 64 * PAGE_SIZE), 0);
   EXPECT_EQ(atomic_read(&mm_->rss_anon), 0);
   EXPECT_EQ(atomic_read(&mm_->pgtables_bytes), static_cast<int64_t>(PAGE_SIZE)) << "only the pgd is left";
   EXPECT_EQ(free0 - nr_free_pages(m_.get()), 3ul) << "tables wait for the grace period";
+  complete(&leave);
+  task_join(reader);
   rcu_barrier();
   EXPECT_EQ(nr_free_pages(m_.get()), free0);
 }

@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include "base/clock.h"
+#include "base/rcu.h"
 #include "mm/fake_vma.h"
 #include "mm/mmu_notifier.h"
 #include "mm/rmap.h"
@@ -204,6 +205,7 @@ TEST_P(TruncateTest, PinnedPageRemovedFromTheCacheLivesOnUntilUnpinned) {
   Pinned pn = pin_mapped(f, 2, FOLL_NONE);
   page* p = pn.pages[1];
   unmap(&pn);
+  rcu_barrier();  // the unmap's page tables are freed after a grace period, by another thread
   const unsigned long free0 = nr_free_pages(m_.get());
   ASSERT_EQ(vfs_truncate(f, PAGE_SIZE), 0);
   EXPECT_EQ(cached(f, 1), nullptr) << "out of the page cache";

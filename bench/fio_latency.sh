@@ -6,8 +6,8 @@
 #
 #   psync    rw=randread bs=4k ioengine=psync iodepth=1            (target >= 0.95)
 #   uring1   rw=randread bs=4k ioengine=io_uring iodepth=1         (target >= 0.95)
-#   hipri    as psync, with hipri=1 (guplab polls for its own completion; fio's
-#            pvsync2 hipri where the host can poll, else fio's psync)
+#   hipri    as psync, with hipri=1 on guplab's side (it polls for its own
+#            completion, blocked in the host); fio's side is plain psync
 #   randrw   rw=randrw bs=4k ioengine=io_uring iodepth=16 numjobs=2 (target >= 1.0)
 #   seed000  seed 000's job (read, libaio, iodepth 64)             (target >= 1.0)
 #

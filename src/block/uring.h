@@ -14,8 +14,11 @@
 // kPollQueues poll queues - a ring of its own on the same file, the kernel's poll hctx -
 // for as long as it has polled requests outstanding. queue_rq() prepares their SQEs
 // there; they go to the host at the task's next poll(), which submits and waits in one
-// io_uring_submit_and_wait() (or spins on the CQ ring with @spin) and ends what it reaps
-// in the task itself: the host wakes the waiting thread once, as for its own pread().
+// io_uring_submit_and_wait() and ends what it reaps in the task itself: the host wakes
+// the waiting thread once, as for its own pread(). poll(spin) never spins: the host rings
+// are not IOPOLL, so the host completes from its interrupt whatever the poller does, and
+// IOCB_HIPRI waits as any polled I/O (the kernel drops REQ_POLLED on a queue that cannot
+// poll, and its waiter sleeps).
 // With no poll queue free (or none can be set up) a request goes through the main ring.
 //
 // Host alignment: the logical block size and buffer alignment come from the host

@@ -8,9 +8,10 @@
 // uring device sees one io_uring_submit() per 32 requests at most), then the loop sleeps
 // until at least one completion arrives and reaps everything that completed. Each
 // kiocb's ki_complete runs in the device's completion task and only queues the slot
-// for the job; on a device that polls (fs/direct-io.h), a job at iodepth 1 or with
-// hipri=1 sends its kiocbs IOCB_HIPRI and reaps them itself with bdev_poll() (blocked in
-// the host; nothing spins: see block/uring.h), sleeping for the rest only once none of its own is outstanding.
+// for the job; on a device that polls (fs/direct-io.h), a single-file job at any
+// depth sends its kiocbs IOCB_HIPRI and reaps them itself with bdev_poll() (blocked in
+// the host; nothing spins: see block/uring.h), sleeping for the rest only once none of
+// its own is outstanding.
 // Synchronous engines (sync, psync, vsync, pvsync, pvsync2) issue one
 // synchronous kiocb at a time, as fio does whatever iodepth says.
 //

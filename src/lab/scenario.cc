@@ -127,7 +127,8 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
       for (const BlockedTask& b : sr->blocked) who += fmt::format("{}{}-{} on {}", who.empty() ? "" : ", ", b.comm, b.pid, b.what);
       all.emplace_back(Outcome::deadlock, sr->outcome == SimOutcome::deadlock
                                               ? fmt::format("every task blocked: {}", who)
-                                              : fmt::format("no progress within {} scheduling steps", sr->steps));
+                                              : fmt::format("no progress within {} scheduling steps ({} of them setup)",
+                                                            sr->steps + sr->setup_steps, sr->setup_steps));
       r.deadlock_report = sr->format();
       m.halt();  // unwound tasks may have left locks held: tear down as after a crash
     }

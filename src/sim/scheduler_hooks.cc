@@ -58,12 +58,10 @@ void SimScheduler::quiet_point(SimTask* t, SchedPoint why) {
   if (!timers_.empty()) fire_due_timers();
   // The running task goes on, but lets the others run where it asks to (cond_resched()).
   if (why != SchedPoint::kYield || runnable_.size() < 2) return;
+  // With two or more runnable, the round robin's next task is never the running one.
   next_ = tasks_[quiet_next()].get();
-  if (next_ != t) {
-    t->fiber->suspend();
-  } else {
-    next_ = nullptr;
-  }
+  GUPLAB_CHECK(next_ != t);
+  t->fiber->suspend();
 }
 
 void SimScheduler::futex_wait(const void* key, const uint32_t* word, uint32_t expected,

@@ -7,6 +7,7 @@
 //
 // Threading: reports go to the running task's BugSink, which must be thread-safe.
 #pragma once
+#include <atomic>
 #include <exception>
 #include <string>
 
@@ -32,7 +33,15 @@ class BugSink {
   /** Record an oops and halt. Must not throw. */
   virtual void record_oops(const BugReport& r) noexcept = 0;
   virtual void record_warn(const BugReport& r) noexcept = 0;
-  virtual bool halted() const noexcept = 0;
+  /** halted() - has the machine oopsed or been halted? One load, no call: the sim
+   *  scheduler asks at every scheduling point. */
+  bool halted() const noexcept { return halted_.load(std::memory_order_acquire); }
+
+ protected:
+  void set_halted() noexcept { halted_.store(true, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> halted_{false};
 };
 
 /** Thrown to unwind a task whose machine has oopsed; caught at the task boundary. */

@@ -144,7 +144,7 @@ void Machine::record_oops(const BugReport& r) noexcept {
     oopses_.push_back(std::move(o));
   } catch (...) {
   }
-  halted_.store(true, std::memory_order_release);
+  set_halted();
 }
 
 void Machine::record_warn(const BugReport& r) noexcept {

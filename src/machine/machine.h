@@ -116,13 +116,12 @@ class Machine final : public BugSink {
   // BugSink
   void record_oops(const BugReport& r) noexcept override;
   void record_warn(const BugReport& r) noexcept override;
-  bool halted() const noexcept override { return halted_.load(std::memory_order_acquire); }
   /**
    * halt() - declare the machine dead without an oops (a sim run that ended in a
    * deadlock or at its step limit: tasks were unwound holding locks). Everything that
    * tears it down afterwards takes the crash path. REQUIRES: not in run().
    */
-  void halt() { halted_.store(true, std::memory_order_release); }
+  void halt() { set_halted(); }
 
   std::vector<OopsRecord> oopses() const;
   std::vector<OopsRecord> warnings() const;
@@ -161,7 +160,6 @@ class Machine final : public BugSink {
   page* zero_page_ = nullptr;
   unsigned long boot_free_pages_ = 0;
   std::atomic<int> next_pid_{1};
-  std::atomic<bool> halted_{false};
   SimOptions sim_opts_;
   TraceSink* trace_sink_ = nullptr;
   uint64_t boot_host_ns_ = host_time_ns();  // native trace times count from boot

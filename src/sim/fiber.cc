@@ -21,7 +21,14 @@ struct EhGlobals {
   void* caught_exceptions;
   unsigned int uncaught_exceptions;
 };
-inline EhGlobals* eh_globals() { return reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals()); }
+// The runtime's own lookup is a call into the C++ runtime's TLS (__tls_get_addr) at
+// every switch; the block never moves for the life of a thread, so keep its address.
+constinit thread_local EhGlobals* tls_eh_globals = nullptr;
+inline EhGlobals* eh_globals() {
+  if (!tls_eh_globals) [[unlikely]]
+    tls_eh_globals = reinterpret_cast<EhGlobals*>(abi::__cxa_get_globals());
+  return tls_eh_globals;
+}
 
 #if defined(GUPLAB_ASAN)
 inline void asan_start(void** fake_save, const void* bottom, size_t size) {

@@ -294,12 +294,9 @@ void SimScheduler::fire_due_timers() {
   while (!timers_.empty() && timers_.begin()->first <= now_) unpark(tasks_[timers_.begin()->second].get());
 }
 
-bool SimScheduler::must_unwind() {
-  if (!unwinding_ && halt_ && halt_->halted()) {
-    emit(SimEventKind::halt, running_);
-    begin_unwind(SimOutcome::halted);
-  }
-  return unwinding_;
+void SimScheduler::unwind_halted() {
+  emit(SimEventKind::halt, running_);
+  begin_unwind(SimOutcome::halted);
 }
 
 void SimScheduler::begin_unwind(SimOutcome why) {

@@ -156,7 +156,13 @@ class SimScheduler final : public SimHooks {
   void unpark(SimTask* t);
   void add_timer(SimTask* t, uint64_t deadline);
   void fire_due_timers();
-  bool must_unwind();
+  /** must_unwind() - unwinding, or start to because the machine halted (asked at every point). */
+  bool must_unwind() {
+    if (!unwinding_ && halt_ && halt_->halted()) [[unlikely]]
+      unwind_halted();
+    return unwinding_;
+  }
+  void unwind_halted();
   void begin_unwind(SimOutcome why);
   void record_deadlock();
   std::string wait_label(const SimTask* t) const;

@@ -159,8 +159,8 @@ TEST(FioReport, GroupReportingMergesAndSums) {
   EXPECT_EQ(s.jobs[0].stats.at(Ddir::read).io_bytes, 2u * 4096000);
   EXPECT_EQ(s.jobs[0].stats.at(Ddir::read).runtime_ms, 1100u);
   EXPECT_EQ(s.jobs[0].stats.at(Ddir::read).bw_kib.min(), 8000u);
-  EXPECT_EQ(s.group.max_run[0], 1100u);
-  EXPECT_EQ(s.group.agg_bw[0], 2ull * 4096000 * 1000 / 1100);
+  EXPECT_EQ(s.groups[0].max_run[0], 1100u);
+  EXPECT_EQ(s.groups[0].agg_bw[0], 2ull * 4096000 * 1000 / 1100);
   const std::string text = format_text(r);
   EXPECT_NE(text.find("seqr: (groupid=0, jobs=3): err= 0: pid=100: "), std::string::npos) << text;
   EXPECT_NE(text.find("   bw (  KiB/s): min= 8000, max= 8000, per=100.00%, avg=8000.00, stdev= 0.00, samples=2\n"),
@@ -171,10 +171,10 @@ TEST(FioReport, GroupReportingMergesAndSums) {
   for (JobSpec& j : r.jobs) j.group_reporting = false;
   const Summary s2 = summarize(r);
   ASSERT_EQ(s2.jobs.size(), 3u);
-  EXPECT_EQ(s2.group.min_run[0], 1000u);
-  EXPECT_EQ(s2.group.max_run[0], 1100u);
-  EXPECT_EQ(s2.group.min_bw[0], 4096000u * 1000 / 1100);
-  EXPECT_EQ(s2.group.max_bw[0], 4096000u);
+  EXPECT_EQ(s2.groups[0].min_run[0], 1000u);
+  EXPECT_EQ(s2.groups[0].max_run[0], 1100u);
+  EXPECT_EQ(s2.groups[0].min_bw[0], 4096000u * 1000 / 1100);
+  EXPECT_EQ(s2.groups[0].max_bw[0], 4096000u);
   const std::string text2 = format_text(r);
   EXPECT_NE(text2.find("   READ: bw=7273KiB/s (7447kB/s), 3636KiB/s-4000KiB/s (3724kB/s-4096kB/s), io=8000KiB "
                        "(8192kB), run=1000-1100msec\n"),
@@ -182,6 +182,42 @@ TEST(FioReport, GroupReportingMergesAndSums) {
       << text2;
   // per= is the job's share of the group's bandwidth: 4000 KiB/s of 7272.7 KiB/s.
   EXPECT_NE(text2.find("per=55.00%"), std::string::npos) << text2;
+}
+
+// A stonewall starts a group of its own: group_reporting merges only within a group, and
+// each group has its own "Run status" block and bandwidth shares, as fio prints them.
+TEST(FioReport, StonewallGroupsReportApart) {
+  auto f = parse_job_text("[global]\nsize=16m\ngroup_reporting\n[a]\nnumjobs=2\n[b]\nstonewall\nrw=write\n", "s.fio");
+  ASSERT_TRUE(f.ok());
+  auto jobs = resolve_jobs(f.value());
+  ASSERT_TRUE(jobs.ok());
+  RunResult r;
+  r.jobs = jobs.value();
+  ASSERT_EQ(r.jobs.size(), 3u);
+  for (size_t i = 0; i < r.jobs.size(); i++) {
+    JobStats js;
+    js.pid = 100 + static_cast<int>(i);
+    js.groupid = i < 2 ? 0 : 1;
+    const Ddir d = i < 2 ? Ddir::read : Ddir::write;
+    for (int k = 0; k < 1000; k++) js.add_io(d, 4096, 50000, 60000, 10000);
+    js.set_runtime_ms(1000);
+    r.stats.push_back(js);
+  }
+  const Summary s = summarize(r);
+  ASSERT_EQ(s.jobs.size(), 2u) << "b does not join a's block";
+  EXPECT_EQ(s.jobs[0].members, 2u);
+  EXPECT_EQ(s.jobs[1].members, 1u);
+  ASSERT_EQ(s.groups.size(), 2u);
+  EXPECT_EQ(s.groups[0].io_bytes[0], 2u * 4096000);
+  EXPECT_EQ(s.groups[0].io_bytes[1], 0u);
+  EXPECT_EQ(s.groups[1].io_bytes[1], 4096000u);
+  const std::string text = format_text(r);
+  EXPECT_NE(text.find("b: (groupid=1, jobs=1): err= 0: pid=102: "), std::string::npos) << text;
+  const size_t g0 = text.find("\nRun status group 0 (all jobs):\n   READ: bw=8000KiB/s");
+  const size_t g1 = text.find("\nRun status group 1 (all jobs):\n  WRITE: bw=4000KiB/s");
+  ASSERT_NE(g0, std::string::npos) << text;
+  ASSERT_NE(g1, std::string::npos) << text;
+  EXPECT_LT(g0, g1);
 }
 
 TEST(FioReport, ErrorAndIdleJobs) {

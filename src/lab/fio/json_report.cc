@@ -222,7 +222,7 @@ json to_json(const RunResult& r) {
   json globals = options_object(r.global_options);
   if (!globals.empty()) root["global options"] = std::move(globals);
   json jobs = json::array();
-  for (const ReportedJob& rj : sum.jobs) jobs.push_back(job_object(rj, sum.group, r.elapsed_sec));
+  for (const ReportedJob& rj : sum.jobs) jobs.push_back(job_object(rj, sum.groups[rj.stats.groupid], r.elapsed_sec));
   root["jobs"] = std::move(jobs);
   return root;
 }

@@ -166,9 +166,9 @@ std::string job_block(const ReportedJob& rj, const GroupRun& g, std::chrono::sys
   return out;
 }
 
-std::string group_block(const GroupRun& g) {
+std::string group_block(const GroupRun& g, unsigned id) {
   static constexpr std::array<const char*, kNumDdirs> kLabel = {"   READ", "  WRITE", "   TRIM"};
-  std::string out = "\nRun status group 0 (all jobs):\n";
+  std::string out = strprintf("\nRun status group %u (all jobs):\n", id);
   for (size_t i = 0; i < kNumDdirs; i++) {
     if (!g.max_run[i]) continue;
     const auto n = [](uint64_t v, bool pow2, Unit unit) { return num2str(v, kSigFigs, 1, pow2, unit); };
@@ -189,7 +189,7 @@ Summary summarize(const RunResult& r) {
   Summary sum;
   for (size_t i = 0; i < r.jobs.size(); i++) {
     const JobSpec& job = r.jobs[i];
-    if (sum.jobs.empty() || !job.group_reporting) {
+    if (sum.jobs.empty() || !job.group_reporting || sum.jobs.back().stats.groupid != r.stats[i].groupid) {
       sum.jobs.push_back({&job, &job, r.stats[i], 1});
       continue;
     }
@@ -198,9 +198,12 @@ Summary summarize(const RunResult& r) {
     rj.last = &job;
     rj.members++;
   }
-  GroupRun& g = sum.group;
-  g.min_bw.fill(UINT64_MAX);
+  unsigned nr_groups = 1;
+  for (const ReportedJob& rj : sum.jobs) nr_groups = std::max(nr_groups, rj.stats.groupid + 1);
+  sum.groups.resize(nr_groups);
+  for (GroupRun& g : sum.groups) g.min_bw.fill(UINT64_MAX);
   for (const ReportedJob& rj : sum.jobs) {
+    GroupRun& g = sum.groups[rj.stats.groupid];
     for (size_t d = 0; d < kNumDdirs; d++) {
       const DirStats& s = rj.stats.dir[d];
       if (!s.runtime_ms) continue;
@@ -212,10 +215,11 @@ Summary summarize(const RunResult& r) {
       g.io_bytes[d] += s.io_bytes;
     }
   }
-  for (size_t d = 0; d < kNumDdirs; d++) {
-    if (g.max_run[d]) g.agg_bw[d] = g.io_bytes[d] * 1000 / g.max_run[d];
-    if (g.min_bw[d] == UINT64_MAX) g.min_bw[d] = 0;
-  }
+  for (GroupRun& g : sum.groups)
+    for (size_t d = 0; d < kNumDdirs; d++) {
+      if (g.max_run[d]) g.agg_bw[d] = g.io_bytes[d] * 1000 / g.max_run[d];
+      if (g.min_bw[d] == UINT64_MAX) g.min_bw[d] = 0;
+    }
   return sum;
 }
 
@@ -306,8 +310,8 @@ std::string format_percentiles(const char* name, const LatencyHistogram& h, std:
 std::string format_text(const RunResult& r) {
   const Summary sum = summarize(r);
   std::string out = "\n";
-  for (const ReportedJob& rj : sum.jobs) out += job_block(rj, sum.group, r.end_time);
-  out += group_block(sum.group);
+  for (const ReportedJob& rj : sum.jobs) out += job_block(rj, sum.groups[rj.stats.groupid], r.end_time);
+  for (size_t i = 0; i < sum.groups.size(); i++) out += group_block(sum.groups[i], static_cast<unsigned>(i));
   return out;
 }
 

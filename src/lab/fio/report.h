@@ -20,7 +20,8 @@
 //   fputs(format_text(r)) or fputs(format_json(r)) (json_report.h)
 //
 // Not printed (nothing here measures them): "Laying out IO file", "Disk stats", steady state.
-// All jobs are in group 0 (no stonewall/new_group).
+// Groups: a stonewall job starts a new group (JobStats::groupid); each gets its own
+// "Run status group N (all jobs):" block, and group_reporting merges only within a group.
 //
 // Threading: stateless functions over values; safe from any thread.
 #pragma once
@@ -68,11 +69,12 @@ struct GroupRun {
 
 struct Summary {
   std::vector<ReportedJob> jobs;
-  GroupRun group;
+  std::vector<GroupRun> groups;  // by groupid: groups[rj.stats.groupid] is rj's group
 };
 
 /** summarize() - merge by group_reporting as fio does (a job with group_reporting joins the
- *  block before it) and compute the group's numbers. Pointers refer into @r.
+ *  block before it if that block is of the same stonewall group) and compute each group's
+ *  numbers. Pointers refer into @r.
  *  REQUIRES: r.jobs.size() == r.stats.size(). */
 Summary summarize(const RunResult& r);
 

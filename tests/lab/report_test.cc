@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <regex>
 
 #include "lab/fio/units.h"
@@ -134,22 +135,39 @@ TEST(FioReport, PercentilesBlock) {
             "     |  1.00th=[    3],  5.00th=[   16], 10.00th=[   31], 20.00th=[   61],");
 }
 
-TEST(FioReport, GroupReportingMergesAndSums) {
-  auto f = parse_job_text("[global]\nsize=16m\ngroup_reporting\n[seqr]\nnumjobs=2\n[other]\nrw=write\n", "g.fio");
-  ASSERT_TRUE(f.ok());
-  auto jobs = resolve_jobs(f.value());
-  ASSERT_TRUE(jobs.ok());
+/**
+ * run_of() - a RunResult for the jobs of job file @text, job i having done 1,000 4 KiB
+ * I/Os in the direction its rw= says (pid 100 + i), for @runtime_ms(i); @group(i) is its
+ * stonewall group. Empty (with a test failure) if the text does not parse.
+ */
+RunResult run_of(const char* text, const std::function<uint64_t(size_t)>& runtime_ms,
+                 const std::function<unsigned(size_t)>& group = [](size_t) { return 0u; }) {
   RunResult r;
+  auto f = parse_job_text(text, "g.fio");
+  EXPECT_TRUE(f.ok());
+  if (!f.ok()) return r;
+  auto jobs = resolve_jobs(f.value());
+  EXPECT_TRUE(jobs.ok());
+  if (!jobs.ok()) return r;
   r.jobs = jobs.value();
   for (size_t i = 0; i < r.jobs.size(); i++) {
     JobStats js;
     js.pid = 100 + static_cast<int>(i);
+    js.groupid = group(i);
     const Ddir d = does_write(r.jobs[i].rw) ? Ddir::write : Ddir::read;
     for (int k = 0; k < 1000; k++) js.add_io(d, 4096, 50000, 60000, 10000);
-    js.set_runtime_ms(1000 + 100 * i);
-    js.add_bw_sample(d, 4000);
+    js.set_runtime_ms(runtime_ms(i));
     r.stats.push_back(js);
   }
+  return r;
+}
+
+TEST(FioReport, GroupReportingMergesAndSums) {
+  RunResult r = run_of("[global]\nsize=16m\ngroup_reporting\n[seqr]\nnumjobs=2\n[other]\nrw=write\n",
+                       [](size_t i) { return 1000 + 100 * i; });
+  ASSERT_EQ(r.jobs.size(), 3u);
+  for (size_t i = 0; i < r.jobs.size(); i++)
+    r.stats[i].add_bw_sample(does_write(r.jobs[i].rw) ? Ddir::write : Ddir::read, 4000);
   const Summary s = summarize(r);
   // group_reporting in [global]: every job joins the first block, as fio does.
   ASSERT_EQ(s.jobs.size(), 1u);
@@ -187,22 +205,9 @@ TEST(FioReport, GroupReportingMergesAndSums) {
 // A stonewall starts a group of its own: group_reporting merges only within a group, and
 // each group has its own "Run status" block and bandwidth shares, as fio prints them.
 TEST(FioReport, StonewallGroupsReportApart) {
-  auto f = parse_job_text("[global]\nsize=16m\ngroup_reporting\n[a]\nnumjobs=2\n[b]\nstonewall\nrw=write\n", "s.fio");
-  ASSERT_TRUE(f.ok());
-  auto jobs = resolve_jobs(f.value());
-  ASSERT_TRUE(jobs.ok());
-  RunResult r;
-  r.jobs = jobs.value();
+  const RunResult r = run_of("[global]\nsize=16m\ngroup_reporting\n[a]\nnumjobs=2\n[b]\nstonewall\nrw=write\n",
+                             [](size_t) { return 1000u; }, [](size_t i) { return i < 2 ? 0u : 1u; });
   ASSERT_EQ(r.jobs.size(), 3u);
-  for (size_t i = 0; i < r.jobs.size(); i++) {
-    JobStats js;
-    js.pid = 100 + static_cast<int>(i);
-    js.groupid = i < 2 ? 0 : 1;
-    const Ddir d = i < 2 ? Ddir::read : Ddir::write;
-    for (int k = 0; k < 1000; k++) js.add_io(d, 4096, 50000, 60000, 10000);
-    js.set_runtime_ms(1000);
-    r.stats.push_back(js);
-  }
   const Summary s = summarize(r);
   ASSERT_EQ(s.jobs.size(), 2u) << "b does not join a's block";
   EXPECT_EQ(s.jobs[0].members, 2u);

@@ -263,8 +263,8 @@ inline const char* bdev_name(const block_device* bdev) { return bdev->name().c_s
  * REQ_POLLED requests on @bdev has completed, ending them (bi_end_io runs here), after
  * waiting for at least one if none has. @spin (IOCB_HIPRI, fio's hipri=1) lets a device
  * that really polls spin on its completion queue; the uring device does not (it blocks
- * in the host until the host completes one: one host wake-up). Returns the requests ended (> 0), 0
- * if the task has no polled request outstanding on @bdev (then whatever it waits for
+ * in the host until the host completes one: one host wake-up). Returns the requests
+ * ended (> 0), 0 if the task has no polled request outstanding on @bdev (then whatever it waits for
  * completes in the completion task: sleep for it), or a device that cannot poll.
  * REQUIRES: a model task, not in interrupt context.
  */

@@ -357,8 +357,8 @@ int uring_disk::poll(bool spin) {
   // @spin (IOCB_HIPRI) changes nothing here: the host rings are not IOPOLL, so the host
   // posts a completion from its interrupt whatever we do, and a thread spinning on the CQ
   // ring only takes a core from the other jobs (bench/fio_latency.sh hipri: spinning
-  // 0.74x real fio's IOPS, this wait 0.97x). The kernel does the same for a queue that cannot poll: it drops REQ_POLLED
-  // and the waiter sleeps.
+  // 0.74x real fio's IOPS, this wait 0.97x). The kernel does the same for a queue that
+  // cannot poll: it drops REQ_POLLED and the waiter sleeps.
   (void)spin;
   for (;;) {
     const unsigned pending = q->pending;

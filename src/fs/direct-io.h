@@ -40,7 +40,8 @@
 // outstanding, so earlier ones are not polled) goes REQ_POLLED if the call is
 // synchronous or has IOCB_HIPRI. A synchronous call then reaps its own
 // completion with bdev_poll() (on the uring device blocked in the host, one wake-up, the
-// host's own, with or without IOCB_HIPRI) instead of sleeping until the completion task wakes it;
+// host's own, with or without IOCB_HIPRI) instead of sleeping until the completion task
+// wakes it;
 // an asynchronous IOCB_HIPRI call's ki_complete runs in whichever call of its
 // submitter's bdev_poll() reaps it, and the submitter must poll until it does.
 //

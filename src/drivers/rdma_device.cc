@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/errno.h"
+#include "base/random.h"
 #include "base/task.h"
 #include "drivers/dev_trace.h"
 #include "drivers/iommu.h"
@@ -161,6 +162,7 @@ dma_stamp RdmaDevice::dma_write(unsigned long i, unsigned first, unsigned count)
   VM_BUG_ON(!(count > 0 && first + count <= kStampChunks));
   // The write is ordered (and its generation drawn) only once it may begin: a script
   // holding it back here must not leave it with an older generation than later writes.
+  if (cfg_.write_gap_max_ns) sleep_ns(get_random_u64_below(cfg_.write_gap_max_ns));
   TEST_SYNC_POINT(sp_write_begin_.c_str());
   release_deferred();
   dma_stamp s;

@@ -78,6 +78,10 @@ struct rdma_config {
   bool fast = true;       // pin with pin_user_pages_fast(), else pin_user_pages_unlocked()
   bool longterm = true;   // FOLL_LONGTERM
   uint64_t chunk_pace_ns = 0;  // sleep between chunks of a write (0: none)
+  // A remote peer's write arrives when it arrives: before each write the device waits a
+  // time drawn from the device task's seeded stream, uniform in [0, write_gap_max_ns)
+  // (0: it writes at once).
+  uint64_t write_gap_max_ns = 0;
   bool listens = false;        // register an mmu notifier at reg_mr() and revoke on TRUNCATE/UNMAP
   /** Called (in the notifying task, must not sleep) for every revoke_events() record. */
   std::function<void(const rdma_revoke_event&)> on_revoke;

@@ -8,29 +8,31 @@
 namespace guplab {
 
 void SyncPoints::load_dependency(const std::vector<std::pair<std::string, std::string>>& deps) {
-  SpinGuard g(&lock_);
+  RawSpinGuard g(lock_);
   for (const auto& [pred, succ] : deps) {
     predecessors_[succ].push_back(pred);
     ordered_.insert(pred);
     ordered_.insert(succ);
   }
+  if (!deps.empty()) has_deps_.store(true, std::memory_order_release);
 }
 
 void SyncPoints::set_callback(const std::string& name, std::function<void()> fn) {
-  SpinGuard g(&lock_);
+  RawSpinGuard g(lock_);
   callbacks_[name] = std::move(fn);
 }
 
 void SyncPoints::clear_all() {
-  SpinGuard g(&lock_);
+  RawSpinGuard g(lock_);
   predecessors_.clear();
   callbacks_.clear();
   passed_.clear();
   ordered_.clear();
+  has_deps_.store(false, std::memory_order_release);
 }
 
 std::vector<std::string> SyncPoints::never_passed() {
-  SpinGuard g(&lock_);
+  RawSpinGuard g(lock_);
   std::vector<std::string> out;
   for (const auto& n : ordered_)
     if (passed_.find(n) == passed_.end()) out.push_back(n);
@@ -40,7 +42,7 @@ std::vector<std::string> SyncPoints::never_passed() {
 bool SyncPoints::reached(const std::string& name) { return hits(name) > 0; }
 
 unsigned long SyncPoints::hits(const std::string& name) {
-  SpinGuard g(&lock_);
+  RawSpinGuard g(lock_);
   auto it = passed_.find(name);
   return it == passed_.end() ? 0 : it->second;
 }
@@ -58,7 +60,7 @@ void SyncPoints::process(const char* name) {
   // misspelt name, or a code path that no longer passes it.
   std::string waiting;
   auto ready = [&] {
-    SpinGuard g(&lock_);
+    RawSpinGuard g(lock_);
     auto it = predecessors_.find(n);
     if (it == predecessors_.end()) return true;
     for (const auto& p : it->second)
@@ -68,27 +70,29 @@ void SyncPoints::process(const char* name) {
       }
     return true;
   };
+  const bool deps = has_deps_.load(std::memory_order_acquire);
   might_sleep();
   for (;;) {
+    if (!deps) break;
     const uint32_t s = wq_.seq.load(std::memory_order_acquire);
     if (ready()) break;
     wait_queue_sleep(&wq_, s, waiting.c_str());
   }
   {
-    SpinGuard g(&lock_);
+    RawSpinGuard g(lock_);
     auto it = callbacks_.find(n);
     if (it != callbacks_.end()) cb = it->second;
   }
   if (cb) cb();
   {
-    SpinGuard g(&lock_);
+    RawSpinGuard g(lock_);
     auto it = passed_.find(n);
     if (it == passed_.end())
       passed_.emplace(std::string(n), 1);
     else
       it->second++;
   }
-  wake_up_all(&wq_);
+  if (deps) wake_up_all(&wq_);
 }
 
 void sync_point(const char* name) {

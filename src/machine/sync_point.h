@@ -4,7 +4,10 @@
 // scenario loads dependencies {("A", "B")}: a task reaching "B" waits until some task
 // has passed "A". Callbacks run when a point is reached (to inject DMA, reclaim, ...).
 // Disabled (the default) a sync point costs one relaxed load. Under the sim backend a
-// sync point is also a scheduling point that traces record.
+// sync point is one scheduling point that traces record; the bookkeeping behind it (the
+// tables below, lab state that no model task reads) takes none, so that the lab does not
+// widen the model's windows with points of its own. Only a point with a loaded
+// predecessor can wait, and only loaded dependencies make a task wake the waiters.
 //
 // Threading: any task. Configure before the tasks run; process() from any task.
 #pragma once
@@ -17,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "base/spinlock.h"
+#include "base/raw_spinlock.h"
 #include "base/wait.h"
 
 namespace guplab {
@@ -48,7 +51,8 @@ class SyncPoints {
 
  private:
   std::atomic<bool> enabled_{false};
-  spinlock_t lock_;
+  std::atomic<bool> has_deps_{false};  // a dependency is loaded: a task may wait
+  RawSpinlock lock_;  // never held across a scheduling point or a callback
   // Transparent comparators: process() looks a name up without building a string.
   std::map<std::string, std::vector<std::string>, std::less<>> predecessors_ GUARDED_BY(lock_);
   std::map<std::string, std::function<void()>, std::less<>> callbacks_ GUARDED_BY(lock_);

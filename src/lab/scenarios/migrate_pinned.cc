@@ -61,7 +61,9 @@ class MigratePinned final : public Scenario {
 };
 
 struct Process : AnonProcess {
-  unsigned long own_pfn = 0;  // the frame of its own page before compaction
+  // The frames the whole buffer sat in once written (kcompactd's range): the device's
+  // pages and the process's own, pinned or not yet.
+  unsigned long lo_pfn = 0, hi_pfn = 0;
   dma_stamp last[kPages + 1];
 };
 
@@ -73,13 +75,8 @@ int process_store(Process* proc, StampClock* clock, unsigned long i) {
   return uaccess_write(proc->mm, proc->addr + (i << PAGE_SHIFT), img.data(), PAGE_SIZE);
 }
 
-void compact_buffer(ScenarioContext& ctx, RdmaDevice* dev, const Process* proc) {
-  unsigned long lo = proc->own_pfn, hi = proc->own_pfn + 1;
-  dev->for_each_pinned([&](unsigned long, page* p) {
-    lo = std::min(lo, page_to_pfn(p));
-    hi = std::max(hi, page_to_pfn(p) + 1);
-  });
-  if (lo >= hi) return;  // not registered (yet, or any more)
+void compact_buffer(ScenarioContext& ctx, const Process* proc) {
+  const unsigned long lo = proc->lo_pfn, hi = proc->hi_pfn;
   compact_control cc;
   const int ret = compact_range(&ctx.machine(), lo, hi, &cc);
   ctx.note(fmt::format("kcompactd: frames [{:#x}, {:#x}): {} moved, {} stayed ({})", lo, hi, cc.nr_migrated,
@@ -94,12 +91,16 @@ void MigratePinned::run(ScenarioContext& ctx) const {
   if (!proc->setup(ctx, kPages + 1)) return;
   for (unsigned long i = 0; i <= kPages; i++)  // faulted in and written by the process
     if (int err = process_store(proc, clock, i)) ctx.found(Outcome::warn, fmt::format("store: {}", errname(err)));
-  const long own = frame_at(proc->mm, proc->addr + (kPages << PAGE_SHIFT));
-  if (own < 0) {
-    ctx.found(Outcome::warn, "setup failed: the process's own page is not mapped");
-    return;
+  proc->lo_pfn = ~0UL;
+  for (unsigned long i = 0; i <= kPages; i++) {
+    const long pfn = frame_at(proc->mm, proc->addr + (i << PAGE_SHIFT));
+    if (pfn < 0) {
+      ctx.found(Outcome::warn, fmt::format("setup failed: the process's page {} is not mapped", i));
+      return;
+    }
+    proc->lo_pfn = std::min(proc->lo_pfn, static_cast<unsigned long>(pfn));
+    proc->hi_pfn = std::max(proc->hi_pfn, static_cast<unsigned long>(pfn) + 1);
   }
-  proc->own_pfn = static_cast<unsigned long>(own);
   sk.setup_device();
   Script* script = sk.script();
   RdmaDevice* dev = sk.dev();
@@ -116,10 +117,10 @@ void MigratePinned::run(ScenarioContext& ctx) const {
       },
       proc->mm);
 
-  ctx.spawn("kcompactd0", [&ctx, dev, proc, workers, scripted] {
+  ctx.spawn("kcompactd0", [&ctx, proc, workers, scripted] {
     if (!scripted) yield_some(3);
     Script::pass("migrate:compact");
-    compact_buffer(ctx, dev, proc);
+    compact_buffer(ctx, proc);
     Script::pass("migrate:compacted");
     workers->done();
   });

@@ -10,8 +10,10 @@
 //
 // Scripted: the device pins before the protection and writes after it: its write
 // lands in the pinned frame while the pte is write-protected, and no fault tells the
-// tracker. Unscripted the scheduler decides; when the pin comes after the protection,
-// GUP's write fault goes to the tracker (as a write) and nothing is missed.
+// tracker. Unscripted the scheduler and two seeded delays decide (the tracker protects
+// after a random delay, the device writes a random while after registering); when the
+// pin comes after the protection, GUP's write fault goes to the tracker (as a write) and
+// nothing is missed.
 //
 // Oracles: a page whose contents changed after the protection without a WP fault for
 // it is lost (the tracker's copy misses the device's write); pages whose writes faulted
@@ -23,7 +25,9 @@
 #include <atomic>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/errno.h"
+#include "base/random.h"
 #include "drivers/rdma_device.h"
 #include "lab/oracles.h"
 #include "lab/scenarios/common.h"
@@ -41,6 +45,14 @@ namespace {
 
 constexpr unsigned kPages = 2;
 constexpr unsigned long kProcPage = 0, kDevPage = 1;
+// Unscripted, neither side waits for the other, as in life: the tracker protects after
+// a random delay (so the registration comes first in some schedules, after in others),
+// and the remote peer's write arrives a random while after the registration (so it may
+// land before the protection or after it). Both are drawn from the tasks' seeded streams.
+// Without them the outcome would hang on how many scheduling points the lab's own code
+// takes between the registration and the write.
+constexpr uint64_t kProtectDelayMaxNs = 2 * NSEC_PER_USEC;
+constexpr uint64_t kWriteGapMaxNs = 10 * NSEC_PER_USEC;
 
 class UffdWpPin final : public Scenario {
  public:
@@ -87,7 +99,8 @@ void UffdWpPin::run(ScenarioContext& ctx) const {
     }
   }
   auto* script = ctx.make<Script>(ctx);
-  auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{});
+  // Unscripted, the remote peer's write comes a random while after the registration.
+  auto* dev = ctx.make<RdmaDevice>(&m, clock, rdma_config{.write_gap_max_ns = scripted ? 0 : kWriteGapMaxNs});
   if (scripted) script->order({{sp::device_sync_point(dev->name(), sp::kDevRegMrDone), "uffdwp:protect"}, {"uffdwp:protected", "uffdwp:dma"},
                                {"uffdwp:protected", "uffdwp:store"}});
 
@@ -134,6 +147,7 @@ void UffdWpPin::run(ScenarioContext& ctx) const {
       proc->mm);
   // The protection, and what each page holds under it (read after protecting: a write
   // that lands in between is counted as before it, never reported wrongly).
+  if (!scripted) sleep_ns(get_random_u64_below(kProtectDelayMaxNs));  // the tracker starts when it starts
   Script::pass("uffdwp:protect");
   if (int err = write_protect(proc->uffd, proc->addr, kPages << PAGE_SHIFT, true)) {
     ctx.found(Outcome::warn, fmt::format("UFFDIO_WRITEPROTECT: {}", errname(err)));

@@ -1,41 +1,48 @@
 // sync_point.cc - waiting for predecessors and running callbacks.
 #include "machine/sync_point.h"
 
+#include <algorithm>
+
 #include "base/sched.h"
 #include "base/task.h"
 #include "machine/machine.h"
 
 namespace guplab {
 
+SyncPoints::Point& SyncPoints::point(std::string_view name) {
+  auto it = points_.find(name);
+  if (it == points_.end()) it = points_.emplace(std::string(name), Point{}).first;
+  return it->second;
+}
+
 void SyncPoints::load_dependency(const std::vector<std::pair<std::string, std::string>>& deps) {
   RawSpinGuard g(lock_);
   for (const auto& [pred, succ] : deps) {
-    predecessors_[succ].push_back(pred);
-    ordered_.insert(pred);
-    ordered_.insert(succ);
+    Point& s = point(succ);
+    s.predecessors.push_back(pred);
+    s.ordered = true;
+    point(pred).ordered = true;
   }
   if (!deps.empty()) has_deps_.store(true, std::memory_order_release);
 }
 
 void SyncPoints::set_callback(const std::string& name, std::function<void()> fn) {
   RawSpinGuard g(lock_);
-  callbacks_[name] = std::move(fn);
+  point(name).callback = std::move(fn);
 }
 
 void SyncPoints::clear_all() {
   RawSpinGuard g(lock_);
-  predecessors_.clear();
-  callbacks_.clear();
-  passed_.clear();
-  ordered_.clear();
+  points_.clear();
   has_deps_.store(false, std::memory_order_release);
 }
 
 std::vector<std::string> SyncPoints::never_passed() {
   RawSpinGuard g(lock_);
   std::vector<std::string> out;
-  for (const auto& n : ordered_)
-    if (passed_.find(n) == passed_.end()) out.push_back(n);
+  for (const auto& [n, pt] : points_)
+    if (pt.ordered && pt.passed == 0) out.push_back(n);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -43,8 +50,8 @@ bool SyncPoints::reached(const std::string& name) { return hits(name) > 0; }
 
 unsigned long SyncPoints::hits(const std::string& name) {
   RawSpinGuard g(lock_);
-  auto it = passed_.find(name);
-  return it == passed_.end() ? 0 : it->second;
+  auto it = points_.find(name);
+  return it == points_.end() ? 0 : it->second.passed;
 }
 
 void SyncPoints::process(const char* name) {
@@ -55,42 +62,41 @@ void SyncPoints::process(const char* name) {
   // A test holding a task at a sync point (and its callback) is the lab's doing, not
   // the model's: it may do so in interrupt context without a might_sleep() report.
   LabSleepScope lab;
+  const bool deps = has_deps_.load(std::memory_order_acquire);
+  Point* pt;
+  {
+    RawSpinGuard g(lock_);
+    pt = &point(n);
+  }
   // What the task waits for, named, so that a deadlock report (sim) or a stuck run
   // (native, in a debugger) says which point of the script never came: often a
   // misspelt name, or a code path that no longer passes it.
   std::string waiting;
   auto ready = [&] {
     RawSpinGuard g(lock_);
-    auto it = predecessors_.find(n);
-    if (it == predecessors_.end()) return true;
-    for (const auto& p : it->second)
-      if (passed_.find(p) == passed_.end()) {
+    for (const auto& p : pt->predecessors) {
+      auto it = points_.find(p);
+      if (it == points_.end() || it->second.passed == 0) {
         waiting = "sync point '" + std::string(n) + "' waits for '" + p + "', never reached so far";
         return false;
       }
+    }
     return true;
   };
-  const bool deps = has_deps_.load(std::memory_order_acquire);
   might_sleep();
-  for (;;) {
-    if (!deps) break;
+  while (deps) {
     const uint32_t s = wq_.seq.load(std::memory_order_acquire);
     if (ready()) break;
     wait_queue_sleep(&wq_, s, waiting.c_str());
   }
   {
     RawSpinGuard g(lock_);
-    auto it = callbacks_.find(n);
-    if (it != callbacks_.end()) cb = it->second;
+    if (pt->callback) cb = pt->callback;
   }
   if (cb) cb();
   {
     RawSpinGuard g(lock_);
-    auto it = passed_.find(n);
-    if (it == passed_.end())
-      passed_.emplace(std::string(n), 1);
-    else
-      it->second++;
+    pt->passed++;
   }
   if (deps) wake_up_all(&wq_);
 }

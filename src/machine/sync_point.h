@@ -13,10 +13,9 @@
 #pragma once
 #include <atomic>
 #include <functional>
-#include <map>
-#include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -53,11 +52,23 @@ class SyncPoints {
   std::atomic<bool> enabled_{false};
   std::atomic<bool> has_deps_{false};  // a dependency is loaded: a task may wait
   RawSpinlock lock_;  // never held across a scheduling point or a callback
-  // Transparent comparators: process() looks a name up without building a string.
-  std::map<std::string, std::vector<std::string>, std::less<>> predecessors_ GUARDED_BY(lock_);
-  std::map<std::string, std::function<void()>, std::less<>> callbacks_ GUARDED_BY(lock_);
-  std::map<std::string, unsigned long, std::less<>> passed_ GUARDED_BY(lock_);
-  std::set<std::string, std::less<>> ordered_ GUARDED_BY(lock_);  // every name in a loaded dependency
+  /** What the table knows of one name. */
+  struct Point {
+    std::vector<std::string> predecessors;  // loaded: each must be passed before this one
+    std::function<void()> callback;
+    unsigned long passed = 0;
+    bool ordered = false;  // named in a loaded dependency (either side)
+  };
+  /** Hashes a name as a string_view: process() looks one up without building a string. */
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  /** point() - @name's entry, made empty on first use; stable until clear_all(). */
+  Point& point(std::string_view name) REQUIRES(lock_);
+
+  // One lookup per process(): a sync point is reached hundreds of times per schedule.
+  std::unordered_map<std::string, Point, NameHash, std::equal_to<>> points_ GUARDED_BY(lock_);
   wait_queue_head_t wq_;
 };
 

@@ -50,7 +50,6 @@ inline bool test_and_set_bit_lock(unsigned nr, bitword_t* w) {
 /** clear_bit_unlock() - release a bit lock. */
 inline void clear_bit_unlock(unsigned nr, bitword_t* w) {
   w->fetch_and(~(uint64_t{1} << nr), std::memory_order_release);
-  sched_point(SchedPoint::kUnlock, w);
 }
 /** __set_bit() / __clear_bit() - non-atomic forms for words nobody else can see yet. */
 inline void __set_bit(unsigned nr, bitword_t* w) {

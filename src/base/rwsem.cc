@@ -110,7 +110,6 @@ void up_read(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
   uint32_t old = sem->state.fetch_sub(1, std::memory_order_release);
   VM_WARN_ON_ONCE(!((old & R::kReaderMask) != 0 && "up_read without down_read"));  // as DEBUG_RWSEMS: a report
   if (((old - 1) & R::kReaderMask) == 0) wake_if_waiters(sem, old);
-  sched_point(SchedPoint::kUnlock, sem);
 }
 
 void down_write(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
@@ -140,7 +139,6 @@ void up_write(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
   sem->owner.store(nullptr, std::memory_order_relaxed);
   uint32_t old = sem->state.fetch_and(R::kWaiters, std::memory_order_release);
   wake_if_waiters(sem, old);
-  sched_point(SchedPoint::kUnlock, sem);
 }
 
 void downgrade_write(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
@@ -150,7 +148,6 @@ void downgrade_write(rw_semaphore* sem) NO_THREAD_SAFETY_ANALYSIS {
   while (!sem->state.compare_exchange_weak(s, (s & R::kWaiters) | 1, std::memory_order_release)) {
   }
   wake_if_waiters(sem, s);
-  sched_point(SchedPoint::kUnlock, sem);
 }
 
 }  // namespace guplab

@@ -20,12 +20,21 @@ namespace guplab {
 struct task_struct;
 struct rcu_head;
 
-/** Why a task reached a scheduling point; recorded in traces and used by strategies. */
+/**
+ * Why a task reached a scheduling point; recorded in traces and used by strategies.
+ *
+ * A point comes before each operation that others can see (an atomic access, taking a
+ * lock, a wait, a wake, ...). Releasing a lock is not one: the only task that can tell a
+ * release from the releasing task's next visible operation is one that takes the lock,
+ * and it has a point of its own before it does (data written under a lock and read
+ * without it is read through an atomic, which has its point). A point after the release
+ * would only give the same interleavings again, and lengthen every critical section's
+ * window under the random walk, which the lab's own code must not do.
+ */
 enum class SchedPoint : uint8_t {
   kAtomicRead,
   kAtomicWrite,  // store or read-modify-write
   kLock,
-  kUnlock,
   kWait,
   kWake,
   kRcu,

@@ -42,7 +42,6 @@ void spin_unlock(spinlock_t* l) NO_THREAD_SAFETY_ANALYSIS {
   // As CONFIG_DEBUG_SPINLOCK reports it (and never from a guard's noexcept destructor, a throw).
   VM_WARN_ON_ONCE(!(l->val.load(std::memory_order_relaxed) != 0 && "spin_unlock of a free lock"));
   if (l->val.exchange(0, std::memory_order_release) == 2) futex_wake(&l->val, 1);
-  sched_point(SchedPoint::kUnlock, l);
 }
 
 void assert_spin_locked(const spinlock_t* l) { VM_BUG_ON(!(spin_is_locked(l))); (void)l; }

@@ -18,9 +18,9 @@ const char* to_string(SimOutcome o) {
 }
 
 const char* to_string(SchedPoint why) {
-  static constexpr const char* kNames[] = {"atomic_read", "atomic_write", "lock",   "unlock", "wait",
-                                           "wake",        "rcu",          "clock",  "random", "spawn",
-                                           "io",          "yield",        "sync_point"};
+  static constexpr const char* kNames[] = {"atomic_read", "atomic_write", "lock",  "wait",   "wake",
+                                           "rcu",         "clock",        "random", "spawn", "io",
+                                           "yield",       "sync_point"};
   static_assert(std::size(kNames) == kSchedPointKinds, "a name for every SchedPoint kind");
   const auto i = static_cast<size_t>(why);
   return i < kSchedPointKinds ? kNames[i] : "?";

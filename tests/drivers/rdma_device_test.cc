@@ -6,7 +6,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <vector>
 
 #include "base/clock.h"
@@ -14,6 +16,7 @@
 #include "lab/oracles.h"
 #include "machine/sync_point.h"
 #include "mm/gup.h"
+#include "mm/mmap.h"
 #include "mm/mmu_notifier.h"
 #include "mm/page-flags.h"
 #include "tests/mm/mm_fixture.h"
@@ -257,6 +260,53 @@ TEST_P(RdmaDeviceTest, ADeviceThatDoesNotListenIsNeverTold) {
   EXPECT_EQ(dev.last_write(0).pfn, page_to_pfn(dev.pinned_page(0))) << "it writes a frame nobody maps";
   dev.dereg_mr(true);
   EXPECT_EQ(released(), 2);
+}
+
+// rdma_config::write_gap_max_ns on the sim backend: each write starts after a delay drawn
+// from the device task's seeded stream, below the bound; the same seed draws the same
+// delays, another seed others.
+std::vector<uint64_t> write_delays(uint64_t seed, uint64_t gap_max_ns) {
+  MachineConfig c = test::small_config();
+  c.backend = Backend::sim;
+  c.seed = seed;
+  Machine m(c);
+  std::vector<uint64_t> took;
+  m.run([&] {
+    mm_struct* mm = mm_alloc(&m);
+    current()->mm = mm;
+    const long a = vm_mmap(mm, 0, 2 * PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, nullptr, 0);
+    ASSERT_GT(a, 0);
+    StampClock clock;
+    RdmaDevice dev(&m, &clock, rdma_config{.write_gap_max_ns = gap_max_ns});
+    ASSERT_EQ(dev.reg_mr(static_cast<unsigned long>(a), 2), 0);
+    for (int w = 0; w < 16; w++) {
+      const uint64_t t0 = ktime_get_ns();
+      dev.dma_write(static_cast<unsigned long>(w % 2));
+      took.push_back(ktime_get_ns() - t0);
+    }
+    dev.dereg_mr(true);
+    current()->mm = nullptr;
+    mmput(mm);
+  });
+  return took;
+}
+
+TEST(RdmaDeviceSimTest, WriteGapDelaysEachWriteBySeededDrawsBelowTheBound) {
+  constexpr uint64_t kGap = 1000 * NSEC_PER_USEC;
+  const std::vector<uint64_t> none = write_delays(1, 0);
+  const std::vector<uint64_t> one = write_delays(1, kGap);
+  ASSERT_EQ(one.size(), 16u);
+  ASSERT_EQ(none.size(), 16u);
+  uint64_t lo = UINT64_MAX, hi = 0;
+  for (size_t w = 0; w < one.size(); w++) {
+    // A write without the gap costs the same scheduling steps (and one more: the draw).
+    EXPECT_LT(one[w], none[w] + kGap + 100) << "write " << w;
+    lo = std::min(lo, one[w]);
+    hi = std::max(hi, one[w]);
+  }
+  EXPECT_GT(hi - lo, kGap / 10) << "16 draws uniform below 1 ms spread wider than 100 us";
+  EXPECT_EQ(write_delays(1, kGap), one) << "the same seed draws the same delays";
+  EXPECT_NE(write_delays(2, kGap), one) << "another seed draws others";
 }
 
 INSTANTIATE_TEST_SUITE_P(Designs, RdmaDeviceTest,

@@ -107,11 +107,26 @@ void zone_init(Machine* m, zone* z, unsigned zid, const char* name, unsigned lon
     p->flags.store(static_cast<uint64_t>(zid) << ZONES_PGSHIFT, std::memory_order_relaxed);
     atomic_set(&p->_mapcount, -1);
   }
+  // As the kernel hands boot memory to the buddy allocator: in the largest aligned
+  // blocks that fit, so booting does not merge every page up from order 0 (the free
+  // lists end up the same either way).
   unsigned long freed = 0;
-  for (unsigned long pfn = start; pfn < start + n; pfn++) {
-    if (pfn == reserved_pfn) continue;
-    free_one(z, mem.pfn_to_page(pfn), 0);
-    freed++;
+  for (unsigned long off = 0; off < n;) {
+    if (start + off == reserved_pfn) {
+      off++;
+      continue;
+    }
+    unsigned order = 0;
+    while (order + 1 < MAX_ORDER) {
+      const unsigned long len = 1ul << (order + 1);
+      const bool aligned = (off & (len - 1)) == 0;
+      const bool holds_reserved = reserved_pfn >= start + off && reserved_pfn < start + off + len;
+      if (!aligned || off + len > n || holds_reserved) break;
+      order++;
+    }
+    free_one(z, mem.pfn_to_page(start + off), order);
+    freed += 1ul << order;
+    off += 1ul << order;
   }
   z->free_pages.store(static_cast<long>(freed), std::memory_order_relaxed);
 }

@@ -72,10 +72,25 @@ Fiber::~Fiber() {
   if (tsan_fiber_) tsan_destroy(tsan_fiber_);
 }
 
+Fiber::Hop Fiber::arrived(transfer_t t) {
+  const Hop hop = *static_cast<const Hop*>(t.data);  // read before the other side may run again
+  if (hop.from)
+    hop.from->ctx_ = t.fctx;  // a fiber switched here: where it resumes later
+  else
+    hop.to->back_ = t.fctx;  // the scheduler switched here: where to return
+  return hop;
+}
+
 void Fiber::entry(transfer_t from) noexcept {
-  Fiber* self = static_cast<Fiber*>(from.data);
-  self->back_ = from.fctx;
-  asan_finish(nullptr, &self->sched_bottom_, &self->sched_size_);
+  const Hop hop = arrived(from);
+  Fiber* self = hop.to;
+  const void* bottom = nullptr;
+  size_t size = 0;
+  asan_finish(nullptr, &bottom, &size);
+  if (!hop.from) {
+    self->sched_bottom_ = bottom;
+    self->sched_size_ = size;
+  }
   {
     // Run and destroy the body here, so whatever it captured dies inside the fiber.
     Body body = std::move(self->body_);
@@ -90,7 +105,8 @@ void Fiber::entry(transfer_t from) noexcept {
 __attribute__((no_sanitize("address"), noinline)) void Fiber::exit_to_scheduler(Fiber* self) noexcept {
   asan_start(nullptr, self->sched_bottom_, self->sched_size_);  // null: the fake stack dies
   tsan_switch(self->tsan_sched_);
-  boost::context::detail::jump_fcontext(self->back_, nullptr);
+  Hop hop{self, nullptr};
+  boost::context::detail::jump_fcontext(self->back_, &hop);
   __builtin_unreachable();  // the scheduler never resumes a finished fiber
 }
 
@@ -104,17 +120,18 @@ void Fiber::resume() {
   void* sched_fake = nullptr;
   asan_start(&sched_fake, stack_bottom_, stack_size_);
   tsan_switch(tsan_fiber_);
-  transfer_t t = boost::context::detail::jump_fcontext(ctx_, this);
+  Hop hop{nullptr, this};
+  transfer_t t = boost::context::detail::jump_fcontext(ctx_, &hop);
+  // Back from whichever fiber ran last: this one, or one it (or another) switched to.
+  Fiber* last = arrived(t).from;
   asan_finish(sched_fake, nullptr, nullptr);
   // @eh is still this OS thread's: every fiber runs on the thread that resumes it.
-  eh_caught_ = eh->caught_exceptions;
-  eh_uncaught_ = eh->uncaught_exceptions;
+  last->eh_caught_ = eh->caught_exceptions;
+  last->eh_uncaught_ = eh->uncaught_exceptions;
   *eh = sched_eh;
-  if (finished_) {
-    ctx_ = nullptr;
-    pool_->deallocate(stack_);  // nothing runs on it any more
-  } else {
-    ctx_ = t.fctx;
+  if (last->finished_) {
+    last->ctx_ = nullptr;
+    last->pool_->deallocate(last->stack_);  // nothing runs on it any more
   }
 }
 
@@ -122,9 +139,38 @@ void Fiber::suspend() {
   GUPLAB_CHECK(back_ && "suspend() outside this fiber");
   asan_start(&fake_stack_, sched_bottom_, sched_size_);
   tsan_switch(tsan_sched_);
-  transfer_t t = boost::context::detail::jump_fcontext(back_, nullptr);
-  back_ = t.fctx;
-  asan_finish(fake_stack_, &sched_bottom_, &sched_size_);
+  Hop hop{this, nullptr};
+  transfer_t t = boost::context::detail::jump_fcontext(back_, &hop);
+  land_here(arrived(t));
+}
+
+void Fiber::switch_to(Fiber& next) {
+  GUPLAB_CHECK(back_ && &next != this && !next.finished_ && next.ctx_);
+  // @next returns to our scheduler; it learns where that is, and how to tell the sanitizers.
+  next.started_ = true;
+  next.back_ = back_;
+  next.sched_bottom_ = sched_bottom_;
+  next.sched_size_ = sched_size_;
+  next.tsan_sched_ = tsan_sched_;
+  EhGlobals* eh = eh_globals();
+  eh_caught_ = eh->caught_exceptions;
+  eh_uncaught_ = eh->uncaught_exceptions;
+  *eh = {next.eh_caught_, next.eh_uncaught_};
+  asan_start(&fake_stack_, next.stack_bottom_, next.stack_size_);
+  tsan_switch(next.tsan_fiber_);
+  Hop hop{this, &next};
+  transfer_t t = boost::context::detail::jump_fcontext(next.ctx_, &hop);
+  land_here(arrived(t));
+}
+
+void Fiber::land_here(const Hop& hop) {
+  const void* bottom = nullptr;
+  size_t size = 0;
+  asan_finish(fake_stack_, &bottom, &size);
+  if (!hop.from) {  // the scheduler switched in: its stack, as ASan knows it now
+    sched_bottom_ = bottom;
+    sched_size_ = size;
+  }
 }
 
 }  // namespace guplab

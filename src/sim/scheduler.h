@@ -5,7 +5,9 @@
 // point of base/ the running fiber asks the run's strategy (sim/strategy.h) who runs
 // next. Blocking is parking: a futex wait parks the fiber on the word's address, a sleep
 // on a virtual-time timer, a join on the target task, synchronize_rcu() on a grace
-// period (sim/sim_rcu.h). When nothing is runnable, virtual time jumps to the next
+// period (sim/sim_rcu.h). A switch at a scheduling point goes straight from fiber to
+// fiber (Fiber::switch_to()); a fiber that blocks or ends returns to the run loop, which
+// picks the next. When nothing is runnable, virtual time jumps to the next
 // timer; with no timer either, the run is a deadlock, and its result carries the
 // wait-for picture. call_rcu() callbacks run in an "rcuop/0" kthread fiber of the run.
 //
@@ -145,6 +147,8 @@ class SimScheduler final : public SimHooks {
   void task_ended(SimTask* t);
   // Inlined into loop(), its only caller: every switch passes here.
   [[gnu::always_inline]] inline void resume(SimTask* t);
+  /** switch_direct() - at a point, from the running @t straight to @n (no run loop). */
+  void switch_direct(SimTask* t, SimTask* n);
   SimTask* running() const;
   SimTask* choose();
   SimChoice quiet_next() const;

@@ -41,10 +41,7 @@ void SimScheduler::point(SchedPoint why, const void* obj) {
   }
   if (!timers_.empty()) fire_due_timers();
   SimTask* n = choose();
-  if (n != t) {
-    next_ = n;
-    t->fiber->suspend();
-  }
+  if (n != t) switch_direct(t, n);
 }
 
 void SimScheduler::quiet_point(SimTask* t, SchedPoint why) {

@@ -121,5 +121,50 @@ TEST(Fiber, UncaughtExceptionsArePerFiber) {
   EXPECT_EQ(std::uncaught_exceptions(), 0);
 }
 
+// switch_to(): A hands the thread to B (not started yet) without the scheduler, B hands it
+// back, A suspends: resume(A) returns once. B, resumed by the scheduler later, finishes
+// and its stack goes back; each fiber keeps its own caught exception across the hops.
+TEST(Fiber, SwitchToGoesStraightToAnotherFiberAndBack) {
+  StackPool pool(128 * 1024);
+  Fiber* fa = nullptr;
+  Fiber* fb = nullptr;
+  std::vector<std::string> log;
+  Fiber a(&pool, [&] {
+    try {
+      throw std::runtime_error("from A");
+    } catch (...) {
+      log.push_back("a1");
+      fa->switch_to(*fb);  // B starts here
+      log.push_back("a2");
+      try {
+        throw;
+      } catch (const std::exception& e) {
+        log.push_back(e.what());
+      }
+    }
+    fa->suspend();
+    log.push_back("a3");
+  });
+  Fiber b(&pool, [&] {
+    log.push_back(std::current_exception() ? "b sees an exception" : "b1");
+    fb->switch_to(*fa);
+    log.push_back("b2");
+  });
+  fa = &a;
+  fb = &b;
+  a.resume();  // a1, b1, a2, "from A", then A suspends: back here
+  EXPECT_TRUE(b.started());
+  EXPECT_FALSE(a.finished() || b.finished());
+  EXPECT_EQ(pool.outstanding(), 2u);
+  b.resume();  // B goes on after its switch_to() and ends
+  EXPECT_TRUE(b.finished());
+  EXPECT_EQ(pool.outstanding(), 1u);
+  a.resume();
+  EXPECT_TRUE(a.finished());
+  EXPECT_EQ(pool.outstanding(), 0u);
+  EXPECT_EQ(log, (std::vector<std::string>{"a1", "b1", "a2", "from A", "b2", "a3"}));
+  EXPECT_EQ(std::current_exception(), nullptr);
+}
+
 }  // namespace
 }  // namespace guplab

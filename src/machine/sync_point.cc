@@ -58,23 +58,28 @@ void SyncPoints::process(const char* name) {
   if (!enabled()) return;
   if (SimHooks* h = sim_hooks()) h->sync_point(name);
   const std::string_view n(name);
+  const bool deps = has_deps_.load(std::memory_order_acquire);
+  // Entries are looked up again after every unlocked stretch: a test may clear_all()
+  // while a device's task is inside process() (clear_all() frees them).
+  {
+    RawSpinGuard g(lock_);
+    Point& pt = point(n);
+    if (!deps && !pt.callback) {  // most passes: nothing to wait for, nothing to run
+      pt.passed++;
+      return;
+    }
+  }
   std::function<void()> cb;
   // A test holding a task at a sync point (and its callback) is the lab's doing, not
   // the model's: it may do so in interrupt context without a might_sleep() report.
   LabSleepScope lab;
-  const bool deps = has_deps_.load(std::memory_order_acquire);
-  Point* pt;
-  {
-    RawSpinGuard g(lock_);
-    pt = &point(n);
-  }
   // What the task waits for, named, so that a deadlock report (sim) or a stuck run
   // (native, in a debugger) says which point of the script never came: often a
   // misspelt name, or a code path that no longer passes it.
   std::string waiting;
   auto ready = [&] {
     RawSpinGuard g(lock_);
-    for (const auto& p : pt->predecessors) {
+    for (const auto& p : point(n).predecessors) {
       auto it = points_.find(p);
       if (it == points_.end() || it->second.passed == 0) {
         waiting = "sync point '" + std::string(n) + "' waits for '" + p + "', never reached so far";
@@ -91,12 +96,13 @@ void SyncPoints::process(const char* name) {
   }
   {
     RawSpinGuard g(lock_);
-    if (pt->callback) cb = pt->callback;
+    const Point& pt = point(n);
+    if (pt.callback) cb = pt.callback;
   }
   if (cb) cb();
   {
     RawSpinGuard g(lock_);
-    pt->passed++;
+    point(n).passed++;
   }
   if (deps) wake_up_all(&wq_);
 }

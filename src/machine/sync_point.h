@@ -9,7 +9,8 @@
 // widen the model's windows with points of its own. Only a point with a loaded
 // predecessor can wait, and only loaded dependencies make a task wake the waiters.
 //
-// Threading: any task. Configure before the tasks run; process() from any task.
+// Threading: any task. Configure before the tasks run; process() from any task;
+// clear_all() also while a task is inside process() (that pass then counts afresh).
 #pragma once
 #include <atomic>
 #include <functional>
@@ -64,10 +65,10 @@ class SyncPoints {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  /** point() - @name's entry, made empty on first use; stable until clear_all(). */
+  /** point() - @name's entry, made empty on first use; clear_all() frees it (do not keep it unlocked). */
   Point& point(std::string_view name) REQUIRES(lock_);
 
-  // One lookup per process(): a sync point is reached hundreds of times per schedule.
+  // One lookup for most passes: a sync point is reached hundreds of times per schedule.
   std::unordered_map<std::string, Point, NameHash, std::equal_to<>> points_ GUARDED_BY(lock_);
   wait_queue_head_t wq_;
 };

@@ -23,7 +23,7 @@ void SyncPoints::load_dependency(const std::vector<std::pair<std::string, std::s
     s.ordered = true;
     point(pred).ordered = true;
   }
-  if (!deps.empty()) has_deps_.store(true, std::memory_order_release);
+  if (!deps.empty()) has_deps_ = true;
 }
 
 void SyncPoints::set_callback(const std::string& name, std::function<void()> fn) {
@@ -34,7 +34,7 @@ void SyncPoints::set_callback(const std::string& name, std::function<void()> fn)
 void SyncPoints::clear_all() {
   RawSpinGuard g(lock_);
   points_.clear();
-  has_deps_.store(false, std::memory_order_release);
+  has_deps_ = false;
 }
 
 std::vector<std::string> SyncPoints::never_passed() {
@@ -58,12 +58,15 @@ void SyncPoints::process(const char* name) {
   if (!enabled()) return;
   if (SimHooks* h = sim_hooks()) h->sync_point(name);
   const std::string_view n(name);
-  const bool deps = has_deps_.load(std::memory_order_acquire);
   // Entries are looked up again after every unlocked stretch: a test may clear_all()
-  // while a device's task is inside process() (clear_all() frees them).
+  // while a device's task is inside process() (clear_all() frees them). has_deps_ is
+  // read under the lock that load_dependency() sets it under: a pass that counts itself
+  // without waking anyone did so before any dependency (and so any waiter) existed.
+  bool deps;
   {
     RawSpinGuard g(lock_);
     Point& pt = point(n);
+    deps = has_deps_;
     if (!deps && !pt.callback) {  // most passes: nothing to wait for, nothing to run
       pt.passed++;
       return;
@@ -103,6 +106,7 @@ void SyncPoints::process(const char* name) {
   {
     RawSpinGuard g(lock_);
     point(n).passed++;
+    deps = has_deps_;
   }
   if (deps) wake_up_all(&wq_);
 }

@@ -51,8 +51,8 @@ class SyncPoints {
 
  private:
   std::atomic<bool> enabled_{false};
-  std::atomic<bool> has_deps_{false};  // a dependency is loaded: a task may wait
   RawSpinlock lock_;  // never held across a scheduling point or a callback
+  bool has_deps_ GUARDED_BY(lock_) = false;  // a dependency is loaded: a task may wait
   /** What the table knows of one name. */
   struct Point {
     std::vector<std::string> predecessors;  // loaded: each must be passed before this one

@@ -123,7 +123,9 @@ inline void cond_resched() {
 //
 //   SchedCheck   ask the thread at every point (the default, what sched_point() does);
 //   SchedNative  this thread is known to be native: every point vanishes at compile
-//                time, and what is left is the plain std::atomic operation.
+//                time, and what is left is the plain std::atomic operation;
+//   SchedOwned   the word cannot change under the caller (a lock it holds excludes
+//                every writer): no point under either backend.
 //
 // Under the sim backend a caller always runs with SchedCheck, so the sim sees exactly
 // the points it would see without the policy.
@@ -136,6 +138,18 @@ struct SchedCheck {
 /** SchedNative - for a thread known to run natively: no scheduling point at all. */
 struct SchedNative {
   static constexpr bool kNative = true;
+  static void point(SchedPoint, const void*) {}
+};
+
+/**
+ * SchedOwned - for a read of a word that no other task can change meanwhile: every
+ * writer of it holds a lock the caller holds. Nobody can tell where between that lock
+ * and the caller's next visible operation the read happened, so it is no scheduling
+ * point under either backend (a point there would only give the same interleavings
+ * again). E.g. free_pgtables() reading table entries under page_table_lock.
+ */
+struct SchedOwned {
+  static constexpr bool kNative = false;
   static void point(SchedPoint, const void*) {}
 };
 

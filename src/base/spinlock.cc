@@ -13,7 +13,15 @@ inline void cpu_relax() { __builtin_ia32_pause(); }
 }  // namespace
 
 void spin_lock(spinlock_t* l) NO_THREAD_SAFETY_ANALYSIS {
-  sched_point(SchedPoint::kLock, l);
+  if (SimHooks* h = sim_hooks()) {
+    h->point(SchedPoint::kLock, l);
+    // Every task of a sim run is a fiber of one host thread, switched only at scheduling
+    // points: a free lock is taken with a plain load and store, not a locked instruction.
+    if (l->val.load(std::memory_order_relaxed) == 0) {
+      l->val.store(1, std::memory_order_relaxed);
+      return;
+    }
+  }
   uint32_t c = 0;
   if (likely(l->val.compare_exchange_strong(c, 1, std::memory_order_acquire))) return;
   if (!sim_hooks()) {
@@ -41,6 +49,12 @@ bool spin_trylock(spinlock_t* l) NO_THREAD_SAFETY_ANALYSIS {
 void spin_unlock(spinlock_t* l) NO_THREAD_SAFETY_ANALYSIS {
   // As CONFIG_DEBUG_SPINLOCK reports it (and never from a guard's noexcept destructor, a throw).
   VM_WARN_ON_ONCE(!(l->val.load(std::memory_order_relaxed) != 0 && "spin_unlock of a free lock"));
+  if (sim_hooks()) {  // one host thread (see spin_lock())
+    const uint32_t c = l->val.load(std::memory_order_relaxed);
+    l->val.store(0, std::memory_order_relaxed);
+    if (c == 2) futex_wake(&l->val, 1);
+    return;
+  }
   if (l->val.exchange(0, std::memory_order_release) == 2) futex_wake(&l->val, 1);
 }
 

@@ -2,7 +2,9 @@
 //
 // A user-space thread can be preempted while holding a lock, so natively this spins
 // briefly and then sleeps on a futex (Drepper's three-state mutex). Under sim it parks
-// the fiber. Lock and unlock are scheduling points.
+// the fiber, and takes a free lock with a plain load and store (the fibers of a run share
+// one host thread). Taking the lock is a scheduling point; releasing it is not
+// (base/sched.h says why).
 //
 // Threading: any task. Not recursive.
 #pragma once

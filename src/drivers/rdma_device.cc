@@ -175,9 +175,10 @@ dma_stamp RdmaDevice::dma_write(unsigned long i, unsigned first, unsigned count)
   }
   Iommu& iommu = m_->iommu();
   const unsigned long target = iommu.iova_to_phys(domain_, i);
-  trace(fmt::format("dma write {} -> {} chunks {}..{}", to_string(s),
-                    target == kScratchPfn ? std::string("scratch page") : fmt::format("pfn {:#x}", target), first,
-                    first + count - 1));
+  if (m_->tracing())  // the only per-write line: not formatted for nothing
+    trace(fmt::format("dma write {} -> {} chunks {}..{}", to_string(s),
+                      target == kScratchPfn ? std::string("scratch page") : fmt::format("pfn {:#x}", target), first,
+                      first + count - 1));
   for (unsigned c = first; c < first + count; c++) {
     // One transfer per chunk, translated by the IOMMU when it starts.
     const unsigned long where =

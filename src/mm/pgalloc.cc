@@ -196,20 +196,23 @@ void free_pgtables(mmu_gather* tlb, mm_struct* mm, unsigned long start, unsigned
   if (start >= end) return;
   const PhysMem& mem = mm_mem(mm);
   SpinGuard g(&mm->page_table_lock);
+  // Every writer of a table entry holds page_table_lock (the MMU's A/D updates touch
+  // leaves only, which are skipped here): the entries are read with no scheduling point.
+  using S = SchedOwned;
   for (unsigned long a = start, anext; a < end; a = anext) {
     anext = next_boundary(a, PGDIR_SIZE, end);
     pgtable_slot* pgdp = pgd_slot(mm, a);
-    pgd_t pgd = pgdp_get(pgdp);
+    pgd_t pgd = pgdp_get<S>(pgdp);
     if (!pgd_present(pgd)) continue;
     for (unsigned long b = a, bnext; b < anext; b = bnext) {
       bnext = next_boundary(b, PUD_SIZE, anext);
       pgtable_slot* pudp = pud_offset(mem, pgd, b);
-      pud_t pud = pudp_get(pudp);
+      pud_t pud = pudp_get<S>(pudp);
       if (!pud_present(pud) || pud_leaf(pud)) continue;
       for (unsigned long c = b, cnext; c < bnext; c = cnext) {
         cnext = next_boundary(c, PMD_SIZE, bnext);
         pgtable_slot* pmdp = pmd_offset(mem, pud, c);
-        pmd_t pmd = pmdp_get(pmdp);
+        pmd_t pmd = pmdp_get<S>(pmdp);
         if (!pmd_present(pmd) || pmd_leaf(pmd)) continue;
         if (!table_empty(mem, pmd_pfn(pmd))) continue;
         set_pmd(pmdp, pmd_t{0});

@@ -205,11 +205,6 @@ void SimScheduler::switch_direct(SimTask* t, SimTask* n) {
   // Running again: whoever switched here (the loop or another task) made t current.
 }
 
-SimScheduler::SimTask* SimScheduler::running() const {
-  GUPLAB_CHECK(running_ && "a sim hook was called outside a fiber of the run");
-  return running_;
-}
-
 SimScheduler::SimTask* SimScheduler::choose() {
   if (runnable_.empty()) return nullptr;
   if (runnable_.size() == 1) return tasks_[runnable_[0]].get();

@@ -149,7 +149,10 @@ class SimScheduler final : public SimHooks {
   [[gnu::always_inline]] inline void resume(SimTask* t);
   /** switch_direct() - at a point, from the running @t straight to @n (no run loop). */
   void switch_direct(SimTask* t, SimTask* n);
-  SimTask* running() const;
+  SimTask* running() const {  // inline: every scheduling point asks
+    GUPLAB_CHECK(running_ && "a sim hook was called outside a fiber of the run");
+    return running_;
+  }
   SimTask* choose();
   SimChoice quiet_next() const;
   void quiet_point(SimTask* t, SchedPoint why);

@@ -2,6 +2,7 @@
 #include "machine/sync_point.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "base/sched.h"
 #include "base/task.h"
@@ -12,6 +13,15 @@ namespace guplab {
 SyncPoints::Point& SyncPoints::point(std::string_view name) {
   auto it = points_.find(name);
   if (it == points_.end()) it = points_.emplace(std::string(name), Point{}).first;
+  return it->second;
+}
+
+SyncPoints::Point& SyncPoints::point_of(const char* name) {
+  Memo& m = memo_[(reinterpret_cast<uintptr_t>(name) >> 3) % kMemoSlots];
+  if (m.name == name && std::strcmp(m.entry->first.c_str(), name) == 0) return m.entry->second;
+  auto it = points_.find(std::string_view(name));
+  if (it == points_.end()) it = points_.emplace(std::string(name), Point{}).first;
+  m = Memo{name, &*it};
   return it->second;
 }
 
@@ -34,6 +44,7 @@ void SyncPoints::set_callback(const std::string& name, std::function<void()> fn)
 void SyncPoints::clear_all() {
   RawSpinGuard g(lock_);
   points_.clear();
+  memo_.fill(Memo{});
   has_deps_ = false;
 }
 
@@ -57,7 +68,6 @@ unsigned long SyncPoints::hits(const std::string& name) {
 void SyncPoints::process(const char* name) {
   if (!enabled()) return;
   if (SimHooks* h = sim_hooks()) h->sync_point(name);
-  const std::string_view n(name);
   // Entries are looked up again after every unlocked stretch: a test may clear_all()
   // while a device's task is inside process() (clear_all() frees them). has_deps_ is
   // read under the lock that load_dependency() sets it under: a pass that counts itself
@@ -65,7 +75,7 @@ void SyncPoints::process(const char* name) {
   bool deps;
   {
     RawSpinGuard g(lock_);
-    Point& pt = point(n);
+    Point& pt = point_of(name);
     deps = has_deps_;
     if (!deps && !pt.callback) {  // most passes: nothing to wait for, nothing to run
       pt.passed++;
@@ -82,10 +92,10 @@ void SyncPoints::process(const char* name) {
   std::string waiting;
   auto ready = [&] {
     RawSpinGuard g(lock_);
-    for (const auto& p : point(n).predecessors) {
+    for (const auto& p : point_of(name).predecessors) {
       auto it = points_.find(p);
       if (it == points_.end() || it->second.passed == 0) {
-        waiting = "sync point '" + std::string(n) + "' waits for '" + p + "', never reached so far";
+        waiting = "sync point '" + std::string(name) + "' waits for '" + p + "', never reached so far";
         return false;
       }
     }
@@ -99,13 +109,13 @@ void SyncPoints::process(const char* name) {
   }
   {
     RawSpinGuard g(lock_);
-    const Point& pt = point(n);
+    const Point& pt = point_of(name);
     if (pt.callback) cb = pt.callback;
   }
   if (cb) cb();
   {
     RawSpinGuard g(lock_);
-    point(n).passed++;
+    point_of(name).passed++;
     deps = has_deps_;
   }
   if (deps) wake_up_all(&wq_);

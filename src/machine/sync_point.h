@@ -12,6 +12,7 @@
 // Threading: any task. Configure before the tasks run; process() from any task;
 // clear_all() also while a task is inside process() (that pass then counts afresh).
 #pragma once
+#include <array>
 #include <atomic>
 #include <functional>
 #include <string>
@@ -67,9 +68,21 @@ class SyncPoints {
   };
   /** point() - @name's entry, made empty on first use; clear_all() frees it (do not keep it unlocked). */
   Point& point(std::string_view name) REQUIRES(lock_);
+  /**
+   * point_of() - as point() for a name process() was given: a pass finds its entry by the
+   * name's address first (a direct-mapped memo checked against the entry's own key, so an
+   * address that now holds another name is looked up afresh), without hashing the name.
+   */
+  Point& point_of(const char* name) REQUIRES(lock_);
 
   // One lookup for most passes: a sync point is reached hundreds of times per schedule.
   std::unordered_map<std::string, Point, NameHash, std::equal_to<>> points_ GUARDED_BY(lock_);
+  struct Memo {
+    const char* name = nullptr;                   // the address process() was given
+    std::pair<const std::string, Point>* entry = nullptr;  // its entry in points_
+  };
+  static constexpr size_t kMemoSlots = 64;
+  std::array<Memo, kMemoSlots> memo_ GUARDED_BY(lock_){};  // emptied with points_
   wait_queue_head_t wq_;
 };
 

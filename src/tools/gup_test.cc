@@ -168,17 +168,24 @@ uint64_t kernel_shaped_loop(const std::vector<page*>& pages, std::vector<page*>*
 
 // Both sides of --baseline are timed from the same cache state: cold, as the first pass
 // after faulting in a large buffer is (its zeroing evicted every struct page). A write
-// sweep over twice a large last-level cache before each timed pass gets there again.
+// sweep over twice the host's last-level cache before each timed pass gets there again
+// (a fixed 128 MiB did not: with a 480 MiB LLC the later passes found the struct pages
+// the previous one had touched still cached, and only the model's first pass ran cold).
 class CacheSweep {
  public:
   void operator()() {
-    if (buf_.empty()) buf_.assign(kBytes, 0);
-    for (size_t i = 0; i < kBytes; i += 64) buf_[i] = static_cast<char>(buf_[i] + 1);
+    if (buf_.empty()) buf_.assign(bytes(), 0);
+    for (size_t i = 0; i < buf_.size(); i += 64) buf_[i] = static_cast<char>(buf_[i] + 1);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
   }
 
  private:
-  static constexpr size_t kBytes = 128ull << 20;
+  // Twice the LLC the host reports, at least 128 MiB (none reported), at most 2 GiB.
+  static size_t bytes() {
+    const long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    const size_t want = llc > 0 ? 2 * static_cast<size_t>(llc) : 0;
+    return std::clamp<size_t>(want, 128ull << 20, 2ull << 30);
+  }
   std::vector<char> buf_;
 };
 

@@ -102,7 +102,7 @@ class FastWalk {
         continue;
       }
       folio* const f = page_folio_of_head(p);
-      VM_BUG_ON(!(!is_zero_folio(f)));  // special: refused by the mask test
+      VM_BUG_ON(!(!is_zero_folio<S>(f)));  // special: refused by the mask test
       if (D::template grab_fast<S>(f, 1) <= 0) {
         whole = false;
         break;

@@ -323,7 +323,8 @@ inline void folio_wake_unpinned(folio* f) {
 }
 
 /** is_zero_folio() - the machine's shared zero page (never pin-accounted). */
-inline bool is_zero_folio(const folio* f) { return PageZero(f); }
+template <typename S = SchedCheck>
+inline bool is_zero_folio(const folio* f) { return PageZero<S>(f); }
 
 /**
  * try_grab_folio() - take @refs references (FOLL_GET) or pins (FOLL_PIN) on @f for a

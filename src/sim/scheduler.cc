@@ -270,7 +270,6 @@ void SimScheduler::unpark(SimTask* t) {
       auto it = futex_q_.find(t->key);
       GUPLAB_CHECK(it != futex_q_.end());
       it->second.erase(std::find(it->second.begin(), it->second.end(), t->id));
-      if (it->second.empty()) futex_q_.erase(it);
       break;
     }
     case Wait::join: drop(tasks_[t->join_target]->joiners, t->id); break;

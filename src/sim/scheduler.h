@@ -30,7 +30,6 @@
 // the run's duration; every hook is called from a fiber of the run. Not re-entrant.
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -202,7 +201,9 @@ class SimScheduler final : public SimHooks {
   SimRcu rcu_;
   std::vector<std::unique_ptr<SimTask>> tasks_;
   std::vector<SimChoice> runnable_;  // ascending ids; includes the running task
-  std::unordered_map<const void*, std::deque<SimChoice>> futex_q_;  // lookups only
+  // Waiters by futex key, FIFO. A key's queue stays (empty) once made, until the run ends:
+  // a task parks and wakes many times on the same few keys, without an allocation each.
+  std::unordered_map<const void*, std::vector<SimChoice>> futex_q_;  // lookups only
   TimerMap timers_;
   std::vector<SimChoice> gp_waiters_;
   std::vector<SimChoice> barrier_waiters_;

@@ -93,8 +93,8 @@ void SimScheduler::futex_wake(const void* key, int n) {
   (void)running();
   while (n-- > 0) {
     auto it = futex_q_.find(key);
-    if (it == futex_q_.end()) return;
-    unpark(tasks_[it->second.front()].get());  // FIFO; drops the key's queue when empty
+    if (it == futex_q_.end() || it->second.empty()) return;
+    unpark(tasks_[it->second.front()].get());  // FIFO
   }
 }
 

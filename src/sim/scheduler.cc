@@ -181,13 +181,17 @@ void SimScheduler::task_ended(SimTask* t) {
   recheck_rcu();
 }
 
+inline void SimScheduler::enter(SimTask* n) {
+  running_ = n;
+  last_ran_ = n->id;
+  result_.switches++;
+  emit(SimEventKind::switch_to, n);
+  set_current(n->task);
+}
+
 inline void SimScheduler::resume(SimTask* t) {
   GUPLAB_CHECK(t->state == State::runnable && !running_);
-  running_ = t;
-  last_ran_ = t->id;
-  result_.switches++;
-  emit(SimEventKind::switch_to, t);
-  set_current(t->task);
+  enter(t);
   t->fiber->resume();
   set_current(outer_current_);
   running_ = nullptr;
@@ -196,11 +200,7 @@ inline void SimScheduler::resume(SimTask* t) {
 void SimScheduler::switch_direct(SimTask* t, SimTask* n) {
   // What the run loop and resume() would do between the two fibers, without the loop.
   GUPLAB_CHECK(t == running_ && n->state == State::runnable);
-  running_ = n;
-  last_ran_ = n->id;
-  result_.switches++;
-  emit(SimEventKind::switch_to, n);
-  set_current(n->task);
+  enter(n);
   t->fiber->switch_to(*n->fiber);
   // Running again: whoever switched here (the loop or another task) made t current.
 }

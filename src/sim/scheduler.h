@@ -148,6 +148,9 @@ class SimScheduler final : public SimHooks {
   [[gnu::always_inline]] inline void resume(SimTask* t);
   /** switch_direct() - at a point, from the running @t straight to @n (no run loop). */
   void switch_direct(SimTask* t, SimTask* n);
+  // The bookkeeping of a switch to @n (running, last ran, counted, traced, current), for
+  // resume() and switch_direct() before their fiber switch.
+  inline void enter(SimTask* n);
   SimTask* running() const {  // inline: every scheduling point asks
     GUPLAB_CHECK(running_ && "a sim hook was called outside a fiber of the run");
     return running_;

@@ -1,5 +1,6 @@
 // fiber.cc - Boost.Context fibers with sanitizer switch annotations.
 #include "sim/fiber.h"
+#include "sim/fiber_jump.h"
 #include "base/bug.h"
 
 #include <cxxabi.h>
@@ -106,7 +107,7 @@ __attribute__((no_sanitize("address"), noinline)) void Fiber::exit_to_scheduler(
   asan_start(nullptr, self->sched_bottom_, self->sched_size_);  // null: the fake stack dies
   tsan_switch(self->tsan_sched_);
   Hop hop{self, nullptr};
-  boost::context::detail::jump_fcontext(self->back_, &hop);
+  guplab_fiber_jump(self->back_, &hop);
   __builtin_unreachable();  // the scheduler never resumes a finished fiber
 }
 
@@ -121,7 +122,7 @@ void Fiber::resume() {
   asan_start(&sched_fake, stack_bottom_, stack_size_);
   tsan_switch(tsan_fiber_);
   Hop hop{nullptr, this};
-  transfer_t t = boost::context::detail::jump_fcontext(ctx_, &hop);
+  transfer_t t = guplab_fiber_jump(ctx_, &hop);
   // Back from whichever fiber ran last: this one, or one it (or another) switched to.
   Fiber* last = arrived(t).from;
   asan_finish(sched_fake, nullptr, nullptr);
@@ -140,7 +141,7 @@ void Fiber::suspend() {
   asan_start(&fake_stack_, sched_bottom_, sched_size_);
   tsan_switch(tsan_sched_);
   Hop hop{this, nullptr};
-  transfer_t t = boost::context::detail::jump_fcontext(back_, &hop);
+  transfer_t t = guplab_fiber_jump(back_, &hop);
   land_here(arrived(t));
 }
 
@@ -159,7 +160,7 @@ void Fiber::switch_to(Fiber& next) {
   asan_start(&fake_stack_, next.stack_bottom_, next.stack_size_);
   tsan_switch(next.tsan_fiber_);
   Hop hop{this, &next};
-  transfer_t t = boost::context::detail::jump_fcontext(next.ctx_, &hop);
+  transfer_t t = guplab_fiber_jump(next.ctx_, &hop);
   land_here(arrived(t));
 }
 

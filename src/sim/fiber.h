@@ -5,7 +5,9 @@
 // boost::context::fiber so that the last switch out of a finished fiber is ours: ASan's
 // fake stack of the fiber must be released at that very switch, after which no frame of
 // the fiber may be touched (boost::context::fiber still writes its entry function's
-// result into such a frame, which crashes under detect_stack_use_after_return).
+// result into such a frame, which crashes under detect_stack_use_after_return). The jump
+// itself is guplab_fiber_jump() (sim/fiber_jump.h): jump_fcontext()'s contract, ending in
+// `ret`, which keeps the CPU's return predictions in step across a switch.
 //
 // The scheduler calls resume(); the body runs until it calls suspend() or returns, or
 // hands the thread straight to another fiber with switch_to() (one switch instead of two

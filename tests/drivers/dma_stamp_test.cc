@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "base/random.h"
 #include "lab/oracles.h"
 
 namespace guplab {
@@ -21,6 +22,23 @@ TEST(DmaStampTest, WholePageReadsBackItsStamp) {
   EXPECT_EQ(scan.stamp(), s);
   for (unsigned c = 0; c < kStampChunks; c++) EXPECT_EQ(scan.state[c], ChunkState::stamped);
   EXPECT_EQ(scan.describe(), "whole dev1/p3/g42");
+}
+
+TEST(DmaStampTest, BodyIsTheSplitmixStreamOfTheHeader) {
+  // The format, word by word: header, then splitmix64 from a seed mixed of words 1..3
+  // (however the body is computed: the vector version must give the same words).
+  PageImage img;
+  const dma_stamp s{7, 5, 1234567};
+  stamp_fill_page(img.data(), s);
+  for (unsigned c = 0; c < kStampChunks; c++) {
+    uint64_t w[kStampChunkSize / 8];
+    std::memcpy(w, chunk_of(img, c), sizeof w);
+    EXPECT_EQ(w[1], uint64_t{7} << 32 | 5);
+    EXPECT_EQ(w[2], 1234567u);
+    EXPECT_EQ(w[3], c);
+    uint64_t x = (uint64_t{7} << 32 | 5) ^ (uint64_t{1234567} * 0x9e3779b97f4a7c15ull) ^ (uint64_t{c} << 56);
+    for (unsigned i = 4; i < kStampChunkSize / 8; i++) ASSERT_EQ(w[i], Random::splitmix64(x)) << "chunk " << c << " word " << i;
+  }
 }
 
 TEST(DmaStampTest, ZeroPageIsUnstamped) {

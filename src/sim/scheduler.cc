@@ -64,6 +64,7 @@ void SimScheduler::reset_run(const SimOptions& opts, uint64_t seed, const BugSin
   sink_ = opts.sink;
   strategy_ = make_strategy(opts, seed);
   strategy_steps_ = strategy_->wants_steps();
+  random_walk_ = dynamic_cast<RandomWalk*>(strategy_.get());
   faults_ = std::make_unique<FaultInjector>(seed, opts);
   rcu_ = SimRcu();
   if (!stacks_ || stacks_->stack_size() < opts.stack_size) {
@@ -209,7 +210,7 @@ SimScheduler::SimTask* SimScheduler::choose() {
   if (runnable_.empty()) return nullptr;
   if (runnable_.size() == 1) return tasks_[runnable_[0]].get();
   if (quiet_) return tasks_[quiet_next()].get();
-  SimChoice id = strategy_->pick(runnable_);
+  SimChoice id = random_walk_ ? random_walk_->pick(runnable_) : strategy_->pick(runnable_);
   result_.choices.push_back(id);
   GUPLAB_CHECK(id < tasks_.size());
   return tasks_[id].get();
@@ -345,9 +346,8 @@ void SimScheduler::record_deadlock() {
   emit(SimEventKind::deadlock, nullptr, nullptr, nullptr, result_.blocked.size());
 }
 
-void SimScheduler::emit(SimEventKind k, const SimTask* t, const char* name, const void* obj,
-                        uint64_t arg) {
-  if (!sink_) return;
+void SimScheduler::emit_to_sink(SimEventKind k, const SimTask* t, const char* name, const void* obj,
+                                uint64_t arg) {
   SimEvent e;
   e.time_ns = now_;
   e.step = steps_;

@@ -175,8 +175,12 @@ class SimScheduler final : public SimHooks {
   void begin_unwind(SimOutcome why);
   void record_deadlock();
   std::string wait_label(const SimTask* t) const;
+  /** emit() - pass an event to the run's sink, if it has one (most runs do not). */
   void emit(SimEventKind k, const SimTask* t, const char* name = nullptr,
-            const void* obj = nullptr, uint64_t arg = 0);
+            const void* obj = nullptr, uint64_t arg = 0) {
+    if (sink_) emit_to_sink(k, t, name, obj, arg);
+  }
+  void emit_to_sink(SimEventKind k, const SimTask* t, const char* name, const void* obj, uint64_t arg);
 
   // RCU glue (sim/scheduler_hooks.cc).
   void rcu_kthread_body(SimTask* self);
@@ -200,6 +204,7 @@ class SimScheduler final : public SimHooks {
   SimEventSink* sink_ = nullptr;
   std::unique_ptr<SchedStrategy> strategy_;
   bool strategy_steps_ = true;  // strategy_->wants_steps(), asked once per run
+  RandomWalk* random_walk_ = nullptr;  // strategy_ when it is the random walk: called directly
   std::unique_ptr<FaultInjector> faults_;
   SimRcu rcu_;
   std::vector<std::unique_ptr<SimTask>> tasks_;

@@ -13,11 +13,6 @@ constexpr uint64_t kInitialBand = 1ull << 32;
 constexpr uint64_t kStrategySalt = 0x9c1f'3a57'00d1'e5a1ull;
 }  // namespace
 
-SimChoice RandomWalk::pick(std::span<const SimChoice> runnable) {
-  GUPLAB_CHECK(runnable.size() >= 2);
-  return runnable[rng_.uniform(runnable.size())];
-}
-
 Pct::Pct(uint64_t seed, unsigned depth, uint64_t steps) : rng_(seed) {
   GUPLAB_CHECK(depth >= 1 && steps >= 1);
   // k_i is drawn for i = 1..d-1 and keeps priority value i; apply them in step order.

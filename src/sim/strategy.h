@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/bug.h"
 #include "base/random.h"
 #include "sim/options.h"
 
@@ -49,7 +50,11 @@ class RandomWalk final : public SchedStrategy {
   explicit RandomWalk(uint64_t seed) : rng_(seed) {}
   void on_task_created(SimChoice) override {}
   bool wants_steps() const override { return false; }
-  SimChoice pick(std::span<const SimChoice> runnable) override;
+  // Inline: the scheduler calls it directly (not through the vtable) at every choice.
+  SimChoice pick(std::span<const SimChoice> runnable) override {
+    GUPLAB_CHECK(runnable.size() >= 2);
+    return runnable[rng_.uniform(runnable.size())];
+  }
 
  private:
   Random rng_;

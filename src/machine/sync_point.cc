@@ -38,7 +38,7 @@ void SyncPoints::load_dependency(const std::vector<std::pair<std::string, std::s
 
 void SyncPoints::set_callback(const std::string& name, std::function<void()> fn) {
   RawSpinGuard g(lock_);
-  point(name).callback = std::move(fn);
+  point(name).callback = fn ? std::make_shared<const std::function<void()>>(std::move(fn)) : nullptr;
 }
 
 void SyncPoints::clear_all() {
@@ -82,7 +82,7 @@ void SyncPoints::process(const char* name) {
       return;
     }
   }
-  std::function<void()> cb;
+  std::shared_ptr<const std::function<void()>> cb;
   // A test holding a task at a sync point (and its callback) is the lab's doing, not
   // the model's: it may do so in interrupt context without a might_sleep() report.
   LabSleepScope lab;
@@ -112,7 +112,7 @@ void SyncPoints::process(const char* name) {
     const Point& pt = point_of(name);
     if (pt.callback) cb = pt.callback;
   }
-  if (cb) cb();
+  if (cb) (*cb)();
   {
     RawSpinGuard g(lock_);
     point_of(name).passed++;

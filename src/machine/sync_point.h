@@ -15,6 +15,7 @@
 #include <array>
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -57,7 +58,9 @@ class SyncPoints {
   /** What the table knows of one name. */
   struct Point {
     std::vector<std::string> predecessors;  // loaded: each must be passed before this one
-    std::function<void()> callback;
+    // Shared, so that a pass takes its own reference under the lock and runs it unlocked
+    // without copying the callable (a copy may allocate).
+    std::shared_ptr<const std::function<void()>> callback;
     unsigned long passed = 0;
     bool ordered = false;  // named in a loaded dependency (either side)
   };

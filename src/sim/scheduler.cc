@@ -72,7 +72,7 @@ void SimScheduler::reset_run(const SimOptions& opts, uint64_t seed, const BugSin
     stacks_ = own_stacks_.get();
   }
   runnable_.clear();
-  futex_q_.clear();
+  futex_parked_.clear();
   timers_.clear();
   gp_waiters_.clear();
   barrier_waiters_.clear();
@@ -249,7 +249,7 @@ void SimScheduler::park(SimTask* t, Wait wait, const void* key, const char* what
   t->wait = wait;
   t->key = key;
   t->what = what;
-  if (wait == Wait::futex) futex_q_[key].push_back(t->id);
+  if (wait == Wait::futex) futex_parked_.push_back(t->id);
 }
 
 void SimScheduler::block(SimTask* t) {
@@ -268,9 +268,9 @@ void SimScheduler::unpark(SimTask* t) {
   };
   switch (t->wait) {
     case Wait::futex: {
-      auto it = futex_q_.find(t->key);
-      GUPLAB_CHECK(it != futex_q_.end());
-      it->second.erase(std::find(it->second.begin(), it->second.end(), t->id));
+      auto it = std::find(futex_parked_.begin(), futex_parked_.end(), t->id);
+      GUPLAB_CHECK(it != futex_parked_.end());
+      futex_parked_.erase(it);
       break;
     }
     case Wait::join: drop(tasks_[t->join_target]->joiners, t->id); break;

@@ -34,7 +34,6 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "base/bug.h"
@@ -211,7 +210,9 @@ class SimScheduler final : public SimHooks {
   std::vector<SimChoice> runnable_;  // ascending ids; includes the running task
   // Waiters by futex key, FIFO. A key's queue stays (empty) once made, until the run ends:
   // a task parks and wakes many times on the same few keys, without an allocation each.
-  std::unordered_map<const void*, std::vector<SimChoice>> futex_q_;  // lookups only
+  // Tasks parked on a futex word, in the order they parked: a wake takes the first with
+  // its key (FIFO per key). Few wait at once, so a scan beats a map's allocations.
+  std::vector<SimChoice> futex_parked_;
   TimerMap timers_;
   std::vector<SimChoice> gp_waiters_;
   std::vector<SimChoice> barrier_waiters_;

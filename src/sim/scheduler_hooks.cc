@@ -92,9 +92,10 @@ void SimScheduler::futex_wait_common(const void* key, const uint32_t* word, uint
 void SimScheduler::futex_wake(const void* key, int n) {
   (void)running();
   while (n-- > 0) {
-    auto it = futex_q_.find(key);
-    if (it == futex_q_.end() || it->second.empty()) return;
-    unpark(tasks_[it->second.front()].get());  // FIFO
+    auto it = std::find_if(futex_parked_.begin(), futex_parked_.end(),
+                           [&](SimChoice id) { return tasks_[id]->key == key; });
+    if (it == futex_parked_.end()) return;
+    unpark(tasks_[*it].get());  // the first to park on @key: FIFO
   }
 }
 

@@ -176,6 +176,8 @@ void SimScheduler::task_ended(SimTask* t) {
   t->state = State::done;
   runnable_.erase(std::find(runnable_.begin(), runnable_.end(), t->id));
   if (!t->rcu_kthread) live_--;
+  if (unwinding_)  // progress: a task that polled may find what it waits for now
+    for (auto& o : tasks_) o->unwind_yielded = false;
   for (SimChoice j : t->joiners) unpark(tasks_[j].get());
   t->joiners.clear();
   rcu_.task_ended(t->id);

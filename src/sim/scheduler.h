@@ -133,6 +133,7 @@ class SimScheduler final : public SimHooks {
     SimRcu::Snapshot gp;          // synchronize_rcu(): the readers it waits for
     uint64_t barrier_target = 0;  // rcu_barrier(): callbacks that must have run
     std::vector<SimChoice> joiners;
+    bool unwind_yielded = false;  // handed the thread on at a yield since a task last ended
   };
 
   // Run loop and task states (sim/scheduler.cc).
@@ -158,6 +159,8 @@ class SimScheduler final : public SimHooks {
   SimChoice quiet_next() const;
   void quiet_point(SimTask* t, SchedPoint why);
   SimTask* pick_unwind();
+  /** unwind_yield() - @t, unwinding, reached cond_resched(): let the next task unwind. */
+  void unwind_yield(SimTask* t);
   void make_runnable(SimTask* t);
   void park(SimTask* t, Wait wait, const void* key, const char* what);
   void block(SimTask* t);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <limits>
 
 #include "base/bug.h"
@@ -24,6 +25,7 @@ void SimScheduler::point(SchedPoint why, const void* obj) {
                    t->pid, t->comm.c_str());
       std::abort();
     }
+    if (why == SchedPoint::kYield) unwind_yield(t);
     return;
   }
   if (quiet_) {
@@ -33,7 +35,7 @@ void SimScheduler::point(SchedPoint why, const void* obj) {
   steps_++;
   result_.steps_by_kind[static_cast<size_t>(why)]++;
   now_ += opts_.ns_per_step;
-  if (strategy_steps_) strategy_->on_step(t->id, steps_);
+  if (strategy_steps_) strategy_->on_step(t->id, steps_, why);
   if (must_unwind()) return;
   if (steps_ >= opts_.max_steps) {
     begin_unwind(SimOutcome::step_limit);
@@ -59,6 +61,32 @@ void SimScheduler::quiet_point(SimTask* t, SchedPoint why) {
   next_ = tasks_[quiet_next()].get();
   GUPLAB_CHECK(next_ != t);
   t->fiber->suspend();
+}
+
+void SimScheduler::unwind_yield(SimTask* t) {
+  // A task that waits for another by polling (a retry loop with cond_resched(), as
+  // filemap_get_folio() waits for reclaim to let go of a frozen page) would spin here
+  // for ever if nothing else ran: the next ordinary task after it in task order unwinds
+  // first (blocked, it is woken to unwind, as pick_unwind() does), and this one stays
+  // runnable. If it is back here before any task has ended since it handed on, the
+  // others are polling too, or none is left: what it waits for can never come.
+  // cond_resched() may sleep, and a task that would sleep while the run unwinds throws
+  // MachineHalted, as every wait does (unless it is already unwinding an exception, in
+  // which case it spins on to the abort above).
+  if (!t->unwind_yielded) {
+    const size_t n = tasks_.size();
+    for (size_t i = 1; i < n; i++) {
+      SimTask* o = tasks_[(t->id + i) % n].get();
+      if (o->rcu_kthread || o->state == State::done) continue;
+      if (o->state == State::blocked) unpark(o);
+      emit(SimEventKind::abort_unwind, o);
+      t->unwind_yielded = true;
+      next_ = o;
+      t->fiber->suspend();
+      return;
+    }
+  }
+  if (std::uncaught_exceptions() == 0) throw MachineHalted();
 }
 
 void SimScheduler::futex_wait(const void* key, const uint32_t* word, uint32_t expected,

@@ -7,23 +7,15 @@
 namespace guplab {
 
 namespace {
-// Initial PCT priorities live above this; lowered ones (d-1 .. 1) below it.
-constexpr uint64_t kInitialBand = 1ull << 32;
 // Salt that separates the strategy's stream from the run's other streams.
 constexpr uint64_t kStrategySalt = 0x9c1f'3a57'00d1'e5a1ull;
 }  // namespace
 
 Pct::Pct(uint64_t seed, unsigned depth, uint64_t steps) : rng_(seed) {
   GUPLAB_CHECK(depth >= 1 && steps >= 1);
-  // k_i is drawn for i = 1..d-1 and keeps priority value i; apply them in step order.
-  std::vector<std::pair<uint64_t, uint64_t>> points;
-  for (uint64_t i = 1; i < depth; i++) points.emplace_back(1 + rng_.uniform(steps), i);
-  std::stable_sort(points.begin(), points.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (const auto& [step, value] : points) {
-    change_steps_.push_back(step);
-    change_prio_.push_back(value);
-  }
+  // k_1..k_{d-1}, applied in step order.
+  for (unsigned i = 1; i < depth; i++) change_steps_.push_back(1 + rng_.uniform(steps));
+  std::sort(change_steps_.begin(), change_steps_.end());
 }
 
 void Pct::on_task_created(SimChoice id) {
@@ -32,11 +24,12 @@ void Pct::on_task_created(SimChoice id) {
   prio_.push_back(kInitialBand + (rng_.next_u64() >> 1));
 }
 
-void Pct::on_step(SimChoice id, uint64_t step) {
+void Pct::on_step(SimChoice id, uint64_t step, SchedPoint why) {
   while (next_change_ < change_steps_.size() && change_steps_[next_change_] <= step) {
-    prio_.at(id) = change_prio_[next_change_];
+    prio_.at(id) = next_low_--;
     next_change_++;
   }
+  if (why == SchedPoint::kYield) prio_.at(id) = next_low_--;
 }
 
 SimChoice Pct::pick(std::span<const SimChoice> runnable) {

@@ -7,13 +7,19 @@
 //
 //   RandomWalk  uniform among the runnable tasks at every point.
 //   Pct         Burckhardt et al., "A Randomized Scheduler with Probabilistic Guarantees
-//               of Finding Bugs" (ASPLOS 2010): each task gets a random priority above d;
-//               d-1 change points k_1..k_{d-1} are drawn uniformly from [1, k]; the
-//               highest-priority runnable task runs; when the running task passes step
-//               k_i its priority drops to i (below every initial priority). A bug of
-//               depth d is found with probability >= 1/(n k^(d-1)). Steps are the
-//               scheduler's points; k should estimate a run's length (a previous run's
-//               SimRunResult::steps is a good value).
+//               of Finding Bugs" (ASPLOS 2010): each task gets a random priority; d-1
+//               change points k_1..k_{d-1} are drawn uniformly from [1, k]; the
+//               highest-priority runnable task runs; when the running task passes a
+//               change point its priority drops below every other task's. A bug of depth
+//               d is found with probability >= 1/(n k^(d-1)). Steps are the scheduler's
+//               points; k should estimate a run's length (a previous run's
+//               SimRunResult::steps is a good value). As Coyote's and Shuttle's PCT (the
+//               paper gives the i-th change point the fixed low value i instead), a task
+//               that yields (cond_resched(), SchedPoint::kYield) drops below every other
+//               task too: kernel code waits for another task by polling with
+//               cond_resched() (filemap_get_folio() for a page reclaim has frozen), and
+//               under strict priorities the poller would starve the task it waits for for
+//               ever, a livelock no kernel scheduler produces.
 //   Replay      follows a recorded choice vector; reports divergence.
 //
 // Threading: single-threaded, owned by one run.
@@ -26,6 +32,7 @@
 
 #include "base/bug.h"
 #include "base/random.h"
+#include "base/sched.h"
 #include "sim/options.h"
 
 namespace guplab {
@@ -35,8 +42,8 @@ class SchedStrategy {
   virtual ~SchedStrategy() = default;
   /** on_task_created() - task @id (ids are 0, 1, 2, ... in creation order) exists. */
   virtual void on_task_created(SimChoice id) = 0;
-  /** on_step() - the running task @id has reached scheduling point number @step. */
-  virtual void on_step(SimChoice id, uint64_t step) {}
+  /** on_step() - the running task @id has reached scheduling point number @step, a @why. */
+  virtual void on_step(SimChoice id, uint64_t step, SchedPoint why) {}
   /** wants_steps() - does on_step() do anything? (false: the scheduler skips the calls) */
   virtual bool wants_steps() const { return true; }
   /** pick() - choose among @runnable. REQUIRES: ascending ids, size() >= 2. */
@@ -65,9 +72,12 @@ class Pct final : public SchedStrategy {
   /** REQUIRES: depth >= 1, steps >= 1. */
   Pct(uint64_t seed, unsigned depth, uint64_t steps);
   void on_task_created(SimChoice id) override;
-  void on_step(SimChoice id, uint64_t step) override;
+  void on_step(SimChoice id, uint64_t step, SchedPoint why) override;
   SimChoice pick(std::span<const SimChoice> runnable) override;
 
+  // Initial priorities are at or above kInitialBand; each drop (a change point or a
+  // yield) gives a value below it, lower than every drop before.
+  static constexpr uint64_t kInitialBand = 1ull << 32;
   uint64_t priority(SimChoice id) const { return prio_.at(id); }
   /** The change points, ascending (for tests and traces). */
   const std::vector<uint64_t>& change_points() const { return change_steps_; }
@@ -76,8 +86,8 @@ class Pct final : public SchedStrategy {
   Random rng_;
   std::vector<uint64_t> prio_;          // by task id; higher runs first
   std::vector<uint64_t> change_steps_;  // the k_i in ascending order
-  std::vector<uint64_t> change_prio_;   // the priority each of them gives (its i)
   size_t next_change_ = 0;
+  uint64_t next_low_ = kInitialBand - 1;  // the next drop's priority: below all so far
 };
 
 class Replay final : public SchedStrategy {

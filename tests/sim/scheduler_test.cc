@@ -67,7 +67,7 @@ RaceRun lost_update(uint64_t seed, const SimOptions& opts) {
     auto body = [&] {
       for (int i = 0; i < 5; i++) cond_resched();  // unrelated work before the window
       int v = r.value;
-      sched_point(SchedPoint::kYield);
+      sched_point(SchedPoint::kAtomicRead);  // a point, not a yield (PCT demotes a yielder)
       r.value = v + 1;
       for (int i = 0; i < 5; i++) cond_resched();
     };
@@ -118,8 +118,10 @@ TEST(SimScheduler, PctDepthOneNeverPreempts) {
   for (int seed = 1; seed <= 30; seed++) EXPECT_EQ(lost_update(seed, pct).value, 2) << seed;
 }
 
-// Three tasks log (task, step) pairs: the log is the interleaving.
-std::pair<std::vector<int>, SimRunResult> interleaving(uint64_t seed, const SimOptions& opts) {
+// Three tasks log (task, step) pairs: the log is the interleaving. Each step ends with a
+// scheduling point of kind @why (a yield: cond_resched()).
+std::pair<std::vector<int>, SimRunResult> interleaving(uint64_t seed, const SimOptions& opts,
+                                                       SchedPoint why = SchedPoint::kYield) {
   auto m = sim_machine(seed, opts);
   std::vector<int> log;
   m->run([&] {
@@ -128,7 +130,10 @@ std::pair<std::vector<int>, SimRunResult> interleaving(uint64_t seed, const SimO
       ts.push_back(m->spawn("t" + std::to_string(i), [&, i] {
         for (int k = 0; k < 10; k++) {
           log.push_back(i * 100 + k);
-          cond_resched();
+          if (why == SchedPoint::kYield)
+            cond_resched();
+          else
+            sched_point(why);
         }
       }));
     for (task_struct* t : ts) task_join(t);
@@ -141,15 +146,18 @@ TEST(SimScheduler, SameSeedSameRunDifferentSeedsDiffer) {
     SimOptions opts;
     opts.strategy = s;
     opts.pct_steps = 40;
-    auto [log1, r1] = interleaving(42, opts);
-    auto [log2, r2] = interleaving(42, opts);
+    // Not yields: PCT drops a yielding task below the others, so tasks that only yield
+    // take turns whatever the seed.
+    const SchedPoint why = SchedPoint::kAtomicWrite;
+    auto [log1, r1] = interleaving(42, opts, why);
+    auto [log2, r2] = interleaving(42, opts, why);
     EXPECT_EQ(log1, log2);
     EXPECT_EQ(r1.choices, r2.choices);
     EXPECT_EQ(r1.steps, r2.steps);
     EXPECT_EQ(r1.switches, r2.switches);
     EXPECT_EQ(log1.size(), 30u);
     std::set<std::vector<int>> distinct;
-    for (uint64_t seed = 1; seed <= 20; seed++) distinct.insert(interleaving(seed, opts).first);
+    for (uint64_t seed = 1; seed <= 20; seed++) distinct.insert(interleaving(seed, opts, why).first);
     EXPECT_GE(distinct.size(), 10u) << to_string(s);
   }
 }
@@ -328,6 +336,66 @@ TEST(SimScheduler, BugOnHaltsTheRunAndUnwindsTheOthers) {
   EXPECT_EQ(m->oopses()[0].cond, std::string("unwound == 0"));
   EXPECT_EQ(unwound, 2);
   EXPECT_TRUE(r.blocked.empty());
+}
+
+TEST(SimScheduler, UnwindingPollersLetTheOthersUnwindThenStop) {
+  // A task that polls with cond_resched() for something another task will never do (it
+  // oopsed) neither blocks nor ends: while the run unwinds, its yield lets the others
+  // unwind first, then it stops (MachineHalted), instead of spinning until the
+  // scheduler gives up on the process.
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    auto m = sim_machine(seed);
+    int unwound = 0;
+    atomic_t flag;
+    atomic_set(&flag, 0);
+    m->run([&] {
+      task_struct* p1 = m->spawn("poller1", [&] {
+        UnwindProbe probe{&unwound};
+        while (!atomic_read(&flag)) cond_resched();
+      });
+      task_struct* p2 = m->spawn("poller2", [&] {
+        UnwindProbe probe{&unwound};
+        while (!atomic_read(&flag)) cond_resched();
+      });
+      task_struct* b = m->spawn("buggy", [&] {
+        cond_resched();
+        BUG_ON(atomic_read(&flag) == 0);
+        atomic_set(&flag, 1);
+      });
+      task_join(p1);
+      task_join(p2);
+      task_join(b);
+    });
+    const SimRunResult& r = *m->sim_result();
+    EXPECT_EQ(r.outcome, SimOutcome::halted) << seed << ": " << r.format();
+    EXPECT_EQ(unwound, 2) << seed;
+  }
+}
+
+TEST(SimScheduler, PctLetsAPollerWaitForALowerPriorityTask) {
+  // Strict priorities (depth 1: no change point) and a poller that may outrank the task
+  // it waits for: the yield in its loop drops it below, so the run completes.
+  SimOptions pct;
+  pct.strategy = SimStrategy::pct;
+  pct.pct_depth = 1;
+  pct.max_steps = 20000;
+  for (uint64_t seed = 1; seed <= 30; seed++) {
+    auto m = sim_machine(seed, pct);
+    atomic_t flag;
+    atomic_set(&flag, 0);
+    m->run([&] {
+      task_struct* p = m->spawn("poller", [&] {
+        while (!atomic_read(&flag)) cond_resched();
+      });
+      task_struct* s = m->spawn("setter", [&] {
+        for (int i = 0; i < 5; i++) sched_point(SchedPoint::kAtomicRead);
+        atomic_set(&flag, 1);
+      });
+      task_join(p);
+      task_join(s);
+    });
+    EXPECT_EQ(m->sim_result()->outcome, SimOutcome::completed) << seed << ": " << m->sim_result()->format();
+  }
 }
 
 TEST(SimScheduler, StepLimitEndsARunawayRun) {

@@ -42,7 +42,7 @@ TEST(Pct, RunsTheHighestPriorityTask) {
   SimChoice best = p.pick(all);
   for (SimChoice id : all) EXPECT_LE(p.priority(id), p.priority(best));
   // Without the best one, the next best; with depth 1 nothing ever changes.
-  for (uint64_t step = 1; step <= 200; step++) p.on_step(best, step);
+  for (uint64_t step = 1; step <= 200; step++) p.on_step(best, step, SchedPoint::kLock);
   EXPECT_EQ(p.pick(all), best);
   EXPECT_TRUE(p.change_points().empty());
 }
@@ -59,31 +59,52 @@ TEST(Pct, ChangePointsLowerTheRunningTask) {
   const std::vector<SimChoice> all = {0, 1, 2};
   SimChoice first = p.pick(all);
   const uint64_t k1 = p.change_points()[0];
-  for (uint64_t step = 1; step < k1; step++) p.on_step(first, step);
+  for (uint64_t step = 1; step < k1; step++) p.on_step(first, step, SchedPoint::kAtomicRead);
   EXPECT_EQ(p.pick(all), first);
-  p.on_step(first, k1);
-  // Lowered below every initial priority: some other task runs now.
-  EXPECT_LT(p.priority(first), d);
+  p.on_step(first, k1, SchedPoint::kAtomicRead);
+  // Lowered below every other task: some other task runs now.
+  for (SimChoice id : all)
+    if (id != first) EXPECT_LT(p.priority(first), p.priority(id));
   EXPECT_NE(p.pick(all), first);
 }
 
-TEST(Pct, ChangePointValuesArePriorities1ToDMinus1) {
+TEST(Pct, EachChangePointDropsBelowEveryDropBefore) {
   Pct p(11, 5, 1000);
   std::vector<uint64_t> got;
   p.on_task_created(0);
   for (uint64_t step = 1; step <= 1000; step++) {
     uint64_t before = p.priority(0);
-    p.on_step(0, step);
+    p.on_step(0, step, SchedPoint::kLock);
     if (p.priority(0) != before) got.push_back(p.priority(0));
   }
-  std::sort(got.begin(), got.end());
-  got.erase(std::unique(got.begin(), got.end()), got.end());
-  // Values 1..4, each applied once (two points on one step apply both; the last wins).
-  for (uint64_t v : got) {
-    EXPECT_GE(v, 1u);
-    EXPECT_LE(v, 4u);
-  }
-  EXPECT_FALSE(got.empty());
+  // Up to four drops (two points on one step count once here), each below the last and
+  // below every initial priority.
+  ASSERT_FALSE(got.empty());
+  EXPECT_LE(got.size(), 4u);
+  EXPECT_LT(got[0], Pct::kInitialBand);
+  for (size_t i = 1; i < got.size(); i++) EXPECT_LT(got[i], got[i - 1]);
+}
+
+TEST(Pct, AYieldGoesBelowEveryOtherTask) {
+  // Depth 2: one change point, which task 1 passes before anyone yields.
+  Pct p(7, 2, 10);
+  for (SimChoice id = 0; id < 3; id++) p.on_task_created(id);
+  const std::vector<SimChoice> all = {0, 1, 2};
+  p.on_step(1, 10, SchedPoint::kLock);  // past the change point: 1 is lowered
+  const SimChoice first = p.pick(all);
+  EXPECT_NE(first, 1);
+  // The running task polls with cond_resched(): it drops below the lowered task too,
+  // so the task it may be waiting for runs.
+  p.on_step(first, 11, SchedPoint::kYield);
+  for (SimChoice id : all)
+    if (id != first) EXPECT_LT(p.priority(first), p.priority(id));
+  const SimChoice second = p.pick(all);
+  EXPECT_NE(second, first);
+  EXPECT_NE(second, 1);
+  // A later yielder goes lower still; the lowered task 1 now runs before both.
+  p.on_step(second, 12, SchedPoint::kYield);
+  EXPECT_LT(p.priority(second), p.priority(first));
+  EXPECT_EQ(p.pick(all), 1);
 }
 
 TEST(Replay, FollowsTheRecordAndReportsDivergence) {

@@ -1,5 +1,7 @@
 // bio.cc - allocating, building, splitting, chaining, completing and releasing bios.
 #include "block/bio.h"
+#include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 
 #include <climits>
 #include <new>
@@ -228,6 +230,15 @@ void bio_release_pages(bio* b, bool mark_dirty) {
     std::vector<released_page> work(v, v + b->bi_vcnt);
     bdev->deferred_work().queue_work(
         [work = std::move(work), mark_dirty] { release_now(work.data(), static_cast<unsigned>(work.size()), mark_dirty); });
+    return;
+  }
+  if (!may_sleep && in_interrupt()) {
+    // Every page to dirty was dirty when checked: as bio_check_pages_dirty(), release
+    // them without dirtying again. One that writeback cleans from here on stays clean:
+    // the DMA was over before that writeback read it. Dirtying it here would take its
+    // lock in interrupt context.
+    TEST_SYNC_POINT(sp::kBioReleaseChecked);
+    release_now(v, b->bi_vcnt, false);
     return;
   }
   release_now(v, b->bi_vcnt, mark_dirty);

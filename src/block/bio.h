@@ -165,7 +165,10 @@ inline void bio_io_error(bio* bio) {
  * In interrupt context (a bi_end_io), if any release may sleep (see the top of this
  * file), the whole bio's release is queued to the device's deferred-completion worker
  * (unless the device is set_release_inline(), a lab knob) and this returns at once;
- * elsewhere it releases inline and may sleep (page lock, fake vma unlinking). A second
+ * when none may, every page to dirty was dirty when checked and the release is inline
+ * without dirtying again (a page writeback cleaned meanwhile stays clean, as after the
+ * kernel's bio_check_pages_dirty()); elsewhere it releases inline and may sleep (page
+ * lock, fake vma unlinking). A second
  * call on the same bio, or a call on a split clone, does nothing but WARN.
  */
 void bio_release_pages(bio* bio, bool mark_dirty);

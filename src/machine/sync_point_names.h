@@ -39,15 +39,16 @@ inline constexpr char kFaultRetryDropped[] = "fault:retry:dropped";
 inline constexpr char kFlusherWake[] = "flusher:wake";
 inline constexpr char kUmountWaitActive[] = "umount:wait_active";
 inline constexpr char kDaxBreakLayoutsWait[] = "dax:break_layouts:wait";
-// block/ramdisk.cc
+// block/ramdisk.cc, block/bio.cc
 inline constexpr char kRamdiskDmaChunk[] = "ramdisk:dma:chunk";
+inline constexpr char kBioReleaseChecked[] = "bio:release:checked";
 
 inline constexpr const char* kModelPoints[] = {
     kTruncateStart,         kTruncateDone,          kReclaimTryToUnmapBefore, kReclaimDropBuffersDone,
     kReclaimRemoveMappingBefore, kWritebackMkcleanDone, kWritebackEnd,       kWritebackClearDirtyBefore,
     kWritebackWaitPinned,   kWritebackSubmit,       kRmapMkcleanPinChecked,   kFilemapGetFolioGotRef,
     kFaultRetryDropped,     kFlusherWake,           kUmountWaitActive,        kDaxBreakLayoutsWait,
-    kRamdiskDmaChunk,
+    kRamdiskDmaChunk,       kBioReleaseChecked,
 };
 
 // Device points (drivers/rdma_device.cc, odp_device.cc, short_dma_device.cc): suffixes

@@ -381,6 +381,43 @@ TEST_P(BioPinTest, MixedBioReleasesEachPageTheWayItWasTaken) {
   EXPECT_EQ(m().nr_warnings(), 0u);
 }
 
+TEST_P(BioPinTest, DirtyPagesCleanedDuringTheReleaseAreNotLockedInInterruptContext) {
+  // Every page is dirty when bi_end_io (interrupt context) checks, so the release is
+  // inline; writeback cleans them right after the check. As after the kernel's
+  // bio_check_pages_dirty(), they are released without dirtying again: re-dirtying a
+  // page that is clean now would take its lock, which sleeps, in interrupt context.
+  ramdisk* rd = ram("ram0");
+  std::vector<page*> user;
+  user_pages(3, &user);
+  for (page* p : user) SetPageDirty(p);
+  m().sync_points().enable();
+  unsigned checked = 0;
+  m().sync_points().set_callback("bio:release:checked", [&] {
+    checked++;
+    for (page* p : user) ClearPageDirty(p);  // what a writeback pass would do
+  });
+  const int64_t rel0 = released();
+  bio* b = bio_alloc(rd, 3, REQ_OP_READ);
+  for (page* p : user) ASSERT_EQ(bio_add_page(b, p, PAGE_SIZE, 0, true), PAGE_SIZE);
+  testing::end_record rec;
+  rec.release = true;
+  rec.mark_dirty = true;
+  b->bi_end_io = testing::record_end_io;
+  b->bi_private = &rec;
+  submit_bio(b);
+  rec.wait();
+  m().sync_points().disable();
+  ASSERT_EQ(rec.status, BLK_STS_OK);
+  EXPECT_EQ(checked, 1u);
+  EXPECT_EQ(rd->stats().deferred, 0u) << "all dirty when checked: released inline";
+  EXPECT_EQ(released() - rel0, 3);
+  for (page* p : user) {
+    EXPECT_FALSE(page_maybe_dma_pinned(p));
+    EXPECT_FALSE(PageDirty(p)) << "cleaned after the check, not dirtied again";
+  }
+  EXPECT_EQ(m().nr_warnings(), 0u) << "no page lock taken in interrupt context";
+}
+
 TEST_P(BioPinTest, AnErrorCompletionReleasesPinsTheSameWay) {
   ramdisk* rd = ram("ram0");
   rd->set_fault_inject({.fail_nth = 1});

@@ -317,6 +317,18 @@ class BioPinTest : public testing::BlockTest, public ::testing::WithParamInterfa
     return static_cast<unsigned long>(addr);
   }
   bool tracking() const { return GetParam() != PinDesign::get; }
+  // Submit @b, whose owner releases its pages at completion and dirties them (the
+  // device wrote into user memory), and wait for bi_end_io; the bio's status.
+  static blk_status_t submit_released_dirty(bio* b) {
+    testing::end_record rec;
+    rec.release = true;
+    rec.mark_dirty = true;
+    b->bi_end_io = testing::record_end_io;
+    b->bi_private = &rec;
+    submit_bio(b);
+    rec.wait();
+    return rec.status;
+  }
   int64_t acquired() { return m().vmstat().read(NR_FOLL_PIN_ACQUIRED); }
   int64_t released() { return m().vmstat().read(NR_FOLL_PIN_RELEASED); }
   mm_struct* mm_ = nullptr;
@@ -349,14 +361,7 @@ TEST_P(BioPinTest, MixedBioReleasesEachPageTheWayItWasTaken) {
   for (page* p : user) EXPECT_EQ(page_maybe_dma_pinned(p), tracking());
   for (page* p : user) ClearPageDirty(p);
 
-  testing::end_record rec;
-  rec.release = true;
-  rec.mark_dirty = true;  // the device wrote into user memory
-  b->bi_end_io = testing::record_end_io;
-  b->bi_private = &rec;
-  submit_bio(b);
-  rec.wait();
-  ASSERT_EQ(rec.status, BLK_STS_OK);
+  ASSERT_EQ(submit_released_dirty(b), BLK_STS_OK);
   // Clean pages to dirty need their locks: bi_end_io (interrupt context) left the
   // release to the device's worker, as the kernel's bio_check_pages_dirty() does.
   EXPECT_EQ(rd->stats().deferred, 1u);
@@ -399,15 +404,9 @@ TEST_P(BioPinTest, DirtyPagesCleanedDuringTheReleaseAreNotLockedInInterruptConte
   const int64_t rel0 = released();
   bio* b = bio_alloc(rd, 3, REQ_OP_READ);
   for (page* p : user) ASSERT_EQ(bio_add_page(b, p, PAGE_SIZE, 0, true), PAGE_SIZE);
-  testing::end_record rec;
-  rec.release = true;
-  rec.mark_dirty = true;
-  b->bi_end_io = testing::record_end_io;
-  b->bi_private = &rec;
-  submit_bio(b);
-  rec.wait();
+  const blk_status_t status = submit_released_dirty(b);
   m().sync_points().disable();
-  ASSERT_EQ(rec.status, BLK_STS_OK);
+  ASSERT_EQ(status, BLK_STS_OK);
   EXPECT_EQ(checked, 1u);
   EXPECT_EQ(rd->stats().deferred, 0u) << "all dirty when checked: released inline";
   EXPECT_EQ(released() - rel0, 3);
@@ -430,15 +429,9 @@ TEST_P(BioPinTest, AnErrorCompletionReleasesPinsTheSameWay) {
   get_page(k);
   ASSERT_EQ(bio_add_page(b, k, PAGE_SIZE, 0, false), PAGE_SIZE);
   const int64_t rel0 = released();
-  testing::end_record rec;
-  rec.release = true;
-  rec.mark_dirty = true;
-  b->bi_end_io = testing::record_end_io;
-  b->bi_private = &rec;
-  submit_bio(b);
-  rec.wait();
+  const blk_status_t status = submit_released_dirty(b);
   rd->flush_deferred();  // the clean pages to dirty went to the worker (see above)
-  EXPECT_EQ(blk_status_to_errno(rec.status), -EIO);
+  EXPECT_EQ(blk_status_to_errno(status), -EIO);
   EXPECT_EQ(released() - rel0, 3);
   for (page* p : user) EXPECT_FALSE(page_maybe_dma_pinned(p));
   EXPECT_EQ(page_ref_count(k), rk);

@@ -15,8 +15,11 @@
 // halts), or the step limit. Ending early unwinds every remaining fiber: each is resumed
 // in task order and its pending wait throws MachineHalted, which run_task_body() catches,
 // so every stack is released and every destructor has run when run() returns. While
-// unwinding, scheduling points do not switch, so a task that loops forever without
-// blocking cannot be unwound (the process aborts with a message after max_steps more).
+// unwinding, scheduling points do not switch, except a yield (cond_resched()): a task
+// polling there for another hands the thread to the next task in task order once, and
+// throws MachineHalted if it is back before any task has ended (unwind_yield()). A task
+// that loops forever with neither a block nor a yield cannot be unwound (the process
+// aborts with a message after max_steps more).
 //
 // The same (seed, options) give the same run: tasks are numbered in creation order,
 // choices name tasks by number, and nothing depends on addresses or host time. The run's

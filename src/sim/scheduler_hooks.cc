@@ -19,7 +19,8 @@ constexpr uint64_t kNoDeadline = std::numeric_limits<uint64_t>::max();
 void SimScheduler::point(SchedPoint why, const void* obj) {
   SimTask* t = running();
   if (unwinding_) {
-    // No switching while unwinding: each task runs on until it ends or blocks (and throws).
+    // No switching while unwinding: each task runs on until it ends or blocks (and
+    // throws), or polls at a yield (unwind_yield()).
     if (++unwind_steps_ > opts_.max_steps) {
       std::fprintf(stderr, "guplab sim: task %d (%s) does not unwind: it loops without blocking\n",
                    t->pid, t->comm.c_str());

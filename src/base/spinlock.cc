@@ -13,18 +13,18 @@ inline void cpu_relax() { __builtin_ia32_pause(); }
 }  // namespace
 
 void spin_lock(spinlock_t* l) NO_THREAD_SAFETY_ANALYSIS {
+  uint32_t c = 0;
   if (SimHooks* h = sim_hooks()) {
     h->point(SchedPoint::kLock, l);
     // Every task of a sim run is a fiber of one host thread, switched only at scheduling
-    // points: a free lock is taken with a plain load and store, not a locked instruction.
+    // points: a free lock is taken with a plain load and store, not a locked instruction,
+    // and a held one stays held until this task parks (no spinning: nothing else runs).
     if (l->val.load(std::memory_order_relaxed) == 0) {
       l->val.store(1, std::memory_order_relaxed);
       return;
     }
-  }
-  uint32_t c = 0;
-  if (likely(l->val.compare_exchange_strong(c, 1, std::memory_order_acquire))) return;
-  if (!sim_hooks()) {
+  } else {
+    if (likely(l->val.compare_exchange_strong(c, 1, std::memory_order_acquire))) return;
     for (int i = 0; i < 200; i++) {
       cpu_relax();
       c = 0;

@@ -1,7 +1,5 @@
 // bio.cc - allocating, building, splitting, chaining, completing and releasing bios.
 #include "block/bio.h"
-#include "machine/sync_point.h"
-#include "machine/sync_point_names.h"
 
 #include <climits>
 #include <new>
@@ -11,6 +9,8 @@
 #include "base/preempt.h"
 #include "block/blkdev.h"
 #include "machine/machine.h"
+#include "machine/sync_point.h"
+#include "machine/sync_point_names.h"
 #include "mm/fake_vma.h"
 #include "mm/gup.h"
 #include "mm/page-flags.h"

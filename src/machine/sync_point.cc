@@ -10,19 +10,17 @@
 
 namespace guplab {
 
-SyncPoints::Point& SyncPoints::point(std::string_view name) {
+SyncPoints::Entry& SyncPoints::entry(std::string_view name) {
   auto it = points_.find(name);
   if (it == points_.end()) it = points_.emplace(std::string(name), Point{}).first;
-  return it->second;
+  return *it;
 }
 
 SyncPoints::Point& SyncPoints::point_of(const char* name) {
   Memo& m = memo_[(reinterpret_cast<uintptr_t>(name) >> 3) % kMemoSlots];
   if (m.name == name && std::strcmp(m.entry->first.c_str(), name) == 0) return m.entry->second;
-  auto it = points_.find(std::string_view(name));
-  if (it == points_.end()) it = points_.emplace(std::string(name), Point{}).first;
-  m = Memo{name, &*it};
-  return it->second;
+  m = Memo{name, &entry(name)};
+  return m.entry->second;
 }
 
 void SyncPoints::load_dependency(const std::vector<std::pair<std::string, std::string>>& deps) {

@@ -69,8 +69,11 @@ class SyncPoints {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  using Entry = std::pair<const std::string, Point>;
+  /** entry() - @name's entry in points_, made empty on first use; clear_all() frees it. */
+  Entry& entry(std::string_view name) REQUIRES(lock_);
   /** point() - @name's entry, made empty on first use; clear_all() frees it (do not keep it unlocked). */
-  Point& point(std::string_view name) REQUIRES(lock_);
+  Point& point(std::string_view name) REQUIRES(lock_) { return entry(name).second; }
   /**
    * point_of() - as point() for a name process() was given: a pass finds its entry by the
    * name's address first (a direct-mapped memo checked against the entry's own key, so an
@@ -82,7 +85,7 @@ class SyncPoints {
   std::unordered_map<std::string, Point, NameHash, std::equal_to<>> points_ GUARDED_BY(lock_);
   struct Memo {
     const char* name = nullptr;                   // the address process() was given
-    std::pair<const std::string, Point>* entry = nullptr;  // its entry in points_
+    Entry* entry = nullptr;                       // its entry in points_
   };
   static constexpr size_t kMemoSlots = 64;
   std::array<Memo, kMemoSlots> memo_ GUARDED_BY(lock_){};  // emptied with points_

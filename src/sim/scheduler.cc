@@ -229,9 +229,7 @@ SimScheduler::SimTask* SimScheduler::pick_unwind() {
   for (auto& up : tasks_) {
     SimTask* t = up.get();
     if (t->rcu_kthread || t->state == State::done) continue;
-    if (t->state == State::blocked) unpark(t);
-    emit(SimEventKind::abort_unwind, t);
-    return t;
+    return wake_to_unwind(t);
   }
   if (rcu_kthread_ && rcu_kthread_->state != State::done) {
     rcu_kthread_exit_ = true;
@@ -239,6 +237,12 @@ SimScheduler::SimTask* SimScheduler::pick_unwind() {
     return rcu_kthread_;
   }
   return nullptr;
+}
+
+SimScheduler::SimTask* SimScheduler::wake_to_unwind(SimTask* t) {
+  if (t->state == State::blocked) unpark(t);
+  emit(SimEventKind::abort_unwind, t);
+  return t;
 }
 
 void SimScheduler::make_runnable(SimTask* t) {

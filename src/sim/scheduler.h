@@ -162,6 +162,8 @@ class SimScheduler final : public SimHooks {
   SimChoice quiet_next() const;
   void quiet_point(SimTask* t, SchedPoint why);
   SimTask* pick_unwind();
+  /** wake_to_unwind() - @t (not done) is to run next while the run unwinds: runnable, traced. */
+  SimTask* wake_to_unwind(SimTask* t);
   /** unwind_yield() - @t, unwinding, reached cond_resched(): let the next task unwind. */
   void unwind_yield(SimTask* t);
   void make_runnable(SimTask* t);

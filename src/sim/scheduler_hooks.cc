@@ -79,10 +79,8 @@ void SimScheduler::unwind_yield(SimTask* t) {
     for (size_t i = 1; i < n; i++) {
       SimTask* o = tasks_[(t->id + i) % n].get();
       if (o->rcu_kthread || o->state == State::done) continue;
-      if (o->state == State::blocked) unpark(o);
-      emit(SimEventKind::abort_unwind, o);
       t->unwind_yielded = true;
-      next_ = o;
+      next_ = wake_to_unwind(o);
       t->fiber->suspend();
       return;
     }

@@ -85,8 +85,10 @@ class SimHooks {
   virtual bool buggify(const char* site) { return false; }
   /** Arm or disarm fault injection for the rest of the run (see base/buggify.h). */
   virtual void buggify_arm(bool on) {}
-  /** The harness's setup is over: explore from here (see SimOptions::quiet_setup). */
+  /** The harness's setup is over: explore from here (see SimOptions::quiet_harness). */
   virtual void setup_done() {}
+  /** The harness's teardown begins: explore no more (see SimOptions::quiet_harness). */
+  virtual void teardown_begin() {}
 };
 
 extern constinit thread_local SimHooks* tls_sim_hooks;
@@ -101,11 +103,22 @@ inline void sched_point(SchedPoint why, const void* obj = nullptr) {
 
 /**
  * sim_setup_done() - the harness's setup (mkfs, mount, the files a scenario starts
- * from) is over; under a sim run with SimOptions::quiet_setup its scheduling points
+ * from) is over; under a sim run with SimOptions::quiet_harness its scheduling points
  * start to be explored here. No-op under native, and after the first call.
  */
 inline void sim_setup_done() {
   if (SimHooks* h = tls_sim_hooks) h->setup_done();
+}
+
+/**
+ * sim_teardown_begin() - the scenario's tasks have ended; what follows is the harness's
+ * teardown (unmap, close, unmount, the count of free frames), which no interleaving
+ * oracle looks into. Under a sim run with SimOptions::quiet_harness its scheduling
+ * points make no choice again, as the setup's did, until the run ends (a later
+ * sim_setup_done() does not undo it). No-op under native.
+ */
+inline void sim_teardown_begin() {
+  if (SimHooks* h = tls_sim_hooks) h->teardown_begin();
 }
 
 /** cond_resched() - voluntary scheduling point in long loops. */

@@ -34,6 +34,7 @@ void add_run(Tally& t, const ExploreRun& run) {
   r.runs++;
   r.steps += run.steps;
   r.setup_steps += run.setup_steps;
+  r.teardown_steps += run.teardown_steps;
   r.choices += run.choices;
   for (size_t k = 0; k < kSchedPointKinds; k++) r.steps_by_kind[k] += run.steps_by_kind[k];
   r.histogram[static_cast<size_t>(run.outcome)]++;
@@ -81,7 +82,7 @@ ScenarioParams explore_params(const ExploreOptions& o, uint64_t seed, uint64_t p
   p.sim.pct_steps = std::max<uint64_t>(pct_steps, 1);
   p.sim.buggify = o.buggify;
   p.sim.buggify_armed = false;  // armed when the scenario's tasks start (ScenarioContext::spawn)
-  p.sim.quiet_setup = true;     // explored from there too: the setup is the same in every schedule
+  p.sim.quiet_harness = true;     // explored from there too: the setup is the same in every schedule
   p.sim.spurious_wakeup_p = o.spurious_wakeup_p;
   return p;
 }
@@ -135,6 +136,7 @@ Result<ExploreResult> explore(const ExploreOptions& o) {
     run.choices = r.choices.size();
     run.steps_by_kind = r.steps_by_kind;
     run.setup_steps = r.setup_steps;
+    run.teardown_steps = r.teardown_steps;
     run.faults = r.buggify_fired;
     run.explained = explained_by_faults(r);
     add_run(tally, run);

@@ -60,7 +60,8 @@ struct ExploreRun {
   uint64_t steps = 0;
   uint64_t choices = 0;    // of those steps, where the scheduler chose among runnable tasks
   std::array<uint64_t, kSchedPointKinds> steps_by_kind{};  // the steps by SchedPoint kind
-  uint64_t setup_steps = 0;  // points of the setup, not explored (SimOptions::quiet_setup)
+  uint64_t setup_steps = 0;  // points of the setup, not explored (SimOptions::quiet_harness)
+  uint64_t teardown_steps = 0;  // points of the teardown, not explored (ScenarioContext::teardown())
   uint64_t faults = 0;     // buggify sites that fired
   bool explained = false;  // a lost update or a failed call in a run with injected faults
 };
@@ -87,6 +88,7 @@ struct ExploreResult {
   uint64_t choices = 0;                                 // scheduler choices over every run
   std::array<uint64_t, kSchedPointKinds> steps_by_kind{};  // steps by SchedPoint kind
   uint64_t setup_steps = 0;                             // setup points over every run (not in steps)
+  uint64_t teardown_steps = 0;                          // teardown points over every run (not in steps)
   uint64_t pct_steps = 0;                               // PCT's k as used
   double seconds = 0;                                   // wall time
   unsigned jobs = 1;

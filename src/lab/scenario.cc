@@ -48,6 +48,7 @@ std::vector<std::pair<Outcome, std::string>> ScenarioContext::findings() const {
 void ScenarioContext::note(std::string_view line) { dev_trace(&m_, line); }
 
 task_struct* ScenarioContext::spawn(const std::string& comm, std::function<void()> fn, mm_struct* mm) {
+  GUPLAB_CHECK(!torn_down_ && "spawn() after teardown()");
   // Faults are injected once the scenario's tasks start, not into its setup (a failed
   // mkfs tells nothing about pins); an exploration's choices start here too.
   sim_buggify_arm(true);
@@ -62,6 +63,12 @@ void ScenarioContext::join(task_struct* t) {
   GUPLAB_CHECK(it != tasks_.end() && "join() of a task this context did not spawn, or twice");
   tasks_.erase(it);
   task_join(t);
+}
+
+void ScenarioContext::teardown() {
+  GUPLAB_CHECK(tasks_.empty() && "teardown() with a spawned task not joined");
+  torn_down_ = true;
+  sim_teardown_begin();
 }
 
 void ScenarioContext::join_all() noexcept {
@@ -119,6 +126,7 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
     r.choices = sr->choices;
     r.steps_by_kind = sr->steps_by_kind;
     r.setup_steps = sr->setup_steps;
+    r.teardown_steps = sr->teardown_steps;
     r.buggify_fired = sr->buggify_fired;
     r.spurious_wakeups = sr->spurious_wakeups;
     if (sr->outcome == SimOutcome::deadlock || sr->outcome == SimOutcome::step_limit) {
@@ -127,8 +135,9 @@ ScenarioResult run_scenario(const Scenario& s, const ScenarioParams& p) {
       for (const BlockedTask& b : sr->blocked) who += fmt::format("{}{}-{} on {}", who.empty() ? "" : ", ", b.comm, b.pid, b.what);
       all.emplace_back(Outcome::deadlock, sr->outcome == SimOutcome::deadlock
                                               ? fmt::format("every task blocked: {}", who)
-                                              : fmt::format("no progress within {} scheduling steps ({} of them setup)",
-                                                            sr->steps + sr->setup_steps, sr->setup_steps));
+                                              : fmt::format("no progress within {} scheduling steps ({} of them setup, {} teardown)",
+                                                            sr->steps + sr->setup_steps + sr->teardown_steps,
+                                                            sr->setup_steps, sr->teardown_steps));
       r.deadlock_report = sr->format();
       m.halt();  // unwound tasks may have left locks held: tear down as after a crash
     }

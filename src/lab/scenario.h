@@ -68,7 +68,8 @@ struct ScenarioResult {
   uint64_t steps = 0;                  // scheduling decisions (sim backend)
   std::vector<SimChoice> choices;      // sim: the body run's choices (SimOptions::replay)
   std::array<uint64_t, kSchedPointKinds> steps_by_kind{};  // sim: the steps by SchedPoint kind
-  uint64_t setup_steps = 0;            // sim, quiet_setup: points before the first spawn (not in steps)
+  uint64_t setup_steps = 0;            // sim, quiet_harness: points before the first spawn (not in steps)
+  uint64_t teardown_steps = 0;         // sim, quiet_harness: points from ScenarioContext::teardown() on
   uint64_t buggify_fired = 0, spurious_wakeups = 0;  // sim: faults injected in the body run
 };
 
@@ -109,6 +110,13 @@ class ScenarioContext {
   void join(task_struct* t);
   /** join_all() - join every task not joined yet; an unwinding join is skipped, not thrown. */
   void join_all() noexcept;
+  /**
+   * teardown() - the scenario's tasks are over and the body's checks of what they did
+   * are done; what follows (unmap, close, unmount, the count of free frames) is the
+   * lab's teardown, run without choices under the explorer (sim_teardown_begin()), as
+   * the setup is. REQUIRES: every spawned task joined; no spawn() afterwards.
+   */
+  void teardown();
 
   /**
    * make() - build a T that lives until the run is over (after every task has ended,
@@ -128,6 +136,7 @@ class ScenarioContext {
   mutable RawSpinlock lock_;
   std::vector<std::pair<Outcome, std::string>> findings_ GUARDED_BY(lock_);
   std::vector<task_struct*> tasks_;          // spawned, not yet joined (body only)
+  bool torn_down_ = false;                   // teardown() was called (body only)
   std::vector<std::shared_ptr<void>> objects_;  // make(), destroyed newest first
 };
 

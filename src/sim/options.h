@@ -62,14 +62,16 @@ struct SimOptions {
   /** Sites may fire from the start of the run; false: only after sim_buggify_arm(true). */
   bool buggify_armed = true;
   /**
-   * Until sim_setup_done(), make no choices: at a scheduling point the running task
-   * goes on (at an explicit yield, the next runnable task in task order runs; when the
-   * running task blocks, the next one after it). The strategy is not asked, nothing is
-   * recorded, and these points count as SimRunResult::setup_steps, not steps. For an
-   * exploration whose setup no oracle depends on: every schedule shares one setup, and
-   * the schedules differ only where the scenario's tasks run.
+   * Until sim_setup_done(), and again from sim_teardown_begin() on, make no choices: at
+   * a scheduling point the running task goes on (at an explicit yield, the next runnable
+   * task in task order runs; when the running task blocks, the next one after it). The
+   * strategy is not asked, nothing is recorded, and these points count as
+   * SimRunResult::setup_steps and teardown_steps, not steps. For an exploration whose
+   * setup and teardown no oracle depends on: every schedule shares one setup, the
+   * schedules differ only where the scenario's tasks run, and the teardown after them
+   * runs the one way the state they left gives.
    */
-  bool quiet_setup = false;
+  bool quiet_harness = false;
 
   /** Stack of each fiber (a guard page below it). */
   size_t stack_size = kDefaultFiberStack;

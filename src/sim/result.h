@@ -43,8 +43,10 @@ struct SimRunResult {
   uint64_t steps = 0;     // scheduling points passed
   /** The same points by kind (SchedPoint): they add up to steps. */
   std::array<uint64_t, kSchedPointKinds> steps_by_kind{};
-  /** Points passed before sim_setup_done() under SimOptions::quiet_setup (not in steps). */
+  /** Points passed before sim_setup_done() under SimOptions::quiet_harness (not in steps). */
   uint64_t setup_steps = 0;
+  /** Points passed after sim_teardown_begin() under SimOptions::quiet_harness (not in steps). */
+  uint64_t teardown_steps = 0;
   uint64_t switches = 0;  // fiber switches
   uint64_t tasks = 0;     // fibers created (the first task and the rcu kthread included)
   uint64_t start_ns = 0;  // virtual time at start and end

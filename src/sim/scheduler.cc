@@ -78,7 +78,8 @@ void SimScheduler::reset_run(const SimOptions& opts, uint64_t seed, const BugSin
   barrier_waiters_.clear();
   running_ = next_ = rcu_kthread_ = nullptr;
   rcu_kthread_exit_ = false;
-  quiet_ = opts.quiet_setup;
+  quiet_ = opts.quiet_harness;
+  tearing_down_ = false;
   last_ran_ = 0;
   live_ = 0;
   steps_ = unwind_steps_ = 0;

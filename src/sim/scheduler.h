@@ -24,7 +24,8 @@
 // The same (seed, options) give the same run: tasks are numbered in creation order,
 // choices name tasks by number, and nothing depends on addresses or host time. The run's
 // choices are recorded in its result; SimOptions::replay_of() replays them. Under
-// SimOptions::quiet_setup the points before setup_done() make no choice (round robin).
+// SimOptions::quiet_harness the points before setup_done() and after teardown_begin() make
+// no choice (round robin).
 //
 // Tasks spawned in a run must be joined (task_join) within it or are freed when it ends.
 // A task that a run's task joined must not be used afterwards (task_join freed it).
@@ -108,6 +109,7 @@ class SimScheduler final : public SimHooks {
   bool buggify(const char* site) override;
   void buggify_arm(bool on) override;
   void setup_done() override;
+  void teardown_begin() override;
 
  private:
   enum class State : uint8_t { runnable, blocked, done };
@@ -230,7 +232,8 @@ class SimScheduler final : public SimHooks {
   bool rcu_kthread_exit_ = false;
   size_t live_ = 0;  // tasks not done, the rcu kthread not counted
   uint64_t steps_ = 0;
-  bool quiet_ = false;      // SimOptions::quiet_setup, until setup_done()
+  bool quiet_ = false;      // SimOptions::quiet_harness: until setup_done(), after teardown_begin()
+  bool tearing_down_ = false;  // teardown_begin() was called
   SimChoice last_ran_ = 0;  // the task resumed last (quiet_next()'s round robin)
   uint64_t unwind_steps_ = 0;
   bool unwinding_ = false;

@@ -48,10 +48,10 @@ void SimScheduler::point(SchedPoint why, const void* obj) {
 }
 
 void SimScheduler::quiet_point(SimTask* t, SchedPoint why) {
-  result_.setup_steps++;
+  (tearing_down_ ? result_.teardown_steps : result_.setup_steps)++;
   now_ += opts_.ns_per_step;
   if (must_unwind()) return;
-  if (steps_ + result_.setup_steps >= opts_.max_steps) {
+  if (steps_ + result_.setup_steps + result_.teardown_steps >= opts_.max_steps) {
     begin_unwind(SimOutcome::step_limit);
     return;
   }
@@ -237,7 +237,14 @@ bool SimScheduler::buggify(const char* site) {
 
 void SimScheduler::buggify_arm(bool on) { faults_->arm(on); }
 
-void SimScheduler::setup_done() { quiet_ = false; }
+void SimScheduler::setup_done() {
+  if (!tearing_down_) quiet_ = false;
+}
+
+void SimScheduler::teardown_begin() {
+  tearing_down_ = true;
+  if (opts_.quiet_harness) quiet_ = true;
+}
 
 // The rcu kthread ("rcuop/0", as the kernel's callback-offload threads): runs callbacks
 // whose grace period is over, in queue order, and exits when the run has nothing else.

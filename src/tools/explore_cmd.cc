@@ -256,7 +256,8 @@ std::string step_profile(const ExploreResult& r) {
   std::stable_sort(kinds.begin(), kinds.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::string s = fmt::format("{} choices per schedule; by kind:", r.choices / r.runs);
   for (const auto& [n, why] : kinds) s += fmt::format(" {} {}", to_string(why), n / r.runs);
-  return s + fmt::format("; and {} setup steps, not explored", r.setup_steps / r.runs);
+  return s + fmt::format("; and {} setup and {} teardown steps, not explored", r.setup_steps / r.runs,
+                         r.teardown_steps / r.runs);
 }
 
 // The exploration's report (text or json). Returns the exit status.

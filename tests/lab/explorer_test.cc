@@ -112,6 +112,20 @@ TEST(Explorer, JobsDoNotChangeTheAnswer) {
   if (one.first_failure) EXPECT_EQ(one.first_failure->seed, two.first_failure->seed);
 }
 
+TEST(Explorer, TheLabsSetupAndTeardownAreNotExplored) {
+  // Every schedule of a cell shares the setup (mkfs, mount, the file); the teardown
+  // (unmap, close, unmount, the frame count) runs without choices. Both are counted
+  // apart from the steps.
+  const ExploreResult one = explore(cell("ext4-bug", PinDesign::bias, WritebackPolicy::wait, 1)).value();
+  const ExploreResult many = explore(cell("ext4-bug", PinDesign::bias, WritebackPolicy::wait, 40)).value();
+  ASSERT_EQ(many.runs, 40u);
+  EXPECT_GT(one.setup_steps, 0u);
+  EXPECT_EQ(many.setup_steps, 40 * one.setup_steps) << "the one setup of every schedule";
+  EXPECT_GT(one.teardown_steps, 0u);
+  EXPECT_GT(many.teardown_steps, 0u);
+  EXPECT_EQ(many.histogram[static_cast<size_t>(Outcome::ok)], 40u);
+}
+
 TEST(Explorer, UntilFailStopsAtTheLowestFailingRunWhateverTheJobs) {
   ExploreOptions o = cell("torn-writeback", PinDesign::get, WritebackPolicy::ignore, kSearchBudget);
   o.stop_at_first_failure = true;

@@ -173,10 +173,11 @@ TEST(SimScheduler, StepsByKindAddUpToTheSteps) {
   EXPECT_LE(r.choices.size(), r.steps + r.switches);
 }
 
-// Two phases: a setup where two tasks interleave their log entries with yields and
-// atomic reads, then sim_setup_done() and the same again. Returns the logs of both.
+// Three phases: a setup where two tasks interleave their log entries with yields and
+// atomic reads, then sim_setup_done() and the same again, then sim_teardown_begin()
+// and the same again. Returns the logs of the three.
 struct PhasedRun {
-  std::vector<int> setup_log, log;
+  std::vector<int> setup_log, log, teardown_log;
   SimRunResult result;
 };
 PhasedRun phased(uint64_t seed, const SimOptions& opts) {
@@ -198,14 +199,17 @@ PhasedRun phased(uint64_t seed, const SimOptions& opts) {
     phase(&r.setup_log);
     sim_setup_done();
     phase(&r.log);
+    sim_teardown_begin();
+    sim_setup_done();  // no effect after the teardown began
+    phase(&r.teardown_log);
   });
   r.result = *m->sim_result();
   return r;
 }
 
-TEST(SimScheduler, AQuietSetupMakesNoChoicesAndReplays) {
+TEST(SimScheduler, AQuietSetupAndTeardownMakeNoChoicesAndReplay) {
   SimOptions quiet;
-  quiet.quiet_setup = true;
+  quiet.quiet_harness = true;
   std::set<std::vector<int>> explored;
   for (uint64_t seed = 1; seed <= 20; seed++) {
     const PhasedRun r = phased(seed, quiet);
@@ -214,17 +218,22 @@ TEST(SimScheduler, AQuietSetupMakesNoChoicesAndReplays) {
     EXPECT_EQ(r.setup_log, (std::vector<int>{0, 1, 2, 100, 101, 102, 3, 4, 5, 103, 104, 105})) << seed;
     EXPECT_GT(r.result.setup_steps, 12u);
     EXPECT_GT(r.result.steps, 12u) << "the points after setup_done() are explored and counted";
+    // The teardown is round robin again, and its points are not steps.
+    EXPECT_EQ(r.teardown_log, r.setup_log) << seed;
+    EXPECT_GT(r.result.teardown_steps, 12u);
     explored.insert(r.log);
     const PhasedRun again = phased(seed, quiet.replay_of(r.result));
     EXPECT_FALSE(again.result.replay_diverged);
     EXPECT_EQ(again.log, r.log);
     EXPECT_EQ(again.result.steps, r.result.steps);
     EXPECT_EQ(again.result.setup_steps, r.result.setup_steps);
+    EXPECT_EQ(again.result.teardown_steps, r.result.teardown_steps);
   }
   EXPECT_GE(explored.size(), 10u) << "after the setup, seeds differ";
-  // Without quiet_setup the setup is explored too, and no point counts as setup.
+  // Without quiet_harness the setup is explored too, and no point counts as setup.
   const PhasedRun loud = phased(1, SimOptions{});
   EXPECT_EQ(loud.result.setup_steps, 0u);
+  EXPECT_EQ(loud.result.teardown_steps, 0u);
   EXPECT_GT(loud.result.steps, phased(1, quiet).result.steps);
 }
 

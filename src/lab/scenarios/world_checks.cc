@@ -32,6 +32,7 @@ void check_page_newest(ScenarioContext& ctx, const FileWorld& w, unsigned long i
 }
 
 void close_and_check_frames(ScenarioContext& ctx, FileWorld& w) {
+  ctx.teardown();
   Machine& m = ctx.machine();
   if (int err = w.close()) {
     ctx.found(Outcome::warn, fmt::format("umount failed: {}", errname(err)));
@@ -47,6 +48,7 @@ void close_and_check_frames(ScenarioContext& ctx, FileWorld& w) {
 }
 
 bool check_frames_free(ScenarioContext& ctx, std::string_view when) {
+  ctx.teardown();
   Machine& m = ctx.machine();
   rcu_barrier();
   const unsigned long free = nr_free_pages(&m), boot = m.boot_free_pages();

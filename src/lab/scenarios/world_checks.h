@@ -24,16 +24,18 @@ class FileWorld;
 void check_page_newest(ScenarioContext& ctx, const FileWorld& w, unsigned long i, const dma_stamp& device);
 
 /**
- * close_and_check_frames() - FileWorld::close() (munmap, close, umount), then every
+ * close_and_check_frames() - the lab's teardown (ScenarioContext::teardown(): no
+ * choices under the explorer): FileWorld::close() (munmap, close, umount), then every
  * page frame of the machine must be free again (nothing leaked, no pinned page left
- * behind). Reports warn (umount failed) or leak, or ok.
+ * behind). Reports warn (umount failed) or leak, or ok. REQUIRES: every task joined.
  */
 void close_and_check_frames(ScenarioContext& ctx, FileWorld& w);
 
 /**
- * check_frames_free() - after rcu_barrier(), every page frame of the machine must be
- * free again: reports leak (with @when in the words) and returns false, or returns true
- * (reporting nothing).
+ * check_frames_free() - the lab's teardown (ScenarioContext::teardown()); after
+ * rcu_barrier(), every page frame of the machine must be free again: reports leak (with
+ * @when in the words) and returns false, or returns true (reporting nothing).
+ * REQUIRES: every task joined.
  */
 bool check_frames_free(ScenarioContext& ctx, std::string_view when);
 

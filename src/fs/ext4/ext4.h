@@ -161,6 +161,9 @@ void ext4_meta_forget(ext4_sb_info* sbi, uint32_t block) REQUIRES(sbi->s_meta_se
 int ext4_commit(super_block* sb);
 int ext4_sync_fs(super_block* sb, int wait);
 void ext4_put_super(super_block* sb);
+/** ext4_dev_rw() - one synchronous metadata request of @len bytes at @byte_off (both
+ * sector multiples; @len at most EXT4_DEV_RW_MAX), through bounce pages. 0 or -errno. */
+inline constexpr unsigned EXT4_DEV_RW_MAX = 64 * 1024;
 int ext4_dev_rw(block_device* bdev, uint64_t byte_off, void* buf, unsigned len, bool write);
 // balloc.cc: blocks and block maps
 int ext4_new_block(ext4_sb_info* sbi, uint32_t* out) REQUIRES(sbi->s_meta_sem);

@@ -28,19 +28,33 @@ namespace guplab {
 // ---- device I/O of metadata -----------------------------------------------------------
 
 int ext4_dev_rw(block_device* bdev, uint64_t byte_off, void* buf, unsigned len, bool write) {
-  BUG_ON(len == 0 || len > PAGE_SIZE || (byte_off & (SECTOR_SIZE - 1)) || (len & (SECTOR_SIZE - 1)));
-  page* p = alloc_pages_on(bdev->machine(), gfp_t::GFP_KERNEL, 0);
-  if (!p) return -ENOMEM;
-  if (write) std::memcpy(page_address(p), buf, len);
-  bio* b = bio_alloc(bdev, 1, (write ? REQ_OP_WRITE : REQ_OP_READ) | REQ_META | REQ_SYNC);
+  BUG_ON(len == 0 || len > EXT4_DEV_RW_MAX || (byte_off & (SECTOR_SIZE - 1)) || (len & (SECTOR_SIZE - 1)));
+  const unsigned nr = (len + PAGE_SIZE - 1) / PAGE_SIZE;
+  page* pages[EXT4_DEV_RW_MAX / PAGE_SIZE];
+  for (unsigned i = 0; i < nr; i++) {
+    pages[i] = alloc_pages_on(bdev->machine(), gfp_t::GFP_KERNEL, 0);
+    if (!pages[i]) {
+      while (i) put_page(pages[--i]);
+      return -ENOMEM;
+    }
+  }
+  auto part = [&](unsigned i) { return std::min<unsigned>(PAGE_SIZE, len - i * PAGE_SIZE); };
+  char* bytes = static_cast<char*>(buf);
+  if (write)
+    for (unsigned i = 0; i < nr; i++) std::memcpy(page_address(pages[i]), bytes + i * PAGE_SIZE, part(i));
+  bio* b = bio_alloc(bdev, static_cast<unsigned short>(nr), (write ? REQ_OP_WRITE : REQ_OP_READ) | REQ_META | REQ_SYNC);
   b->bi_iter.bi_sector = byte_off >> SECTOR_SHIFT;
-  get_page(p);  // the bio's reference
-  bio_add_page(b, p, len, 0, false);
+  for (unsigned i = 0; i < nr; i++) {
+    get_page(pages[i]);  // the bio's reference
+    bio_add_page(b, pages[i], part(i), 0, false);
+  }
   int err = submit_bio_wait(b);
   bio_release_pages(b, false);
   bio_put(b);
-  if (!err && !write) std::memcpy(buf, page_address(p), len);
-  put_page(p);
+  for (unsigned i = 0; i < nr; i++) {
+    if (!err && !write) std::memcpy(bytes + i * PAGE_SIZE, page_address(pages[i]), part(i));
+    put_page(pages[i]);
+  }
   return err;
 }
 
@@ -242,41 +256,40 @@ int ext4_mkfs(Machine* m, std::string_view dev_spec, const ext4_mkfs_options& op
   }
   es.s_free_blocks = blocks - es.s_first_data_block;
   es.s_free_inodes = inodes - 2;  // 1 is reserved, 2 is the root
-  std::vector<uint8_t> buf(bs);
-  // Bitmap: the metadata blocks are in use.
-  for (uint32_t b = 0; b < es.s_bitmap_blocks && !ret; b++) {
-    std::fill(buf.begin(), buf.end(), 0);
-    const uint64_t first = static_cast<uint64_t>(b) * bs * 8, end = first + bs * 8;
-    // Bits [lo, hi) of this block: the metadata blocks, then the blocks past the device.
-    auto set_bits = [&](uint64_t lo, uint64_t hi) {
-      for (uint64_t bit = lo; bit < hi;) {
-        if (bit % 8 == 0 && hi - bit >= 8) {
-          const uint64_t bytes_n = (hi - bit) / 8;
-          std::fill_n(buf.begin() + static_cast<long>(bit / 8), bytes_n, 0xff);
-          bit += bytes_n * 8;
-        } else {
-          buf[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
-          bit++;
-        }
+  // The metadata area (superblock, bitmap, inode table), built whole and written in as
+  // few requests as ext4_dev_rw() takes, the one with the superblock last: a mkfs cut
+  // short leaves no valid superblock.
+  const uint64_t area = static_cast<uint64_t>(es.s_first_data_block) * bs;
+  std::vector<uint8_t> img(area, 0);
+  std::memcpy(img.data(), &es, sizeof(es));
+  // Bitmap: the metadata blocks are in use, and the bits past the device.
+  uint8_t* bitmap = img.data() + static_cast<uint64_t>(es.s_bitmap_start) * bs;
+  const uint64_t bitmap_bits = static_cast<uint64_t>(es.s_bitmap_blocks) * bs * 8;
+  auto set_bits = [&](uint64_t lo, uint64_t hi) {
+    for (uint64_t bit = lo; bit < hi;) {
+      if (bit % 8 == 0 && hi - bit >= 8) {
+        const uint64_t bytes_n = (hi - bit) / 8;
+        std::fill_n(bitmap + bit / 8, bytes_n, 0xff);
+        bit += bytes_n * 8;
+      } else {
+        bitmap[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+        bit++;
       }
-    };
-    set_bits(0, std::min<uint64_t>(es.s_first_data_block > first ? es.s_first_data_block - first : 0, bs * 8));
-    set_bits(blocks > first ? std::min<uint64_t>(blocks - first, bs * 8) : 0, end - first);
-    ret = ext4_dev_rw(bdev, static_cast<uint64_t>(es.s_bitmap_start + b) * bs, buf.data(), bs, true);
-  }
-  // Inode table: empty but for the root directory.
-  for (uint32_t b = 0; b < es.s_itable_blocks && !ret; b++) {
-    std::fill(buf.begin(), buf.end(), 0);
-    if (b == 0) {
-      auto* root = reinterpret_cast<ext4_inode*>(buf.data()) + (EXT4_ROOT_INO - 1);
-      root->i_mode = S_IFDIR | 0755;
-      root->i_links_count = 2;
-      auto* reserved = reinterpret_cast<ext4_inode*>(buf.data());
-      reserved->i_mode = S_IFREG;  // inode 1: reserved, never handed out
     }
-    ret = ext4_dev_rw(bdev, static_cast<uint64_t>(es.s_itable_start + b) * bs, buf.data(), bs, true);
+  };
+  set_bits(0, es.s_first_data_block);
+  set_bits(blocks, bitmap_bits);
+  // Inode table: empty but for the root directory.
+  auto* itable = reinterpret_cast<ext4_inode*>(img.data() + static_cast<uint64_t>(es.s_itable_start) * bs);
+  itable[EXT4_ROOT_INO - 1].i_mode = S_IFDIR | 0755;
+  itable[EXT4_ROOT_INO - 1].i_links_count = 2;
+  itable[0].i_mode = S_IFREG;  // inode 1: reserved, never handed out
+  const uint64_t pieces = (area + EXT4_DEV_RW_MAX - 1) / EXT4_DEV_RW_MAX;
+  for (uint64_t i = pieces; i-- > 0 && !ret;) {
+    const uint64_t off = i * EXT4_DEV_RW_MAX;
+    ret = ext4_dev_rw(bdev, off, img.data() + off, static_cast<unsigned>(std::min<uint64_t>(EXT4_DEV_RW_MAX, area - off)),
+                      true);
   }
-  if (!ret) ret = sb_rw(bdev, &es, true);
   if (!ret) ret = dev_flush(bdev);
   blkdev_put(bdev);
   return ret;

@@ -143,6 +143,24 @@ TEST_F(Ext4Test, RemountSeesWhatWasWritten) {
   EXPECT_EQ(read_file("/mnt/r2"), pattern(100, 9));
 }
 
+TEST_F(Ext4Test, MkfsWritesItsMetadataInFewRequestsTheSuperblockLast) {
+  // 32 MiB in 4 KiB blocks: superblock, 1 bitmap block and 32 inode-table blocks are
+  // 136 KiB, three requests of at most EXT4_DEV_RW_MAX; the superblock's goes last.
+  ASSERT_EQ(ext4_mkfs(m_.get(), "ram1,size=32M", ext4_mkfs_options{4096, 0}), 0);
+  auto* rd = dynamic_cast<ramdisk*>(m_->block().lookup("ram1"));
+  ASSERT_NE(rd, nullptr);
+  EXPECT_EQ(rd->write_generation(), 3u);
+  EXPECT_EQ(rd->sector_generation(0), 3u) << "the superblock is written last";
+  const sector_t itable_end = (34 * 4096 >> SECTOR_SHIFT) - 1;
+  EXPECT_EQ(rd->sector_generation(itable_end), 1u);
+  EXPECT_EQ(rd->sector_generation(itable_end + 1), 0u) << "no data block written";
+  ASSERT_EQ(m_->mounts().mount("ram1", "/mnt2", "ext4", ""), 0);
+  write_file("/mnt2/f", pattern(5000, 3));
+  EXPECT_EQ(read_file("/mnt2/f"), pattern(5000, 3));
+  ASSERT_EQ(m_->mounts().umount("/mnt2"), 0);
+  ASSERT_EQ(del_gendisk(m_.get(), "ram1"), 0);
+}
+
 TEST_F(Ext4Test, UmountRefusesWhileAFileIsOpen) {
   file* f = open("/mnt/busy");
   ASSERT_NE(f, nullptr);

@@ -3,7 +3,7 @@
 
 DEB_PACKAGES := clang cmake ninja-build pkg-config liburcu-dev liburing-dev \
   libboost-context-dev libcli11-dev libfmt-dev nlohmann-json3-dev libgtest-dev \
-  libgmock-dev libbenchmark-dev libjemalloc-dev fio chromium
+  libgmock-dev libbenchmark-dev libjemalloc-dev lld fio chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build demo test test-asan test-tsan bench explore examples conform fuzz mutants clean

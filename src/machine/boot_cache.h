@@ -1,7 +1,7 @@
 // boot_cache.h - BootCache: host resources that machines booted one after another on
 // one host thread can reuse, so that booting is cheap when it happens thousands of
-// times (the sim explorer): the RAM arena and mem_map mappings, fiber stacks, and the
-// host buffers of ramdisks (block/host_buffer_cache.h).
+// times (the sim explorer): the RAM arena and mem_map mappings, fiber stacks, the host
+// buffers of ramdisks (block/host_buffer_cache.h), and the table of sync point names.
 //
 // A machine booted with a cache (MachineConfig::boot_cache) behaves exactly as one
 // booted without: what it reuses is reset to what a fresh mapping shows.
@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "block/host_buffer_cache.h"
+#include "machine/sync_point.h"
 #include "mm/memory_model.h"
 #include "sim/stack_pool.h"
 
@@ -20,6 +21,7 @@ namespace guplab {
 struct BootCache {
   PhysMemCache mem;
   HostBufferCache bufs;  // ramdisk storage and generations (block/ramdisk.h)
+  SyncPoints::Names sync_names;  // the names sync points were reached by (machine/sync_point.h)
   /** stacks() - a stack pool of at least @size bytes a stack (replaced when too small). */
   StackPool* stacks(size_t size) {
     if (!stacks_ || stacks_->stack_size() < size) {

@@ -48,6 +48,7 @@ std::string_view source_path(std::string_view file) {
 
 Machine::Machine(const MachineConfig& cfg)
     : cfg_(cfg), mem_(this, cfg.ram_bytes, cfg.boot_cache ? &cfg.boot_cache->mem : nullptr) {
+  if (cfg.boot_cache) sync_points_.adopt(std::move(cfg.boot_cache->sync_names));
   bit_waits_.set_key_base(page_memmap_header(mem_.mem_map()));
   // The writeback policy's row, once: under a design that tracks nothing, every policy
   // acts as ignore.
@@ -85,6 +86,7 @@ Machine::~Machine() {
   // Page-table pages of torn-down address spaces are freed through call_rcu(); they
   // live in this machine's arena, so every callback must have run before it goes.
   rcu_barrier();
+  if (cfg_.boot_cache) cfg_.boot_cache->sync_names = sync_points_.release();
 }
 
 TaskInit Machine::task_init(const std::string& comm, mm_struct* mm) {

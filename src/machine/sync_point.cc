@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/bug.h"
 #include "base/sched.h"
 #include "base/task.h"
 #include "machine/machine.h"
@@ -11,13 +12,13 @@
 namespace guplab {
 
 SyncPoints::Entry& SyncPoints::entry(std::string_view name) {
-  auto it = points_.find(name);
-  if (it == points_.end()) it = points_.emplace(std::string(name), Point{}).first;
+  auto it = names_.points_.find(name);
+  if (it == names_.points_.end()) it = names_.points_.emplace(std::string(name), Point{}).first;
   return *it;
 }
 
 SyncPoints::Point& SyncPoints::point_of(const char* name) {
-  Memo& m = memo_[(reinterpret_cast<uintptr_t>(name) >> 3) % kMemoSlots];
+  Memo& m = names_.memo_[(reinterpret_cast<uintptr_t>(name) >> 3) % kMemoSlots];
   if (m.name == name && std::strcmp(m.entry->first.c_str(), name) == 0) return m.entry->second;
   m = Memo{name, &entry(name)};
   return m.entry->second;
@@ -39,17 +40,38 @@ void SyncPoints::set_callback(const std::string& name, std::function<void()> fn)
   point(name).callback = fn ? std::make_shared<const std::function<void()>>(std::move(fn)) : nullptr;
 }
 
+void SyncPoints::adopt(Names&& n) {
+  RawSpinGuard g(lock_);
+  GUPLAB_CHECK(names_.points_.empty() && !has_deps_ && "adopt() into a table in use");
+  names_ = std::move(n);
+  n.points_.clear();
+  n.memo_.fill(Memo{});
+}
+
+SyncPoints::Names SyncPoints::release() {
+  RawSpinGuard g(lock_);
+  Names out;
+  if (names_.points_.size() <= kMaxKeptNames) {
+    for (auto& [name, pt] : names_.points_) pt = Point{};
+    std::swap(out, names_);
+  }
+  names_.points_.clear();
+  names_.memo_.fill(Memo{});
+  has_deps_ = false;
+  return out;
+}
+
 void SyncPoints::clear_all() {
   RawSpinGuard g(lock_);
-  points_.clear();
-  memo_.fill(Memo{});
+  names_.points_.clear();
+  names_.memo_.fill(Memo{});
   has_deps_ = false;
 }
 
 std::vector<std::string> SyncPoints::never_passed() {
   RawSpinGuard g(lock_);
   std::vector<std::string> out;
-  for (const auto& [n, pt] : points_)
+  for (const auto& [n, pt] : names_.points_)
     if (pt.ordered && pt.passed == 0) out.push_back(n);
   std::sort(out.begin(), out.end());
   return out;
@@ -59,8 +81,8 @@ bool SyncPoints::reached(const std::string& name) { return hits(name) > 0; }
 
 unsigned long SyncPoints::hits(const std::string& name) {
   RawSpinGuard g(lock_);
-  auto it = points_.find(name);
-  return it == points_.end() ? 0 : it->second.passed;
+  auto it = names_.points_.find(name);
+  return it == names_.points_.end() ? 0 : it->second.passed;
 }
 
 void SyncPoints::process(const char* name) {
@@ -91,8 +113,8 @@ void SyncPoints::process(const char* name) {
   auto ready = [&] {
     RawSpinGuard g(lock_);
     for (const auto& p : point_of(name).predecessors) {
-      auto it = points_.find(p);
-      if (it == points_.end() || it->second.passed == 0) {
+      auto it = names_.points_.find(p);
+      if (it == names_.points_.end() || it->second.passed == 0) {
         waiting = "sync point '" + std::string(name) + "' waits for '" + p + "', never reached so far";
         return false;
       }

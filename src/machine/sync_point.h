@@ -28,7 +28,53 @@
 namespace guplab {
 
 class SyncPoints {
+ private:
+  /** What the table knows of one name. */
+  struct Point {
+    std::vector<std::string> predecessors;  // loaded: each must be passed before this one
+    // Shared, so that a pass takes its own reference under the lock and runs it unlocked
+    // without copying the callable (a copy may allocate).
+    std::shared_ptr<const std::function<void()>> callback;
+    unsigned long passed = 0;
+    bool ordered = false;  // named in a loaded dependency (either side)
+  };
+  /** Hashes a name as a string_view: process() looks one up without building a string. */
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Entry = std::pair<const std::string, Point>;
+  struct Memo {
+    const char* name = nullptr;                   // the address process() was given
+    Entry* entry = nullptr;                       // its entry in the table
+  };
+  static constexpr size_t kMemoSlots = 64;
+
  public:
+  /**
+   * Names: the names a machine's sync points were reached by (the table's entries and
+   * the memo that finds them by address), kept from one machine to the next booted on
+   * the same host thread (BootCache) so that a schedule does not build them again. Each
+   * point in it reads as in a fresh table: never passed, no callback, no dependency.
+   */
+  class Names {
+   public:
+    size_t size() const { return points_.size(); }
+
+   private:
+    friend class SyncPoints;
+    std::unordered_map<std::string, Point, NameHash, std::equal_to<>> points_;
+    std::array<Memo, kMemoSlots> memo_{};
+  };
+  /** adopt() - take @n's names (@n is left empty). REQUIRES: nothing configured or passed yet. */
+  void adopt(Names&& n);
+  /**
+   * release() - every point reset as in a fresh table and the names handed out (none past
+   * kMaxKeptNames of them); this table is left empty, as clear_all() leaves it.
+   */
+  Names release();
+  static constexpr size_t kMaxKeptNames = 4096;
+
   /** load_dependency() - each (predecessor, successor): successor waits for predecessor. */
   void load_dependency(const std::vector<std::pair<std::string, std::string>>& deps);
   /** set_callback() - run @fn (in the reaching task) each time @name is reached. */
@@ -55,22 +101,7 @@ class SyncPoints {
   std::atomic<bool> enabled_{false};
   RawSpinlock lock_;  // never held across a scheduling point or a callback
   bool has_deps_ GUARDED_BY(lock_) = false;  // a dependency is loaded: a task may wait
-  /** What the table knows of one name. */
-  struct Point {
-    std::vector<std::string> predecessors;  // loaded: each must be passed before this one
-    // Shared, so that a pass takes its own reference under the lock and runs it unlocked
-    // without copying the callable (a copy may allocate).
-    std::shared_ptr<const std::function<void()>> callback;
-    unsigned long passed = 0;
-    bool ordered = false;  // named in a loaded dependency (either side)
-  };
-  /** Hashes a name as a string_view: process() looks one up without building a string. */
-  struct NameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using Entry = std::pair<const std::string, Point>;
-  /** entry() - @name's entry in points_, made empty on first use; clear_all() frees it. */
+  /** entry() - @name's entry in names_, made empty on first use; clear_all() frees it. */
   Entry& entry(std::string_view name) REQUIRES(lock_);
   /** point() - @name's entry, made empty on first use; clear_all() frees it (do not keep it unlocked). */
   Point& point(std::string_view name) REQUIRES(lock_) { return entry(name).second; }
@@ -82,13 +113,7 @@ class SyncPoints {
   Point& point_of(const char* name) REQUIRES(lock_);
 
   // One lookup for most passes: a sync point is reached hundreds of times per schedule.
-  std::unordered_map<std::string, Point, NameHash, std::equal_to<>> points_ GUARDED_BY(lock_);
-  struct Memo {
-    const char* name = nullptr;                   // the address process() was given
-    Entry* entry = nullptr;                       // its entry in points_
-  };
-  static constexpr size_t kMemoSlots = 64;
-  std::array<Memo, kMemoSlots> memo_ GUARDED_BY(lock_){};  // emptied with points_
+  Names names_ GUARDED_BY(lock_);  // the memo is emptied with the entries
   wait_queue_head_t wq_;
 };
 

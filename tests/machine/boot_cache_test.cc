@@ -10,6 +10,7 @@
 
 #include "block/ramdisk.h"
 #include "machine/machine.h"
+#include "machine/sync_point.h"
 #include "mm/page_alloc.h"
 #include "mm/page_ref.h"
 
@@ -102,6 +103,39 @@ TEST(BootCache, ARamdiskOnReusedBuffersReadsAsAFreshOne) {
     EXPECT_TRUE(all_zero(gens.data(), gens.size() * sizeof(uint64_t))) << "no sector was ever written";
     EXPECT_EQ(rd->write_generation(), 0u);
   });
+}
+
+TEST(BootCache, SyncPointNamesAreKeptButEveryPointReadsAsNew) {
+  BootCache cache;
+  int calls = 0;
+  {
+    Machine m(small(&cache));
+    SyncPoints& sp = m.sync_points();
+    sp.enable();
+    sp.load_dependency({{"a", "b"}});
+    sp.set_callback("b", [&] { calls++; });
+    m.run([&] {
+      TEST_SYNC_POINT("a");
+      TEST_SYNC_POINT("b");
+      TEST_SYNC_POINT("c");
+    });
+    EXPECT_EQ(sp.hits("c"), 1u);
+    EXPECT_EQ(calls, 1);
+  }
+  EXPECT_EQ(cache.sync_names.size(), 3u) << "the names went back";
+  Machine again(small(&cache));
+  EXPECT_EQ(cache.sync_names.size(), 0u) << "and were taken again";
+  SyncPoints& sp = again.sync_points();
+  sp.enable();
+  EXPECT_TRUE(sp.never_passed().empty()) << "no dependency came along";
+  again.run([&] {
+    TEST_SYNC_POINT("b");  // no predecessor to wait for, no callback to run
+    TEST_SYNC_POINT("b");
+  });
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(sp.hits("a"), 0u);
+  EXPECT_EQ(sp.hits("b"), 2u);
+  EXPECT_EQ(sp.hits("c"), 0u);
 }
 
 TEST(BootCache, StackPoolIsSharedAndReplacedOnlyWhenTooSmall) {

@@ -82,7 +82,7 @@ ScenarioParams explore_params(const ExploreOptions& o, uint64_t seed, uint64_t p
   p.sim.pct_steps = std::max<uint64_t>(pct_steps, 1);
   p.sim.buggify = o.buggify;
   p.sim.buggify_armed = false;  // armed when the scenario's tasks start (ScenarioContext::spawn)
-  p.sim.quiet_harness = true;     // explored from there too: the setup is the same in every schedule
+  p.sim.quiet_harness = true;   // no choices in the setup (the same in every schedule) nor the teardown
   p.sim.spurious_wakeup_p = o.spurious_wakeup_p;
   return p;
 }

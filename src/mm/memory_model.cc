@@ -49,7 +49,6 @@ PhysMem::PhysMem(Machine* machine, uint64_t ram_bytes, PhysMemCache* cache) : ca
   if (ram_bytes == 0 || ram_bytes % PMD_SIZE != 0 || ram_bytes > (64ull << 30))
     throw std::invalid_argument("RAM size must be a non-zero multiple of 2 MiB, at most 64 GiB");
   const unsigned long nr = ram_bytes >> PAGE_SHIFT;
-  const size_t map_bytes = PAGE_SIZE + nr * sizeof(page);
   bool reused = false;
   if (cache_) {
     for (size_t i = 0; i < cache_->free_.size(); i++) {
@@ -65,11 +64,13 @@ PhysMem::PhysMem(Machine* machine, uint64_t ram_bytes, PhysMemCache* cache) : ca
   if (!reused) map_fresh(ram_bytes);
   void* base = reinterpret_cast<void*>(align_up(region_, kMemMapAlign));
   void* arena = reinterpret_cast<void*>(align_up(arena_map_, PMD_SIZE));
-  if (reused) std::memset(base, 0, map_bytes);  // as a fresh mapping reads
+  // As a fresh mapping reads: the header page zeroed, and every struct page value-
+  // initialized (all zero) in one pass, whatever the previous machine left there.
+  if (reused) std::memset(base, 0, PAGE_SIZE);
   hdr_ = new (base) MemMapHeader{};
   hdr_->machine = machine;
   hdr_->arena = static_cast<char*>(arena);
-  hdr_->mem_map = new (static_cast<char*>(base) + PAGE_SIZE) page[nr];
+  hdr_->mem_map = new (static_cast<char*>(base) + PAGE_SIZE) page[nr]();
   hdr_->nr_pages = nr;
 }
 

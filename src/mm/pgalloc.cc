@@ -209,9 +209,10 @@ void free_pgtables(mmu_gather* tlb, mm_struct* mm, unsigned long start, unsigned
       pgtable_slot* pudp = pud_offset(mem, pgd, b);
       pud_t pud = pudp_get<S>(pudp);
       if (!pud_present(pud) || pud_leaf(pud)) continue;
-      for (unsigned long c = b, cnext; c < bnext; c = cnext) {
-        cnext = next_boundary(c, PMD_SIZE, bnext);
-        pgtable_slot* pmdp = pmd_offset(mem, pud, c);
+      // The pmd slots [b, bnext) touches, stepped through in the table.
+      pgtable_slot* const first = pmd_offset(mem, pud, b);
+      pgtable_slot* const last = first + (pmd_index(bnext - 1) - pmd_index(b));
+      for (pgtable_slot* pmdp = first; pmdp <= last; pmdp++) {
         pmd_t pmd = pmdp_get<S>(pmdp);
         if (!pmd_present(pmd) || pmd_leaf(pmd)) continue;
         if (!table_empty(mem, pmd_pfn(pmd))) continue;

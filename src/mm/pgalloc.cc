@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "base/bug.h"
 #include "base/rcu.h"
 #include "machine/machine.h"
@@ -58,11 +60,6 @@ int populate_slot(mm_struct* mm, pgtable_slot* slot) {
   }
   if (!installed) pgtable_free_now(mm, table);
   return 0;
-}
-
-inline unsigned long next_boundary(unsigned long addr, unsigned long size, unsigned long end) {
-  unsigned long b = (addr + size) & ~(size - 1);
-  return (b - 1 < end - 1) ? b : end;
 }
 
 }  // namespace
@@ -198,36 +195,39 @@ void free_pgtables(mmu_gather* tlb, mm_struct* mm, unsigned long start, unsigned
   SpinGuard g(&mm->page_table_lock);
   // Every writer of a table entry holds page_table_lock (the MMU's A/D updates touch
   // leaves only, which are skipped here): the entries are read with no scheduling point.
+  // Each level scans the slots of its table that [start, end) touches (most are empty:
+  // a slot costs a load and a test) and works out the range of a present one.
   using S = SchedOwned;
-  for (unsigned long a = start, anext; a < end; a = anext) {
-    anext = next_boundary(a, PGDIR_SIZE, end);
-    pgtable_slot* pgdp = pgd_slot(mm, a);
-    pgd_t pgd = pgdp_get<S>(pgdp);
-    if (!pgd_present(pgd)) continue;
-    for (unsigned long b = a, bnext; b < anext; b = bnext) {
-      bnext = next_boundary(b, PUD_SIZE, anext);
-      pgtable_slot* pudp = pud_offset(mem, pgd, b);
-      pud_t pud = pudp_get<S>(pudp);
-      if (!pud_present(pud) || pud_leaf(pud)) continue;
-      // The pmd slots [b, bnext) touches, stepped through in the table.
-      pgtable_slot* const first = pmd_offset(mem, pud, b);
-      pgtable_slot* const last = first + (pmd_index(bnext - 1) - pmd_index(b));
-      for (pgtable_slot* pmdp = first; pmdp <= last; pmdp++) {
-        pmd_t pmd = pmdp_get<S>(pmdp);
-        if (!pmd_present(pmd) || pmd_leaf(pmd)) continue;
-        if (!table_empty(mem, pmd_pfn(pmd))) continue;
-        set_pmd(pmdp, pmd_t{0});
-        tlb_remove_table(tlb, mm_pfn_page(mm, pmd_pfn(pmd)));
+  pgtable_slot* const pgd = table_slots(mem, mm->pgd_pfn);
+  for (unsigned long i = pgd_index(start), il = pgd_index(end - 1); i <= il; i++) {
+    const pgd_t pgdv = pgdp_get<S>(&pgd[i]);
+    if (!pgd_present(pgdv)) continue;
+    const unsigned long a = std::max(start, i << PGDIR_SHIFT);
+    const unsigned long anext = std::min(end, (i + 1) << PGDIR_SHIFT);
+    pgtable_slot* const pud = table_slots(mem, pgd_pfn(pgdv));
+    const unsigned long pud_base = i << PGDIR_SHIFT;
+    for (unsigned long j = pud_index(a), jl = pud_index(anext - 1); j <= jl; j++) {
+      const pud_t pudv = pudp_get<S>(&pud[j]);
+      if (!pud_present(pudv) || pud_leaf(pudv)) continue;
+      const unsigned long b = std::max(a, pud_base + (j << PUD_SHIFT));
+      const unsigned long bnext = std::min(anext, pud_base + ((j + 1) << PUD_SHIFT));
+      pgtable_slot* const pmd = table_slots(mem, pud_pfn(pudv));
+      for (unsigned long k = pmd_index(b), kl = pmd_index(bnext - 1); k <= kl; k++) {
+        const pmd_t pmdv = pmdp_get<S>(&pmd[k]);
+        if (!pmd_present(pmdv) || pmd_leaf(pmdv)) continue;
+        if (!table_empty(mem, pmd_pfn(pmdv))) continue;
+        set_pmd(&pmd[k], pmd_t{0});
+        tlb_remove_table(tlb, mm_pfn_page(mm, pmd_pfn(pmdv)));
       }
-      if (!table_empty(mem, pud_pfn(pud))) continue;
-      page* pmd_table = mm_pfn_page(mm, pud_pfn(pud));
+      if (!table_empty(mem, pud_pfn(pudv))) continue;
+      page* pmd_table = mm_pfn_page(mm, pud_pfn(pudv));
       BUG_ON_MSG(pmd_table->private_ != 0, "freeing a pmd table that still holds deposited tables");
-      set_pud(pudp, pud_t{0});
+      set_pud(&pud[j], pud_t{0});
       tlb_remove_table(tlb, pmd_table);
     }
-    if (!table_empty(mem, pgd_pfn(pgd))) continue;
-    set_pgd(pgdp, pgd_t{0});
-    tlb_remove_table(tlb, mm_pfn_page(mm, pgd_pfn(pgd)));
+    if (!table_empty(mem, pgd_pfn(pgdv))) continue;
+    set_pgd(&pgd[i], pgd_t{0});
+    tlb_remove_table(tlb, mm_pfn_page(mm, pgd_pfn(pgdv)));
   }
 }
 

@@ -64,13 +64,13 @@ PhysMem::PhysMem(Machine* machine, uint64_t ram_bytes, PhysMemCache* cache) : ca
   if (!reused) map_fresh(ram_bytes);
   void* base = reinterpret_cast<void*>(align_up(region_, kMemMapAlign));
   void* arena = reinterpret_cast<void*>(align_up(arena_map_, PMD_SIZE));
-  // As a fresh mapping reads: the header page zeroed, and every struct page value-
-  // initialized (all zero) in one pass, whatever the previous machine left there.
+  // The header page reads as a fresh mapping; the struct pages after it are storage
+  // only until zone_init() initializes each (whatever the previous machine left there).
   if (reused) std::memset(base, 0, PAGE_SIZE);
   hdr_ = new (base) MemMapHeader{};
   hdr_->machine = machine;
   hdr_->arena = static_cast<char*>(arena);
-  hdr_->mem_map = new (static_cast<char*>(base) + PAGE_SIZE) page[nr]();
+  hdr_->mem_map = reinterpret_cast<page*>(static_cast<char*>(base) + PAGE_SIZE);
   hdr_->nr_pages = nr;
 }
 

@@ -32,8 +32,10 @@ struct MemMapHeader {
  * PhysMemCache - host mappings of RAM arenas and mem_maps that machines booted one
  * after another on one host thread reuse (an explorer boots thousands): mapping and
  * faulting in a fresh arena costs more than a short sim run. A machine that boots from
- * the cache sees what a fresh mapping would show: its mem_map is zeroed at boot, and
- * every frame the previous machine allocated was zeroed when it gave the mapping back.
+ * the cache sees what a fresh mapping would show: every frame the previous machine
+ * allocated was zeroed when it gave the mapping back. The struct pages are not
+ * constructed here, in either case: zone_init() initializes each one (as the kernel's
+ * memmap init does), and every pfn belongs to a zone.
  *
  * Threading: one host thread at a time (not locked); outlives every PhysMem using it.
  */

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cstring>
+#include <new>
 
 #include "base/bug.h"
 #include "machine/machine.h"
@@ -102,8 +103,10 @@ void zone_init(Machine* m, zone* z, unsigned zid, const char* name, unsigned lon
     fa.nr_free = 0;
   }
   PhysMem& mem = m->mem();
+  // One pass over the zone's struct pages, as the kernel's __init_single_page(): each is
+  // constructed zeroed, then given its zone and no mapping.
   for (unsigned long pfn = start; pfn < start + n; pfn++) {
-    page* p = mem.pfn_to_page(pfn);
+    page* p = new (mem.pfn_to_page(pfn)) page{};
     p->flags.store(static_cast<uint64_t>(zid) << ZONES_PGSHIFT, std::memory_order_relaxed);
     atomic_set(&p->_mapcount, -1);
   }

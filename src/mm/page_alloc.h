@@ -96,7 +96,11 @@ zone* page_zone(const page* p);
 /** nr_free_pages() - free pages of machine @m, all zones. */
 unsigned long nr_free_pages(Machine* m);
 
-/** zone_init() - set up @z over [start, start+n) and free its pages. Boot only. */
+/**
+ * zone_init() - set up @z over [start, start+n): initialize each struct page there (all
+ * zero, then its zone and no mapping: the mem_map holds nothing before) and free them.
+ * Boot only; the zones together cover every pfn.
+ */
 void zone_init(Machine* m, zone* z, unsigned zid, const char* name, unsigned long start, unsigned long n,
                unsigned long reserved_pfn);
 

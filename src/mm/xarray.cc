@@ -65,10 +65,13 @@ void* find_in(const xa_node* n, unsigned long base, unsigned long index, unsigne
   if (index > base && ((index - base) >> n->shift) > kChunkMask) return nullptr;
   const unsigned last = max_slot(n->shift);
   const uint64_t marks = filter < XA_MAX_MARKS ? n->marks[filter].load(std::memory_order_acquire) : ~0ull;
-  for (; off <= last; off++) {
+  // The candidate slots, off..last, that carry the mark (all of them unfiltered), in order.
+  static_assert(XA_CHUNK_SIZE == 64, "a node's marks are one 64-bit word");
+  uint64_t todo = marks & (~0ull << off) & (~0ull >> (kChunkMask - last));
+  for (; todo; todo &= todo - 1) {
+    off = static_cast<unsigned>(__builtin_ctzll(todo));
     const unsigned long slot_base = base + (static_cast<unsigned long>(off) << n->shift);
     if (slot_base > max) return nullptr;
-    if (!(marks & (uint64_t{1} << off))) continue;
     sched_point(SchedPoint::kAtomicRead, &n->slots[off]);
     void* e = n->slots[off].load(std::memory_order_acquire);
     if (!e) continue;

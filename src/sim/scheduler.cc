@@ -264,7 +264,12 @@ void SimScheduler::block(SimTask* t) {
   t->state = State::blocked;
   runnable_.erase(std::find(runnable_.begin(), runnable_.end(), t->id));
   emit(SimEventKind::block, t, t->what, t->key);
-  t->fiber->suspend();
+  if (loop_must_pick()) {
+    t->fiber->suspend();
+  } else {
+    // What the run loop would do next: choose among the runnable tasks, switch to it.
+    switch_direct(t, choose());
+  }
   GUPLAB_CHECK(t->state == State::runnable && t->wait == Wait::none);
 }
 

@@ -151,7 +151,7 @@ class SimScheduler final : public SimHooks {
   void task_ended(SimTask* t);
   // Inlined into loop(), its only caller: every switch passes here.
   [[gnu::always_inline]] inline void resume(SimTask* t);
-  /** switch_direct() - at a point, from the running @t straight to @n (no run loop). */
+  /** switch_direct() - from the running @t straight to @n (no run loop): at a point, a block, a quiet yield. */
   void switch_direct(SimTask* t, SimTask* n);
   // The bookkeeping of a switch to @n (running, last ran, counted, traced, current), for
   // resume() and switch_direct() before their fiber switch.
@@ -171,6 +171,13 @@ class SimScheduler final : public SimHooks {
   void make_runnable(SimTask* t);
   void park(SimTask* t, Wait wait, const void* key, const char* what);
   void block(SimTask* t);
+  /**
+   * loop_must_pick() - would the run loop, were the running task to suspend now, do more
+   * than choose a runnable task and resume it (unwind, notice a halt, go idle)? If not,
+   * a task that stops (block(), a quiet yield) switches to the next task itself, and
+   * every choice, event and count is what the loop would have made.
+   */
+  bool loop_must_pick() const { return unwinding_ || (halt_ && halt_->halted()) || runnable_.empty(); }
   void unpark(SimTask* t);
   void add_timer(SimTask* t, uint64_t deadline);
   void fire_due_timers();

@@ -58,10 +58,11 @@ void SimScheduler::quiet_point(SimTask* t, SchedPoint why) {
   if (!timers_.empty()) fire_due_timers();
   // The running task goes on, but lets the others run where it asks to (cond_resched()).
   if (why != SchedPoint::kYield || runnable_.size() < 2) return;
-  // With two or more runnable, the round robin's next task is never the running one.
-  next_ = tasks_[quiet_next()].get();
-  GUPLAB_CHECK(next_ != t);
-  t->fiber->suspend();
+  // With two or more runnable, the round robin's next task is never the running one;
+  // the run loop would resume it at once (must_unwind() just said no), so switch to it.
+  SimTask* n = tasks_[quiet_next()].get();
+  GUPLAB_CHECK(n != t);
+  switch_direct(t, n);
 }
 
 void SimScheduler::unwind_yield(SimTask* t) {

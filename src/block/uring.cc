@@ -254,6 +254,11 @@ void uring_disk::queue_rq(request* rq, bool last) {
   // A polled request waits in its submitter's own ring for the submitter's poll().
   if (any(rq->rq_bio->bi_opf, REQ_POLLED)) {
     if (poll_queue* q = poll_queue_of(current(), true)) {
+      // An SQE goes to the host no later than when the next one is prepared: the last
+      // waits for the submitter's poll(), which submits it and waits in one host call (a
+      // lone synchronous request costs one call), but a batch reaches the device as the
+      // submitter makes it, not all at once at the poll.
+      if (q->pending) submit_polled(q);
       io_uring_sqe* sqe = io_uring_get_sqe(q->ring.get());
       if (!sqe) {  // cannot happen (tags never outnumber SQ entries): make room
         BUG_ON(io_uring_submit(q->ring.get()) < 0);
@@ -281,6 +286,15 @@ void uring_disk::queue_rq(request* rq, bool last) {
   tsan_handoff_release(rq);
   sq_pending_++;
   if (last) submit_locked();
+}
+
+void uring_disk::submit_polled(poll_queue* q) {
+  const int ret = io_uring_submit(q->ring.get());
+  if (ret > 0) {
+    q->pending -= std::min<unsigned>(q->pending, static_cast<unsigned>(ret));
+    ring_submits_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // An error (-EINTR, -EAGAIN) leaves them pending: the poll() submits them with its wait.
 }
 
 void uring_disk::commit_rqs() {

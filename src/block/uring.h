@@ -13,9 +13,10 @@
 // Polled requests (REQ_POLLED, block/blkdev.h): the submitting task takes one of
 // kPollQueues poll queues - a ring of its own on the same file, the kernel's poll hctx -
 // for as long as it has polled requests outstanding. queue_rq() prepares their SQEs
-// there; they go to the host at the task's next poll(), which submits and waits in one
-// io_uring_submit_and_wait() and ends what it reaps in the task itself: the host wakes
-// the waiting thread once, as for its own pread(). poll(spin) never spins: the host rings
+// there; each goes to the host when the task prepares the next one, or at the task's
+// next poll(), which submits and waits in one io_uring_submit_and_wait() and ends what
+// it reaps in the task itself: the host wakes the waiting thread once, as for its own
+// pread(), and a batch reaches the device as it is made, as fio's submissions do. poll(spin) never spins: the host rings
 // are not IOPOLL, so the host completes from its interrupt whatever the poller does, and
 // IOCB_HIPRI waits as any polled I/O (the kernel drops REQ_POLLED on a queue that cannot
 // poll, and its waiter sleeps).
@@ -96,6 +97,8 @@ class uring_disk final : public block_device {
   };
   /** poll_queue_of() - @t's poll queue; with @claim, take a free one if it has none (nullptr if none free). */
   poll_queue* poll_queue_of(task_struct* t, bool claim);
+  /** submit_polled() - hand @q's pending SQEs to the host now (the owner task only). */
+  void submit_polled(poll_queue* q);
   /** build_iovecs() - @rq's segments into its tag's iovecs; returns how many (0: no data to move). */
   unsigned build_iovecs(request* rq);
   /** prep_sqe() - fill @sqe for @rq, whose @n iovecs build_iovecs() made. */

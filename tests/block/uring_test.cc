@@ -270,6 +270,35 @@ TEST_F(UringTest, PolledRequestsStartAndEndInTheSubmittersPoll) {
   EXPECT_EQ(d->nr_inflight(), 0u);
 }
 
+TEST_F(UringTest, APolledRequestGoesOutWhenItsSubmitterPreparesTheNext) {
+  // A batch reaches the host as its submitter makes it, as fio's submissions do: each SQE
+  // when the next is prepared, the last with the poll's wait (one host call).
+  OPEN_OR_SKIP(d);
+  std::vector<end_record> recs(3);
+  const uint64_t submits = d->nr_ring_submits();
+  for (unsigned i = 0; i < recs.size(); i++) {
+    recs[i].release = true;
+    bio* b = page_bio(d, REQ_OP_READ | REQ_POLLED, i * 8, {kpage(0)});
+    b->bi_end_io = record_end_io;
+    b->bi_private = &recs[i];
+    submit_bio(b);
+    EXPECT_EQ(d->nr_ring_submits(), submits + i) << "request " << i << ": the one before it went out";
+  }
+  unsigned ended = 0;
+  while (ended < recs.size()) {
+    const int n = bdev_poll(d, false);
+    ASSERT_GT(n, 0);
+    ended += static_cast<unsigned>(n);
+  }
+  EXPECT_EQ(d->nr_ring_submits(), submits + 3) << "the last went out with the poll";
+  for (auto& r : recs) {
+    r.wait();
+    EXPECT_EQ(r.status, BLK_STS_OK);
+    EXPECT_EQ(r.pid, scope_->task()->pid);
+  }
+  EXPECT_EQ(d->nr_polled(), 3u);
+}
+
 TEST_F(UringTest, APolledBioThatIsSplitCompletesInTheCompletionTask) {
   uring_config cfg;
   cfg.max_segments = 8;

@@ -449,6 +449,10 @@ void JobDriver::run_async() {
         }
         now = ktime_get_ns();
         if (job_.rate_iops) break;  // one at a time, so throttle() spaces them
+        if (batch.size() % batch_submit == 0) {  // as fio commits every iodepth_batch_submit I/Os
+          blk_finish_plug(&plug);
+          blk_start_plug(&plug);
+        }
       }
       blk_finish_plug(&plug);
       const uint64_t issued = ktime_get_ns();

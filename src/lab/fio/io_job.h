@@ -30,7 +30,9 @@
 // (they restart when it has passed, as fio's do); rate_iops spaces I/Os by 1/rate from
 // the job's start; fsync=N drains the queue after every N writes and sends the file's
 // device a REQ_OP_FLUSH, timed into the sync statistics. Asynchronous engines submit
-// once iodepth_batch_submit slots are free (or nothing is in flight) and reap at least
+// once iodepth_batch_submit slots are free (or nothing is in flight), in plugs of
+// iodepth_batch_submit I/Os (fio commits each such batch; its default, 1, sends every
+// I/O to the device by itself), and reap at least
 // iodepth_batch_complete_min completions (0: keep submitting while nothing has completed;
 // a reap that must wait waits for one), at most iodepth_batch_complete_max (0: no limit).
 //

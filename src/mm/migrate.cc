@@ -254,6 +254,16 @@ int __migrate_folio_to(folio* src, folio* dst, migrate_mode mode, Machine* m, bo
     return -EAGAIN;
   }
   *unmapped = true;
+  // Nobody but the caller may hold a reference before the copy, as the kernel checks
+  // before it does more work: a holder may still be writing the frame (the model's
+  // uaccess copies through a reference), and the copy would take half of its store.
+  // A new reference now needs the page tables (migration entries) or the page cache
+  // (the folio lock; the freeze below).
+  if (props.tracks_pins && folio_ref_count_acquire(src) != folio_expected_refs(mapping, src)) {
+    if (walk) remove_migration_ptes(src, src, &rmap);
+    rmap.put();
+    return -EAGAIN;
+  }
   folio_migrate_copy(dst, src);
   int ret = folio_migrate_mapping(mapping, dst, src, props.tracks_pins);
   if (ret) {

@@ -251,7 +251,7 @@ uring_disk::poll_queue* uring_disk::poll_queue_of(task_struct* t, bool claim) {
 }
 
 void uring_disk::queue_rq(request* rq, bool last) {
-  // A polled request waits in its submitter's own ring for the submitter's poll().
+  // A polled request goes into its submitter's own ring (a poll queue).
   if (any(rq->rq_bio->bi_opf, REQ_POLLED)) {
     if (poll_queue* q = poll_queue_of(current(), true)) {
       // An SQE goes to the host no later than when the next one is prepared: the last

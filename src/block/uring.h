@@ -16,10 +16,10 @@
 // there; each goes to the host when the task prepares the next one, or at the task's
 // next poll(), which submits and waits in one io_uring_submit_and_wait() and ends what
 // it reaps in the task itself: the host wakes the waiting thread once, as for its own
-// pread(), and a batch reaches the device as it is made, as fio's submissions do. poll(spin) never spins: the host rings
-// are not IOPOLL, so the host completes from its interrupt whatever the poller does, and
-// IOCB_HIPRI waits as any polled I/O (the kernel drops REQ_POLLED on a queue that cannot
-// poll, and its waiter sleeps).
+// pread(), and a batch reaches the device as it is made, as fio's submissions do.
+// poll(spin) never spins: the host rings are not IOPOLL, so the host completes from its
+// interrupt whatever the poller does, and IOCB_HIPRI waits as any polled I/O (the kernel
+// drops REQ_POLLED on a queue that cannot poll, and its waiter sleeps).
 // With no poll queue free (or none can be set up) a request goes through the main ring.
 //
 // Host alignment: the logical block size and buffer alignment come from the host
@@ -27,8 +27,8 @@
 //
 // Threading: as block_device. The SQ side of the ring is guarded by sq_lock_; the CQ
 // side belongs to the completion task. A poll queue belongs to its owner task (claimed
-// and given back with acquire/release on its owner). Native backend only in practice: completions
-// are real host events, so under sim they arrive in real, not virtual, time.
+// and given back with acquire/release on its owner). Native backend only in practice:
+// completions are real host events, so under sim they arrive in real, not virtual, time.
 #pragma once
 #include <sys/uio.h>
 

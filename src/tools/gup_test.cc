@@ -244,7 +244,10 @@ GupTestReport run_gup_test(const GupTestOptions& opt) {
     }
     std::vector<std::vector<page*>> pages(static_cast<size_t>(opt.threads), std::vector<page*>(size / PAGE_SIZE));
     CacheSweep sweep;
-    for (int r = 0; r < opt.repeats; r++) {
+    std::vector<double> inc, dec, shaped;
+    std::vector<page*> taken;
+    const auto per_page = [&](uint64_t ns) { return static_cast<double>(ns) / static_cast<double>(last_pages.size()); };
+    for (int r = 0; r < gup_test_passes(opt); r++) {
       if (opt.baseline) sweep();
       std::vector<GupTestRun> runs(static_cast<size_t>(opt.threads));
       std::vector<task_struct*> ts;
@@ -254,21 +257,20 @@ GupTestReport run_gup_test(const GupTestOptions& opt) {
                              mm));
       for (auto* t : ts) task_join(t);
       for (auto& run : runs) rep.runs.push_back(run);
+      if (r == 0)
+        last_pages.assign(pages[0].begin(), pages[0].begin() + static_cast<long>(rep.runs.empty() ? 0 : rep.runs[0].pages));
+      if (!opt.baseline || last_pages.empty()) continue;
+      // The references right after the model's pass, from the same cold state: a noisy
+      // moment of the machine falls on both sides of the ratio alike.
+      uint64_t a, b;
+      sweep();
+      bare_atomic_loop(last_pages, &a, &b);
+      inc.push_back(per_page(a));
+      dec.push_back(per_page(b));
+      sweep();
+      shaped.push_back(per_page(kernel_shaped_loop(last_pages, &taken)));
     }
-    last_pages.assign(pages[0].begin(), pages[0].begin() + static_cast<long>(rep.runs.empty() ? 0 : rep.runs[0].pages));
-    if (opt.baseline && !last_pages.empty()) {
-      std::vector<double> inc, dec, shaped;
-      std::vector<page*> taken;
-      const auto per_page = [&](uint64_t ns) { return static_cast<double>(ns) / static_cast<double>(last_pages.size()); };
-      for (int r = 0; r < std::max(opt.repeats, 3); r++) {
-        uint64_t a, b;
-        sweep();
-        bare_atomic_loop(last_pages, &a, &b);
-        inc.push_back(per_page(a));
-        dec.push_back(per_page(b));
-        sweep();
-        shaped.push_back(per_page(kernel_shaped_loop(last_pages, &taken)));
-      }
+    if (!inc.empty()) {
       rep.baseline_get_ns_per_page = median(inc);
       rep.baseline_put_ns_per_page = median(dec);
       rep.shaped_get_ns_per_page = median(shaped);
@@ -448,7 +450,7 @@ int gup_test_main(int argc, char** argv) {
   const char* pagesz = opt.hugetlb ? (opt.hugetlb_shift == PUD_SHIFT ? "hugetlb 1 GiB pages (PUD leaves)" : "hugetlb 2 MiB pages (PMD leaves)")
                       : opt.thp == 1 ? "THP (2 MiB folios)" : "4 KiB pages";
   fmt::print("# guplab: design={} {} pages x {} repeats x {} threads, {} pages/call, {}\n", to_string(opt.design),
-             (opt.size_mb << 20) / PAGE_SIZE, opt.repeats, opt.threads, opt.nr_pages_per_call, pagesz);
+             (opt.size_mb << 20) / PAGE_SIZE, gup_test_passes(opt), opt.threads, opt.nr_pages_per_call, pagesz);
   fmt::print("#   model     get {:8.2f} ns/page   put {:8.2f} ns/page   (medians)\n", rep.get_ns_per_page, rep.put_ns_per_page);
   if (opt.baseline)
     fmt::print("#   baseline  inc {:8.2f} ns/page   dec {:8.2f} ns/page   (bare atomic fetch_add/sub on the same mem_map entries;\n"

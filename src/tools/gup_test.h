@@ -8,7 +8,9 @@
 // atomic fetch_add over the same mem_map entries) and --host-baseline (the host
 // kernel's FOLL_LONGTERM pin of an equal buffer through io_uring registration).
 // Output: the selftest's TAP lines ("# PIN_FAST_BENCHMARK: Time: get:N put:N us"), then
-// per-page costs and ratios, medians over the repeats.
+// per-page costs and ratios, medians over the repeats. With --baseline there are at
+// least 3 repeats, and each model pass is followed by one pass of each reference, all
+// from cold caches: both sides of a ratio are medians of as many passes, taken in turn.
 //
 // Threading: runs on the calling thread; spawns -j model tasks.
 #pragma once
@@ -85,6 +87,9 @@ struct GupTestReport {
  * (or --ram) and, with -H, a hugetlb pool of the pages the buffer needs.
  */
 MachineConfig gup_test_machine_config(const GupTestOptions& opt);
+
+/** gup_test_passes() - how many passes a run of @opt times: -r, at least 3 with --baseline. */
+inline int gup_test_passes(const GupTestOptions& opt) { return opt.baseline && opt.repeats < 3 ? 3 : opt.repeats; }
 
 /** run_gup_test() - the whole command, minus printing. */
 GupTestReport run_gup_test(const GupTestOptions& opt);

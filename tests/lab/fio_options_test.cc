@@ -169,6 +169,22 @@ TEST(FioOptionsRun, BatchesRatesAndRampRun) {
   EXPECT_EQ(rd(ramp).total_ios, 16u) << "a job that ends inside its ramp keeps its stats, as fio's does";
 }
 
+// fio reaps at most iodepth_batch_complete_max, which unset (or below the min) is the
+// min: by default one completion at a time, however many are done.
+TEST(FioOptionsRun, ReapsOneAtATimeByDefaultAsFio) {
+  const RunOutcome o = run("[d]\ndirect=1\nioengine=libaio\niodepth=16\nsize=1m\nbs=4k\nrw=randread\n");
+  EXPECT_EQ(rd(o).total_ios, 256u);
+  const auto& c = o.result.stats[0].complete_map;
+  EXPECT_EQ(c[1], 256u) << "256 reaps of one each (the 1..4 bucket)";
+  for (size_t i = 2; i < c.size(); i++) EXPECT_EQ(c[i], 0u) << i;
+  const RunOutcome low = run(
+      "[d]\ndirect=1\nioengine=libaio\niodepth=16\nsize=1m\nbs=4k\nrw=randread\n"
+      "iodepth_batch_complete_min=8\niodepth_batch_complete_max=2\n");
+  const auto& l = low.result.stats[0].complete_map;
+  EXPECT_EQ(l[1], 0u) << "a max below the min is the min: no reap of 1..4";
+  EXPECT_EQ(l[2], 32u) << "32 reaps of 8";
+}
+
 TEST(FioOptionsParse, ValuesAndErrors) {
   EXPECT_NE(parse_error("[a]\nsize=1m\nbssplit=4k/60:8k/30\n").find("percentages add up to 90, not 100"),
             std::string::npos);

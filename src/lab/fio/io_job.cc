@@ -393,7 +393,9 @@ void JobDriver::run_async() {
   const unsigned batch_submit =
       job_.iodepth_batch_submit == 0 || job_.iodepth_batch_submit > depth ? depth : job_.iodepth_batch_submit;
   const unsigned complete_min = std::min(job_.iodepth_batch_complete_min, depth);
-  const unsigned complete_max = job_.iodepth_batch_complete_max;
+  // fio: an unset iodepth_batch_complete_max, or one below the min, is the min; a reap
+  // that must wait takes at least one (fio's default reaps one at a time).
+  const unsigned complete_max = std::max({job_.iodepth_batch_complete_max, complete_min, 1u});
   unsigned inflight = 0;
   unsigned nfree = depth;
   bool need_sync = false;
@@ -413,6 +415,16 @@ void JobDriver::run_async() {
       now = ktime_get_ns();
       blk_plug plug;
       blk_start_plug(&plug);
+      size_t committed = 0;  // batch[0, committed) went out with an earlier commit
+      // A commit: the plug's requests go to the device, and fio stamps its I/Os issued and
+      // counts one submit call (its "submit" histogram and the depth it left).
+      const auto commit = [&] {
+        blk_finish_plug(&plug);
+        if (committed == batch.size()) return;
+        const uint64_t issued = ktime_get_ns();
+        st_->add_submit(static_cast<unsigned>(batch.size() - committed), inflight);
+        for (; committed < batch.size(); committed++) batch[committed]->issue_ns = issued;
+      };
       while (free_ && may_issue(now) && !need_sync) {
         IoSlot* s = free_;
         free_ = s->next;
@@ -450,14 +462,11 @@ void JobDriver::run_async() {
         now = ktime_get_ns();
         if (job_.rate_iops) break;  // one at a time, so throttle() spaces them
         if (batch.size() % batch_submit == 0) {  // as fio commits every iodepth_batch_submit I/Os
-          blk_finish_plug(&plug);
+          commit();
           blk_start_plug(&plug);
         }
       }
-      blk_finish_plug(&plug);
-      const uint64_t issued = ktime_get_ns();
-      for (IoSlot* s : batch) s->issue_ns = issued;
-      if (!batch.empty()) st_->add_submit(static_cast<unsigned>(batch.size()), inflight);
+      commit();
     }
     if (inflight == 0) {
       if (need_sync) continue;
@@ -474,7 +483,7 @@ void JobDriver::run_async() {
       for (IoSlot* d = take_polled(); d; d = d->next) reaped.push_back(d);
     }
     now = ktime_get_ns();
-    const size_t n = complete_max ? std::min<size_t>(complete_max, reaped.size()) : reaped.size();
+    const size_t n = std::min<size_t>(complete_max, reaped.size());
     for (size_t k = 0; k < n; k++) {
       IoSlot* s = reaped[reaped.size() - 1 - k];
       account(s, now, true);

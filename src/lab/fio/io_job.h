@@ -16,9 +16,10 @@
 // synchronous kiocb at a time, as fio does whatever iodepth says.
 //
 // Latencies, as fio defines them for its engines: slat from queueing an I/O to the end
-// of the submission that carried it (async only), clat from there to the reap that saw
-// it complete, lat the sum. Clocks are base/'s (ktime_get_ns()): one read per I/O queued,
-// one per submission batch, one per reap.
+// of the commit that carried it (async only; a commit every iodepth_batch_submit I/Os,
+// by default each by itself), clat from there to the reap that saw it complete, lat the
+// sum. Clocks are base/'s (ktime_get_ns()): one read per I/O queued, one per commit,
+// one per reap.
 //
 // A job of several files (filename=a:b, nrfiles) has one plan per file (io_plan.h) and
 // takes its files in turn, one I/O each (fio's file_service_type=roundrobin), skipping a
@@ -34,7 +35,8 @@
 // iodepth_batch_submit I/Os (fio commits each such batch; its default, 1, sends every
 // I/O to the device by itself), and reap at least
 // iodepth_batch_complete_min completions (0: keep submitting while nothing has completed;
-// a reap that must wait waits for one), at most iodepth_batch_complete_max (0: no limit).
+// a reap that must wait waits for one), at most iodepth_batch_complete_max (as fio: unset
+// or below the min, the min; so by default one at a time, the rest left for the next).
 //
 // verify= (verify.h): every write carries verify headers; with do_verify, once the
 // writes are done every write is read back in the order it was issued and checked (those

@@ -96,7 +96,7 @@ struct JobSpec {
   bool stonewall = false;
   unsigned iodepth_batch_submit = 1;        // submit once this many slots are free (0 or > iodepth: iodepth)
   unsigned iodepth_batch_complete_min = 1;  // reap waits for at least this many (0: does not wait)
-  unsigned iodepth_batch_complete_max = 0;  // reap at most this many (0: as many as completed)
+  unsigned iodepth_batch_complete_max = 0;  // reap at most this many (0 or below the min: the min)
   uint64_t rate_iops = 0;                   // 0: unlimited
   unsigned fsync = 0;                       // an fsync after every N writes; 0: never
   std::vector<double> percentile_list;      // empty: fio's default list

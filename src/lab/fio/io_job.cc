@@ -230,12 +230,14 @@ class JobDriver {
     if (!left) return false;
     return runtime_ns_ == 0 || now - start_ns_ < ramp_ns_ + runtime_ns_;
   }
-  /** throttle() - rate_iops: wait until the next I/O is due. */
-  void throttle() {
-    if (!job_.rate_iops || verifying_) return;
+  /** throttle() - rate_iops: sleep until the next I/O is due. Returns the time then (@now if it did not wait). */
+  uint64_t throttle(uint64_t now) {
+    if (!job_.rate_iops || verifying_) return now;
     const uint64_t due = start_ns_ + issued_ * NSEC_PER_SEC / job_.rate_iops;
-    const uint64_t now = ktime_get_ns();
-    if (due > now) sleep_ns(due - now);
+    now = ktime_get_ns();
+    if (due <= now) return now;
+    sleep_ns(due - now);
+    return ktime_get_ns();
   }
   /** prepare() - the next I/O into @s. REQUIRES: may_issue(). Returns its verify error, if any. */
   int prepare(IoSlot* s, uint64_t now) {
@@ -403,27 +405,29 @@ void JobDriver::run_async() {
   std::vector<IoSlot*> batch;
   batch.reserve(slots_.size());
   std::vector<IoSlot*> reaped;  // completed, not yet accounted (beyond complete_max)
+  uint64_t now = ktime_get_ns();  // read again after whatever takes time: an fsync, a commit, a reap
   for (;;) {
-    uint64_t now = ktime_get_ns();
     if (need_sync && inflight == 0) {
       do_fsync(sync_file);
       need_sync = false;
+      now = ktime_get_ns();
     }
     batch.clear();
     if (!need_sync && free_ && may_issue(now) && (nfree >= batch_submit || inflight == 0)) {
-      throttle();
-      now = ktime_get_ns();
+      now = throttle(now);
       blk_plug plug;
       blk_start_plug(&plug);
       size_t committed = 0;  // batch[0, committed) went out with an earlier commit
       // A commit: the plug's requests go to the device, and fio stamps its I/Os issued and
-      // counts one submit call (its "submit" histogram and the depth it left).
+      // counts one submit call (its "submit" histogram and the depth it left). Returns the
+      // time after it (the clock read once).
       const auto commit = [&] {
         blk_finish_plug(&plug);
-        if (committed == batch.size()) return;
         const uint64_t issued = ktime_get_ns();
+        if (committed == batch.size()) return issued;
         st_->add_submit(static_cast<unsigned>(batch.size() - committed), inflight);
         for (; committed < batch.size(); committed++) batch[committed]->issue_ns = issued;
+        return issued;
       };
       while (free_ && may_issue(now) && !need_sync) {
         IoSlot* s = free_;
@@ -459,11 +463,12 @@ void JobDriver::run_async() {
           free_ = s;
           nfree++;
         }
-        now = ktime_get_ns();
         if (job_.rate_iops) break;  // one at a time, so throttle() spaces them
         if (batch.size() % batch_submit == 0) {  // as fio commits every iodepth_batch_submit I/Os
-          commit();
+          now = commit();
           blk_start_plug(&plug);
+        } else {
+          now = ktime_get_ns();
         }
       }
       commit();
@@ -474,8 +479,8 @@ void JobDriver::run_async() {
       if (start_verify_phase()) continue;
       break;
     }
-    if (!need_sync && free_ && may_issue(ktime_get_ns()) && nfree >= batch_submit && complete_min == 0 &&
-        reaped.empty() && !done_.peek())
+    if (complete_min == 0 && !need_sync && free_ && nfree >= batch_submit && reaped.empty() && !done_.peek() &&
+        may_issue(ktime_get_ns()))
       continue;  // iodepth_batch_complete_min=0: nothing to reap yet, keep submitting
     // Reap: at least complete_min (one if nothing can be submitted meanwhile), at most complete_max.
     const unsigned want = std::max(1u, std::min(complete_min, inflight));
@@ -501,12 +506,12 @@ void JobDriver::run_async() {
 void JobDriver::run_sync() {
   IoSlot* s = &slots_[0];
   for (;;) {
-    if (!may_issue(ktime_get_ns())) {
+    const uint64_t t0 = ktime_get_ns();
+    if (!may_issue(t0)) {
       if (start_verify_phase()) continue;
       break;
     }
-    throttle();
-    const uint64_t now = ktime_get_ns();
+    const uint64_t now = throttle(t0);
     if (!may_issue(now)) continue;
     if (int err = prepare(s, now)) {
       if (!st_->error) st_->error = -err;

@@ -18,8 +18,8 @@
 // Latencies, as fio defines them for its engines: slat from queueing an I/O to the end
 // of the commit that carried it (async only; a commit every iodepth_batch_submit I/Os,
 // by default each by itself), clat from there to the reap that saw it complete, lat the
-// sum. Clocks are base/'s (ktime_get_ns()): one read per I/O queued, one per commit,
-// one per reap.
+// sum. Clocks are base/'s (ktime_get_ns()): one read per commit (the next I/O is queued
+// at that time), one per reap (and so is the I/O queued next).
 //
 // A job of several files (filename=a:b, nrfiles) has one plan per file (io_plan.h) and
 // takes its files in turn, one I/O each (fio's file_service_type=roundrobin), skipping a

@@ -18,8 +18,9 @@
 // Latencies, as fio defines them for its engines: slat from queueing an I/O to the end
 // of the commit that carried it (async only; a commit every iodepth_batch_submit I/Os,
 // by default each by itself), clat from there to the reap that saw it complete, lat the
-// sum. Clocks are base/'s (ktime_get_ns()): one read per commit (the next I/O is queued
-// at that time), one per reap (and so is the I/O queued next).
+// sum. An asynchronous job reads base/'s clock (ktime_get_ns()) once per commit (the next
+// I/O is queued at that time) and once per reap (so is the I/O queued after it); a
+// synchronous one before and after each I/O.
 //
 // A job of several files (filename=a:b, nrfiles) has one plan per file (io_plan.h) and
 // takes its files in turn, one I/O each (fio's file_service_type=roundrobin), skipping a

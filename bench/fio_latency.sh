@@ -2,7 +2,8 @@
 # fio_latency.sh - the per-I/O cost of guplab's O_DIRECT path over `--device uring:FILE`
 # against real fio on the same file (issue 14, item 1): small-queue jobs where the
 # model's added latency shows, each run as back-to-back pairs (the order alternating),
-# with the median IOPS of each side and guplab/fio.
+# with the median IOPS of each side, their ratio guplab/fio, and the median of the pairs'
+# own ratios with its range (less moved by a disk whose speed drifts between pairs).
 #
 #   psync    rw=randread bs=4k ioengine=psync iodepth=1            (target >= 0.95)
 #   uring1   rw=randread bs=4k ioengine=io_uring iodepth=1         (target >= 0.95)
@@ -105,6 +106,10 @@ for job in "${jobs[@]}"; do
     echo "$job pair $i: guplab $a IOPS   fio $b IOPS"
   done
   gm=$(median "${g[@]}") fm=$(median "${f[@]}")
-  echo "$job median: guplab $gm IOPS, fio $fm IOPS, guplab/fio = $(ratio "$gm" "$fm")"
+  r=()
+  for ((i = 0; i < pairs; i++)); do r+=("$(ratio "${g[i]}" "${f[i]}")"); done
+  lo=$(printf '%s\n' "${r[@]}" | sort -g | head -1) hi=$(printf '%s\n' "${r[@]}" | sort -g | tail -1)
+  echo "$job median: guplab $gm IOPS, fio $fm IOPS, guplab/fio = $(ratio "$gm" "$fm");" \
+    "pair by pair: median $(median "${r[@]}") ($lo-$hi)"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

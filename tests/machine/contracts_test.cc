@@ -5,24 +5,17 @@
 // RequiresChecked).
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <string>
-#include <unistd.h>
+
+#include "tools/tool_runner.h"
 
 namespace guplab {
 namespace {
 
-/** The source tree: $GUPLAB_SOURCE_DIR, or two levels up from the test binary. */
-std::filesystem::path source_dir() {
-  if (const char* dir = std::getenv("GUPLAB_SOURCE_DIR")) return dir;
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return ".";
-  return std::filesystem::path(std::string(buf, static_cast<size_t>(n))).parent_path().parent_path().parent_path();
-}
+using testing::source_dir;
 
 TEST(Contracts, NoAssertThatReleaseBuildsDrop) {
   const std::filesystem::path src = source_dir() / "src";

@@ -17,11 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/** The source tree: $GUPLAB_SOURCE_DIR (ctest sets it), or three levels up from the binary's path. */
-fs::path source_dir() {
-  if (const char* dir = std::getenv("GUPLAB_SOURCE_DIR")) return dir;
-  return fs::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path();
-}
+using testing::source_dir;
 
 /** `src/mm/x.{h,cc}` -> both files; anything else -> itself. */
 std::vector<std::string> expand(const std::string& path) {

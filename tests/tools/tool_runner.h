@@ -1,5 +1,6 @@
 // tool_runner.h - what the tests of guplab's subcommands share: where the guplab binary
-// is, reading a file whole, and running the binary with its output captured.
+// and the source tree are, reading a file whole, and running the binary with its output
+// captured.
 // Threading: test bodies only.
 #pragma once
 #include <sys/wait.h>
@@ -17,6 +18,15 @@ namespace guplab::testing {
 inline std::string guplab_bin() {
   if (const char* b = std::getenv("GUPLAB_BIN")) return b;
   return (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "guplab").string();
+}
+
+/**
+ * source_dir() - the source tree: $GUPLAB_SOURCE_DIR (ctest sets it) if not empty, else three levels
+ * up from the test binary's path (build/<preset>/<name>_tests).
+ */
+inline std::filesystem::path source_dir() {
+  if (const char* dir = std::getenv("GUPLAB_SOURCE_DIR"); dir && *dir) return dir;
+  return std::filesystem::read_symlink("/proc/self/exe").parent_path().parent_path().parent_path();
 }
 
 /** slurp() - the whole of file @p ("" if it cannot be read). */

@@ -49,6 +49,7 @@ const char* to_string(FileKind k) {
     case FileKind::memfd: return "memfd";
     case FileKind::tmpfile: return "tmpfile";
     case FileKind::local_tmpfile: return "local tmpfile";
+    case FileKind::memfd_hugetlb: return "memfd hugetlb (2048 kB)";
   }
   return "?";
 }
@@ -432,9 +433,20 @@ TwoViews setup_non_anon(ConformSys& s, NonAnon n) {
         skip("Did not get THPs populated");
       return v;
     }
-    case NonAnon::memfd_hugetlb:
+    case NonAnon::memfd_hugetlb: {
+      // As cow.c: a file of one huge page, a private and a shared mapping of it; too few
+      // free huge pages for the file or the private mapping's reserve is a skip.
       need(s, Facility::memfd_hugetlb);
-      skip("need more free huge pages");
+      v.size = kThp;
+      int f = s.open_file(FileKind::memfd_hugetlb, kThp);
+      if (f == -ENOSPC || f == -ENOMEM) skip("need more free huge pages");
+      chk(f, "memfd_create()");
+      long mem = s.mmap(0, kThp, PROT_READ | PROT_WRITE, MAP_PRIVATE, f);
+      if (mem < 0) skip("need more free huge pages");
+      v.mem = static_cast<uint64_t>(mem);
+      v.smem = chk(s.mmap(0, kThp, PROT_READ, MAP_SHARED, f), "mmap()");
+      break;
+    }
   }
   peek(s, 0, v.mem, 1);
   peek(s, 0, v.smem, 1);
@@ -457,19 +469,27 @@ enum class LtType { ro, ro_fast, rw, rw_fast, iouring };
 /**
  * longterm() - map @kind's file shared or private, fault it in, pin it long-term:
  * R/O pins and pins of private mappings must work; R/W pins of shared mappings only on
- * tmpfs/hugetlbfs (a disk filesystem needs dirty tracking: upstream refuses, 6.5).
+ * tmpfs/hugetlbfs (a disk filesystem needs dirty tracking: upstream refuses, 6.5). A
+ * hugetlb file is one huge page; too few free huge pages for it (or for a private
+ * mapping's reserve) is a skip, as in gup_longterm.c.
  */
 void longterm(ConformSys& s, FileKind kind, LtType type, bool shared) {
-  need(s, kind == FileKind::memfd ? Facility::memfd : Facility::disk_file);
+  const bool hugetlb = kind == FileKind::memfd_hugetlb;
+  need(s, kind == FileKind::memfd ? Facility::memfd : hugetlb ? Facility::memfd_hugetlb : Facility::disk_file);
   if (type == LtType::iouring) need(s, Facility::io_uring);
   else need(s, Facility::gup_test_pin);
-  int f = static_cast<int>(chk(s.open_file(kind, kPage), "open()"));
-  long mem = chk(s.mmap(0, kPage, PROT_READ | PROT_WRITE, shared ? MAP_SHARED : MAP_PRIVATE, f), "mmap()");
-  fill(s, 0, mem, kPage, 0);
+  const size_t size = hugetlb ? kThp : kPage;
+  int f = s.open_file(kind, size);
+  if (hugetlb && (f == -ENOSPC || f == -ENOMEM)) skip("need more free huge pages");
+  chk(f, "open()");
+  long mem = s.mmap(0, size, PROT_READ | PROT_WRITE, shared ? MAP_SHARED : MAP_PRIVATE, f);
+  if (hugetlb && !shared && mem < 0) skip("need more free huge pages");
+  chk(mem, "mmap()");
+  fill(s, 0, mem, size, 0);
   const bool rw = type == LtType::rw || type == LtType::rw_fast || type == LtType::iouring;
-  const bool should_work = !shared || !rw || kind == FileKind::memfd;
+  const bool should_work = !shared || !rw || kind == FileKind::memfd || hugetlb;
   if (type == LtType::iouring) {
-    int h = s.fixed_buffer_register(0, mem, kPage);
+    int h = s.fixed_buffer_register(0, mem, size);
     if (h == -ENOSPC || h == -EOPNOTSUPP || h == -EFAULT) {
       if (should_work) fail(fmt::format("Should have worked ({})", err(h)));
       return;
@@ -479,8 +499,8 @@ void longterm(ConformSys& s, FileKind kind, LtType type, bool shared) {
     if (!should_work) fail("Should have failed");
     return;
   }
-  if (type == LtType::ro || type == LtType::ro_fast) chk(s.mprotect(0, mem, kPage, PROT_READ), "mprotect()");
-  int h = s.pin_longterm(0, mem, kPage, rw, type == LtType::ro_fast || type == LtType::rw_fast);
+  if (type == LtType::ro || type == LtType::ro_fast) chk(s.mprotect(0, mem, size, PROT_READ), "mprotect()");
+  int h = s.pin_longterm(0, mem, size, rw, type == LtType::ro_fast || type == LtType::rw_fast);
   if (h == -EINVAL) skip("PIN_LONGTERM_TEST_START failed (EINVAL)");
   if (h == -EFAULT) {
     if (should_work) fail("Should have worked");
@@ -647,15 +667,10 @@ std::vector<Case> build() {
     const char* name = std::get<0>(entry);
     const LtType type = std::get<1>(entry);
     const bool shared = std::get<2>(entry);
-    for (FileKind k : {FileKind::memfd, FileKind::tmpfile, FileKind::local_tmpfile})
+    for (FileKind k : {FileKind::memfd, FileKind::tmpfile, FileKind::local_tmpfile, FileKind::memfd_hugetlb})
       out.push_back(make_case(fmt::format("{} ... with {}", name, to_string(k)), "gup_longterm.c",
-                              shared ? kShowsFilePin : "",
+                              shared && k != FileKind::memfd_hugetlb ? kShowsFilePin : "",
                               [k, type, shared](ConformSys& s) { longterm(s, k, type, shared); }));
-    out.push_back(make_case(fmt::format("{} ... with memfd hugetlb (2048 kB)", name), "gup_longterm.c", "",
-                            [](ConformSys& s) {
-                              need(s, Facility::memfd_hugetlb);
-                              skip("need more free huge pages");
-                            }));
   }
   out.push_back(make_case("O_DIRECT read into memory COW-shared by fork()", "guplab", "", dio_read_cow));
   out.push_back(make_case("O_DIRECT write from memory COW-shared by fork()", "guplab", "", dio_write_cow));

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <liburing.h>
 #include <linux/magic.h>
+#include <linux/memfd.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -174,7 +175,7 @@ class HostSys final : public ConformSys {
         std::string s = read_line("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages");
         if (s.empty() || std::stol(s) < 2)
           return "need more free huge pages (2 MiB pool has " + (s.empty() ? std::string("none") : s) +
-                 " free; the suite does not change vm.nr_hugepages)";
+                 " free; guplab does not change vm.nr_hugepages, scripts/hugetlb_pool.sh does)";
         return "";
       }
       case Facility::io_uring: {
@@ -275,6 +276,8 @@ class HostSys final : public ConformSys {
     HostFile f;
     if (kind == FileKind::memfd) {
       f.fd = ::memfd_create("guplab-conform", MFD_CLOEXEC);
+    } else if (kind == FileKind::memfd_hugetlb) {
+      f.fd = ::memfd_create("guplab-conform", MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_2MB);
     } else {
       const char* dir = kind == FileKind::tmpfile ? "/tmp" : ".";
       f.fd = ::open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);

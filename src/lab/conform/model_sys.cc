@@ -216,6 +216,7 @@ class ModelSys final : public ModelConformSys {
   // ---- files -----------------------------------------------------------------------
   int open_file(FileKind kind, size_t size) override {
     ModelFile f;
+    if (kind == FileKind::memfd_hugetlb) return -EINVAL;  // no hugetlbfs: lacks() says so first
     if (kind == FileKind::memfd) {
       f.holder = mm_alloc(m_.get());
       if (!f.holder) return -ENOMEM;

@@ -41,6 +41,7 @@ enum class FileKind {
   memfd,          // memfd_create() (tmpfs)
   tmpfile,        // tmpfile(): an unlinked file on the disk filesystem of /tmp
   local_tmpfile,  // an unlinked file in the working directory's filesystem
+  memfd_hugetlb,  // memfd_create(MFD_HUGETLB | MFD_HUGE_2MB): hugetlbfs; size a multiple of 2 MiB
 };
 const char* to_string(FileKind k);
 
@@ -73,7 +74,11 @@ class ConformSys {
   virtual long force_write(int proc, uint64_t addr, const void* buf, size_t len) = 0;
 
   // ---- files -----------------------------------------------------------------------
-  /** open_file() - a new file of @kind, @size bytes (zeroes). Handle or -errno. */
+  /**
+   * open_file() - a new file of @kind, @size bytes (zeroes), its blocks allocated
+   * (fallocate()). Handle or -errno: -ENOSPC when a hugetlb file finds too few free
+   * huge pages.
+   */
   virtual int open_file(FileKind kind, size_t size) = 0;
   virtual long file_pread(int file, void* buf, size_t len, uint64_t off) = 0;
   virtual long file_pwrite(int file, const void* buf, size_t len, uint64_t off) = 0;

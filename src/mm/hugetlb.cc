@@ -136,6 +136,43 @@ void copy_huge_folio(folio* dst, folio* src, const hstate* h) {
     copy_frame(page_address(folio_page(dst, i)), page_address(folio_page(src, i)));
 }
 
+vm_fault_t hugetlb_wp(vm_area_struct* vma, hugetlb_file* hf, pgtable_slot* slot, unsigned long haddr, pteval_t orig,
+                      fault_flag flags) REQUIRES(hf->fault_mutex);
+
+// The folio of hugetlbfs file @file at @vma's @haddr with a reference (the mapping's),
+// or nullptr if the file has none there.
+folio* hugetlbfs_find_folio(hugetlb_file* file, vm_area_struct* vma, unsigned long haddr) {
+  const pgoff_t idx = linear_page_index(vma, haddr) >> file->h->order;
+  down_read(&file->fault_mutex);
+  folio* f = idx < file->cache.size() ? file->cache[idx] : nullptr;
+  if (f) folio_get(f);
+  up_read(&file->fault_mutex);
+  return f;
+}
+
+// Map hugetlbfs file folio @f (a reference we hold) read-only in private @vma; a write
+// or unshare fault then copies it (hugetlb_wp()).
+vm_fault_t hugetlb_map_file_folio(vm_area_struct* vma, hugetlb_file* hf, pgtable_slot* slot, unsigned long haddr,
+                                  folio* f, fault_flag flags) REQUIRES(hf->fault_mutex) {
+  mm_struct* mm = vma->vm_mm;
+  const pteval_t entry = make_huge_entry(f, vma, false, false);
+  bool mapped = false;
+  {
+    SpinGuard g(&mm->page_table_lock);
+    if (READ_ONCE(*slot) == 0) {
+      hugetlb_mapcount_add(f, 1);
+      WRITE_ONCE(*slot, entry);
+      mapped = true;
+    }
+  }
+  if (!mapped) {
+    folio_put(f);
+    return VM_FAULT_NONE;
+  }
+  if (any(flags, FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) return hugetlb_wp(vma, hf, slot, haddr, entry, flags);
+  return VM_FAULT_NONE;
+}
+
 // hugetlb_no_page(): the entry at @slot is empty.
 vm_fault_t hugetlb_no_page(vm_area_struct* vma, hugetlb_file* hf, pgtable_slot* slot, unsigned long haddr,
                            fault_flag flags) REQUIRES(hf->fault_mutex) {
@@ -154,6 +191,10 @@ vm_fault_t hugetlb_no_page(vm_area_struct* vma, hugetlb_file* hf, pgtable_slot* 
       hf->cache[idx] = f;  // the allocation's reference is the file's
     }
     folio_get(f);  // the mapping's
+  } else if (folio* ff = hf->backing ? hugetlbfs_find_folio(hf->backing, vma, haddr) : nullptr) {
+    // A private mapping of a hugetlbfs file page: mapped read-only; a write (or an
+    // unshare) copies it at once.
+    return hugetlb_map_file_folio(vma, hf, slot, haddr, ff, flags);
   } else {
     if (anon_vma_prepare(vma)) return VM_FAULT_OOM;
     f = alloc_hugetlb_folio(h, hf->resv > 0);
@@ -177,7 +218,8 @@ vm_fault_t hugetlb_no_page(vm_area_struct* vma, hugetlb_file* hf, pgtable_slot* 
   return VM_FAULT_NONE;
 }
 
-// hugetlb_wp(): a write (or unshare) fault on the read-only leaf @orig.
+// hugetlb_wp(): a write (or unshare) fault on the read-only leaf @orig. A folio that is
+// not anonymous (a hugetlbfs file's, in a private mapping) is always copied.
 vm_fault_t hugetlb_wp(vm_area_struct* vma, hugetlb_file* hf, pgtable_slot* slot, unsigned long haddr, pteval_t orig,
                       fault_flag flags) REQUIRES(hf->fault_mutex) {
   mm_struct* mm = vma->vm_mm;
@@ -352,7 +394,64 @@ void hugetlb_file_put(hugetlb_file* hf) NO_THREAD_SAFETY_ANALYSIS /* the last re
   }
   for (folio* f : hf->cache)
     if (f) folio_put(f);
+  if (hf->backing) hugetlb_file_put(hf->backing);
   delete hf;
+}
+
+int hugetlbfs_file_create(Machine* m, unsigned long size, hugetlb_file** out) {
+  hstate* h = m->hugetlb().h2m();
+  if (size == 0 || size > TASK_SIZE) return -EINVAL;
+  const unsigned long n = (size + huge_page_size(h) - 1) / huge_page_size(h);
+  auto* hf = new hugetlb_file;
+  hf->h = h;
+  hf->shared = true;
+  init_rwsem(&hf->fault_mutex, "hugetlb_fault_mutex");
+  hf->cache.assign(n, nullptr);
+  for (folio*& f : hf->cache) {
+    f = alloc_hugetlb_folio(h, false);  // fallocate(): the file's reference
+    if (!f) {
+      hugetlb_file_put(hf);
+      return -ENOSPC;
+    }
+  }
+  *out = hf;
+  return 0;
+}
+
+int hugetlbfs_mmap_setup(hugetlb_file* file, bool shared, int flags, unsigned long* len, hugetlb_file** out) {
+  hstate* h = file->h;
+  const unsigned long sz = huge_page_size(h);
+  if (*len > TASK_SIZE) return -ENOMEM;
+  *len = (*len + sz - 1) & ~(sz - 1);
+  const unsigned long n = *len / sz;
+  auto reserve = [h](unsigned long want) {
+    SpinGuard g(&h->lock);
+    if (h->free_huge_pages - h->resv_huge_pages < want) return false;
+    h->resv_huge_pages += want;
+    return true;
+  };
+  if (shared) {
+    down_write(&file->fault_mutex);
+    if (file->cache.size() < n) file->cache.resize(n, nullptr);  // mmap extends i_size
+    unsigned long missing = 0;
+    for (unsigned long i = 0; i < n; i++) missing += file->cache[i] == nullptr;
+    const bool ok = (flags & MAP_NORESERVE) || reserve(missing);
+    if (ok && !(flags & MAP_NORESERVE)) file->resv += static_cast<long>(missing);
+    up_write(&file->fault_mutex);
+    if (!ok) return -ENOMEM;
+    file->refs.fetch_add(1, std::memory_order_relaxed);
+    *out = file;
+    return 0;
+  }
+  if (!(flags & MAP_NORESERVE) && !reserve(n)) return -ENOMEM;
+  auto* view = new hugetlb_file;
+  view->h = h;
+  init_rwsem(&view->fault_mutex, "hugetlb_fault_mutex");
+  if (!(flags & MAP_NORESERVE)) view->resv = static_cast<long>(n);
+  file->refs.fetch_add(1, std::memory_order_relaxed);
+  view->backing = file;
+  *out = view;
+  return 0;
 }
 
 void hugetlb_vma_init(vm_area_struct* vma, hugetlb_file* hf) {
@@ -416,6 +515,10 @@ int copy_hugetlb_page_range(vm_area_struct* dst_vma, vm_area_struct* src_vma) {
     auto* nf = new hugetlb_file;
     nf->h = h;
     init_rwsem(&nf->fault_mutex, "hugetlb_fault_mutex");
+    if (hf->backing) {  // a private mapping of a hugetlbfs file still reads that file
+      hf->backing->refs.fetch_add(1, std::memory_order_relaxed);
+      nf->backing = hf->backing;
+    }
     dst_vma->vm_private_data = nf;
     hugetlb_file_put(hf);  // the reference dup_mm()'s ->open() took
   }

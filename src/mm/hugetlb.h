@@ -25,6 +25,15 @@
 // one reference per mapping. Mapcounts of a hugetlb folio are its entire mapcount.
 // Splitting a hugetlb vma at an unaligned address is -EINVAL (munmap, mprotect).
 //
+// hugetlbfs files (memfd_create(MFD_HUGETLB), 2 MiB pages): hugetlbfs_file_create()
+// makes one with its pages allocated, as fallocate() does. A shared mapping of it
+// (mmap_backing::hugetlb) faults through the file itself, reserving at mmap time the
+// pages the file lacks in its range; a private one gets a hugetlb_file of its own
+// (every page reserved unless MAP_NORESERVE) whose read faults map the file's folio
+// read-only and whose writes and unshares copy it into an anonymous folio
+// (hugetlb_wp()); a page the file lacks becomes an anonymous folio at once, as
+// upstream's hugetlb_no_page() does for a private mapping.
+//
 // fork (copy_hugetlb_page_range()): shared mappings share the folio; private ones
 // share it read-only in both and copy on the next write (hugetlb_wp()), except a
 // folio that may be DMA-pinned, which the child gets a copy of at once (a pool folio
@@ -130,6 +139,10 @@ struct hugetlb_file {
   rw_semaphore fault_mutex;
   long resv = 0;               // reserved huge pages not yet consumed
   std::vector<folio*> cache;  // shared: the file's folios (one reference each)
+  // Private mapping of a hugetlbfs file: that file (a reference), whose folios read
+  // faults map. Set at creation, never changed. Lock order: this file's fault_mutex,
+  // then the backing file's.
+  hugetlb_file* backing = nullptr;
 };
 
 /**
@@ -138,6 +151,22 @@ struct hugetlb_file {
  * (unknown size, length overflow) or -ENOMEM (the pool cannot cover the reservation).
  */
 int hugetlb_file_setup(Machine* m, int flags, unsigned long* len, hugetlb_file** out);
+/**
+ * hugetlbfs_file_create() - a hugetlbfs file of 2 MiB pages, as memfd_create(MFD_HUGETLB)
+ * then ftruncate() and fallocate() of @size bytes (rounded up to the page size) make it:
+ * every page allocated and zeroed. Returns 0 with *@out (one reference), or -ENOSPC
+ * (the pool has too few free pages not reserved by others; nothing is kept) or -EINVAL
+ * (@size is 0 or past TASK_SIZE).
+ */
+int hugetlbfs_file_create(Machine* m, unsigned long size, hugetlb_file** out);
+/**
+ * hugetlbfs_mmap_setup() - what a mapping of hugetlbfs file @file over *@len bytes at
+ * offset 0 (rounded up to the page size) faults through: for a shared mapping @file
+ * itself (another reference; pages it lacks in the range are added to its reservation
+ * and to its size), for a private one a new hugetlb_file (see the header comment).
+ * Returns 0 with *@out, or -ENOMEM (the pool cannot cover the reservation), -EINVAL.
+ */
+int hugetlbfs_mmap_setup(hugetlb_file* file, bool shared, int flags, unsigned long* len, hugetlb_file** out);
 /** hugetlb_file_put() - drop a reference; the last returns reservations and folios. */
 void hugetlb_file_put(hugetlb_file* hf);
 /** hugetlb_vma_init() - make @vma a hugetlb vma over @hf (takes over the reference). */

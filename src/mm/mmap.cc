@@ -88,12 +88,16 @@ long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot,
   if (!len) return -ENOMEM;
   if (pgoff + (len >> PAGE_SHIFT) < pgoff) return -EOVERFLOW;
   if (fixed && (len > TASK_SIZE || addr < kMmapMinAddr || addr > TASK_SIZE - len)) return -ENOMEM;
-  // MAP_HUGETLB: anonymous only (no hugetlbfs files here); the length rounds up to the
-  // huge page size and the pages are reserved now (mm/hugetlb.h).
+  // MAP_HUGETLB (anonymous) or a hugetlbfs file: the length rounds up to the huge page
+  // size and the pages are reserved now (mm/hugetlb.h).
   hugetlb_file* hf = nullptr;
-  if (flags & MAP_HUGETLB) {
-    if (!anon) return -EINVAL;
-    if (int err = hugetlb_file_setup(mm_machine(mm), flags, &len, &hf)) return err;
+  const bool hugetlbfs = b && b->hugetlb;
+  if ((flags & MAP_HUGETLB) || hugetlbfs) {
+    if (!anon && !hugetlbfs) return -EINVAL;
+    if (hugetlbfs && pgoff) return -EINVAL;
+    const int err = hugetlbfs ? hugetlbfs_mmap_setup(b->hugetlb, shared, flags, &len, &hf)
+                              : hugetlb_file_setup(mm_machine(mm), flags, &len, &hf);
+    if (err) return err;
     const unsigned long hmask = huge_page_mask(hf->h);
     if ((fixed && (addr & ~hmask)) || (fixed && (len > TASK_SIZE || addr > TASK_SIZE - len))) {
       hugetlb_file_put(hf);
@@ -104,6 +108,10 @@ long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot,
 
   vm_flags_t vm_flags = calc_vm_prot_bits(prot) | VM_MAYREAD | VM_MAYEXEC;
   const bool writable = filp ? (filp->f_mode & FMODE_WRITE) != 0 : (anon || b->writable);
+  if (shared && any(calc_vm_prot_bits(prot), VM_WRITE) && !writable && hf) {
+    hugetlb_file_put(hf);
+    return -EACCES;
+  }
   if (!shared || writable) vm_flags |= VM_MAYWRITE;
   if (shared) vm_flags |= VM_SHARED | VM_MAYSHARE;
   if (flags & MAP_LOCKED) vm_flags |= VM_LOCKED;
@@ -144,14 +152,14 @@ long mmap_region(mm_struct* mm, unsigned long addr, unsigned long len, int prot,
         } else if (vma->vm_ops && vma->vm_ops->open) {
           vma->vm_ops->open(vma);
         }
+      } else if (hf) {
+        hugetlb_vma_init(vma, hf);
+        hf = nullptr;
       } else if (!anon) {
         vma->vm_pgoff = pgoff;
         vma->vm_ops = b->ops;
         vma->vm_private_data = b->private_data;
         if (vma->vm_ops->open) vma->vm_ops->open(vma);
-      } else if (hf) {
-        hugetlb_vma_init(vma, hf);
-        hf = nullptr;
       } else if (shared) {
         shmem_zero_setup(vma);
       } else {
@@ -329,7 +337,7 @@ long vm_mmap(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int
 
 long vm_mmap_backed(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int flags, const mmap_backing& b,
                     pgoff_t pgoff) {
-  if ((flags & MAP_ANONYMOUS) || !b.ops) return -EINVAL;
+  if ((flags & MAP_ANONYMOUS) || (!b.ops && !b.hugetlb)) return -EINVAL;
   return mmap_region(mm, addr, len, prot, flags, &b, pgoff, nullptr);
 }
 

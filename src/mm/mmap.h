@@ -21,6 +21,7 @@
 
 namespace guplab {
 
+struct hugetlb_file;
 struct userfaultfd_unmap_ctx;
 
 /** find_vma() - the first vma with vm_end > @addr (it may start above @addr), or nullptr. */
@@ -41,6 +42,7 @@ struct mmap_backing {
   const vm_operations_struct* ops = nullptr;
   void* private_data = nullptr;  // becomes vma->vm_private_data
   bool writable = true;          // "opened for writing": MAP_SHARED then gets VM_MAYWRITE
+  hugetlb_file* hugetlb = nullptr;  // instead of @ops: a hugetlbfs file (mm/hugetlb.h), mapped at offset 0
 };
 
 /**
@@ -61,7 +63,9 @@ long vm_mmap(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int
 /**
  * vm_mmap_backed() - as vm_mmap() for a mapping backed by @b at page offset @pgoff;
  * MAP_ANONYMOUS is not allowed. b.ops->open() is called for the new vma (and for every
- * vma later split or forked from it; ->close() when each goes).
+ * vma later split or forked from it; ->close() when each goes). With b.hugetlb the
+ * mapping is a hugetlb vma of that file (hugetlbfs_mmap_setup(): @pgoff must be 0, the
+ * length rounds up to the huge page size, a MAP_FIXED address must be aligned).
  */
 long vm_mmap_backed(mm_struct* mm, unsigned long addr, unsigned long len, int prot, int flags,
                     const mmap_backing& b, pgoff_t pgoff) EXCLUDES(mm->mmap_lock);

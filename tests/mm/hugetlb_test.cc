@@ -1,10 +1,12 @@
 // hugetlb_test.cc - hugetlb pools and MAP_HUGETLB mappings (mm/hugetlb.h): boot
 // reservation and its refusal, mmap reservation and -ENOMEM, PMD and PUD leaves, munmap
 // back to the pool, misaligned ranges, fork (shared shares, private COWs, a pinned folio
-// is copied at fork), mprotect; and GUP of PMD and PUD hugetlb leaves under every pin
+// is copied at fork), mprotect; hugetlbfs files (shared and private mappings, fork, an
+// unsharing long-term pin); and GUP of PMD and PUD hugetlb leaves under every pin
 // design, slow and fast path.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <stdexcept>
 #include <tuple>
 #include <vector>
@@ -205,6 +207,109 @@ TEST_F(HugetlbTest, MprotectRewritesTheLeaf) {
   ASSERT_EQ(do_mprotect(mm_, pa, PMD_SIZE, PROT_READ | PROT_WRITE), 0);
   put_u64(pa, 3);
   EXPECT_EQ(get_u64(pa), 3u);
+}
+
+// hugetlbfs files (memfd_create(MFD_HUGETLB)): a shared mapping is the file; a private
+// one reads the file's folio and copies it on a write, an unshare or after fork.
+class HugetlbfsFileTest : public HugetlbTest {
+ protected:
+  hugetlb_file* file_ = nullptr;
+  void SetUp() override {
+    HugetlbTest::SetUp();
+    ASSERT_EQ(hugetlbfs_file_create(m_.get(), PMD_SIZE, &file_), 0);
+  }
+  void TearDown() override {
+    if (file_) hugetlb_file_put(file_);
+    HugetlbTest::TearDown();
+  }
+  long fmap(int type, int prot = PROT_READ | PROT_WRITE, mm_struct* mm = nullptr) {
+    mmap_backing b;
+    b.hugetlb = file_;
+    return vm_mmap_backed(mm ? mm : mm_, 0, PMD_SIZE, prot, type, b, 0);
+  }
+};
+
+TEST_F(HugetlbfsFileTest, CreateAllocatesThePagesAndTooFewFreeIsEnospc) {
+  EXPECT_EQ(pool2m().free, 3ul) << "fallocate(): the page is the file's";
+  hugetlb_file* big = nullptr;
+  EXPECT_EQ(hugetlbfs_file_create(m_.get(), 4 * PMD_SIZE, &big), -ENOSPC);
+  EXPECT_EQ(pool2m().free, 3ul) << "nothing kept";
+  EXPECT_EQ(hugetlbfs_file_create(m_.get(), 0, &big), -EINVAL);
+  hugetlb_file_put(file_);
+  file_ = nullptr;
+  EXPECT_EQ(pool2m().free, 4ul);
+}
+
+TEST_F(HugetlbfsFileTest, APrivateMappingReadsTheFileAndCopiesOnWrite) {
+  long s = fmap(MAP_SHARED);
+  long p = fmap(MAP_PRIVATE);
+  ASSERT_GT(s, 0);
+  ASSERT_GT(p, 0);
+  const auto sa = static_cast<unsigned long>(s), pa = static_cast<unsigned long>(p);
+  EXPECT_EQ(pool2m().resv, 1ul) << "the private mapping reserved its copy";
+  put_u64(sa + 64, 7);
+  EXPECT_EQ(get_u64(pa + 64), 7u) << "a private read maps the file's folio";
+  EXPECT_EQ(pteval_pfn(leaf(pa, false)), pteval_pfn(leaf(sa, false)));
+  EXPECT_FALSE(leaf(pa, false) & _PAGE_RW);
+  const int64_t cow = vs(COW_FAULTS);
+  put_u64(pa + 64, 8);
+  EXPECT_EQ(vs(COW_FAULTS), cow + 1);
+  EXPECT_EQ(get_u64(sa + 64), 7u) << "the file is unchanged";
+  EXPECT_EQ(get_u64(pa + 64), 8u);
+  EXPECT_NE(pteval_pfn(leaf(pa, false)), pteval_pfn(leaf(sa, false)));
+  EXPECT_EQ(pool2m().resv, 0ul);
+  put_u64(sa + 64, 9);
+  EXPECT_EQ(get_u64(pa + 64), 8u) << "the copy no longer follows the file";
+  ASSERT_EQ(vm_munmap(mm_, pa, PMD_SIZE), 0);
+  EXPECT_EQ(pool2m().free, 3ul) << "the copy went back to the pool";
+}
+
+TEST_F(HugetlbfsFileTest, AForkedPrivateMappingStillReadsTheFile) {
+  long p = fmap(MAP_PRIVATE);
+  long s = fmap(MAP_SHARED);
+  ASSERT_GT(p, 0);
+  ASSERT_GT(s, 0);
+  const auto pa = static_cast<unsigned long>(p), sa = static_cast<unsigned long>(s);
+  mm_struct* child = dup_mm(mm_);
+  ASSERT_NE(child, nullptr);
+  put_u64(sa, 11);
+  EXPECT_EQ(get_u64(pa, child), 11u) << "the child's first fault reads the file";
+  put_u64(pa, 12, child);
+  EXPECT_EQ(get_u64(sa), 11u);
+  EXPECT_EQ(get_u64(pa), 11u);
+  mmput(child);
+}
+
+TEST_F(HugetlbfsFileTest, ALongtermReadPinOfAPrivateMappingUnsharesTheFilePage) {
+  long p = fmap(MAP_PRIVATE);
+  long s = fmap(MAP_SHARED);
+  ASSERT_GT(p, 0);
+  ASSERT_GT(s, 0);
+  const auto pa = static_cast<unsigned long>(p), sa = static_cast<unsigned long>(s);
+  EXPECT_EQ(get_u64(pa), 0u);
+  page* pg = nullptr;
+  ASSERT_EQ(pin_user_pages_fast(pa, 1, FOLL_LONGTERM, &pg), 1);
+  EXPECT_TRUE(PageAnon(pg)) << "R/O long-term pins of a COW mapping unshare (gup_must_unshare())";
+  EXPECT_NE(page_to_pfn(pg), pteval_pfn(leaf(sa, false)));
+  put_u64(pa, 13);  // the pinned copy is this mapping's own: reused, the pin sees it
+  uint64_t seen = 0;
+  std::memcpy(&seen, page_address(pg), sizeof(seen));
+  EXPECT_EQ(seen, 13u);
+  EXPECT_EQ(get_u64(sa), 0u);
+  unpin_user_page(pg);
+  EXPECT_EQ(vs(NR_FOLL_PIN_RELEASED), vs(NR_FOLL_PIN_ACQUIRED));
+}
+
+TEST_F(HugetlbfsFileTest, ASharedMappingPastTheFileReservesWhatItLacksAndNoCopyIsNeeded) {
+  mmap_backing b;
+  b.hugetlb = file_;
+  long s = vm_mmap_backed(mm_, 0, 2 * PMD_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, b, 0);
+  ASSERT_GT(s, 0);
+  EXPECT_EQ(pool2m().resv, 1ul) << "the second page, which the file lacked";
+  put_u64(static_cast<unsigned long>(s) + PMD_SIZE, 1);
+  EXPECT_EQ(pool2m().resv, 0ul);
+  EXPECT_EQ(pool2m().free, 2ul);
+  EXPECT_EQ(vm_mmap_backed(mm_, 0, PMD_SIZE, PROT_READ, MAP_SHARED, b, 1), -EINVAL) << "offset 0 only";
 }
 
 // Seed 000's bias on a 1 GiB folio: a whole-page pin adds 2^18 x 1024 = 2^28 to the one

@@ -25,6 +25,7 @@
 #include "machine/vmstat.h"
 #include "mm/fork.h"
 #include "mm/gup.h"
+#include "mm/hugetlb.h"
 #include "mm/madvise.h"
 #include "mm/mmap.h"
 #include "mm/mprotect.h"
@@ -51,7 +52,8 @@ constexpr const char* kDisk = "ram0,size=16M";
 struct ModelFile {
   file* filp = nullptr;      // ext4 file (tmpfile kinds)
   mm_struct* holder = nullptr;  // memfd: an mm holding a shared anonymous mapping of the shmem object
-  mmap_backing backing;         // memfd: what its mappings fault from
+  hugetlb_file* hugetlb = nullptr;  // memfd hugetlb: the hugetlbfs file (a reference)
+  mmap_backing backing;         // memfd, memfd hugetlb: what its mappings fault from
   bool dio_written = false;     // the page cache may be stale: read through the device
 };
 
@@ -107,7 +109,6 @@ class ModelSys final : public ModelConformSys {
       case Facility::huge_zeropage: return "no huge zero page in the model (a read fault on a THP range allocates a THP)";
       case Facility::madv_collapse: return "no MADV_COLLAPSE in the model (no khugepaged collapse)";
       case Facility::mremap: return "no mremap() in the model";
-      case Facility::memfd_hugetlb: return "no hugetlbfs files in the model (memfd_create(MFD_HUGETLB))";
       default: return "";
     }
   }
@@ -136,6 +137,7 @@ class ModelSys final : public ModelConformSys {
     for (ModelFile& f : files_) {
       if (f.filp) filp_close(f.filp);
       if (f.holder) mmput(f.holder);
+      if (f.hugetlb) hugetlb_file_put(f.hugetlb);
     }
     put_files_struct(t->files);
     t->files = nullptr;
@@ -216,7 +218,12 @@ class ModelSys final : public ModelConformSys {
   // ---- files -----------------------------------------------------------------------
   int open_file(FileKind kind, size_t size) override {
     ModelFile f;
-    if (kind == FileKind::memfd_hugetlb) return -EINVAL;  // no hugetlbfs: lacks() says so first
+    if (kind == FileKind::memfd_hugetlb) {
+      if (int r = hugetlbfs_file_create(m_.get(), size, &f.hugetlb)) return r;
+      f.backing.hugetlb = f.hugetlb;
+      files_.push_back(f);
+      return static_cast<int>(files_.size() - 1);
+    }
     if (kind == FileKind::memfd) {
       f.holder = mm_alloc(m_.get());
       if (!f.holder) return -ENOMEM;

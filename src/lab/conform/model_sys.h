@@ -11,7 +11,7 @@
 // (FOLL_GET, as iov_iter_get_pages2() does); an io_uring fixed buffer is
 // pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM); gup_test's long-term pin is
 // pin_user_pages[_fast](FOLL_LONGTERM [| FOLL_WRITE]). What the model lacks (mremap,
-// MADV_COLLAPSE, the huge zero page, hugetlbfs files) lacks() names.
+// MADV_COLLAPSE, the huge zero page) lacks() names.
 //
 // Threading: construct, use and destroy on one host thread (it becomes the machine's
 // task for the object's lifetime). The racing and userfaultfd calls spawn model tasks

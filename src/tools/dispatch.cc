@@ -1,8 +1,12 @@
 // dispatch.cc - the subcommand table of the guplab command.
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "tools/commands.h"
@@ -55,6 +59,28 @@ int usage(FILE* out) {
   for (const auto& c : kCommands) fmt::print(out, "  {:<16} {}\n", c.name, c.help);
   return out == stderr ? 2 : 0;
 }
+
+// A command's run: an exception that escapes it is reported, not an abort; output that
+// could not all be written (a full disk, a closed pipe) fails the run, since a caller
+// keeping `guplab ... > out.json` would otherwise take a truncated file for a result.
+int run_command(const Command& c, int argc, char** argv) {
+  int rc;
+  try {
+    rc = c.main(argc, argv);
+  } catch (const std::system_error& e) {  // fmt's failed writes among them
+    fmt::print(stderr, "guplab {}: {}\n", c.name, e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "guplab {}: internal error: {}\n", c.name, e.what());
+    return 1;
+  }
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    const int err = errno;
+    fmt::print(stderr, "guplab {}: writing the output failed: {}\n", c.name, std::strerror(err ? err : EIO));
+    return rc ? rc : 1;
+  }
+  return rc;
+}
 }  // namespace
 
 int main_dispatch(int argc, char** argv) {
@@ -70,7 +96,7 @@ int main_dispatch(int argc, char** argv) {
   if (argc < 2) return usage(stderr);
   if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) return usage(stdout);
   for (const auto& c : kCommands)
-    if (!std::strcmp(argv[1], c.name)) return c.main(argc - 1, argv + 1);
+    if (!std::strcmp(argv[1], c.name)) return run_command(c, argc - 1, argv + 1);
   fmt::print(stderr, "guplab: unknown command '{}'\n", argv[1]);
   usage(stderr);
   return 2;

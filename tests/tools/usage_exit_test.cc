@@ -1,11 +1,13 @@
 // usage_exit_test.cc - every subcommand ends bad usage with exit status 2 (not CLI11's
-// own codes, such as 105 for a failed validator) and --help with 0.
+// own codes, such as 105 for a failed validator) and --help with 0; output that cannot be
+// written fails the run with a message, whether it is buffered or written at once.
 #include "tools/usage_exit.h"
 
 #include "tools/tool_runner.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -30,6 +32,20 @@ TEST(UsageExit, AFailedValidatorIsStatus2InEverySubcommand) {
   EXPECT_EQ(status("gup_test -a --design nosuch"), 2);
   EXPECT_EQ(status("fp-rate --design nosuch"), 2);
   EXPECT_EQ(status("demo --nosuch-option"), 2);
+}
+
+TEST(UsageExit, OutputThatCannotBeWrittenFailsTheRun) {
+  const fs::path err = fs::temp_directory_path() / ("guplab-full." + std::to_string(::getpid()) + ".txt");
+  for (const char* args : {"run --list", "run ext4-bug --design bias --policy wait", "conform --list",
+                           "explore ext4-bug --design bias --policy wait --seeds 2 --format json"}) {
+    const std::string cmd = "'" + guplab_bin() + "' " + args + " >/dev/full 2>'" + err.string() + "'";
+    const int st = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 1) << args << ": status " << st;
+    const std::string msg = guplab::testing::slurp(err);
+    EXPECT_NE(msg.find("No space left on device"), std::string::npos) << args << ": " << msg;
+    EXPECT_EQ(msg.find("terminate called"), std::string::npos) << args << ": " << msg;
+  }
+  fs::remove(err);
 }
 
 TEST(UsageExit, HelpIsStatus0) {

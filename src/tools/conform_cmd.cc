@@ -10,6 +10,7 @@
 
 #include "lab/conform/runner.h"
 #include "machine/config.h"
+#include "tools/strict_number.h"
 #include "tools/usage_exit.h"
 
 namespace guplab::tools {
@@ -38,7 +39,7 @@ int conform_main(int argc, char** argv) {
       });
   app.add_option("--format", format, "tap, json or table (default: tap for one side, table for several)")
       ->check(CLI::IsMember({"tap", "json", "table"}));
-  app.add_option("--timeout", timeout, "seconds a host case may take")->check(CLI::Range(1, 3600));
+  app.add_option("--timeout", timeout, "seconds a host case may take")->check(Whole(1, 3600));
   app.add_flag("--list", list, "list the cases and exit");
   try {
     app.parse(argc, argv);

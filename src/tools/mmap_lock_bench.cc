@@ -25,6 +25,7 @@
 #include "mm/gup.h"
 #include "mm/mmap.h"
 #include "mm/swap.h"
+#include "tools/strict_number.h"
 #include "tools/usage_exit.h"
 
 namespace guplab::tools {
@@ -155,12 +156,12 @@ int mmap_lock_bench_main(int argc, char** argv) {
   MmapLockBenchOptions o;
   std::string format = "text";
   app.add_option("--latency-us", o.latency_us, "the ramdisk's per-request latency in microseconds")
-      ->check(CLI::Range(uint64_t{0}, uint64_t{1000000}));
+      ->check(Whole(0, 1000000));
   app.add_option("--pages", o.pages, "pages of the file the GUP tasks fault in (each run)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 18));
-  app.add_option("--gup-tasks", o.gup_tasks, "tasks calling get_user_pages_unlocked()")->check(CLI::Range(1u, 64u));
+      ->check(Whole(1, uint64_t{1} << 18));
+  app.add_option("--gup-tasks", o.gup_tasks, "tasks calling get_user_pages_unlocked()")->check(Whole(1, 64));
   app.add_option("--writer-gap-us", o.writer_gap_us, "the writer's pause between its mmap/munmap rounds (us)")
-      ->check(CLI::Range(uint64_t{0}, uint64_t{1000000}));
+      ->check(Whole(0, 1000000));
   app.add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
   try {
     app.parse(argc, argv);

@@ -8,6 +8,7 @@
 
 #include "base/errno.h"
 #include "lab/rdma_cost.h"
+#include "tools/strict_number.h"
 #include "tools/usage_exit.h"
 
 namespace guplab::tools {
@@ -19,10 +20,10 @@ int rdma_cost_main(int argc, char** argv) {
   std::vector<std::string> names;
   for (const rdma_cost_mode& m : rdma_cost_modes()) names.push_back(m.name);
   app.add_option("--mode", opt.only, "one mode (default: every mode)")->check(CLI::IsMember(names));
-  app.add_option("--pages", opt.pages, "pages in the registered range")->check(CLI::Range(1, 16384));
-  app.add_option("--rounds", opt.rounds, "register + deregister rounds per run")->check(CLI::Range(1, 100000));
-  app.add_option("--invalidations", opt.invalidations, "invalidation rounds per run")->check(CLI::Range(1, 10000000));
-  app.add_option("--runs", opt.runs, "runs per mode (the figures are their median)")->check(CLI::Range(1, 101));
+  app.add_option("--pages", opt.pages, "pages in the registered range")->check(Whole(1, 16384));
+  app.add_option("--rounds", opt.rounds, "register + deregister rounds per run")->check(Whole(1, 100000));
+  app.add_option("--invalidations", opt.invalidations, "invalidation rounds per run")->check(Whole(1, 10000000));
+  app.add_option("--runs", opt.runs, "runs per mode (the figures are their median)")->check(Whole(1, 101));
   app.add_option("--format", format, "text or json")->check(CLI::IsMember({"text", "json"}));
   try {
     app.parse(argc, argv);

@@ -1,6 +1,7 @@
 // strict_number.h - strict numbers on guplab's command lines. A whole number is decimal
 // digits (or 0x and hex digits where a seed is meant), with no sign, no spaces, no fraction,
-// no exponent and no trailing text, and must fit in 64 bits and in its option's range; a
+// no exponent, no leading zero and no trailing text (CLI11 would read "010" as octal 8),
+// and must fit in 64 bits and in its option's range; a
 // fraction is a finite decimal in its range. A refused value gets a message naming the value
 // and the allowed range; CLI11 puts the option's name in front ("--seeds: '-5' is not ...").
 // Why: CLI11 alone reads "-5" into an unsigned option as 2^64-5 (issue 15).
@@ -40,7 +41,7 @@ inline std::optional<uint64_t> parse_whole(std::string_view s, bool hex = false)
   return v;
 }
 
-/** whole_problem() - why @s is not a whole number in [@lo, @hi] (empty if it is). */
+/** whole_problem() - why @s is not a whole number in [@lo, @hi] with no leading zero (empty if it is). */
 inline std::string whole_problem(const std::string& s, uint64_t lo, uint64_t hi, bool hex = false) {
   const std::string range = hi == UINT64_MAX ? "from " + std::to_string(lo) + " to 2^64-1"
                                              : "from " + std::to_string(lo) + " to " + std::to_string(hi);
@@ -50,6 +51,8 @@ inline std::string whole_problem(const std::string& s, uint64_t lo, uint64_t hi,
     return "'" + s + "' is not " + (digits ? "a number that fits in 64 bits" : hex ? "a whole number (decimal or 0x hex)" : "a whole number") +
            "; allowed: " + range;
   }
+  if (s.size() > 1 && s[0] == '0' && s[1] != 'x' && s[1] != 'X')
+    return "'" + s + "' has a leading zero (it would be read as octal); allowed: " + range;
   if (*v < lo || *v > hi) return "'" + s + "' is out of range; allowed: " + range;
   return {};
 }

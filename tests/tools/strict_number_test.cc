@@ -89,6 +89,24 @@ TEST_F(StrictInput, AnOutOfRangeNumberNamesTheRange) {
   refused("explore ext4-bug --spurious-wakeups 1.5", {"--spurious-wakeups", "out of range"});
 }
 
+TEST_F(StrictInput, ALeadingZeroIsRefusedNotReadAsOctal) {
+  EXPECT_EQ(whole_problem("0", 0, 10), "");
+  EXPECT_EQ(whole_problem("0x10", 0, 100, true), "");
+  EXPECT_EQ(whole_problem("010", 0, 100), "'010' has a leading zero (it would be read as octal); allowed: from 0 to 100");
+  refused("explore ext4-bug --seeds 010", {"--seeds", "'010' has a leading zero"});
+  refused("rdma-cost --pages 010", {"--pages", "'010' has a leading zero"});
+}
+
+TEST_F(StrictInput, EveryCommandsNumbersAreStrict) {
+  refused("rdma-cost --pages 0x10", {"--pages", "'0x10' is not a whole number"});
+  refused("rdma-cost --runs +2", {"--runs", "'+2' is not a whole number"});
+  refused("rdma-cost --rounds 5x", {"--rounds", "'5x' is not a whole number", "from 1 to 100000"});
+  refused("mmap-lock-bench --gup-tasks 1.5", {"--gup-tasks", "'1.5' is not a whole number"});
+  refused("mmap-lock-bench --latency-us -1", {"--latency-us", "'-1' is not a whole number"});
+  refused("conform --timeout ' 2'", {"--timeout", "is not a whole number"});
+  refused("report -o x.html --seed 99999999999999999999", {"--seed", "not a number that fits in 64 bits"});
+}
+
 TEST_F(StrictInput, AFioJobNumberIsStrict) {
   job("neg.fio", "[j]\ndirect=1\nsize=1m\niodepth=-5\n");
   refused("fio neg.fio", {"neg.fio:4", "'-5'", "iodepth", "from 1 to 65536"});

@@ -2,10 +2,13 @@
 #include "tools/report_cmd.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -17,6 +20,7 @@
 #include "lab/report_html.h"
 #include "lab/scenario.h"
 #include "tools/read_input.h"
+#include "tools/strict_number.h"
 #include "tools/usage_exit.h"
 
 namespace guplab::tools {
@@ -53,6 +57,29 @@ nlohmann::json run_matrix_json(uint64_t seed) {
   return j;
 }
 
+// Why the page cannot be written to @output before anything runs: a directory, a
+// directory that is missing or not writable, or a file that is one of @inputs (the
+// page would replace it). "" if none of these.
+std::string output_problem(const std::string& output, const std::vector<std::string>& inputs) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (output.empty()) return "-o: an empty file name";
+  if (fs::is_directory(output, ec)) return fmt::format("-o {}: is a directory", output);
+  fs::path dir = fs::path(output).parent_path();
+  if (dir.empty()) dir = ".";
+  if (!fs::is_directory(dir, ec)) return fmt::format("-o {}: no directory {}", output, dir.string());
+  if (::access(dir.c_str(), W_OK) != 0) return fmt::format("-o {}: {}: {}", output, dir.string(), std::strerror(errno));
+  struct stat o {};
+  if (::stat(output.c_str(), &o) != 0) return "";
+  if (::access(output.c_str(), W_OK) != 0) return fmt::format("-o {}: {}", output, std::strerror(errno));
+  for (const std::string& in : inputs) {
+    struct stat i {};
+    if (in != "-" && ::stat(in.c_str(), &i) == 0 && i.st_dev == o.st_dev && i.st_ino == o.st_ino)
+      return fmt::format("-o {} is the input {}: the page would replace it", output, in);
+  }
+  return "";
+}
+
 }  // namespace
 
 int report_main(int argc, char** argv) {
@@ -65,7 +92,7 @@ int report_main(int argc, char** argv) {
   app.add_option("--explore", explores, "output of guplab explore/merge --format json (repeatable)");
   app.add_option("--gup-test", gup_tests, "output of guplab gup_test ... --json, one per design (repeatable)");
   app.add_option("--fio", fios, "output of guplab fio --output-format=json (repeatable)");
-  app.add_option("--seed", seed, "seed of the matrix run when no input is given");
+  app.add_option("--seed", seed, "seed of the matrix run when no input is given")->check(Whole(0, UINT64_MAX, true));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -77,6 +104,15 @@ int report_main(int argc, char** argv) {
     for (const auto& f : *v) stdin_uses += f == "-";
   if (stdin_uses > 1) {
     fmt::print(stderr, "guplab report: stdin (\"-\") can be read for one input only\n");
+    return 2;
+  }
+
+  std::vector<std::string> inputs = explores;
+  if (!matrix.empty()) inputs.push_back(matrix);
+  inputs.insert(inputs.end(), gup_tests.begin(), gup_tests.end());
+  inputs.insert(inputs.end(), fios.begin(), fios.end());
+  if (std::string why = output_problem(output, inputs); !why.empty()) {
+    fmt::print(stderr, "guplab report: {}\n", why);
     return 2;
   }
 

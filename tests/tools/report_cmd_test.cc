@@ -2,7 +2,7 @@
 // fetched from the network), with a grid cell per (scenario, design, policy) carrying its
 // outcome and its escaped oracle text; explorations and gup_test figures become SVG bars;
 // inputs that are not what their option claims are refused with exit status 2 and the
-// file named; and headless Chromium (when installed) renders the grid: the script ran
+// file named, as is an output that would replace an input or cannot be written; and headless Chromium (when installed) renders the grid: the script ran
 // over every cell in the DOM, and the screenshot is a 1200x900 PNG showing the outcome
 // colours of the grid.
 #include <dlfcn.h>
@@ -246,6 +246,26 @@ Png decode_png(const std::string& data) {
     }
   }
   return png;
+}
+
+TEST_F(ReportCmdTest, AnOutputThatWouldReplaceAnInputOrCannotBeWrittenIsRefusedBeforeAnythingRuns) {
+  save("explore ext4-bug --design get --policy ignore --seeds 4 --format json -q", "e.json");
+  const std::string before = slurp(dir_ / "e.json");
+  std::filesystem::create_directory(dir_ / "sub");
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : {Case{"-o e.json --explore e.json", "-o e.json is the input e.json: the page would replace it"},
+                        Case{"-o ./e.json --explore e.json", "is the input e.json"},
+                        Case{"-o sub --explore e.json", "-o sub: is a directory"},
+                        Case{"-o nodir/x.html --explore e.json", "-o nodir/x.html: no directory nodir"},
+                        Case{"-o x.html --explore e.json --seed -1", "--seed: '-1' is not a whole number"}}) {
+    Ran r = run_guplab("report " + c.args, dir_);
+    EXPECT_EQ(r.status, 2) << c.args;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << ": " << r.err;
+  }
+  EXPECT_EQ(slurp(dir_ / "e.json"), before) << "the input is intact";
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "x.html"));
 }
 
 TEST_F(ReportCmdTest, HeadlessChromiumRendersTheGrid) {

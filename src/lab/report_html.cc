@@ -41,6 +41,15 @@ double num_of(const json& j, const char* key) { return j.contains(key) && j[key]
 
 bool has_string(const json& j, const char* key) { return j.contains(key) && j[key].is_string(); }
 
+// @j[@key] if it is true or false, else @dflt (the check_*_json() functions refuse a
+// present key of another type, so the default stands for a missing one).
+bool bool_of(const json& j, const char* key, bool dflt) {
+  return j.contains(key) && j[key].is_boolean() ? j[key].get<bool>() : dflt;
+}
+
+// Is @j[@key] absent, or true/false?
+bool bool_or_absent(const json& j, const char* key) { return !j.contains(key) || j[key].is_boolean(); }
+
 // Values kept in first-seen order (the order the producing command printed them).
 void add_once(std::vector<std::string>* v, const std::string& s) {
   if (std::find(v->begin(), v->end(), s) == v->end()) v->push_back(s);
@@ -99,7 +108,7 @@ std::string legend() {
 std::string cell_tip(const json& c) {
   std::string t = fmt::format("{} x {} x {}: {} (predicted {}){}", str_of(c, "scenario"), str_of(c, "design"),
                               str_of(c, "policy"), str_of(c, "outcome"), str_of(c, "expected"),
-                              c.value("matches", true) ? "" : " DIFFERS");
+                              bool_of(c, "matches", true) ? "" : " DIFFERS");
   if (const std::string r = str_of(c, "reason"); !r.empty()) t += "\nreason: " + r;
   if (c.contains("findings") && c["findings"].is_array())
     for (const auto& f : c["findings"])
@@ -140,13 +149,13 @@ std::string matrix_section(const ReportInput& m) {
         const json& c = *it->second;
         const std::string attrs = fmt::format("data-scenario=\"{}\" data-design=\"{}\" data-policy=\"{}\"", html_escape(s),
                                               html_escape(d), html_escape(p));
-        if (!c.value("applies", true)) {
+        if (!bool_of(c, "applies", true)) {
           out += fmt::format("<td class=\"cell notrun\" {} style=\"background:{}\" title=\"{}\">not run</td>", attrs, kNotRun,
                              html_escape(fmt::format("{} does not run under {} with {}", s, d, p)));
           continue;
         }
         const std::string oc = str_of(c, "outcome");
-        const bool differs = !c.value("matches", true);
+        const bool differs = !bool_of(c, "matches", true);
         out += fmt::format("<td class=\"cell{}\" {} data-outcome=\"{}\" style=\"background:{};color:{}\" title=\"{}\">{}{}</td>",
                            differs ? " differs" : "", attrs, html_escape(oc), colour_of(oc), dark(oc) ? "#fff" : "#000",
                            html_escape(cell_tip(c)), html_escape(oc),
@@ -195,11 +204,11 @@ std::string explore_section(const std::vector<ReportInput>& ex) {
     const json& j = e.json;
     out += fmt::format("<h3 class=\"exploration\">{}{} under {} / {}</h3>\n<p class=\"note\">{}: {} runs, strategy {}, "
                        "base seed {}, shard {}; {} failed; predicted {}: {}.</p>\n",
-                       html_escape(str_of(j, "scenario")), j.value("scripted", true) ? "" : " (unscripted)",
+                       html_escape(str_of(j, "scenario")), bool_of(j, "scripted", true) ? "" : " (unscripted)",
                        html_escape(str_of(j, "design")), html_escape(str_of(j, "policy")), html_escape(e.file),
                        j["runs"].dump(), html_escape(str_of(j, "strategy")), html_escape(j["base_seed"].dump()),
                        html_escape(str_of(j, "shard")), j["failed"].dump(), html_escape(str_of(j, "expected")),
-                       j.value("as_predicted", false) ? "as predicted" : "not as predicted");
+                       bool_of(j, "as_predicted", false) ? "as predicted" : "not as predicted");
     std::vector<Bar> bars;
     std::vector<std::string> seen;
     for (const auto& o : kOutcomes) {
@@ -301,8 +310,9 @@ Result<bool> check_matrix_json(const ReportInput& in) {
     if (!c.is_object()) return not_a(in, fmt::format("cell {} is not an object", i), cmd);
     for (const char* f : {"scenario", "design", "policy"})
       if (!has_string(c, f)) return not_a(in, fmt::format("cell {} has no \"{}\"", i, f), cmd);
-    if (c.contains("applies") && !c["applies"].is_boolean()) return not_a(in, fmt::format("cell {}: \"applies\" is not true/false", i), cmd);
-    if (c.value("applies", true)) {
+    for (const char* f : {"applies", "matches"})
+      if (!bool_or_absent(c, f)) return not_a(in, fmt::format("cell {}: \"{}\" is not true/false", i, f), cmd);
+    if (bool_of(c, "applies", true)) {
       for (const char* f : {"outcome", "expected"})
         if (!has_string(c, f)) return not_a(in, fmt::format("cell {} has no \"{}\"", i, f), cmd);
       if (c.contains("findings") && !c["findings"].is_array()) return not_a(in, fmt::format("cell {}: \"findings\" is not a list", i), cmd);
@@ -320,6 +330,9 @@ Result<bool> check_explore_json(const ReportInput& in) {
     if (!has_string(j, f)) return not_a(in, fmt::format("no \"{}\"", f), cmd);
   for (const char* f : {"runs", "failed", "base_seed"})
     if (!j.contains(f) || !j[f].is_number_unsigned()) return not_a(in, fmt::format("\"{}\" missing or not a count", f), cmd);
+  for (const char* f : {"scripted", "as_predicted"})
+    if (!bool_or_absent(j, f)) return not_a(in, fmt::format("\"{}\" is not true/false", f), cmd);
+  if (j.contains("first_failure") && !j["first_failure"].is_object()) return not_a(in, "\"first_failure\" is not an object", cmd);
   if (!j.contains("outcomes") || !j["outcomes"].is_object()) return not_a(in, "no \"outcomes\" histogram", cmd);
   for (auto it = j["outcomes"].begin(); it != j["outcomes"].end(); ++it)
     if (!it.value().is_number_unsigned()) return not_a(in, fmt::format("outcome \"{}\" is not a count", it.key()), cmd);

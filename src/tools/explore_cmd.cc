@@ -51,16 +51,6 @@ bool parse_strategy(const std::string& s, SimStrategy* st, unsigned* depth) {
   return false;
 }
 
-bool parse_shard(const std::string& s, unsigned* k, unsigned* n) {
-  unsigned a = 0, b = 0;
-  char slash = 0;
-  if (std::sscanf(s.c_str(), "%u%c%u", &a, &slash, &b) != 3 || slash != '/') return false;
-  if (b == 0 || a == 0 || a > b) return false;
-  *k = a - 1;
-  *n = b;
-  return true;
-}
-
 // A seed as printed ("0x1f") or decimal; no sign, no spaces, at most 2^64-1.
 bool parse_seed(const std::string& s, uint64_t* out) {
   const auto v = parse_whole(s, true);
@@ -150,8 +140,12 @@ int parse_explore(int argc, char** argv, ExploreArgs* a) {
     fmt::print(stderr, "guplab explore: --strategy: '{}' is not random, pct or pct:D (1 <= D <= 64)\n", a->strategy);
     return 2;
   }
-  if (!parse_shard(a->shard, &o.shard, &o.shards)) {
-    fmt::print(stderr, "guplab explore: --shard: '{}' is not K/N with 1 <= K <= N\n", a->shard);
+  if (const auto kn = parse_shard(a->shard, a->seeds)) {
+    o.shard = static_cast<unsigned>(kn->first - 1);  // --seeds <= kMaxSeeds fits
+    o.shards = static_cast<unsigned>(kn->second);
+  } else {
+    fmt::print(stderr, "guplab explore: --shard: '{}' is not K/N with 1 <= K <= N <= --seeds ({})\n", a->shard,
+               a->seeds);
     return 2;
   }
   if (!parse_seed(a->base_seed_s, &o.base_seed)) {

@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "tools/read_input.h"
+#include "tools/strict_number.h"
 #include "tools/usage_exit.h"
 
 namespace guplab::tools {
@@ -27,30 +29,17 @@ namespace {
 constexpr const char* kIdentity[] = {"scenario", "scripted", "design", "policy", "strategy",
                                      "base_seed", "seeds",    "buggify", "expected"};
 
+constexpr uint64_t kMaxSeeds = 1'000'000'000;  // explore --seeds allows no more
+
 struct Shard {
   std::string file;
   nlohmann::json j;
   uint64_t k = 0, n = 0;
 };
 
-bool parse_shard(const std::string& s, uint64_t* k, uint64_t* n) {
-  const auto slash = s.find('/');
-  if (slash == std::string::npos) return false;
-  try {
-    size_t used = 0;
-    const std::string ks = s.substr(0, slash), ns = s.substr(slash + 1);
-    if (ks.empty() || ns.empty() || ks[0] == '-' || ns[0] == '-') return false;
-    *k = std::stoull(ks, &used);
-    if (used != ks.size()) return false;
-    *n = std::stoull(ns, &used);
-    if (used != ns.size()) return false;
-  } catch (const std::exception&) {
-    return false;
-  }
-  return *n >= 1 && *k >= 1 && *k <= *n;
-}
-
-// Read and check one input; an error message, or "" when it is a shard.
+// Read and check one input; an error message, or "" when it is a shard whose fields
+// have the types explore writes and whose counts are consistent (what the merge reads
+// can then not throw, and its sums cannot wrap).
 std::string load(const std::string& file, Shard* out) {
   std::string text;
   if (std::string err = read_input(file, &text); !err.empty()) return err;
@@ -58,14 +47,37 @@ std::string load(const std::string& file, Shard* out) {
   if (j.is_discarded() || !j.is_object()) return fmt::format("{}: not a JSON object (guplab explore --format json)", file);
   for (const char* f : kIdentity)
     if (!j.contains(f)) return fmt::format("{}: no \"{}\": not the output of guplab explore --format json", file, f);
+  for (const char* f : {"scenario", "design", "policy", "strategy"})
+    if (!j[f].is_string()) return fmt::format("{}: \"{}\" is not a string", file, f);
+  if (!j["scripted"].is_boolean()) return fmt::format("{}: \"scripted\" is not true or false", file);
+  if (!j["expected"].is_string() && !j["expected"].is_null())
+    return fmt::format("{}: \"expected\" is not an outcome name", file);
+  if (!j["seeds"].is_number_unsigned() || j["seeds"].get<uint64_t>() == 0 || j["seeds"].get<uint64_t>() > kMaxSeeds)
+    return fmt::format("{}: \"seeds\" is not a count from 1 to {} (explore's --seeds)", file, kMaxSeeds);
+  const uint64_t seeds = j["seeds"].get<uint64_t>();
   for (const char* f : {"runs", "failed", "explained_by_faults"})
-    if (!j.contains(f) || !j[f].is_number_unsigned())
-      return fmt::format("{}: \"{}\" missing or not a count", file, f);
+    if (!j.contains(f) || !j[f].is_number_unsigned() || j[f].get<uint64_t>() > seeds)
+      return fmt::format("{}: \"{}\" missing or not a count of at most \"seeds\" ({})", file, f, seeds);
+  if (j["failed"].get<uint64_t>() > j["runs"].get<uint64_t>() ||
+      j["explained_by_faults"].get<uint64_t>() > j["failed"].get<uint64_t>())
+    return fmt::format("{}: counts do not add up: runs {} >= failed {} >= explained_by_faults {} must hold", file,
+                       j["runs"].dump(), j["failed"].dump(), j["explained_by_faults"].dump());
   if (!j.contains("outcomes") || !j["outcomes"].is_object()) return fmt::format("{}: no \"outcomes\"", file);
   for (auto it = j["outcomes"].begin(); it != j["outcomes"].end(); ++it)
-    if (!it.value().is_number_unsigned()) return fmt::format("{}: outcome \"{}\" is not a count", file, it.key());
-  if (!j.contains("shard") || !j["shard"].is_string() || !parse_shard(j["shard"].get<std::string>(), &out->k, &out->n))
-    return fmt::format("{}: \"shard\" missing or not K/N", file);
+    if (!it.value().is_number_unsigned() || it.value().get<uint64_t>() > j["runs"].get<uint64_t>())
+      return fmt::format("{}: outcome \"{}\" is not a count of at most \"runs\"", file, it.key());
+  if (j.contains("first_failure")) {
+    const nlohmann::json& ff = j["first_failure"];
+    if (!ff.is_object() || !ff.contains("run") || !ff["run"].is_number_unsigned() || !ff.contains("outcome") ||
+        !ff["outcome"].is_string() || !ff.contains("reason") || !ff["reason"].is_string() || !ff.contains("seed"))
+      return fmt::format("{}: \"first_failure\" lacks a numeric \"run\", a \"seed\", or an \"outcome\" and "
+                         "\"reason\" string", file);
+  }
+  const auto kn = j.contains("shard") && j["shard"].is_string() ? parse_shard(j["shard"].get<std::string>(), seeds)
+                                                                 : std::nullopt;
+  if (!kn) return fmt::format("{}: \"shard\" missing or not K/N with 1 <= K <= N <= \"seeds\" ({})", file, seeds);
+  out->k = kn->first;
+  out->n = kn->second;
   out->file = file;
   out->j = std::move(j);
   return "";
@@ -132,17 +144,26 @@ int merge_main(int argc, char** argv) {
     if (s.j.contains("seconds") && s.j["seconds"].is_number()) seconds += s.j["seconds"].get<double>();
     for (auto it = s.j["outcomes"].begin(); it != s.j["outcomes"].end(); ++it)
       outcomes[it.key()] += it.value().get<uint64_t>();
-    if (s.j.contains("first_failure") && s.j["first_failure"].contains("run")) {
+    if (s.j.contains("first_failure")) {
       const nlohmann::json& ff = s.j["first_failure"];
       if (!first_failure || ff["run"].get<uint64_t>() < (*first_failure)["run"].get<uint64_t>()) first_failure = ff;
     }
   }
+  // The missing shards: how many, and the first kMaxListed of them (N may be large).
+  constexpr size_t kMaxListed = 100;
+  const uint64_t nr_missing = first.n - shards.size();
   std::vector<uint64_t> missing;
-  for (uint64_t k = 1; k <= first.n; k++)
+  for (uint64_t k = 1; k <= first.n && missing.size() < std::min<uint64_t>(nr_missing, kMaxListed); k++)
     if (!seen.count(k)) missing.push_back(k);
+  if (runs > first.j["seeds"].get<uint64_t>()) {
+    fmt::print(stderr, "guplab merge: the shards ran {} schedules, more than the exploration's {} seeds\n", runs,
+               first.j["seeds"].dump());
+    return 2;
+  }
 
   out["shards"] = fmt::format("{} of {}", shards.size(), first.n);
   out["missing_shards"] = missing;
+  out["nr_missing_shards"] = nr_missing;
   out["runs"] = runs;
   out["failed"] = failed;
   out["explained_by_faults"] = explained;
@@ -157,7 +178,9 @@ int merge_main(int argc, char** argv) {
   if (expected == "ok") predicted = unexplained == 0;
   else predicted = outcomes.count(expected) && outcomes[expected] > 0;
   out["as_predicted"] = predicted;
-  const bool good = check ? predicted : unexplained == 0;
+  out["complete"] = nr_missing == 0;
+  // An exploration with shards missing proves nothing either way: it is not a pass.
+  const bool good = nr_missing == 0 && (check ? predicted : unexplained == 0);
 
   if (format == "json") {
     fmt::print("{}\n", out.dump(2));
@@ -166,7 +189,8 @@ int merge_main(int argc, char** argv) {
   fmt::print("merge:    {} under design {}, policy {}{}: {} of {} shards\n", first.j["scenario"].get<std::string>(),
              first.j["design"].get<std::string>(), first.j["policy"].get<std::string>(),
              first.j["scripted"].get<bool>() ? " (scripted)" : "", shards.size(), first.n);
-  if (!missing.empty()) fmt::print("missing:  shards {}\n", fmt::join(missing, ", "));
+  if (nr_missing)
+    fmt::print("missing:  {} shards: {}{}\n", nr_missing, fmt::join(missing, ", "), nr_missing > missing.size() ? ", ..." : "");
   fmt::print("runs:     {} of {} seeds, {} failed ({} explained by injected faults)\n", runs,
              first.j["seeds"].dump(), failed, explained);
   std::string hist;
@@ -176,7 +200,8 @@ int merge_main(int argc, char** argv) {
   if (first_failure)
     fmt::print("first:    run {} seed {} {}: {}\n", (*first_failure)["run"].dump(), (*first_failure)["seed"].dump(),
                (*first_failure)["outcome"].get<std::string>(), (*first_failure)["reason"].get<std::string>());
-  fmt::print("verdict:  {} (expected {})\n", predicted ? "as predicted" : "NOT as predicted", expected);
+  fmt::print("verdict:  {} (expected {}){}\n", predicted ? "as predicted" : "NOT as predicted", expected,
+             nr_missing ? fmt::format(" over {} of {} shards: incomplete", shards.size(), first.n) : "");
   return good ? 0 : 1;
 }
 

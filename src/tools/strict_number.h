@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace guplab::tools {
 
@@ -55,6 +56,21 @@ inline std::string whole_problem(const std::string& s, uint64_t lo, uint64_t hi,
     return "'" + s + "' has a leading zero (it would be read as octal); allowed: " + range;
   if (*v < lo || *v > hi) return "'" + s + "' is out of range; allowed: " + range;
   return {};
+}
+
+/**
+ * parse_shard() - "K/N" (explore --shard, and the "shard" its JSON carries): two whole
+ * decimal numbers without leading zeros, 1 <= K <= N <= @max_n. Returns {K, N} or nullopt.
+ */
+inline std::optional<std::pair<uint64_t, uint64_t>> parse_shard(std::string_view s, uint64_t max_n) {
+  const size_t slash = s.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view ks = s.substr(0, slash), ns = s.substr(slash + 1);
+  for (std::string_view part : {ks, ns})
+    if (part.size() > 1 && part[0] == '0') return std::nullopt;
+  const auto k = parse_whole(ks), n = parse_whole(ns);
+  if (!k || !n || *k < 1 || *k > *n || *n > max_n) return std::nullopt;
+  return std::make_pair(*k, *n);
 }
 
 /** Whole() - a CLI11 check: a whole number from @lo to @hi (hex too when @hex). */

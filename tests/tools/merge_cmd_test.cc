@@ -1,7 +1,9 @@
 // merge_cmd_test.cc - `guplab merge`: three shards of an exploration merge into exactly
 // the histogram, failure count and first failing seed of the unsharded run; inputs of
-// different explorations, a shard given twice, a missing file and a non-JSON file are
-// refused with exit status 2 and a message naming the file.
+// different explorations, a shard given twice, a missing file, a non-JSON file, fields of
+// the wrong type, counts that do not add up and a shard count past the seeds are refused
+// with exit status 2 and a message naming the file; a merge with shards missing is not a
+// pass.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -65,7 +67,53 @@ TEST_F(MergeCmdTest, AMissingShardIsReported) {
   ASSERT_NE(r.status, 2) << r.err;
   const nlohmann::json merged = json_of(r.out);
   EXPECT_EQ(merged["missing_shards"], nlohmann::json::array({2}));
+  EXPECT_EQ(merged["nr_missing_shards"], 1);
+  EXPECT_EQ(merged["complete"], false);
   EXPECT_EQ(merged["shards"], "2 of 3");
+  Ran checked = run_guplab("merge --check s1.json s3.json", dir_);
+  EXPECT_EQ(checked.status, 1) << "a third of the seeds never ran: not a pass\n" << checked.out;
+  EXPECT_NE(checked.out.find("over 2 of 3 shards: incomplete"), std::string::npos) << checked.out;
+}
+
+TEST_F(MergeCmdTest, FieldsOfTheWrongTypeAndCountsThatDoNotAddUpAreRefused) {
+  explore_to("s1.json", "1/3");
+  const nlohmann::json good = json_of(slurp(dir_ / "s1.json"));
+  struct Case {
+    const char* what;
+    void (*edit)(nlohmann::json&);
+    const char* message;
+  };
+  const Case cases[] = {
+      {"scenario a number", [](nlohmann::json& j) { j["scenario"] = 5; }, "\"scenario\" is not a string"},
+      {"scripted a string", [](nlohmann::json& j) { j["scripted"] = "no"; }, "\"scripted\" is not true or false"},
+      {"design null", [](nlohmann::json& j) { j["design"] = nullptr; }, "\"design\" is not a string"},
+      {"first_failure without reason", [](nlohmann::json& j) { j["first_failure"] = {{"run", 1}, {"seed", 2}, {"outcome", "bug"}}; },
+       "\"first_failure\" lacks"},
+      {"first_failure run a string", [](nlohmann::json& j) { j["first_failure"]["run"] = "1"; }, "\"first_failure\" lacks"},
+      {"explained above failed", [](nlohmann::json& j) { j["explained_by_faults"] = j["failed"].get<uint64_t>() + 1; },
+       "counts do not add up"},
+      {"runs above seeds", [](nlohmann::json& j) { j["runs"] = 25; }, "\"runs\" missing or not a count of at most \"seeds\" (24)"},
+      {"a huge shard count", [](nlohmann::json& j) { j["shard"] = "1/4294967295"; }, "\"shard\" missing or not K/N"},
+      {"seeds past explore's limit", [](nlohmann::json& j) { j["seeds"] = 18446744073709551615ull; }, "\"seeds\" is not a count"},
+  };
+  for (const Case& c : cases) {
+    nlohmann::json j = good;
+    c.edit(j);
+    std::ofstream(dir_ / "bad.json") << j.dump();
+    Ran r = run_guplab("merge bad.json", dir_);
+    EXPECT_EQ(r.status, 2) << c.what << ": " << r.err;
+    EXPECT_NE(r.err.find("bad.json: "), std::string::npos) << c.what << ": " << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.what << ": " << r.err;
+  }
+}
+
+TEST_F(MergeCmdTest, ExploreRefusesAShardCountThatIsNotKOverNWithinTheSeeds) {
+  for (const char* shard : {"1/3/5", "1/3junk", "+1/3", "1/-1", "1/4294967297", "01/3", "1/25", "0/3", "4/3"}) {
+    Ran r = run_guplab(std::string("explore ext4-bug --design get --policy ignore --seeds 24 -q --shard '") + shard + "'",
+                       dir_);
+    EXPECT_EQ(r.status, 2) << shard << ": " << r.out;
+    EXPECT_NE(r.err.find("is not K/N with 1 <= K <= N <= --seeds (24)"), std::string::npos) << shard << ": " << r.err;
+  }
 }
 
 TEST_F(MergeCmdTest, BadInputIsRefusedNamingTheFile) {

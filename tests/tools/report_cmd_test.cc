@@ -144,6 +144,16 @@ TEST_F(ReportCmdTest, InputsThatAreNotWhatTheyClaimAreRefusedNamingTheFile) {
   std::ofstream(dir_ / "junk.json") << "this is not json";
   std::ofstream(dir_ / "cells.json") << R"({"cells": [{"scenario": "s", "design": "d"}]})";
   std::ofstream(dir_ / "realfio.json") << R"({"jobs": [{"jobname": "j"}]})";
+  {
+    nlohmann::json e = nlohmann::json::parse(slurp(dir_ / "e.json"));
+    e["scripted"] = "yes";
+    std::ofstream(dir_ / "scripted.json") << e.dump();
+    e = nlohmann::json::parse(slurp(dir_ / "e.json"));
+    e["as_predicted"] = 1;
+    std::ofstream(dir_ / "predicted.json") << e.dump();
+    std::ofstream(dir_ / "matches.json")
+        << R"({"cells": [{"scenario": "s", "design": "d", "policy": "p", "outcome": "ok", "expected": "ok", "matches": "no"}]})";
+  }
   struct Case {
     std::string args, message;
   };
@@ -153,7 +163,10 @@ TEST_F(ReportCmdTest, InputsThatAreNotWhatTheyClaimAreRefusedNamingTheFile) {
                         Case{"--explore missing.json", "missing.json: cannot read it"},
                         Case{"--gup-test e.json", "e.json: no \"cmd\": not the output of guplab gup_test"},
                         Case{"--fio realfio.json", "realfio.json: no \"guplab\" section"},
-                        Case{"--explore e.json", "--output is required"}}) {
+                        Case{"--explore e.json", "--output is required"},
+                        Case{"--explore scripted.json", "scripted.json: \"scripted\" is not true/false"},
+                        Case{"--explore predicted.json", "predicted.json: \"as_predicted\" is not true/false"},
+                        Case{"--matrix matches.json", "matches.json: cell 0: \"matches\" is not true/false"}}) {
     const bool no_output = c.message.starts_with("--output");
     Ran r = run_guplab(std::string("report ") + (no_output ? "" : "-o out.html ") + c.args, dir_);
     EXPECT_EQ(r.status, 2) << c.args;

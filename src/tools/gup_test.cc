@@ -369,7 +369,17 @@ int gup_test_main(int argc, char** argv) {
     }
     opt.hugetlb_shift = *parse_size(hsize) == PUD_SIZE ? PUD_SHIFT : PMD_SHIFT;
   }
-  if (!ram.empty()) opt.ram_bytes = *parse_size(ram);
+  if (!ram.empty()) {
+    opt.ram_bytes = *parse_size(ram);
+    GupTestOptions sized = opt;
+    sized.ram_bytes = 0;
+    const uint64_t least = gup_test_machine_config(sized).ram_bytes;  // the buffer, its page tables and the kernel's own
+    if (opt.ram_bytes < least) {
+      fmt::print(stderr, "gup_test: --ram {}: -m {}{} needs a machine of at least {} MiB (the default sizes it so)\n", ram,
+                 opt.size_mb, opt.hugetlb ? " -H" : "", least >> 20);
+      return 2;
+    }
+  }
   // The model's RAM is real host memory once touched: refuse a machine larger than the
   // arena's limit or than the host's free memory.
   const uint64_t ram_needed = gup_test_machine_config(opt).ram_bytes;

@@ -135,6 +135,10 @@ TEST_F(StrictInput, GupTestBeyondTheArenaIsRefused) {
   refused("gup_test -a -m 16384 --ram 64G", {"-m 16384", "RAM"});
 }
 
+TEST_F(StrictInput, GupTestRamTooSmallForTheBufferIsRefusedNotABug) {
+  refused("gup_test -a -m 64 --ram 2M", {"--ram 2M", "-m 64 needs a machine of at least 132 MiB"});
+}
+
 TEST_F(StrictInput, UnknownFioOptionsSayWhetherFioHasThem) {
   job("verify.fio", "[j]\ndirect=1\nsize=1m\nverify=md5\nverify_backlog=8\n");
   refused("fio verify.fio",

@@ -156,8 +156,29 @@ int parse_explore(int argc, char** argv, ExploreArgs* a) {
     fmt::print(stderr, "guplab explore: --jobs must be at least 1\n");
     return 2;
   }
-  if ((!a->trace_file.empty() || a->ftrace) && a->replay.empty()) {
+  if ((app.count("--trace") || a->ftrace) && a->replay.empty()) {
     fmt::print(stderr, "guplab explore: --trace and --ftrace go with --replay SEED\n");
+    return 2;
+  }
+  if (app.count("--trace") && a->trace_file.empty()) {
+    fmt::print(stderr, "guplab explore: --trace: an empty file name\n");
+    return 2;
+  }
+  // Options that would be ignored are refused: a reader of the command line would
+  // believe they took effect.
+  if (!a->replay.empty()) {
+    for (const char* opt : {"--seeds", "--jobs", "--shard", "--until-fail", "--check", "--base-seed"})
+      if (app.count(opt)) {
+        fmt::print(stderr, "guplab explore: {} is for an exploration; --replay runs one schedule\n", opt);
+        return 2;
+      }
+    if (a->ftrace && a->format == "json") {
+      fmt::print(stderr, "guplab explore: --ftrace prints text lines; with --format json use --trace FILE.json\n");
+      return 2;
+    }
+  }
+  if (app.count("--pct-steps") && a->strategy.rfind("pct", 0) != 0) {
+    fmt::print(stderr, "guplab explore: --pct-steps goes with --strategy pct or pct:D\n");
     return 2;
   }
   o.seeds = a->seeds;

@@ -24,6 +24,10 @@ int load_plugins(std::vector<char*>* args, std::string* error) {
       kept.push_back(a);
       continue;
     }
+    if (*path == '\0') {  // dlopen("") would hand back the program itself and load nothing
+      *error = "--plugin: an empty path; give the path of a shared library";
+      return -1;
+    }
     // RTLD_NOW: an unresolved symbol is an error here, not a crash in a run; a name
     // without a slash is searched as dlopen() does (LD_LIBRARY_PATH, ...).
     if (!dlopen(path, RTLD_NOW | RTLD_GLOBAL)) {

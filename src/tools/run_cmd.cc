@@ -54,6 +54,10 @@ int run_main(int argc, char** argv) {
       fmt::print(stderr, "guplab run: give a scenario or --all, not both\n");
       return 2;
     }
+    if (app.count("--design") || app.count("--policy")) {
+      fmt::print(stderr, "guplab run: --all runs every design and policy; --design and --policy are for one scenario\n");
+      return 2;
+    }
     std::vector<MatrixCell> cells = run_matrix(all_scenarios(), base);
     bool same = true;
     for (const auto& c : cells) same = same && c.matches();

@@ -1,6 +1,7 @@
 // usage_exit_test.cc - every subcommand ends bad usage with exit status 2 (not CLI11's
-// own codes, such as 105 for a failed validator) and --help with 0; output that cannot be
-// written fails the run with a message, whether it is buffered or written at once.
+// own codes, such as 105 for a failed validator) and --help with 0; an option that would
+// be ignored is refused; output that cannot be written fails the run with a message,
+// whether it is buffered or written at once.
 #include "tools/usage_exit.h"
 
 #include "tools/tool_runner.h"
@@ -32,6 +33,20 @@ TEST(UsageExit, AFailedValidatorIsStatus2InEverySubcommand) {
   EXPECT_EQ(status("gup_test -a --design nosuch"), 2);
   EXPECT_EQ(status("fp-rate --design nosuch"), 2);
   EXPECT_EQ(status("demo --nosuch-option"), 2);
+}
+
+TEST(UsageExit, OptionsThatWouldBeIgnoredAreRefused) {
+  const std::string cell = "explore ext4-bug --design bias --policy wait ";
+  EXPECT_EQ(status("run --all --design bias"), 2) << "--all runs every design";
+  EXPECT_EQ(status("run --all --policy wait"), 2);
+  for (const char* opt : {"--seeds 5", "--jobs 2", "--shard 1/2", "--until-fail", "--check", "--base-seed 3"})
+    EXPECT_EQ(status(cell + "--replay 7 " + opt), 2) << opt << " with --replay";
+  EXPECT_EQ(status(cell + "--replay 7 --ftrace --format json"), 2) << "text lines in a JSON output";
+  EXPECT_EQ(status(cell + "--seeds 5 --pct-steps 10"), 2) << "--pct-steps under the random walk";
+  EXPECT_EQ(status(cell + "--replay 7 --trace ''"), 2);
+  EXPECT_EQ(status("--plugin= run --list"), 2) << "dlopen(\"\") loads nothing";
+  EXPECT_EQ(status(cell + "--replay 7 -q"), 0) << "what is left still runs";
+  EXPECT_EQ(status(cell + "--seeds 5 --strategy pct --pct-steps 10 -q"), 0);
 }
 
 TEST(UsageExit, OutputThatCannotBeWrittenFailsTheRun) {

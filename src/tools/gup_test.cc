@@ -362,6 +362,10 @@ int gup_test_main(int argc, char** argv) {
     return 2;
   }
   opt.design = *parse_pin_design(design);
+  if (opt.coalesce && !is_pin(opt.cmd)) {
+    fmt::print(stderr, "gup_test: --coalesce keeps pins as folio runs: it goes with a pin command (-a -L -b)\n");
+    return 2;
+  }
   if (!hsize.empty()) {
     if (!opt.hugetlb) {
       fmt::print(stderr, "gup_test: --hugetlb-size needs -H\n");

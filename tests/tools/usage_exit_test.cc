@@ -45,6 +45,7 @@ TEST(UsageExit, OptionsThatWouldBeIgnoredAreRefused) {
   EXPECT_EQ(status(cell + "--seeds 5 --pct-steps 10"), 2) << "--pct-steps under the random walk";
   EXPECT_EQ(status(cell + "--replay 7 --trace ''"), 2);
   EXPECT_EQ(status("--plugin= run --list"), 2) << "dlopen(\"\") loads nothing";
+  EXPECT_EQ(status("gup_test -u -m 4 --coalesce"), 2) << "--coalesce keeps pins; -u takes references";
   EXPECT_EQ(status(cell + "--replay 7 -q"), 0) << "what is left still runs";
   EXPECT_EQ(status(cell + "--seeds 5 --strategy pct --pct-steps 10 -q"), 0);
 }

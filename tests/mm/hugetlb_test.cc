@@ -227,6 +227,15 @@ class HugetlbfsFileTest : public HugetlbTest {
     b.hugetlb = file_;
     return vm_mmap_backed(mm ? mm : mm_, 0, PMD_SIZE, prot, type, b, 0);
   }
+  /** map_both() - a shared and a private mapping of the file, read-write. */
+  void map_both(unsigned long* sa, unsigned long* pa) {
+    long s = fmap(MAP_SHARED);
+    long p = fmap(MAP_PRIVATE);
+    ASSERT_GT(s, 0);
+    ASSERT_GT(p, 0);
+    *sa = static_cast<unsigned long>(s);
+    *pa = static_cast<unsigned long>(p);
+  }
 };
 
 TEST_F(HugetlbfsFileTest, CreateAllocatesThePagesAndTooFewFreeIsEnospc) {
@@ -241,11 +250,8 @@ TEST_F(HugetlbfsFileTest, CreateAllocatesThePagesAndTooFewFreeIsEnospc) {
 }
 
 TEST_F(HugetlbfsFileTest, APrivateMappingReadsTheFileAndCopiesOnWrite) {
-  long s = fmap(MAP_SHARED);
-  long p = fmap(MAP_PRIVATE);
-  ASSERT_GT(s, 0);
-  ASSERT_GT(p, 0);
-  const auto sa = static_cast<unsigned long>(s), pa = static_cast<unsigned long>(p);
+  unsigned long sa = 0, pa = 0;
+  ASSERT_NO_FATAL_FAILURE(map_both(&sa, &pa));
   EXPECT_EQ(pool2m().resv, 1ul) << "the private mapping reserved its copy";
   put_u64(sa + 64, 7);
   EXPECT_EQ(get_u64(pa + 64), 7u) << "a private read maps the file's folio";
@@ -265,11 +271,8 @@ TEST_F(HugetlbfsFileTest, APrivateMappingReadsTheFileAndCopiesOnWrite) {
 }
 
 TEST_F(HugetlbfsFileTest, AForkedPrivateMappingStillReadsTheFile) {
-  long p = fmap(MAP_PRIVATE);
-  long s = fmap(MAP_SHARED);
-  ASSERT_GT(p, 0);
-  ASSERT_GT(s, 0);
-  const auto pa = static_cast<unsigned long>(p), sa = static_cast<unsigned long>(s);
+  unsigned long sa = 0, pa = 0;
+  ASSERT_NO_FATAL_FAILURE(map_both(&sa, &pa));
   mm_struct* child = dup_mm(mm_);
   ASSERT_NE(child, nullptr);
   put_u64(sa, 11);
@@ -281,11 +284,8 @@ TEST_F(HugetlbfsFileTest, AForkedPrivateMappingStillReadsTheFile) {
 }
 
 TEST_F(HugetlbfsFileTest, ALongtermReadPinOfAPrivateMappingUnsharesTheFilePage) {
-  long p = fmap(MAP_PRIVATE);
-  long s = fmap(MAP_SHARED);
-  ASSERT_GT(p, 0);
-  ASSERT_GT(s, 0);
-  const auto pa = static_cast<unsigned long>(p), sa = static_cast<unsigned long>(s);
+  unsigned long sa = 0, pa = 0;
+  ASSERT_NO_FATAL_FAILURE(map_both(&sa, &pa));
   EXPECT_EQ(get_u64(pa), 0u);
   page* pg = nullptr;
   ASSERT_EQ(pin_user_pages_fast(pa, 1, FOLL_LONGTERM, &pg), 1);

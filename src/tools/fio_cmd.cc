@@ -41,7 +41,8 @@ options:
                                  uring:PATH[,depth=N][,size=BYTES]  a host file or block
                                    device, O_DIRECT through io_uring; a file is created or
                                    grown to the jobs' offset+size (and written out first
-                                   when a job reads), not on tmpfs (no O_DIRECT there)
+                                   when a job reads), not on tmpfs (no O_DIRECT there),
+                                   never the job file itself
                                  ram<N>[,size=S][,latency=T][,depth=N][,lbs=B][,chunk=B]
                                    the embedded ramdisk with options
   --mem-limit=SIZE             host memory the run may take for its ramdisks and the model's

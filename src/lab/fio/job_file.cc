@@ -2,6 +2,7 @@
 #include "lab/fio/job_file.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include <array>
 #include <cctype>
@@ -433,7 +434,11 @@ Result<JobFile> load_job_file(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   if (in.bad()) return Error{fmt::format("{}: read error", path)};
-  return parse_job_text(ss.str(), path);
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return Error{fmt::format("{}: cannot stat: {}", path, std::strerror(errno))};
+  auto file = parse_job_text(ss.str(), path);
+  if (file) file->read_from.push_back(FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
+  return file;
 }
 
 Result<JobFile> with_overrides(JobFile file, std::span<const std::string> args) {

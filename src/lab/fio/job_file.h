@@ -117,6 +117,13 @@ struct JobSpec {
   uint64_t file_bytes() const;
 };
 
+/** A host file's identity (st_dev, st_ino): the same file under any path or link. */
+struct FileId {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  bool operator==(const FileId&) const = default;
+};
+
 /** A parsed job file, before resolution. */
 struct JobFile {
   struct Section {
@@ -129,12 +136,15 @@ struct JobFile {
   std::vector<Option> global_options;  // every [global] option, in file order
   std::vector<Section> jobs;
   std::vector<Option> overrides;  // from the command line; win over the file
+  std::vector<FileId> read_from;  // the host file load_job_file() read (none for parse_job_text()):
+                                  // a run must never write it
 };
 
 /** parse_job_text() - parse @text, naming it @source in errors. Checks every option name and
  *  value; cross-option rules wait for resolve_jobs(). */
 Result<JobFile> parse_job_text(std::string_view text, std::string source);
-/** load_job_file() - read and parse @path; errors name @path as given. */
+/** load_job_file() - read and parse @path; errors name @path as given. The result's read_from
+ *  holds the file's identity. */
 Result<JobFile> load_job_file(const std::string& path);
 /** with_overrides() - @file with fio-style command-line options ("--bs=8k", "--direct")
  *  applied to all jobs. Errors name "command line". */

@@ -153,7 +153,7 @@ Result<RunOutcome> run_fio(const JobFile& file, const RunConfig& cfg) {
                                "grow without bound); use size= or do_verify=0",
                                at)};
   }
-  auto planned = plan_targets(jobs, cfg.device, file.source);
+  auto planned = plan_targets(jobs, cfg.device, file.source, file.read_from);
   if (!planned) return Error{planned.error()};
   const std::vector<TargetPlan>& plans = planned.value();
   const uint64_t ram = ram_for(jobs);

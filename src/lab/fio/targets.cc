@@ -52,8 +52,11 @@ std::string where(const std::string& source, const JobSpec& j) {
   return fmt::format("{}:{}: job '{}'", source, j.line, j.name);
 }
 
-/** finish_spec() - @t's spec with the size and depth its jobs need, unless given. */
-Result<bool> finish_spec(TargetPlan* t, const std::vector<JobSpec>& jobs) {
+/**
+ * finish_spec() - @t's spec with the size and depth its jobs need, unless given. A uring
+ * host file that is one of @keep is refused.
+ */
+Result<bool> finish_spec(TargetPlan* t, const std::vector<JobSpec>& jobs, std::span<const FileId> keep) {
   unsigned depth = 0;
   for (size_t i : t->jobs) depth += is_sync_engine(jobs[i].ioengine) ? 1 : jobs[i].iodepth;
   depth = std::clamp(depth, kMinDepth, kMaxDepth);
@@ -62,6 +65,10 @@ Result<bool> finish_spec(TargetPlan* t, const std::vector<JobSpec>& jobs) {
     t->host_path = name.substr(6);
     struct stat st;
     if (::stat(t->host_path.c_str(), &st) == 0) {
+      const FileId id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+      if (std::find(keep.begin(), keep.end(), id) != keep.end())
+        return Error{fmt::format("{} is the job file itself: the run would overwrite it; give another file",
+                                 t->host_path)};
       t->host_existed = true;
       t->host_regular = S_ISREG(st.st_mode);
       t->host_old_size = t->host_regular ? static_cast<uint64_t>(st.st_size) : 0;
@@ -89,7 +96,7 @@ Result<bool> finish_spec(TargetPlan* t, const std::vector<JobSpec>& jobs) {
 }  // namespace
 
 Result<std::vector<TargetPlan>> plan_targets(const std::vector<JobSpec>& jobs, const std::string& device,
-                                             const std::string& source) {
+                                             const std::string& source, std::span<const FileId> keep) {
   std::vector<TargetPlan> out;
   std::map<std::string, size_t> by_file;
   uint64_t nfiles = 0;
@@ -123,7 +130,7 @@ Result<std::vector<TargetPlan>> plan_targets(const std::vector<JobSpec>& jobs, c
     }
   }
   for (TargetPlan& tp : out)
-    if (auto r = finish_spec(&tp, jobs); !r) return Error{fmt::format("{}: --device: {}", source, r.error())};
+    if (auto r = finish_spec(&tp, jobs, keep); !r) return Error{fmt::format("{}: --device: {}", source, r.error())};
   return out;
 }
 

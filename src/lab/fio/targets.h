@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <cstdio>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,10 +40,11 @@ struct TargetPlan {
  * plan_targets() - the devices for @jobs: @device for all of them, or (empty) one
  * embedded ramdisk per distinct file name (JobSpec::files(), directory/ included). A job of
  * several files is refused with @device (one device serves one file). @source names the job
- * file in errors. More than 65,536 files over all jobs are refused.
+ * file in errors. More than 65,536 files over all jobs are refused, and so is a uring device
+ * whose host file is one of @keep (the job file: JobFile::read_from), before anything is opened.
  */
 Result<std::vector<TargetPlan>> plan_targets(const std::vector<JobSpec>& jobs, const std::string& device,
-                                             const std::string& source);
+                                             const std::string& source, std::span<const FileId> keep = {});
 
 /** open_target() - open @t on @m. Returns the device, or an Error saying why not. */
 Result<block_device*> open_target(Machine* m, const TargetPlan& t);

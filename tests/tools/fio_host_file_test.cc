@@ -1,0 +1,65 @@
+// fio_host_file_test.cc - `guplab fio --device=uring:PATH` on a user's own host file: the job
+// file is never the device, bytes that were there are never overwritten by the layout, and a
+// refused run (exit 2) leaves an existing file exactly as it was.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "tools/tool_runner.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using guplab::testing::Ran;
+using guplab::testing::run_guplab;
+using guplab::testing::slurp;
+
+/** The test binary's directory: a real filesystem (tmpfs has no O_DIRECT). */
+class FioHostFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::read_symlink("/proc/self/exe").parent_path() / ("fio-host-file-test-" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  fs::path put(const std::string& name, const std::string& bytes) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p, std::ios::binary) << bytes;
+    return p;
+  }
+  Ran run(const std::string& args) { return run_guplab("fio " + args, dir_); }
+  /** skip_why() - why @r could not open a uring device here at all ("" if it could). */
+  static std::string skip_why(const Ran& r) {
+    for (const char* why : {"refuses O_DIRECT", "io_uring_queue_init", "io_uring is disabled"})
+      if (r.err.find(why) != std::string::npos) return r.err;
+    return {};
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(FioHostFile, TheJobFileIsRefusedAsTheDevice) {
+  for (const char* rw : {"read", "write"}) {
+    const std::string text = std::string("[j]\ndirect=1\nbs=4k\nsize=1m\nrw=") + rw + "\n";
+    put("self.fio", text);
+    Ran r = run("--device=uring:self.fio self.fio");
+    EXPECT_EQ(r.status, 2) << rw << ": " << r.err;
+    EXPECT_NE(r.err.find("self.fio is the job file itself"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "") << "nothing ran";
+    EXPECT_EQ(slurp(dir_ / "self.fio"), text) << rw << ": the job file is untouched";
+
+    // The same file under another name is the same file.
+    fs::remove(dir_ / "link.dat");
+    fs::create_hard_link(dir_ / "self.fio", dir_ / "link.dat");
+    r = run("--device=uring:link.dat self.fio");
+    EXPECT_EQ(r.status, 2) << rw << ": " << r.err;
+    EXPECT_NE(r.err.find("link.dat is the job file itself"), std::string::npos) << r.err;
+    EXPECT_EQ(slurp(dir_ / "self.fio"), text) << rw;
+  }
+}
+
+}  // namespace

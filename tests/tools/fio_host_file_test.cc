@@ -42,6 +42,20 @@ class FioHostFile : public ::testing::Test {
   fs::path dir_;
 };
 
+/** letters() - @n bytes of a-z, repeating: what the user's file holds. */
+std::string letters(size_t n) {
+  std::string s(n, ' ');
+  for (size_t i = 0; i < n; i++) s[i] = static_cast<char>('a' + i % 26);
+  return s;
+}
+
+/** first_difference() - where @now first differs from @was within @was's length (npos: nowhere). */
+size_t first_difference(const std::string& now, const std::string& was) {
+  for (size_t i = 0; i < was.size(); i++)
+    if (i >= now.size() || now[i] != was[i]) return i;
+  return std::string::npos;
+}
+
 TEST_F(FioHostFile, TheJobFileIsRefusedAsTheDevice) {
   for (const char* rw : {"read", "write"}) {
     const std::string text = std::string("[j]\ndirect=1\nbs=4k\nsize=1m\nrw=") + rw + "\n";
@@ -63,3 +77,17 @@ TEST_F(FioHostFile, TheJobFileIsRefusedAsTheDevice) {
 }
 
 }  // namespace
+
+TEST_F(FioHostFile, LayingOutAReadJobKeepsTheBytesThereWere) {
+  // 5000 bytes: not a whole number of 512-byte (or 4 KiB) blocks, so the layout starts mid-block.
+  const std::string old = letters(5000);
+  put("keep.dat", old);
+  put("r.fio", "[r]\ndirect=1\nbs=4k\nsize=1m\nrw=read\n");
+  const Ran r = run("--device=uring:keep.dat r.fio");
+  if (std::string why = skip_why(r); !why.empty()) GTEST_SKIP() << "no O_DIRECT io_uring here: " << why;
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string now = slurp(dir_ / "keep.dat");
+  ASSERT_EQ(now.size(), 1u << 20) << "grown to the job's size";
+  EXPECT_EQ(first_difference(now, old), std::string::npos) << "the file's own bytes are intact";
+  EXPECT_EQ(now.find_first_not_of('\0', old.size()), std::string::npos) << "the grown part reads as zeros";
+}

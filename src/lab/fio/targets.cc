@@ -170,7 +170,9 @@ Result<bool> lay_out(const TargetPlan& t, block_device* bdev, const std::string&
   if (!t.host_regular || !t.any_reads || t.need_bytes <= t.host_old_size) return true;
   const unsigned lbs = bdev_logical_block_size(bdev);
   const uint64_t cap = bdev_nr_sectors(bdev) << SECTOR_SHIFT;
-  uint64_t pos = t.host_old_size / lbs * lbs;
+  // From the old end rounded up: the bytes the file had are never written (ftruncate() has
+  // zero-filled the rest of their last block).
+  uint64_t pos = round_up(t.host_old_size, lbs);
   const uint64_t end = std::min(cap, t.need_bytes / lbs * lbs);
   if (out) {
     fmt::print(out, "{}: Laying out IO file (1 file / {})\n", job_name, num2str(t.need_bytes, 4, 1, true, Unit::byte));

@@ -60,7 +60,9 @@ Result<bool> check_jobs(const std::vector<JobSpec>& jobs, const TargetPlan& t, c
 /**
  * lay_out() - if @t's host file was created or grown for jobs that read, write the new
  * part through the model's O_DIRECT path, so that reads find allocated blocks rather than
- * holes (fio does the same), announcing it on @out as fio does. REQUIRES: a model task with no mm of its own.
+ * holes (fio does the same), announcing it on @out as fio does. The new part starts at the
+ * old size rounded up to a logical block: no byte the file had is ever written.
+ * REQUIRES: a model task with no mm of its own.
  */
 Result<bool> lay_out(const TargetPlan& t, block_device* bdev, const std::string& job_name, FILE* out);
 

@@ -91,3 +91,20 @@ TEST_F(FioHostFile, LayingOutAReadJobKeepsTheBytesThereWere) {
   EXPECT_EQ(first_difference(now, old), std::string::npos) << "the file's own bytes are intact";
   EXPECT_EQ(now.find_first_not_of('\0', old.size()), std::string::npos) << "the grown part reads as zeros";
 }
+
+TEST_F(FioHostFile, ARefusedRunLeavesAnExistingFileAsItWas) {
+  const std::string old = letters(5000);
+  for (const char* rw : {"read", "write"}) {
+    put("keep.dat", old);
+    // offset=1 is refused only once the device is open (it needs the host's logical block
+    // size), by when the file has been grown to the job's offset + size.
+    put("off.fio", std::string("[j]\ndirect=1\nbs=4k\nsize=1m\noffset=1\nrw=") + rw + "\n");
+    const Ran r = run("--device=uring:keep.dat off.fio");
+    if (std::string why = skip_why(r); !why.empty()) GTEST_SKIP() << "no O_DIRECT io_uring here: " << why;
+    EXPECT_EQ(r.status, 2) << rw << ": " << r.err;
+    EXPECT_NE(r.err.find("offset=1 is not a multiple"), std::string::npos) << r.err;
+    const std::string now = slurp(dir_ / "keep.dat");
+    EXPECT_EQ(now.size(), old.size()) << rw << ": the size it had";
+    EXPECT_EQ(first_difference(now, old), std::string::npos) << rw << ": the bytes it had";
+  }
+}

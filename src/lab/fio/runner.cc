@@ -232,7 +232,9 @@ Result<RunOutcome> run_fio(const JobFile& file, const RunConfig& cfg) {
     for (const OopsRecord& w : m.warnings()) out.problems.push_back("warning: " + w.format());
   }
   if (failed) {
-    for (const TargetPlan& tp : plans) undo_target(tp);
+    // A refused run leaves the host files as they were.
+    for (const TargetPlan& tp : plans)
+      if (auto undone = undo_target(tp); !undone) failed->message += "; and " + undone.error();
     return *failed;
   }
   if (out.pins_acquired != out.pins_released)

@@ -201,8 +201,22 @@ Result<bool> lay_out(const TargetPlan& t, block_device* bdev, const std::string&
   return true;
 }
 
-void undo_target(const TargetPlan& t) {
-  if (!t.host_path.empty() && t.host_regular && !t.host_existed) ::unlink(t.host_path.c_str());
+Result<bool> undo_target(const TargetPlan& t) {
+  if (t.host_path.empty() || !t.host_regular) return true;
+  if (!t.host_existed) {
+    if (::unlink(t.host_path.c_str()) != 0 && errno != ENOENT)
+      return Error{fmt::format("{}: cannot remove the file this run created: {}", t.host_path, std::strerror(errno))};
+    return true;
+  }
+  // Only what this run added goes: the layout never writes below the old size.
+  struct stat st;
+  if (::stat(t.host_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<uint64_t>(st.st_size) <= t.host_old_size)
+    return true;
+  if (::truncate(t.host_path.c_str(), static_cast<off_t>(t.host_old_size)) != 0)
+    return Error{fmt::format("{}: cannot put it back to its old size ({} bytes): {}", t.host_path, t.host_old_size,
+                             std::strerror(errno))};
+  return true;
 }
 
 }  // namespace guplab::fio

@@ -1,7 +1,8 @@
 // targets.h - the devices a `guplab fio` run works on: which device each job uses, the
 // spec it is opened with (sized to its jobs and as deep as their iodepths together),
 // checks of the jobs against the opened device, laying out a uring file that had to be
-// created or grown, and removing a file this run created if the run cannot start.
+// created or grown, and undoing that (removing a file this run created, cutting a grown one
+// back to its old size) if the run cannot start.
 //
 // Threading: plan_targets() and undo_target() anywhere; open_target(), check_jobs() and
 // lay_out() from a model task of the machine that opens the device.
@@ -66,7 +67,12 @@ Result<bool> check_jobs(const std::vector<JobSpec>& jobs, const TargetPlan& t, c
  */
 Result<bool> lay_out(const TargetPlan& t, block_device* bdev, const std::string& job_name, FILE* out);
 
-/** undo_target() - remove @t's host file if this run created it. */
-void undo_target(const TargetPlan& t);
+/**
+ * undo_target() - after a run that could not start: remove @t's host file if this run
+ * created it, or cut it back to its old size if this run grew it (open_target() grows it,
+ * lay_out() writes only past the old size), so the file is as it was. Returns an Error
+ * saying what could not be undone.
+ */
+Result<bool> undo_target(const TargetPlan& t);
 
 }  // namespace guplab::fio

@@ -27,8 +27,9 @@ constexpr const char* kUsage = R"(usage: guplab fio [options] JOBFILE [--OPTION=
 Runs a fio job file through the model's O_DIRECT path (pin_user_pages_fast() into GUP
 bios; completions unpin) on a booted model kernel and prints fio's report. Each job
 process (numjobs) is a model task with its own address space holding iodepth buffers;
-asynchronous engines (libaio, io_uring, ...) keep iodepth I/Os in flight, synchronous
-ones (sync, psync, pvsync, ...) do one at a time. direct=1 is required.
+the asynchronous engines (ioengine=libaio, io_uring) keep iodepth I/Os in flight, the
+synchronous ones (sync, psync, vsync, pvsync, pvsync2) do one at a time; any other engine
+is refused. direct=1 is required.
 
 options:
   --output-format=normal|json  fio's text report (default) or fio's JSON

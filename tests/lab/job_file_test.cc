@@ -266,6 +266,24 @@ TEST(FioJobFile, OverrideErrors) {
   EXPECT_EQ(error_of(ok, {"--name="}), "command line: option 'name' needs a value");
 }
 
+TEST(FioJobFile, OnlyTheEnginesGuplabRunsAreAccepted) {
+  for (const char* e : {"sync", "psync", "vsync", "pvsync", "pvsync2", "libaio", "io_uring"}) {
+    const auto jobs = resolve_text(std::string("[x]\nsize=1m\nioengine=") + e + "\n");
+    ASSERT_EQ(jobs.size(), 1u) << e;
+    EXPECT_EQ(jobs[0].ioengine, e);
+  }
+  const std::string head = "[x]\nsize=1m\n";
+  const std::string list = "sync, psync, vsync, pvsync, pvsync2, libaio or io_uring";
+  for (const char* typo : {"libaoi", "psnyc", "nope", "LIBAIO"})
+    EXPECT_EQ(error_of(head + "ioengine=" + typo + "\n"),
+              std::string("seed000.fio:3: bad value '") + typo + "' for option 'ioengine': fio has no such engine; expected " + list);
+  EXPECT_EQ(error_of(head + "ioengine=posixaio\n"),
+            "seed000.fio:3: bad value 'posixaio' for option 'ioengine': fio has this engine, but guplab runs only " + list);
+  EXPECT_EQ(error_of(head, {"--ioengine=mmap"}),
+            "command line: bad value 'mmap' for option 'ioengine': fio has this engine, but guplab runs only " + list);
+  EXPECT_EQ(error_of(head + "ioengine=\n"), "seed000.fio:3: option 'ioengine' needs a value");
+}
+
 TEST(FioJobFile, LoadMissingFile) {
   auto f = load_job_file("/nonexistent/dir/job.fio");
   ASSERT_FALSE(f.ok());

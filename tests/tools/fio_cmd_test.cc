@@ -115,6 +115,7 @@ TEST_F(FioCmd, BadOptionsMissingFilesAndBadDevicesAreClearErrors) {
                         Case{"ok.fio --output-format=xml", "'xml' is not normal or json"},
                         Case{"ok.fio --bs=7", "command line: bad value '7' for option 'bs'"},
                         Case{"ok.fio --frobnicate=1", "command line: unknown option 'frobnicate'"},
+                        Case{"ok.fio --ioengine=libaoi", "command line: bad value 'libaoi' for option 'ioengine'"},
                         Case{"ok.fio -x", "unknown option '-x'"},
                         Case{"ok.fio --device=tape0", "tape0: no such device"},
                         Case{"ok.fio --device=uring:/nonexistent-dir/f.dat", "/nonexistent-dir/f.dat"},

@@ -60,6 +60,16 @@ constexpr std::string_view kFioVerify[] = {
     "sha256", "sha1", "sha3-224", "sha3-256", "sha3-384", "sha3-512", "meta", "pattern", "null",
 };
 
+// ioengine= names of fio 3.33's HOWTO ("I/O engine"), whether or not a build has them.
+constexpr std::string_view kFioEngines[] = {
+    "sync", "psync", "vsync", "pvsync", "pvsync2", "io_uring", "io_uring_cmd", "libaio", "posixaio",
+    "solarisaio", "windowsaio", "mmap", "splice", "sg", "libzbc", "null", "net", "netsplice", "cpuio",
+    "rdma", "falloc", "ftruncate", "e4defrag", "rados", "rbd", "http", "gfapi", "gfapi_async", "libhdfs",
+    "mtd", "dev-dax", "external", "filecreate", "filestat", "filedelete", "dircreate", "dirstat",
+    "dirdelete", "libpmem", "ime_psync", "ime_psyncv", "ime_aio", "libiscsi", "nbd", "libcufile", "dfs",
+    "nfs", "exec", "xnvme", "libblkio",
+};
+
 /** Edit distance of @a and @b, stopping early past @limit (returns limit + 1 then). */
 size_t edit_distance(std::string_view a, std::string_view b, size_t limit) {
   if (a.size() > b.size() + limit || b.size() > a.size() + limit) return limit + 1;
@@ -81,6 +91,11 @@ size_t edit_distance(std::string_view a, std::string_view b, size_t limit) {
 
 bool is_fio_verify(std::string_view v) {
   return std::find(std::begin(kFioVerify), std::end(kFioVerify), v) != std::end(kFioVerify);
+}
+
+bool is_fio_engine(std::string_view e) {
+  if (e.rfind("external:", 0) == 0) return true;  // fio's ioengine=external:/path/to/engine.so
+  return std::find(std::begin(kFioEngines), std::end(kFioEngines), e) != std::end(kFioEngines);
 }
 
 bool is_fio_option(std::string_view key) {

@@ -20,7 +20,7 @@
 namespace guplab::fio {
 namespace {
 
-enum class Kind : uint8_t { string, size, time, boolean, uint, rw, verify, bssplit, percentiles, file_service };
+enum class Kind : uint8_t { string, size, time, boolean, uint, rw, verify, bssplit, percentiles, file_service, engine };
 
 /** One option guplab knows: its name, an alias, the kind of its value and, for a whole
  *  number, its range (check_value() checks it). apply() sets it on a job, by name. */
@@ -44,7 +44,7 @@ constexpr std::array<OptionDef, 38> kOptions = {{
     {"iodepth", nullptr, Kind::uint, 1, 65536},
     {"numjobs", nullptr, Kind::uint, 1, 4096},
     {"direct", nullptr, Kind::boolean},
-    {"ioengine", nullptr, Kind::string},
+    {"ioengine", nullptr, Kind::engine},
     {"runtime", nullptr, Kind::time},
     {"time_based", nullptr, Kind::boolean},
     {"group_reporting", nullptr, Kind::boolean},
@@ -103,6 +103,11 @@ constexpr std::array<RwName, 7> kRwNames = {{{"read", RwMode::read},
                                              {"rw", RwMode::rw},
                                              {"readwrite", RwMode::rw},
                                              {"randrw", RwMode::randrw}}};
+
+/** The ioengine= values guplab runs: the synchronous ones (io_job.h's is_sync_engine()) one I/O
+ *  at a time, the asynchronous ones up to iodepth. */
+constexpr std::array<const char*, 7> kEngines = {"sync", "psync", "vsync", "pvsync", "pvsync2", "libaio", "io_uring"};
+constexpr const char* kEngineList = "sync, psync, vsync, pvsync, pvsync2, libaio or io_uring";
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -248,6 +253,11 @@ std::optional<std::string> check_value(const OptionDef& def, std::string_view va
       if (auto* why = std::get_if<std::string>(&r)) return bad(*why);
       return std::nullopt;
     }
+    case Kind::engine:
+      for (const char* e : kEngines)
+        if (value == e) return std::nullopt;
+      if (is_fio_engine(value)) return bad(fmt::format("fio has this engine, but guplab runs only {}", kEngineList));
+      return bad(fmt::format("fio has no such engine; expected {}", kEngineList));
     case Kind::file_service:
       if (value == "roundrobin") return std::nullopt;
       if (value == "random" || value == "sequential" || value.rfind("zipf", 0) == 0 ||

@@ -11,7 +11,8 @@
 // crc32c, crc32c-intel, md5, meta, none/0; file_service_type only roundrobin.
 //
 // Every problem is an error naming the place: "seed000.fio:7: unknown option 'blocksise'";
-// no option is ignored silently (ioengine's value is not checked: see JobSpec). direct=0
+// no option is ignored silently. ioengine is one of sync, psync, vsync, pvsync, pvsync2,
+// libaio, io_uring (any other, even one fio has, is refused by name). direct=0
 // parses, but run_fio() refuses it (guplab runs O_DIRECT only). Overrides from the command line ("--bs=8k") apply to every job
 // and win over the file.
 //
@@ -76,9 +77,9 @@ struct JobSpec {
   unsigned iodepth = 1;
   unsigned numjobs = 1;
   bool direct = false;
-  std::string ioengine = "psync";  // any name is accepted and printed; guplab's own O_DIRECT path
-                                   // runs, one I/O at a time for a synchronous engine (sync, psync,
-                                   // vsync, pvsync, pvsync2), up to iodepth for any other
+  std::string ioengine = "psync";  // sync, psync, vsync, pvsync, pvsync2 (synchronous: one I/O at
+                                   // a time), libaio or io_uring (up to iodepth); printed as given,
+                                   // guplab's own O_DIRECT path runs for each
   std::chrono::microseconds runtime{0};  // 0: no time limit
   bool time_based = false;
   bool group_reporting = false;

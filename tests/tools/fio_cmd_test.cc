@@ -118,6 +118,9 @@ TEST_F(FioCmd, BadOptionsMissingFilesAndBadDevicesAreClearErrors) {
                         Case{"ok.fio --ioengine=libaoi", "command line: bad value 'libaoi' for option 'ioengine'"},
                         Case{"ok.fio -x", "unknown option '-x'"},
                         Case{"ok.fio --device=tape0", "tape0: no such device"},
+                        // genhd's pmem0 needs a pmem region, which a fio run does not boot: not offered.
+                        Case{"ok.fio --device=pmem0", "pmem0: no such device for guplab fio (uring:PATH or ram<N>)"},
+                        Case{"ok.fio --device=uring:", "'uring:' needs a PATH"},
                         Case{"ok.fio --device=uring:/nonexistent-dir/f.dat", "/nonexistent-dir/f.dat"},
                         Case{"ok.fio --device", "--device needs a value"}}) {
     const Ran r = run(c.args);

@@ -48,6 +48,12 @@ bool has_key(const std::string& spec, const std::string& key) {
   return false;
 }
 
+/** is_ram_name() - "ram" and a number: an embedded ramdisk (block/genhd.h). */
+bool is_ram_name(const std::string& name) {
+  return name.size() > 3 && name.rfind("ram", 0) == 0 &&
+         std::all_of(name.begin() + 3, name.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 std::string where(const std::string& source, const JobSpec& j) {
   return fmt::format("{}:{}: job '{}'", source, j.line, j.name);
 }
@@ -61,6 +67,7 @@ Result<bool> finish_spec(TargetPlan* t, const std::vector<JobSpec>& jobs, std::s
   for (size_t i : t->jobs) depth += is_sync_engine(jobs[i].ioengine) ? 1 : jobs[i].iodepth;
   depth = std::clamp(depth, kMinDepth, kMaxDepth);
   const std::string name = t->spec.substr(0, t->spec.find(','));
+  if (name == "uring:") return Error{"'uring:' needs a PATH (uring:PATH)"};
   if (name.rfind("uring:", 0) == 0) {
     t->host_path = name.substr(6);
     struct stat st;
@@ -83,6 +90,11 @@ Result<bool> finish_spec(TargetPlan* t, const std::vector<JobSpec>& jobs, std::s
       if (t->need_bytes > t->host_old_size) t->spec += fmt::format(",size={}", t->need_bytes);
     }
   } else {
+    if (!is_ram_name(name)) {
+      // genhd has other devices (pmem0 is the machine's DAX region, for fs-DAX), but a fio
+      // run boots only these: its machine has no pmem region.
+      return Error{fmt::format("{}: no such device for guplab fio (uring:PATH or ram<N>)", name)};
+    }
     if (!has_key(t->spec, "size"))
       t->spec += fmt::format(",size={}", std::max<uint64_t>(t->need_bytes, 1) > UINT64_MAX - (1 << 20)
                                              ? t->need_bytes

@@ -41,7 +41,8 @@ struct TargetPlan {
  * plan_targets() - the devices for @jobs: @device for all of them, or (empty) one
  * embedded ramdisk per distinct file name (JobSpec::files(), directory/ included). A job of
  * several files is refused with @device (one device serves one file). @source names the job
- * file in errors. More than 65,536 files over all jobs are refused, and so is a uring device
+ * file in errors. @device must be uring:PATH or ram<N> (a fio run boots no pmem region). More
+ * than 65,536 files over all jobs are refused, and so is a uring device
  * whose host file is one of @keep (the job file: JobFile::read_from), before anything is opened.
  */
 Result<std::vector<TargetPlan>> plan_targets(const std::vector<JobSpec>& jobs, const std::string& device,

@@ -100,7 +100,15 @@ int create_ramdisk(Machine* m, const parsed_spec& ps, std::unique_ptr<block_devi
       if (!parse_uint(v, &n) || n == 0 || n > 4096) return bad_option(ps, k, v, err);
       cfg.queue_depth = static_cast<unsigned>(n);
     } else if (k == "lbs") {
-      if (!parse_uint(v, &n) || n > 65536) return bad_option(ps, k, v, err);
+      // The spec's DMA alignment is the block size, and a bio_vec is at most a page: a
+      // block larger than a page could never be transferred.
+      if (!parse_uint(v, &n) || n < SECTOR_SIZE || n > PAGE_SIZE || (n & (n - 1))) {
+        if (err)
+          *err = fmt::format("{}: bad option lbs={}: the logical block size must be a power of two from {} to {} "
+                             "(a page)",
+                             ps.name, v, SECTOR_SIZE, PAGE_SIZE);
+        return -EINVAL;
+      }
       cfg.limits.logical_block_size = cfg.limits.physical_block_size = static_cast<unsigned>(n);
       cfg.limits.dma_alignment = static_cast<unsigned>(n) - 1;
     } else if (k == "chunk") {
@@ -113,6 +121,13 @@ int create_ramdisk(Machine* m, const parsed_spec& ps, std::unique_ptr<block_devi
       if (err) *err = fmt::format("{}: unknown option '{}' (size, latency, depth, lbs, chunk, generations)", ps.name, k);
       return -EINVAL;
     }
+  }
+  const unsigned lbs = cfg.limits.logical_block_size;
+  if (cfg.size_bytes == 0 || cfg.size_bytes % lbs) {
+    if (err)
+      *err = fmt::format("{}: bad option size={}: the size must be a positive multiple of the logical block size ({})",
+                         ps.name, cfg.size_bytes, lbs);
+    return -EINVAL;
   }
   std::unique_ptr<ramdisk> rd;
   if (int ret = ramdisk::create(m, ps.name, cfg, &rd); ret < 0) {

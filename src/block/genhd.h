@@ -3,7 +3,8 @@
 //
 // Specs, as `guplab fio --device SPEC` and the filesystem take them:
 //   ram<N>[,size=64M][,latency=20us][,depth=64][,lbs=512][,chunk=512][,generations=on|off]
-//       a ramdisk (block/ramdisk.h), created on first open
+//       a ramdisk (block/ramdisk.h), created on first open; lbs a power of two from 512
+//       to PAGE_SIZE, size a positive multiple of it
 //   pmem0[,latency=0][,depth=64][,chunk=512]
 //       the machine's pmem region (block/pmem.h: MachineConfig::pmem_bytes), DAX-capable
 //   uring:PATH[,depth=64][,size=1G]

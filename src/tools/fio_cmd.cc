@@ -45,7 +45,8 @@ options:
                                    when a job reads), not on tmpfs (no O_DIRECT there),
                                    never the job file itself
                                  ram<N>[,size=S][,latency=T][,depth=N][,lbs=B][,chunk=B]
-                                   the embedded ramdisk with options
+                                   the embedded ramdisk with options (lbs: 512, 1024,
+                                   2048 or 4096)
   --mem-limit=SIZE             host memory the run may take for its ramdisks and the model's
                                RAM (default: half the host's RAM; at most all of it); a job
                                asking for more is refused before anything is allocated

@@ -63,6 +63,31 @@ TEST_F(GenhdTest, BadSpecsAreRefusedWithAReason) {
   EXPECT_TRUE(m().block().names().empty()) << "nothing half-created is left behind";
 }
 
+TEST_F(GenhdTest, RamBlockSizeAndSizeAreCheckedByName) {
+  std::string err;
+  // A block larger than a page can never be transferred (the spec's DMA alignment is the
+  // block size, a bio_vec at most a page): refused at open, not by every I/O later.
+  for (const char* lbs : {"8192", "65536", "0", "1000", "256", "x"}) {
+    err.clear();
+    EXPECT_EQ(PTR_ERR(blkdev_get_by_path(&m(), std::string("ram0,lbs=") + lbs, &err)), -EINVAL) << lbs;
+    EXPECT_NE(err.find(std::string("ram0: bad option lbs=") + lbs), std::string::npos) << err;
+    EXPECT_NE(err.find("a power of two from 512 to 4096"), std::string::npos) << err;
+  }
+  err.clear();
+  EXPECT_EQ(PTR_ERR(blkdev_get_by_path(&m(), "ram0,size=0", &err)), -EINVAL);
+  EXPECT_EQ(err, "ram0: bad option size=0: the size must be a positive multiple of the logical block size (512)");
+  EXPECT_EQ(PTR_ERR(blkdev_get_by_path(&m(), "ram0,size=6k,lbs=4096", &err)), -EINVAL);
+  EXPECT_EQ(err, "ram0: bad option size=6144: the size must be a positive multiple of the logical block size (4096)");
+  EXPECT_TRUE(m().block().names().empty());
+  for (const char* lbs : {"512", "1024", "2048", "4096"}) {
+    block_device* d = blkdev_get_by_path(&m(), std::string("ram0,size=1M,lbs=") + lbs, &err);
+    ASSERT_FALSE(IS_ERR(d)) << lbs << ": " << err;
+    EXPECT_EQ(bdev_logical_block_size(d), std::stoul(lbs));
+    blkdev_put(d);
+    EXPECT_EQ(del_gendisk(&m(), "ram0"), 0);
+  }
+}
+
 TEST_F(GenhdTest, UringOfAMissingFileIsENOENTWithAMessage) {
   std::string err;
   block_device* d = blkdev_get_by_path(&m(), "uring:/nonexistent/guplab/disk.img", &err);

@@ -121,6 +121,8 @@ TEST_F(FioCmd, BadOptionsMissingFilesAndBadDevicesAreClearErrors) {
                         // genhd's pmem0 needs a pmem region, which a fio run does not boot: not offered.
                         Case{"ok.fio --device=pmem0", "pmem0: no such device for guplab fio (uring:PATH or ram<N>)"},
                         Case{"ok.fio --device=uring:", "'uring:' needs a PATH"},
+                        Case{"ok.fio --bs=8k --device=ram0,lbs=8192", "ram0: bad option lbs=8192"},
+                        Case{"ok.fio --device=ram0,size=0", "ram0: bad option size=0"},
                         Case{"ok.fio --device=uring:/nonexistent-dir/f.dat", "/nonexistent-dir/f.dat"},
                         Case{"ok.fio --device", "--device needs a value"}}) {
     const Ran r = run(c.args);

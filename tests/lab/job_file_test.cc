@@ -284,6 +284,23 @@ TEST(FioJobFile, OnlyTheEnginesGuplabRunsAreAccepted) {
   EXPECT_EQ(error_of(head + "ioengine=\n"), "seed000.fio:3: option 'ioengine' needs a value");
 }
 
+TEST(FioJobFile, TooLargeIsSaidSoNotMisread) {
+  // filesize x nrfiles wrapped to 0 and read as "size must be set".
+  EXPECT_EQ(error_of("[x]\nfilesize=4611686018427387904\nnrfiles=4\n"),
+            "seed000.fio:1: job 'x': filesize=4611686018427387904 x nrfiles=4 is too large (16 EiB or more)");
+  // A time past 64 bits of microseconds is well-formed, only too large; so is one whose
+  // nanoseconds would not fit.
+  for (const char* t : {"99999999999d", "18446744073709551616", "106752d"})
+    EXPECT_EQ(error_of(std::string("[x]\nsize=1m\nruntime=") + t + "\n"),
+              std::string("seed000.fio:3: bad value '") + t + "' for option 'runtime': too large; at most 106751d")
+        << t;
+  EXPECT_EQ(error_of("[x]\nsize=1m\nramp_time=99999999999d\n"),
+            "seed000.fio:3: bad value '99999999999d' for option 'ramp_time': too large; at most 106751d");
+  EXPECT_EQ(resolve_text("[x]\nsize=1m\nruntime=106751d\n")[0].runtime.count(), 106751ll * 86400 * 1000000);
+  EXPECT_EQ(error_of("[x]\nsize=1m\nruntime=99999999999x\n"),
+            "seed000.fio:3: bad value '99999999999x' for option 'runtime': expected a time such as 10, 10s, 500ms or 1m");
+}
+
 TEST(FioJobFile, LoadMissingFile) {
   auto f = load_job_file("/nonexistent/dir/job.fio");
   ASSERT_FALSE(f.ok());

@@ -57,6 +57,22 @@ TEST(FioUnits, Time) {
     EXPECT_FALSE(parse_time_us(s).has_value()) << s;
 }
 
+TEST(FioUnits, TimeSaysWhetherMalformedOrTooLarge) {
+  bool too_large = true;
+  EXPECT_EQ(parse_time_us("10s", &too_large), 10000000u);
+  EXPECT_FALSE(too_large);
+  for (const char* s : {"99999999999d", "18446744073709551616", " 213503982335d "}) {
+    too_large = false;
+    EXPECT_FALSE(parse_time_us(s, &too_large).has_value()) << s;
+    EXPECT_TRUE(too_large) << s;
+  }
+  for (const char* s : {"", "s", "10sec", "1.5s", "99999999999x", "0x10", "-1"}) {
+    too_large = true;
+    EXPECT_FALSE(parse_time_us(s, &too_large).has_value()) << s;
+    EXPECT_FALSE(too_large) << s;
+  }
+}
+
 TEST(FioUnits, Uint) {
   EXPECT_EQ(parse_uint("64"), 64u);
   EXPECT_EQ(parse_uint(" 7 "), 7u);

@@ -109,6 +109,10 @@ constexpr std::array<RwName, 7> kRwNames = {{{"read", RwMode::read},
 constexpr std::array<const char*, 7> kEngines = {"sync", "psync", "vsync", "pvsync", "pvsync2", "libaio", "io_uring"};
 constexpr const char* kEngineList = "sync, psync, vsync, pvsync, pvsync2, libaio or io_uring";
 
+/** The longest time option: its nanoseconds fit in a signed 64-bit count (about 292 years). */
+constexpr uint64_t kMaxTimeUs = INT64_MAX / 1000;
+constexpr uint64_t kDayUs = 86400ull * 1000000;
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -222,9 +226,13 @@ std::optional<std::string> check_value(const OptionDef& def, std::string_view va
       }
       return std::nullopt;
     }
-    case Kind::time:
-      if (!parse_time_us(value)) return bad("expected a time such as 10, 10s, 500ms or 1m");
+    case Kind::time: {
+      bool too_large = false;
+      const auto us = parse_time_us(value, &too_large);
+      if (!us && !too_large) return bad("expected a time such as 10, 10s, 500ms or 1m");
+      if (!us || *us > kMaxTimeUs) return bad(fmt::format("too large; at most {}d", kMaxTimeUs / kDayUs));
       return std::nullopt;
+    }
     case Kind::boolean:
       if (!value.empty() && value != "0" && value != "1") return bad("expected 0 or 1");
       return std::nullopt;
@@ -482,7 +490,9 @@ Result<std::vector<JobSpec>> resolve_jobs(const JobFile& file) {
     const std::string at = fmt::format("{}:{}: job '{}'", file.source, sec.line, job.name);
     if (!job.filename.empty()) job.nrfiles = static_cast<unsigned>(split(job.filename, ':').size());
     // fio: with filesize and no size, the job's size is filesize per file.
-    if (job.size == 0 && job.filesize) job.size = job.filesize * job.nrfiles;
+    if (job.size == 0 && job.filesize && __builtin_mul_overflow(job.filesize, job.nrfiles, &job.size))
+      return Error{fmt::format("{}: filesize={} x nrfiles={} is too large (16 EiB or more)", at, job.filesize,
+                               job.nrfiles)};
     if (job.size == 0 && !(job.time_based && job.runtime.count() > 0))
       return Error{fmt::format("{}: size must be set and greater than 0 (or time_based=1 with a runtime)", at)};
     if (!job.filename.empty()) {

@@ -97,7 +97,14 @@ std::optional<uint64_t> parse_size(std::string_view s) {
   return v;
 }
 
-std::optional<uint64_t> parse_time_us(std::string_view s) {
+std::optional<uint64_t> parse_time_us(std::string_view s, bool* too_large) {
+  if (too_large) {
+    // Well-formed: digits, then a time suffix (or none).
+    const std::string_view t = trim(s);
+    size_t digits = 0;
+    while (digits < t.size() && std::isdigit(static_cast<unsigned char>(t[digits]))) digits++;
+    *too_large = digits > 0 && time_multiplier_us(t.substr(digits)).has_value();
+  }
   std::string_view rest;
   const auto n = leading_number(trim(s), false, &rest);
   if (!n) return std::nullopt;
@@ -105,6 +112,7 @@ std::optional<uint64_t> parse_time_us(std::string_view s) {
   if (!mult) return std::nullopt;
   uint64_t v;
   if (__builtin_mul_overflow(*n, *mult, &v)) return std::nullopt;
+  if (too_large) *too_large = false;
   return v;
 }
 

@@ -21,8 +21,9 @@ namespace guplab::fio {
 std::optional<uint64_t> parse_size(std::string_view s);
 
 /** parse_time_us() - "10", "10s", "500ms", "1m", "2h", "250us" -> microseconds (a bare number
- *  is seconds); nullopt if malformed or overflowing. */
-std::optional<uint64_t> parse_time_us(std::string_view s);
+ *  is seconds); nullopt if malformed or overflowing. With @too_large, says which: true when
+ *  @s is a well-formed time whose microseconds do not fit in 64 bits. */
+std::optional<uint64_t> parse_time_us(std::string_view s, bool* too_large = nullptr);
 
 /** parse_uint() - a plain decimal unsigned integer ("64"); nullopt otherwise. */
 std::optional<uint64_t> parse_uint(std::string_view s);

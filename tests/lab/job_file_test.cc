@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 namespace guplab::fio {
@@ -305,6 +308,61 @@ TEST(FioJobFile, LoadMissingFile) {
   auto f = load_job_file("/nonexistent/dir/job.fio");
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.error(), "/nonexistent/dir/job.fio: cannot open: No such file or directory");
+}
+
+/** A scratch directory of this test process, removed at the end. */
+class FioJobFileLoad : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("guplab-job-file-test-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string put(const std::string& name, const std::string& text) {
+    const auto p = dir_ / name;
+    std::ofstream(p, std::ios::binary) << text;
+    return p.string();
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(FioJobFileLoad, OnlyARegularFileIsRead) {
+  auto f = load_job_file(dir_.string());
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error(), dir_.string() + ": cannot open: Is a directory");
+  // A device is refused before it is read (/dev/zero would never end).
+  f = load_job_file("/dev/null");
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error(), "/dev/null: not a regular file (a device, FIFO or socket is not read as a job file)");
+  f = load_job_file(put("ok.fio", "[j]\nsize=1m\n"));
+  ASSERT_TRUE(f.ok()) << f.error();
+  EXPECT_EQ(f->read_from.size(), 1u) << "the file's identity, for the run to refuse writing it";
+}
+
+TEST_F(FioJobFileLoad, AJobFileIsAtMostOneMiB) {
+  const std::string head = "[j]\nsize=1m\n";
+  std::string text = head + std::string((1u << 20) - head.size() - 1, ';') + "\n";  // 1 MiB exactly
+  ASSERT_EQ(text.size(), 1u << 20);
+  auto f = load_job_file(put("max.fio", text));
+  EXPECT_TRUE(f.ok()) << f.error();
+  text += ";\n";
+  const std::string big = put("big.fio", text);
+  f = load_job_file(big);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error(), big + ": larger than a job file may be (1048576 bytes, 1 MiB)");
+}
+
+TEST(FioJobFile, ErrorsQuoteBinaryAndLongTextShortAndEscaped) {
+  EXPECT_EQ(error_of("[j]\nsize=1m\n\x01\x7f\xff\\=3\n"),
+            "seed000.fio:3: unknown option '\\x01\\x7f\\xff\\x5c': fio has no such option");
+  const std::string key(1 << 20, 'k');
+  const std::string err = error_of("[j]\nsize=1m\n" + key + "=1\n");
+  EXPECT_EQ(err, "seed000.fio:3: unknown option '" + std::string(64, 'k') + "... (1048576 bytes)': fio has no such option");
+  const std::string value(100000, '\x02');
+  EXPECT_LT(error_of("[j]\nsize=1m\nrw=" + value + "\n").size(), 400u);
+  EXPECT_LT(error_of("[j]\nsize=1m\nbssplit=4k/" + std::string(100000, '9') + "\n").size(), 600u);
+  EXPECT_LT(error_of("[" + std::string(100000, 'x') + "\nsize=1m\n").size(), 200u);
+  EXPECT_EQ(error_of("[a\tb]\n"), "seed000.fio:1: job 'a\\x09b': size must be set and greater than 0 (or time_based=1 with a runtime)");
 }
 
 }  // namespace

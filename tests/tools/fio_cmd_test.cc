@@ -109,7 +109,10 @@ TEST_F(FioCmd, BadOptionsMissingFilesAndBadDevicesAreClearErrors) {
     const char* args;
     const char* says;
   };
+  fs::create_directories(dir_ / "jobs.d");
   for (const Case& c : {Case{"missing.fio", "missing.fio: cannot open: No such file or directory"},
+                        Case{"jobs.d", "jobs.d: cannot open: Is a directory"},
+                        Case{"/dev/null", "/dev/null: not a regular file"},
                         Case{"", "no job file given"},
                         Case{"ok.fio --design=magic", "unknown design 'magic'"},
                         Case{"ok.fio --output-format=xml", "'xml' is not normal or json"},

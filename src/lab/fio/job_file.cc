@@ -1,8 +1,10 @@
 // job_file.cc - fio job file parsing, overrides and resolution.
 #include "lab/fio/job_file.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cctype>
@@ -10,9 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <algorithm>
-#include <fstream>
 #include <optional>
-#include <sstream>
 
 #include "lab/fio/fio_names.h"
 #include "lab/fio/units.h"
@@ -113,6 +113,27 @@ constexpr const char* kEngineList = "sync, psync, vsync, pvsync, pvsync2, libaio
 constexpr uint64_t kMaxTimeUs = INT64_MAX / 1000;
 constexpr uint64_t kDayUs = 86400ull * 1000000;
 
+/** The largest job file load_job_file() reads (fio's own are a few KiB). */
+constexpr size_t kMaxJobFileBytes = 1u << 20;
+
+/** Bytes of a value, key or line an error quotes; the rest is cut. */
+constexpr size_t kShownBytes = 64;
+
+/**
+ * shown() - @s as an error message quotes it: a byte outside printable ASCII as \xNN (a job
+ * file may be binary), and past kShownBytes cut, saying how long it was.
+ */
+std::string shown(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < kShownBytes; i++) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') out += static_cast<char>(c);
+    else out += fmt::format("\\x{:02x}", c);
+  }
+  if (s.size() > kShownBytes) out += fmt::format("... ({} bytes)", s.size());
+  return out;
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -143,11 +164,11 @@ std::variant<std::vector<BsSplit>, std::string> parse_bssplit(std::string_view v
     if (item.empty()) return std::string("empty entry");
     const size_t slash = item.find('/');
     const auto bs = parse_size(trim(item.substr(0, slash)));
-    if (!bs || *bs == 0 || *bs % 512) return fmt::format("'{}': block size must be a positive multiple of 512", item);
+    if (!bs || *bs == 0 || *bs % 512) return fmt::format("'{}': block size must be a positive multiple of 512", shown(item));
     BsSplit e{*bs, 0};
     if (slash != std::string_view::npos) {
       const auto pct = parse_uint(trim(item.substr(slash + 1)));
-      if (!pct || *pct > 100) return fmt::format("'{}': percentage must be 0 to 100", item);
+      if (!pct || *pct > 100) return fmt::format("'{}': percentage must be 0 to 100", shown(item));
       e.percent = static_cast<unsigned>(*pct);
       given += e.percent;
     } else {
@@ -179,7 +200,7 @@ std::variant<std::vector<double>, std::string> parse_percentiles(std::string_vie
     errno = 0;
     const double d = str.empty() ? 0.0 : std::strtod(str.c_str(), &end);
     if (str.empty() || errno || end != str.c_str() + str.size() || !(d > 0.0 && d <= 100.0))
-      return fmt::format("'{}' is not a percentage in (0, 100]", item);
+      return fmt::format("'{}' is not a percentage in (0, 100]", shown(item));
     out.push_back(d);
   }
   if (out.size() > 20) return std::string("at most 20 percentiles");
@@ -211,7 +232,7 @@ std::string where(const std::string& source, int line) {
 /** check_value() - why @value is not good for @def, or nullopt if it is. */
 std::optional<std::string> check_value(const OptionDef& def, std::string_view value) {
   const auto bad = [&](std::string_view why) {
-    return fmt::format("bad value '{}' for option '{}': {}", value, def.name, why);
+    return fmt::format("bad value '{}' for option '{}': {}", shown(value), def.name, why);
   };
   if (value.empty() && def.kind != Kind::boolean) return fmt::format("option '{}' needs a value", def.name);
   switch (def.kind) {
@@ -330,9 +351,9 @@ Result<Option> parse_option(std::string_view text, int line, const std::string& 
   const size_t eq = text.find('=');
   const std::string_view key = trim(text.substr(0, eq));
   const std::string_view value = eq == std::string_view::npos ? std::string_view{} : trim(text.substr(eq + 1));
-  if (key.empty()) return Error{fmt::format("{}: missing option name in '{}'", where(source, line), text)};
+  if (key.empty()) return Error{fmt::format("{}: missing option name in '{}'", where(source, line), shown(text))};
   const OptionDef* def = find_option(key);
-  if (!def) return Error{fmt::format("{}: unknown option '{}': {}", where(source, line), key, unknown_option_why(key, supported_names()))};
+  if (!def) return Error{fmt::format("{}: unknown option '{}': {}", where(source, line), shown(key), unknown_option_why(key, supported_names()))};
   if (eq != std::string_view::npos && value.empty())
     return Error{fmt::format("{}: option '{}' needs a value", where(source, line), key)};
   if (auto why = check_value(*def, value)) return Error{fmt::format("{}: {}", where(source, line), *why)};
@@ -422,11 +443,11 @@ Result<JobFile> parse_job_text(std::string_view text, std::string source) {
     const std::string at = where(file.source, line_no);
 
     if (line.front() == '[') {
-      if (line.back() != ']') return Error{fmt::format("{}: malformed section header '{}'", at, line)};
+      if (line.back() != ']') return Error{fmt::format("{}: malformed section header '{}'", at, shown(line))};
       const std::string_view name = trim(line.substr(1, line.size() - 2));
       if (name.empty()) return Error{fmt::format("{}: empty section name", at)};
       if (name.find_first_of("[]") != std::string_view::npos)
-        return Error{fmt::format("{}: malformed section header '{}'", at, line)};
+        return Error{fmt::format("{}: malformed section header '{}'", at, shown(line))};
       if (name == "global") {
         in = In::global;
       } else {
@@ -447,14 +468,40 @@ Result<JobFile> parse_job_text(std::string_view text, std::string source) {
 }
 
 Result<JobFile> load_job_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{fmt::format("{}: cannot open: {}", path, std::strerror(errno))};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return Error{fmt::format("{}: read error", path)};
+  // Only a regular file, looked at before it is opened: a FIFO's open would wait for a
+  // writer, and a device (/dev/zero) would never end.
   struct stat st;
-  if (::stat(path.c_str(), &st) != 0) return Error{fmt::format("{}: cannot stat: {}", path, std::strerror(errno))};
-  auto file = parse_job_text(ss.str(), path);
+  if (::stat(path.c_str(), &st) != 0) return Error{fmt::format("{}: cannot open: {}", path, std::strerror(errno))};
+  if (S_ISDIR(st.st_mode)) return Error{fmt::format("{}: cannot open: {}", path, std::strerror(EISDIR))};
+  if (!S_ISREG(st.st_mode))
+    return Error{fmt::format("{}: not a regular file (a device, FIFO or socket is not read as a job file)", path)};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) return Error{fmt::format("{}: cannot open: {}", path, std::strerror(errno))};
+  std::string text;
+  std::optional<Error> failed;
+  if (::fstat(fd, &st) != 0) {
+    failed = Error{fmt::format("{}: cannot stat: {}", path, std::strerror(errno))};
+  } else if (!S_ISREG(st.st_mode)) {  // replaced meanwhile
+    failed = Error{fmt::format("{}: not a regular file (a device, FIFO or socket is not read as a job file)", path)};
+  } else {
+    // At most one byte past the limit: a file that grows while it is read is caught too.
+    char buf[64 * 1024];
+    while (text.size() <= kMaxJobFileBytes) {
+      const ssize_t n = ::read(fd, buf, std::min(sizeof buf, kMaxJobFileBytes + 1 - text.size()));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        failed = Error{fmt::format("{}: read error: {}", path, std::strerror(errno))};
+        break;
+      }
+      if (n == 0) break;
+      text.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  if (failed) return *failed;
+  if (text.size() > kMaxJobFileBytes)
+    return Error{fmt::format("{}: larger than a job file may be ({} bytes, 1 MiB)", path, kMaxJobFileBytes)};
+  auto file = parse_job_text(text, path);
   if (file) file->read_from.push_back(FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
   return file;
 }
@@ -463,7 +510,7 @@ Result<JobFile> with_overrides(JobFile file, std::span<const std::string> args) 
   for (const std::string& arg : args) {
     const std::string_view a = arg;
     if (a.size() < 3 || a.substr(0, 2) != "--")
-      return Error{fmt::format("command line: '{}' is not of the form --option=value", a)};
+      return Error{fmt::format("command line: '{}' is not of the form --option=value", shown(a))};
     auto opt = parse_option(a.substr(2), 0, file.source);
     if (!opt) return Error{opt.error()};
     file.overrides.push_back(std::move(opt.value()));
@@ -487,7 +534,7 @@ Result<std::vector<JobSpec>> resolve_jobs(const JobFile& file) {
       std::erase_if(job.options, [&](const Option& x) { return x.key == o.key; });
       job.options.push_back(o);
     }
-    const std::string at = fmt::format("{}:{}: job '{}'", file.source, sec.line, job.name);
+    const std::string at = fmt::format("{}:{}: job '{}'", file.source, sec.line, shown(job.name));
     if (!job.filename.empty()) job.nrfiles = static_cast<unsigned>(split(job.filename, ':').size());
     // fio: with filesize and no size, the job's size is filesize per file.
     if (job.size == 0 && job.filesize && __builtin_mul_overflow(job.filesize, job.nrfiles, &job.size))
@@ -497,7 +544,7 @@ Result<std::vector<JobSpec>> resolve_jobs(const JobFile& file) {
       return Error{fmt::format("{}: size must be set and greater than 0 (or time_based=1 with a runtime)", at)};
     if (!job.filename.empty()) {
       for (std::string_view f : split(job.filename, ':'))
-        if (f.empty()) return Error{fmt::format("{}: filename '{}' has an empty name", at, job.filename)};
+        if (f.empty()) return Error{fmt::format("{}: filename '{}' has an empty name", at, shown(job.filename))};
       job.nrfiles = static_cast<unsigned>(split(job.filename, ':').size());
     }
     if (job.size && job.nrfiles == 1 && job.filesize == 0 && job.size < job.max_bs())

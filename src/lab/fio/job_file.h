@@ -10,7 +10,8 @@
 // filename one name or several separated by ':' (nrfiles is then their number), verify one of
 // crc32c, crc32c-intel, md5, meta, none/0; file_service_type only roundrobin.
 //
-// Every problem is an error naming the place: "seed000.fio:7: unknown option 'blocksise'";
+// Every problem is an error naming the place: "seed000.fio:7: unknown option 'blocksise'"; text
+// from the file that an error quotes is cut at 64 bytes, other than printable ASCII as \xNN;
 // no option is ignored silently. ioengine is one of sync, psync, vsync, pvsync, pvsync2,
 // libaio, io_uring (any other, even one fio has, is refused by name). direct=0
 // parses, but run_fio() refuses it (guplab runs O_DIRECT only). Overrides from the command line ("--bs=8k") apply to every job
@@ -144,8 +145,9 @@ struct JobFile {
 /** parse_job_text() - parse @text, naming it @source in errors. Checks every option name and
  *  value; cross-option rules wait for resolve_jobs(). */
 Result<JobFile> parse_job_text(std::string_view text, std::string source);
-/** load_job_file() - read and parse @path; errors name @path as given. The result's read_from
- *  holds the file's identity. */
+/** load_job_file() - read and parse @path, which must be a regular file of at most 1 MiB (a
+ *  directory, device, FIFO or socket is refused without reading it); errors name @path as
+ *  given. The result's read_from holds the file's identity. */
 Result<JobFile> load_job_file(const std::string& path);
 /** with_overrides() - @file with fio-style command-line options ("--bs=8k", "--direct")
  *  applied to all jobs. Errors name "command line". */

@@ -170,8 +170,11 @@ int create_uring(Machine* m, const parsed_spec& ps, std::unique_ptr<block_device
       auto sz = parse_size(v);
       if (!sz || *sz == 0) return bad_option(ps, k, v, err);
       cfg.create_size = *sz;
+    } else if (k == "ro") {
+      if (v != "on" && v != "off") return bad_option(ps, k, v, err);
+      cfg.read_only = v == "on";
     } else {
-      if (err) *err = fmt::format("{}: unknown option '{}' (depth, size)", ps.name, k);
+      if (err) *err = fmt::format("{}: unknown option '{}' (depth, size, ro)", ps.name, k);
       return -EINVAL;
     }
   }

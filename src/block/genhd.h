@@ -7,9 +7,10 @@
 //       to PAGE_SIZE, size a positive multiple of it
 //   pmem0[,latency=0][,depth=64][,chunk=512]
 //       the machine's pmem region (block/pmem.h: MachineConfig::pmem_bytes), DAX-capable
-//   uring:PATH[,depth=64][,size=1G]
+//   uring:PATH[,depth=64][,size=1G][,ro=on|off]
 //       a host file or block device through io_uring with O_DIRECT (block/uring.h);
-//       size= creates the file if missing and grows it to at least that size
+//       size= creates the file if missing and grows it to at least that size; ro=on
+//       opens it read-only (writes fail), not with size=
 // The device's name is the spec up to the first comma ("ram0", "uring:/var/tmp/disk").
 // Re-opening by name returns the same device; options given again must match the
 // ones it was created with (-EEXIST otherwise).

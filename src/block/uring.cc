@@ -80,11 +80,14 @@ int uring_disk::create(Machine* m, std::string name, const uring_config& cfg, st
   if (cfg.queue_depth == 0 || cfg.queue_depth > 4096) return fail(-EINVAL, "queue depth must be 1..4096");
   if (cfg.max_segments == 0 || cfg.max_segments > IOV_MAX) return fail(-EINVAL, "max_segments must be 1..IOV_MAX");
 
-  const int flags = O_RDWR | O_DIRECT | O_CLOEXEC | (cfg.create_size ? O_CREAT : 0);
+  if (cfg.read_only && cfg.create_size) return fail(-EINVAL, "a read-only device cannot be created or grown (size=)");
+
+  const int flags = (cfg.read_only ? O_RDONLY : O_RDWR) | O_DIRECT | O_CLOEXEC | (cfg.create_size ? O_CREAT : 0);
   fd_guard fd{::open(cfg.path.c_str(), flags, 0644)};
   if (fd.fd < 0) {
     const int e = errno;
-    return fail(-e, fmt::format("open(O_RDWR|O_DIRECT): {} ({})", open_error(e), errname(e)));
+    return fail(-e, fmt::format("open({}|O_DIRECT): {} ({})", cfg.read_only ? "O_RDONLY" : "O_RDWR", open_error(e),
+                                errname(e)));
   }
   struct stat st;
   if (fstat(fd.fd, &st) != 0) return fail(-errno, fmt::format("fstat: {}", std::strerror(errno)));
@@ -180,8 +183,8 @@ uring_disk::~uring_disk() {
 }
 
 std::string uring_disk::describe() const {
-  return fmt::format("{}: uring O_DIRECT {} MiB, lbs {}, depth {}", name(), (nr_sectors() << SECTOR_SHIFT) >> 20,
-                     limits().logical_block_size, queue_depth());
+  return fmt::format("{}: uring O_DIRECT {} MiB, lbs {}, depth {}{}", name(), (nr_sectors() << SECTOR_SHIFT) >> 20,
+                     limits().logical_block_size, queue_depth(), cfg_.read_only ? ", read-only" : "");
 }
 
 unsigned uring_disk::build_iovecs(request* rq) {

@@ -52,6 +52,8 @@ struct uring_config {
   std::string path;
   unsigned queue_depth = 64;
   uint64_t create_size = 0;  // non-zero: create the file if missing and grow it to this size
+  bool read_only = false;    // open O_RDONLY (a file the user may only read): a write fails
+                             // (EBADF from the host); excludes create_size
   unsigned max_sectors = 2560;
   unsigned max_segments = 128;
 };
@@ -59,12 +61,12 @@ struct uring_config {
 class uring_disk final : public block_device {
  public:
   /**
-   * uring_disk::create() - open @cfg.path with O_DIRECT, set up a ring of
-   * @cfg.queue_depth entries and start the device as @name on @m (not registered:
-   * see add_disk()). Returns 0 or -errno with a message in *@err: -ENOENT (no such
-   * file; give create_size), -EINVAL (O_DIRECT refused by the host filesystem, e.g.
-   * tmpfs; empty file; not a file or block device), -EACCES, -ENOSYS/-EPERM
-   * (io_uring unavailable), ...
+   * uring_disk::create() - open @cfg.path with O_DIRECT, read-write (read-only with
+   * @cfg.read_only), set up a ring of @cfg.queue_depth entries and start the device as
+   * @name on @m (not registered: see add_disk()). Returns 0 or -errno with a message in
+   * *@err: -ENOENT (no such file; give create_size), -EINVAL (O_DIRECT refused by the
+   * host filesystem, e.g. tmpfs; empty file; not a file or block device; read_only with
+   * create_size), -EACCES, -ENOSYS/-EPERM (io_uring unavailable), ...
    */
   static int create(Machine* m, std::string name, const uring_config& cfg, std::unique_ptr<uring_disk>* out,
                     std::string* err);

@@ -43,7 +43,8 @@ options:
                                    device, O_DIRECT through io_uring; a file is created or
                                    grown to the jobs' offset+size (and written out first
                                    when a job reads), not on tmpfs (no O_DIRECT there),
-                                   never the job file itself
+                                   never the job file itself; opened read-only when the
+                                   jobs only read and nothing is grown
                                  ram<N>[,size=S][,latency=T][,depth=N][,lbs=B][,chunk=B]
                                    the embedded ramdisk with options (lbs: 512, 1024,
                                    2048 or 4096)

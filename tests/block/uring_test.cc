@@ -415,6 +415,31 @@ TEST_F(UringTest, ODirectReapsItsOwnCompletionAndEveryPinIsReleased) {
   mmput(mm);
 }
 
+TEST_F(UringTest, AReadOnlyDeviceReadsAndItsWritesFail) {
+  OPEN_OR_SKIP(d);
+  ASSERT_EQ(rw_sync(d, REQ_OP_WRITE, 64, {kpage(4242)}), 0);
+  uring_config cfg;
+  cfg.path = path_;
+  cfg.read_only = true;
+  std::unique_ptr<uring_disk> ro;
+  std::string err;
+  ASSERT_EQ(uring_disk::create(&m(), "uring:ro", cfg, &ro, &err), 0) << err;
+  EXPECT_NE(ro->describe().find(", read-only"), std::string::npos) << ro->describe();
+  EXPECT_EQ(d->describe().find("read-only"), std::string::npos) << d->describe();
+  page* in = kpage(0);
+  ASSERT_EQ(rw_sync(ro.get(), REQ_OP_READ, 64, {in}), 0);
+  EXPECT_TRUE(page_has(in, 4242));
+  EXPECT_NE(rw_sync(ro.get(), REQ_OP_WRITE, 64, {kpage(1)}), 0) << "the host file is open O_RDONLY";
+  ro.reset();
+  ASSERT_EQ(rw_sync(d, REQ_OP_READ, 64, {in}), 0);
+  EXPECT_TRUE(page_has(in, 4242)) << "the refused write changed nothing";
+  // Nothing read-only is created or grown.
+  cfg.create_size = 2 * kFileBytes;
+  EXPECT_EQ(uring_disk::create(&m(), "uring:ro2", cfg, &ro, &err), -EINVAL);
+  EXPECT_NE(err.find("read-only"), std::string::npos) << err;
+  EXPECT_EQ(ro, nullptr);
+}
+
 TEST_F(UringTest, OpenErrorsSayWhy) {
   std::unique_ptr<uring_disk> d;
   std::string err;

@@ -1,7 +1,11 @@
 // fio_host_file_test.cc - `guplab fio --device=uring:PATH` on a user's own host file: the job
 // file is never the device, bytes that were there are never overwritten by the layout, and a
-// refused run (exit 2) leaves an existing file exactly as it was.
+// refused run (exit 2) leaves an existing file exactly as it was; a file the user may only read
+// can be read.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -107,4 +111,54 @@ TEST_F(FioHostFile, ARefusedRunLeavesAnExistingFileAsItWas) {
     EXPECT_EQ(now.size(), old.size()) << rw << ": the size it had";
     EXPECT_EQ(first_difference(now, old), std::string::npos) << rw << ": the bytes it had";
   }
+}
+
+/**
+ * set_immutable() - set or clear @p's immutable attribute (chattr +i): the only way to make a
+ * file unwritable for root. Returns false if the filesystem or the process cannot.
+ */
+bool set_immutable(const fs::path& p, bool on) {
+  const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  int flags = 0;
+  bool ok = ::ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0;
+  if (ok) {
+    flags = on ? (flags | FS_IMMUTABLE_FL) : (flags & ~FS_IMMUTABLE_FL);
+    ok = ::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+  }
+  ::close(fd);
+  return ok;
+}
+
+TEST_F(FioHostFile, AFileTheUserMayOnlyReadIsReadByAReadJob) {
+  const std::string old = letters(8192);
+  const fs::path p = put("ro.dat", old);
+  fs::permissions(p, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  // Root may write a mode 0444 file: make it immutable too, where the host lets us.
+  const bool unwritable = ::geteuid() != 0 || set_immutable(p, true);
+  put("r.fio", "[r]\ndirect=1\nbs=4k\nsize=8k\nrw=randread\n");
+  put("w.fio", "[w]\ndirect=1\nbs=4k\nsize=8k\nrw=write\n");
+  const Ran r = run("--device=uring:ro.dat r.fio");
+  const Ran w = run("--device=uring:ro.dat w.fio");
+  if (::geteuid() == 0) set_immutable(p, false);  // before anything can fail: TearDown removes it
+  if (std::string why = skip_why(r); !why.empty()) GTEST_SKIP() << "no O_DIRECT io_uring here: " << why;
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("uring:ro.dat: uring O_DIRECT 0 MiB, lbs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", read-only;"), std::string::npos) << "opened O_RDONLY: " << r.out;
+  if (unwritable) {
+    // A write job still needs O_RDWR, and is refused as before.
+    EXPECT_EQ(w.status, 2) << w.err;
+    EXPECT_NE(w.err.find("open(O_RDWR|O_DIRECT)"), std::string::npos) << w.err;
+  }
+  EXPECT_EQ(slurp(p), old);
+}
+
+TEST_F(FioHostFile, AReadJobThatGrowsTheFileOpensItReadWrite) {
+  put("small.dat", letters(4096));
+  put("r.fio", "[r]\ndirect=1\nbs=4k\nsize=8k\nrw=read\n");
+  const Ran r = run("--device=uring:small.dat r.fio");
+  if (std::string why = skip_why(r); !why.empty()) GTEST_SKIP() << "no O_DIRECT io_uring here: " << why;
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("read-only"), std::string::npos) << "laid out, so read-write: " << r.out;
+  EXPECT_EQ(fs::file_size(dir_ / "small.dat"), 8192u);
 }

@@ -89,6 +89,9 @@ Result<bool> finish_spec(TargetPlan* t, const std::vector<JobSpec>& jobs, std::s
         return Error{fmt::format("{}: does not exist, and no job gives a size to create it with", t->host_path)};
       if (t->need_bytes > t->host_old_size) t->spec += fmt::format(",size={}", t->need_bytes);
     }
+    // Reads only, of a file (or block device) that is there and is not to be grown: read-only.
+    if (!t->any_writes && t->host_existed && !has_key(t->spec, "size") && !has_key(t->spec, "ro"))
+      t->spec += ",ro=on";
   } else {
     if (!is_ram_name(name)) {
       // genhd has other devices (pmem0 is the machine's DAX region, for fs-DAX), but a fio
@@ -139,6 +142,7 @@ Result<std::vector<TargetPlan>> plan_targets(const std::vector<JobSpec>& jobs, c
       tp.need_bytes = std::max(tp.need_bytes, j.size ? sat_add(j.offset, j.file_bytes())
                                                       : (device.empty() ? sat_add(j.offset, kDefaultRamBytes) : 0));
       tp.any_reads = tp.any_reads || does_read(j.rw);
+      tp.any_writes = tp.any_writes || does_write(j.rw);
     }
   }
   for (TargetPlan& tp : out)

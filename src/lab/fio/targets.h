@@ -30,6 +30,7 @@ struct TargetPlan {
   std::vector<size_t> files;    // beside jobs: which of that job's files() this target is
   uint64_t need_bytes = 0;      // the largest offset + file_bytes() of its jobs' files
   bool any_reads = false;       // some job on it reads
+  bool any_writes = false;      // some job on it writes
   // A uring target's host file (empty path otherwise).
   std::string host_path;
   bool host_regular = false;    // a regular file (or one to be created), not a block device
@@ -44,6 +45,8 @@ struct TargetPlan {
  * file in errors. @device must be uring:PATH or ram<N> (a fio run boots no pmem region). More
  * than 65,536 files over all jobs are refused, and so is a uring device
  * whose host file is one of @keep (the job file: JobFile::read_from), before anything is opened.
+ * A uring device is opened read-only (ro=on) when no job on it writes and nothing is to be
+ * created, grown or laid out, so a file the user may only read can be read.
  */
 Result<std::vector<TargetPlan>> plan_targets(const std::vector<JobSpec>& jobs, const std::string& device,
                                              const std::string& source, std::span<const FileId> keep = {});

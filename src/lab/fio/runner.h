@@ -9,13 +9,14 @@
 //   - RunConfig::device: one device spec (block/genhd.h) for every job, e.g.
 //     "uring:/var/tmp/f" (a real file or block device, O_DIRECT through io_uring) or
 //     "ram0,latency=20us". A uring file is created or grown to the jobs' size when it is
-//     smaller, and, if a job reads, the new part is written out first through the model
-//     (fio's "Laying out IO file"); a file this run created is removed again if the run
-//     cannot start.
+//     smaller, and, if a job reads, the new part (past the old size) is written out first
+//     through the model (fio's "Laying out IO file"); if the run cannot start, a file this
+//     run created is removed again and one it grew is cut back to its old size. A uring
+//     file only read, and not grown, is opened read-only.
 // Refused before anything runs (an Error naming the job file and line): direct=0 (only
 // O_DIRECT is modelled), time_based without a runtime, bs or offset not a multiple of the
 // device's logical block size, a region past the end of the device, a device that cannot
-// be opened.
+// be opened, a uring device that is the job file itself (JobFile::read_from).
 //
 // After the run: pins acquired must equal pins released (nr_foll_pin_acquired ==
 // nr_foll_pin_released), and no oops or WARN may have been recorded; otherwise the
